@@ -1,0 +1,53 @@
+//! Import from and export to beads' `issues.jsonl` (bd and br).
+//!
+//! Import is all or nothing: every line is parsed and checked before a single
+//! file is written, then all tasks are written and recorded in one commit.
+//! Real-world oddities are mapped with a warning instead of refused; the
+//! mapping is reversible through `beads:*` labels, so `export` gives back
+//! what was imported. See `docs/format.md` for the table.
+
+mod export;
+mod import;
+
+pub use export::export;
+pub use import::{ImportReport, Warning, import};
+
+use crate::store::StoreError;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BeadsError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{what} {path}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} line(s) of {path} cannot be imported:\n{}", .errors.len(), format_lines(.path, .errors))]
+    Lines {
+        path: PathBuf,
+        errors: Vec<(usize, String)>,
+    },
+    #[error("{} task(s) already exist: {}", .ids.len(), .ids.join(", "))]
+    Exists { ids: Vec<String> },
+}
+
+fn format_lines(path: &std::path::Path, errors: &[(usize, String)]) -> String {
+    let mut out: Vec<String> = errors
+        .iter()
+        .take(20)
+        .map(|(line, msg)| format!("  {}:{line}: {msg}", path.display()))
+        .collect();
+    if errors.len() > 20 {
+        out.push(format!("  ... and {} more", errors.len() - 20));
+    }
+    out.join("\n")
+}
+
+/// Labels that carry beads-only facts through a round trip.
+pub const LABEL_PREFIX: &str = "beads:";
+/// Labels that carry beads' issue type (`type:bug`).
+pub const TYPE_PREFIX: &str = "type:";

@@ -1,0 +1,141 @@
+//! The command line: global flags, the one `Command` enum, dispatch, and the
+//! mapping of errors to exit codes.
+
+use crate::commands;
+use crate::error::{CommandError, Exit};
+use crate::ui::{ColorWhen, Ui};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Git-native batch work for parallel workers: tasks, claims, file scopes,
+/// receipts, and one landing.
+///
+/// Tasks live in `.batch/tasks/<id>.toml`, one file each, versioned and
+/// reviewed like code. Every command that changes `.batch/` records the
+/// change as one commit holding only `.batch/` paths (unless --no-commit).
+///
+/// Exit codes: 0 success, 1 user error or a check that found problems,
+/// 2 usage error, 3 a conflict another worker won, 255 internal error.
+#[derive(Debug, Parser)]
+#[command(
+    name = "git-batch",
+    bin_name = "git batch",
+    version,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
+    /// Print machine-readable JSON on stdout (errors as one JSON line on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only data and errors: no status messages.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// When to colour the output (`auto` honours NO_COLOR and the terminal).
+    #[arg(long, value_enum, global = true, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+    /// Run as if git-batch was started in DIR (like `git -C`).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Change the files under .batch/ but do not commit them.
+    #[arg(long, global = true)]
+    pub no_commit: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Init(commands::init::Args),
+    Create(commands::create::Args),
+    Show(commands::show::Args),
+    List(commands::list::Args),
+    Update(commands::update::Args),
+    Close(commands::close::Args),
+    Reopen(commands::reopen::Args),
+    Note(commands::note::Args),
+    #[command(subcommand)]
+    Dep(commands::dep::DepCommand),
+    Ready(commands::ready::Args),
+    Blocked(commands::blocked::Args),
+    Import(commands::import::Args),
+    Export(commands::export::Args),
+    Completions(commands::completions::Args),
+    Man(commands::man::Args),
+}
+
+/// What every command gets: the output layer and the global flags.
+pub struct Ctx {
+    pub ui: Ui,
+    pub no_commit: bool,
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
+    match cli.command {
+        Command::Init(args) => commands::init::run(ctx, args),
+        Command::Create(args) => commands::create::run(ctx, args),
+        Command::Show(args) => commands::show::run(ctx, args),
+        Command::List(args) => commands::list::run(ctx, args),
+        Command::Update(args) => commands::update::run(ctx, args),
+        Command::Close(args) => commands::close::run(ctx, args),
+        Command::Reopen(args) => commands::reopen::run(ctx, args),
+        Command::Note(args) => commands::note::run(ctx, args),
+        Command::Dep(cmd) => commands::dep::run(ctx, cmd),
+        Command::Ready(args) => commands::ready::run(ctx, args),
+        Command::Blocked(args) => commands::blocked::run(ctx, args),
+        Command::Import(args) => commands::import::run(ctx, args),
+        Command::Export(args) => commands::export::run(ctx, args),
+        Command::Completions(args) => commands::completions::run(ctx, args),
+        Command::Man(args) => commands::man::run(ctx, args),
+    }
+}
+
+/// The whole program: parse, run, print errors, choose the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(Exit::Usage as u8),
+            };
+        }
+    };
+    let mut ctx = Ctx {
+        ui: Ui::new(cli.global.json, cli.global.quiet, cli.global.color),
+        no_commit: cli.global.no_commit,
+    };
+    let json = cli.global.json;
+    let result = match &cli.global.dir {
+        Some(dir) => std::env::set_current_dir(dir).map_err(|e| {
+            CommandError::new(Exit::User, e)
+                .hint(format!("-C {}: no such directory", dir.display()))
+        }),
+        None => Ok(()),
+    }
+    .and_then(|()| run(cli, &mut ctx))
+    .and_then(|()| ctx.ui.flush().map_err(CommandError::from));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = ctx.ui.flush();
+            if json {
+                ctx.ui.err_text(&e.render_json());
+            } else {
+                ctx.ui.err_text(&e.render());
+            }
+            ExitCode::from(e.exit as u8)
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! `git batch blocked`: every blocked task and what blocks it.
+
+use crate::cli::Ctx;
+use crate::error::CommandError;
+use crate::graph::Blocker;
+use crate::store::StoreError;
+use crate::task::Task;
+use crate::ui::{self, paint};
+
+/// List tasks that cannot start, each with what blocks it.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+#[derive(serde::Serialize)]
+struct BlockedTask {
+    #[serde(flatten)]
+    task: Task,
+    blocked_by: Vec<Blocker>,
+}
+
+pub fn run(ctx: &mut Ctx, _args: Args) -> Result<(), CommandError> {
+    let store = ctx.store()?;
+    let cache = ctx.cache(&store)?;
+    let blocked = cache.blocked().map_err(StoreError::from)?;
+    if ctx.ui.json {
+        let out: Vec<BlockedTask> = blocked
+            .into_iter()
+            .map(|(task, blocked_by)| BlockedTask { task, blocked_by })
+            .collect();
+        ctx.ui.json_value(&out)?;
+        return Ok(());
+    }
+    for (task, blockers) in &blocked {
+        ctx.ui.line(super::task_line(task))?;
+        for b in blockers {
+            ctx.ui.line(format!("    {} {b}", paint(ui::DIM, "<-")))?;
+        }
+    }
+    if blocked.is_empty() {
+        ctx.ui.status("nothing is blocked");
+    }
+    Ok(())
+}

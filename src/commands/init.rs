@@ -1,0 +1,48 @@
+//! `git batch init`: create `.batch/` (idempotent).
+
+use crate::cli::Ctx;
+use crate::error::CommandError;
+use crate::store::Store;
+use std::path::Path;
+
+/// Create .batch/ in this repository (config, tasks/, receipts/, .gitattributes).
+///
+/// Safe to run again: whatever exists is kept, whatever is missing is added.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Prefix of new task ids, e.g. `bt` gives `bt-3k9f` (default: bt).
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<String>,
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
+    let report = Store::init(Path::new("."), args.prefix.as_deref(), ctx.no_commit)?;
+    if ctx.ui.json {
+        ctx.ui.json_value(&report)?;
+        return Ok(());
+    }
+    if report.created.is_empty() {
+        ctx.ui.line(format!(
+            "already initialised in {} (prefix {}); nothing to do",
+            report.root.join(".batch").display(),
+            report.prefix
+        ))?;
+    } else {
+        let verb = if report.already_initialized {
+            "repaired"
+        } else {
+            "initialised"
+        };
+        ctx.ui.line(format!(
+            "{verb} {} (prefix {})",
+            report.root.join(".batch").display(),
+            report.prefix
+        ))?;
+        for path in &report.created {
+            ctx.ui.line(format!("  created {path}"))?;
+        }
+        let changed = !report.created.is_empty();
+        ctx.report_commit(&report.commit, changed);
+    }
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! `git batch note`: append a note to a task.
+
+use crate::cli::Ctx;
+use crate::error::CommandError;
+use crate::ops;
+
+/// Append a note (a comment, a finding, a reason) to a task's notes.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    pub id: String,
+    /// The note's text.
+    pub text: String,
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
+    let store = ctx.store()?;
+    let changed = ops::note(&store, &args.id, &args.text)?;
+    if ctx.ui.json {
+        ctx.ui.json_value(&changed.task)?;
+    } else {
+        ctx.ui.line(format!("noted on {}", changed.task.id))?;
+        ctx.report_commit(&changed.commit, true);
+    }
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! `git batch ready`: what can be started now, best first.
+
+use crate::cli::Ctx;
+use crate::error::CommandError;
+use crate::store::StoreError;
+use std::io::Write;
+
+/// Open tasks whose blocking dependencies are all closed, with no blocked or
+/// deferred ancestor, and not epics with children still open; by priority,
+/// then age.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// At most N tasks (0: all).
+    #[arg(long, short = 'n', default_value_t = 0, value_name = "N")]
+    pub limit: usize,
+    /// Only descendants of this task.
+    #[arg(long, value_name = "ID")]
+    pub parent: Option<String>,
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
+    let store = ctx.store()?;
+    if let Some(parent) = &args.parent {
+        crate::task::id::validate_id(parent).map_err(StoreError::from)?;
+        if !store.exists(parent) {
+            return Err(StoreError::UnknownTask {
+                id: parent.clone(),
+                path: store.task_path(parent),
+            }
+            .into());
+        }
+    }
+    let cache = ctx.cache(&store)?;
+    if ctx.ui.json {
+        // The cache holds each task's JSON: stream it without re-encoding.
+        let out = ctx.ui.out();
+        out.write_all(b"[")?;
+        let mut first = true;
+        let written = cache
+            .ready_json(args.parent.as_deref(), args.limit, |json| {
+                if !first {
+                    out.write_all(b",\n")?;
+                }
+                first = false;
+                out.write_all(json.as_bytes())
+            })
+            .map_err(StoreError::from)?;
+        written?;
+        out.write_all(b"]\n")?;
+    } else {
+        let mut tasks = Vec::new();
+        cache
+            .ready_json(args.parent.as_deref(), args.limit, |json| {
+                tasks.push(serde_json::from_str(json).map_err(std::io::Error::other)?);
+                Ok(())
+            })
+            .map_err(StoreError::from)??;
+        super::print_tasks(ctx, &tasks)?;
+        if tasks.is_empty() {
+            ctx.ui.status("no ready tasks");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,38 @@
+//! `git batch reopen`: put closed, failed, escalated or deferred tasks back to open.
+
+use crate::cli::Ctx;
+use crate::error::CommandError;
+use crate::ops::{self, Changed};
+
+/// Reopen one or more tasks (one commit for all).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The tasks to reopen.
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
+    let store = ctx.store()?;
+    let changed = ops::reopen(&store, &args.ids)?;
+    print_changes(ctx, &changed, "open")
+}
+
+/// Shared by close and reopen: the tasks as JSON, or a line per task.
+pub fn print_changes(ctx: &mut Ctx, changed: &[Changed], state: &str) -> Result<(), CommandError> {
+    if ctx.ui.json {
+        ctx.ui.json_value(changed)?;
+        return Ok(());
+    }
+    for c in changed {
+        if c.changed {
+            ctx.ui.line(format!("{} is now {state}", c.task.id))?;
+        } else {
+            ctx.ui
+                .line(format!("{} was already {state}; unchanged", c.task.id))?;
+        }
+    }
+    let commit = changed.iter().find_map(|c| c.commit.clone());
+    ctx.report_commit(&commit, changed.iter().any(|c| c.changed));
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! `git batch show`: one task in full, with what blocks it and its children.
+
+use crate::cli::Ctx;
+use crate::error::CommandError;
+use crate::graph::Blocker;
+use crate::store::StoreError;
+use crate::task::Task;
+use crate::ui::{self, paint};
+
+/// Show a task: fields, blockers, children, body and notes.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    pub id: String,
+}
+
+#[derive(serde::Serialize)]
+struct Shown<'a> {
+    #[serde(flatten)]
+    task: &'a Task,
+    blocked_by: &'a [Blocker],
+    children: Vec<&'a str>,
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
+    let store = ctx.store()?;
+    let task = store.read_task(&args.id)?;
+    let cache = ctx.cache(&store)?;
+    let blockers = cache.blockers_of(&task.id).map_err(StoreError::from)?;
+    let children = cache.children(&task.id).map_err(StoreError::from)?;
+    if ctx.ui.json {
+        ctx.ui.json_value(&Shown {
+            task: &task,
+            blocked_by: &blockers,
+            children: children.iter().map(|c| c.id.as_str()).collect(),
+        })?;
+        return Ok(());
+    }
+    let ui = &mut ctx.ui;
+    ui.line(format!(
+        "{}  {}",
+        paint(ui::ID, &task.id),
+        paint(ui::BOLD, &task.title)
+    ))?;
+    ui.line(format!(
+        "status:     {}    priority: P{}    kind: {}",
+        paint(super::status_style(task.status), task.status),
+        task.priority,
+        task.kind.as_str()
+    ))?;
+    let field = |name: &str, value: String| format!("{:<11} {value}", format!("{name}:"));
+    if let Some(p) = &task.parent {
+        ui.line(field("parent", p.clone()))?;
+    }
+    if !task.deps.is_empty() {
+        ui.line(field("deps", task.deps.join(", ")))?;
+    }
+    for b in &blockers {
+        ui.line(field("blocked", paint(ui::WARN, b)))?;
+    }
+    if !task.labels.is_empty() {
+        ui.line(field("labels", task.labels.join(", ")))?;
+    }
+    if !task.scope.is_empty() {
+        ui.line(field("scope", task.scope.join("  ")))?;
+    }
+    if let Some(e) = task.estimate {
+        ui.line(field("estimate", e.as_str().into()))?;
+    }
+    if let Some(b) = &task.batch {
+        ui.line(field("batch", b.clone()))?;
+    }
+    ui.line(field(
+        "created",
+        format!("{} by {}", task.created, task.created_by),
+    ))?;
+    ui.line(field("updated", task.updated.clone()))?;
+    if let Some(r) = &task.closed_reason {
+        ui.line(field("reason", r.clone()))?;
+    }
+    if let Some(l) = &task.landed {
+        ui.line(field("landed", l.clone()))?;
+    }
+    if !task.acceptance.is_empty() {
+        ui.line("acceptance:")?;
+        for a in &task.acceptance {
+            ui.line(format!("  - {a}"))?;
+        }
+    }
+    if !children.is_empty() {
+        ui.line("children:")?;
+        for c in &children {
+            ui.line(format!("  {}", super::task_line(c)))?;
+        }
+    }
+    if !task.body.trim().is_empty() {
+        ui.line("")?;
+        ui.line(task.body.trim_end())?;
+    }
+    if !task.notes.is_empty() {
+        ui.line("")?;
+        ui.line("notes:")?;
+        for n in &task.notes {
+            ui.line(format!("  {} {}: {}", paint(ui::DIM, &n.at), n.by, n.text))?;
+        }
+    }
+    Ok(())
+}

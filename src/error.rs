@@ -1,0 +1,205 @@
+//! The one error type commands return: the error with its chain of causes,
+//! hints on how to fix it, and the exit code scripts branch on (documented
+//! in `docs/cli.md`).
+
+use crate::beads::BeadsError;
+use crate::git::GitError;
+use crate::ops::OpError;
+use crate::store::StoreError;
+use std::error::Error as StdError;
+
+/// Exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// A user error, or a check that found problems.
+    User = 1,
+    /// The command line itself is wrong.
+    Usage = 2,
+    /// Another worker won (a claim race, an overlap).
+    Conflict = 3,
+    /// A bug or an environment failure.
+    Internal = 255,
+}
+
+#[derive(Debug)]
+pub struct CommandError {
+    pub exit: Exit,
+    pub error: Box<dyn StdError + Send + Sync>,
+    pub hints: Vec<String>,
+}
+
+/// A plain message as an error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Message(pub String);
+
+/// A message with the error that caused it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct WithCause {
+    pub message: String,
+    #[source]
+    pub source: Box<dyn StdError + Send + Sync>,
+}
+
+impl CommandError {
+    /// An error saying what failed, with the underlying error as its cause.
+    pub fn context(
+        exit: Exit,
+        message: impl Into<String>,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> CommandError {
+        CommandError::new(
+            exit,
+            WithCause {
+                message: message.into(),
+                source: source.into(),
+            },
+        )
+    }
+
+    pub fn new(exit: Exit, error: impl Into<Box<dyn StdError + Send + Sync>>) -> CommandError {
+        CommandError {
+            exit,
+            error: error.into(),
+            hints: Vec::new(),
+        }
+    }
+
+    pub fn user(message: impl Into<String>) -> CommandError {
+        CommandError::new(Exit::User, Message(message.into()))
+    }
+
+    pub fn usage(message: impl Into<String>) -> CommandError {
+        CommandError::new(Exit::Usage, Message(message.into()))
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> CommandError {
+        self.hints.push(hint.into());
+        self
+    }
+
+    /// The messages of the error's causes, outermost first.
+    pub fn causes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut source = self.error.source();
+        while let Some(s) = source {
+            out.push(s.to_string());
+            source = s.source();
+        }
+        out
+    }
+
+    /// The error as printed on stderr: `Error:`, `Caused by:`, `Hint:`.
+    pub fn render(&self) -> String {
+        let mut text = format!("Error: {}\n", self.error);
+        for cause in self.causes() {
+            text.push_str(&format!("Caused by: {cause}\n"));
+        }
+        for hint in &self.hints {
+            text.push_str(&format!("Hint: {hint}\n"));
+        }
+        text
+    }
+
+    /// The error as one JSON line, for `--json`.
+    pub fn render_json(&self) -> String {
+        serde_json::json!({
+            "error": self.error.to_string(),
+            "causes": self.causes(),
+            "hints": self.hints,
+            "exit_code": self.exit as u8,
+        })
+        .to_string()
+            + "\n"
+    }
+
+    /// True when the error is a closed stdout (`git batch list | head`).
+    pub fn is_broken_pipe(&self) -> bool {
+        self.error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl From<std::io::Error> for CommandError {
+    fn from(e: std::io::Error) -> Self {
+        CommandError::new(Exit::Internal, e)
+    }
+}
+
+impl From<GitError> for CommandError {
+    fn from(e: GitError) -> Self {
+        let (exit, hint) = match &e {
+            GitError::NotARepo { .. } => (
+                Exit::User,
+                Some("run it inside a git repository, or pass -C <dir>".to_string()),
+            ),
+            GitError::Bare { .. } => (
+                Exit::User,
+                Some("run it in a clone with a working tree".into()),
+            ),
+            GitError::Busy { .. } => (
+                Exit::User,
+                Some("finish or abort it first, or pass --no-commit".into()),
+            ),
+            GitError::BadDate { .. } => (Exit::User, None),
+            _ => (Exit::Internal, None),
+        };
+        let mut err = CommandError::new(exit, e);
+        err.hints.extend(hint);
+        err
+    }
+}
+
+impl From<StoreError> for CommandError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Git(g) => g.into(),
+            StoreError::NotInitialized { .. } => {
+                CommandError::new(Exit::User, e).hint("run `git batch init` first")
+            }
+            StoreError::Malformed { .. } => CommandError::new(Exit::User, e)
+                .hint("fix the file by hand (or `git checkout` it), then run the command again"),
+            StoreError::NewerFormat { .. } => {
+                CommandError::new(Exit::User, e).hint("upgrade git-batch")
+            }
+            StoreError::UnknownTask { .. } => {
+                CommandError::new(Exit::User, e).hint("`git batch list --all` shows every task id")
+            }
+            StoreError::BadId(_) => CommandError::new(Exit::User, e),
+            StoreError::PrefixMismatch { .. } => CommandError::new(Exit::User, e)
+                .hint("the prefix only affects new ids; edit .batch/config.toml to change it"),
+            StoreError::Io { .. } | StoreError::Cache(_) => CommandError::new(Exit::Internal, e),
+        }
+    }
+}
+
+impl From<OpError> for CommandError {
+    fn from(e: OpError) -> Self {
+        match e {
+            OpError::Store(s) => s.into(),
+            OpError::UnknownRef { .. } => CommandError::new(Exit::User, e)
+                .hint("create it first, or check the id with `git batch list --all`"),
+            OpError::Cycle { .. } => CommandError::new(Exit::User, e)
+                .hint("remove one of the edges with `git batch dep rm`, or leave this one out"),
+            OpError::BrokenGraph { .. } => CommandError::new(Exit::User, e)
+                .hint("fix those files first (`git batch list` shows each problem)"),
+            OpError::Invalid(_) => CommandError::new(Exit::User, e),
+            OpError::NoFreeId(_) => CommandError::new(Exit::Internal, e),
+        }
+    }
+}
+
+impl From<BeadsError> for CommandError {
+    fn from(e: BeadsError) -> Self {
+        match e {
+            BeadsError::Store(s) => s.into(),
+            BeadsError::Io { .. } => CommandError::new(Exit::User, e),
+            BeadsError::Lines { .. } => CommandError::new(Exit::User, e)
+                .hint("fix those lines (each must be one JSON object); nothing was imported"),
+            BeadsError::Exists { .. } => CommandError::new(Exit::User, e)
+                .hint("import into a repository without those tasks, or remove them first"),
+        }
+    }
+}

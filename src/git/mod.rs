@@ -1,0 +1,289 @@
+//! The git layer: finding the repository and recording `.batch/` changes as
+//! commits without touching anything else the user has staged or changed.
+//!
+//! Reads and object work go through git2 (libgit2). A metadata commit is built
+//! from the current HEAD tree with only the named paths replaced, HEAD is moved
+//! by compare-and-swap, and only those paths' index entries are updated, so the
+//! user's own staged and unstaged work stays exactly as it was.
+
+mod signature;
+mod tree;
+
+pub use signature::signature_from_env;
+
+use git2::{ErrorCode, Oid, Repository};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// What went wrong in the git layer.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("not a git repository (or any parent up to /): {path}")]
+    NotARepo {
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("the repository at {path} is bare; git-batch needs a working tree")]
+    Bare { path: PathBuf },
+    #[error("a {state} is in progress in {path}; git-batch will not commit in the middle of it")]
+    Busy { state: String, path: PathBuf },
+    #[error("{what}")]
+    Git {
+        what: String,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("{what}: {path}")]
+    Io {
+        what: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{var} is not a date git understands: '{value}'")]
+    BadDate { var: String, value: String },
+    #[error("HEAD kept moving while committing (tried {attempts} times)")]
+    HeadMoving { attempts: usize },
+}
+
+pub(crate) fn git_err(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
+    let what = what.into();
+    move |source| GitError::Git { what, source }
+}
+
+/// Opens the repository that contains `dir` (like git's discovery).
+pub fn discover(dir: &Path) -> Result<Repository, GitError> {
+    let repo = Repository::discover(dir).map_err(|source| GitError::NotARepo {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if repo.is_bare() || repo.workdir().is_none() {
+        return Err(GitError::Bare {
+            path: repo.path().to_path_buf(),
+        });
+    }
+    Ok(repo)
+}
+
+/// The short name of the branch HEAD points at, if HEAD is on a branch.
+pub fn current_branch(repo: &Repository) -> Option<String> {
+    let head = repo.find_reference("HEAD").ok()?;
+    let target = head.symbolic_target().ok()??;
+    target.strip_prefix("refs/heads/").map(str::to_string)
+}
+
+/// Refuses when a merge, rebase, cherry-pick or similar is in progress: a
+/// metadata commit in the middle of one would confuse it.
+pub fn check_clean_state(repo: &Repository) -> Result<(), GitError> {
+    let state = repo.state();
+    if state != git2::RepositoryState::Clean {
+        return Err(GitError::Busy {
+            state: format!("{state:?}").to_lowercase(),
+            path: repo.workdir().unwrap_or(repo.path()).to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Records the working-tree state of `paths` (relative to the top, with `/`)
+/// as one commit on HEAD. Paths that no longer exist are deleted from the
+/// tree. Returns `None` when the tree would not change.
+pub fn commit_paths(
+    repo: &Repository,
+    paths: &[String],
+    message: &str,
+) -> Result<Option<Oid>, GitError> {
+    check_clean_state(repo)?;
+    let workdir = repo.workdir().expect("discover refuses bare repositories");
+    // Our own processes serialise here, so that two of them never read the
+    // index, each add a path, and write it back losing the other's entry.
+    let _lock = lock_file(&repo.path().join("batch").join("commit.lock"))?;
+
+    let mut blobs = Vec::with_capacity(paths.len());
+    for path in paths {
+        let full = workdir.join(path);
+        match std::fs::read(&full) {
+            Ok(data) => {
+                let oid = repo
+                    .blob(&data)
+                    .map_err(git_err(format!("writing blob for {path}")))?;
+                blobs.push((path.as_str(), Some(oid)));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => blobs.push((path.as_str(), None)),
+            Err(source) => {
+                return Err(GitError::Io {
+                    what: "reading".into(),
+                    path: full,
+                    source,
+                });
+            }
+        }
+    }
+
+    let (author, committer) = signature_from_env(repo)?;
+    const ATTEMPTS: usize = 20;
+    for attempt in 0..ATTEMPTS {
+        let head = HeadState::read(repo)?;
+        let base_tree = match head.old {
+            Some(oid) => Some(
+                repo.find_commit(oid)
+                    .and_then(|c| c.tree())
+                    .map_err(git_err("reading HEAD's tree"))?,
+            ),
+            None => None,
+        };
+        let new_tree = tree::replace_paths(repo, base_tree.as_ref(), &blobs)?;
+        if base_tree.as_ref().map(|t| t.id()) == Some(new_tree) {
+            update_index(repo, workdir, &blobs)?;
+            return Ok(None);
+        }
+        let tree = repo
+            .find_tree(new_tree)
+            .map_err(git_err("reading new tree"))?;
+        let parent = match head.old {
+            Some(oid) => Some(repo.find_commit(oid).map_err(git_err("reading HEAD"))?),
+            None => None,
+        };
+        let parents: Vec<&git2::Commit> = parent.iter().collect();
+        let commit = repo
+            .commit(None, &author, &committer, message, &tree, &parents)
+            .map_err(git_err("writing commit"))?;
+        let reflog = format!("commit: {}", message.lines().next().unwrap_or(""));
+        let moved = match head.old {
+            Some(old) => repo.reference_matching(&head.refname, commit, true, old, &reflog),
+            None => repo.reference(&head.refname, commit, false, &reflog),
+        };
+        match moved {
+            Ok(_) => {
+                update_index(repo, workdir, &blobs)?;
+                return Ok(Some(commit));
+            }
+            Err(e) if is_race(&e) => {
+                std::thread::sleep(std::time::Duration::from_millis(1 + attempt as u64 * 3));
+                continue;
+            }
+            Err(source) => {
+                return Err(GitError::Git {
+                    what: format!("moving {}", head.refname),
+                    source,
+                });
+            }
+        }
+    }
+    Err(GitError::HeadMoving { attempts: ATTEMPTS })
+}
+
+fn is_race(e: &git2::Error) -> bool {
+    matches!(
+        e.code(),
+        ErrorCode::Modified | ErrorCode::Exists | ErrorCode::Locked
+    )
+}
+
+/// Which ref a commit on HEAD moves, and where it points now.
+struct HeadState {
+    refname: String,
+    old: Option<Oid>,
+}
+
+impl HeadState {
+    fn read(repo: &Repository) -> Result<HeadState, GitError> {
+        let head = repo
+            .find_reference("HEAD")
+            .map_err(git_err("reading HEAD"))?;
+        match head.symbolic_target().map_err(git_err("reading HEAD"))? {
+            Some(target) => {
+                let old = match repo.find_reference(target) {
+                    Ok(r) => r.target(),
+                    Err(e) if e.code() == ErrorCode::NotFound => None,
+                    Err(source) => {
+                        return Err(GitError::Git {
+                            what: format!("reading {target}"),
+                            source,
+                        });
+                    }
+                };
+                Ok(HeadState {
+                    refname: target.to_string(),
+                    old,
+                })
+            }
+            None => Ok(HeadState {
+                refname: "HEAD".into(),
+                old: head.target(),
+            }),
+        }
+    }
+}
+
+/// Points the index entries of `blobs` at the committed content, keeping
+/// every other entry (the user's staged work) as it was.
+fn update_index(
+    repo: &Repository,
+    workdir: &Path,
+    blobs: &[(&str, Option<Oid>)],
+) -> Result<(), GitError> {
+    let mut last = None;
+    for attempt in 0..50 {
+        let mut index = repo.index().map_err(git_err("reading the index"))?;
+        index.read(true).map_err(git_err("reading the index"))?;
+        for (path, oid) in blobs {
+            match oid {
+                Some(oid) => {
+                    let full = workdir.join(path);
+                    let meta = std::fs::symlink_metadata(&full).map_err(|source| GitError::Io {
+                        what: "reading".into(),
+                        path: full.clone(),
+                        source,
+                    })?;
+                    index
+                        .add(&tree::index_entry(path, *oid, &meta))
+                        .map_err(git_err(format!("staging {path}")))?;
+                }
+                None => {
+                    // A path that was never in the index is fine to "remove".
+                    let _ = index.remove_path(Path::new(path));
+                }
+            }
+        }
+        match index.write() {
+            Ok(()) => return Ok(()),
+            Err(e) if e.code() == ErrorCode::Locked => {
+                last = Some(e);
+                std::thread::sleep(std::time::Duration::from_millis(2 + attempt));
+            }
+            Err(source) => {
+                return Err(GitError::Git {
+                    what: "writing the index".into(),
+                    source,
+                });
+            }
+        }
+    }
+    Err(GitError::Git {
+        what: "writing the index (index.lock stayed taken)".into(),
+        source: last.expect("loop ran"),
+    })
+}
+
+/// Takes an exclusive lock on `path` (created if missing), released when the
+/// returned file is dropped or the process dies.
+pub fn lock_file(path: &Path) -> Result<File, GitError> {
+    let io = |source| GitError::Io {
+        what: "locking".into(),
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    file.lock().map_err(io)?;
+    Ok(file)
+}

@@ -1,0 +1,16 @@
+//! git-batch: git-native batch work for parallel workers.
+//!
+//! The library holds all the logic; `src/main.rs` only calls [`cli::main`].
+//! Domain modules (`task`, `store`, `graph`, `ops`, `beads`, `git`) never
+//! print and never parse flags; `commands` and `ui` do that.
+
+pub mod beads;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod git;
+pub mod graph;
+pub mod ops;
+pub mod store;
+pub mod task;
+pub mod ui;

@@ -1,0 +1,435 @@
+//! Changes to tasks: create, edit, close, reopen, note, dependencies. Each
+//! validates first, writes the files atomically, then records one commit.
+//! Nothing here prints or parses flags: the commands do that.
+
+use crate::graph;
+use crate::store::{Store, StoreError};
+use crate::task::{self, Estimate, Kind, Note, Status, Task, id};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("unknown {role} '{id}': no such task")]
+    UnknownRef { role: &'static str, id: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("that would make a cycle: {}", .path.join(" -> "))]
+    Cycle { path: Vec<String> },
+    #[error("cannot check the graph while task files do not parse: {}", .files.join(", "))]
+    BrokenGraph { files: Vec<String> },
+    #[error("could not draw a free id after {0} tries")]
+    NoFreeId(usize),
+}
+
+/// Everything `create` takes.
+#[derive(Debug, Default, Clone)]
+pub struct NewTask {
+    pub title: String,
+    pub body: String,
+    pub priority: Option<u8>,
+    pub kind: Kind,
+    pub parent: Option<String>,
+    pub deps: Vec<String>,
+    pub scope: Vec<String>,
+    pub acceptance: Vec<String>,
+    pub labels: Vec<String>,
+    pub estimate: Option<Estimate>,
+    pub batch: Option<String>,
+}
+
+/// A task changed by an operation, and the commit that recorded it.
+#[derive(Debug, serde::Serialize)]
+pub struct Changed {
+    pub task: Task,
+    pub changed: bool,
+    pub commit: Option<String>,
+}
+
+fn check_priority(p: u8) -> Result<u8, OpError> {
+    if p > task::MAX_PRIORITY {
+        Err(OpError::Invalid(format!(
+            "priority {p} is out of range 0-{} (0 is highest)",
+            task::MAX_PRIORITY
+        )))
+    } else {
+        Ok(p)
+    }
+}
+
+fn check_items(what: &str, items: &[String]) -> Result<(), OpError> {
+    match items
+        .iter()
+        .find(|i| i.trim().is_empty() || i.contains('\0'))
+    {
+        Some(_) => Err(OpError::Invalid(format!(
+            "{what} cannot be empty or contain NUL"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Checks that `id` names an existing task, for the given role.
+fn check_ref(store: &Store, role: &'static str, id: &str) -> Result<(), OpError> {
+    id::validate_id(id).map_err(StoreError::from)?;
+    if store.exists(id) {
+        Ok(())
+    } else {
+        Err(OpError::UnknownRef {
+            role,
+            id: id.to_string(),
+        })
+    }
+}
+
+/// Creates one task with a fresh id and commits it.
+pub fn create(store: &Store, new: NewTask) -> Result<Changed, OpError> {
+    if new.title.trim().is_empty() {
+        return Err(OpError::Invalid("the title is empty".into()));
+    }
+    let priority = check_priority(new.priority.unwrap_or(task::DEFAULT_PRIORITY))?;
+    if let Some(parent) = &new.parent {
+        check_ref(store, "parent", parent)?;
+    }
+    for dep in &new.deps {
+        check_ref(store, "dependency", dep)?;
+    }
+    if let Some(batch) = &new.batch {
+        id::validate_name(batch).map_err(StoreError::from)?;
+    }
+    check_items("a scope glob", &new.scope)?;
+    check_items("an acceptance criterion", &new.acceptance)?;
+    check_items("a label", &new.labels)?;
+    store.check_can_commit()?;
+
+    let now = crate::store::now();
+    let mut task = Task::new(
+        String::new(),
+        new.title.trim().to_string(),
+        &now,
+        &store.actor(),
+    );
+    task.body = new.body;
+    task.priority = priority;
+    task.kind = new.kind;
+    task.parent = new.parent;
+    for dep in &new.deps {
+        task::add_unique(&mut task.deps, dep);
+    }
+    for s in &new.scope {
+        task::add_unique(&mut task.scope, s);
+    }
+    task.acceptance = new.acceptance;
+    for l in &new.labels {
+        task::add_unique(&mut task.labels, l);
+    }
+    task.estimate = new.estimate;
+    task.batch = new.batch;
+
+    let existing = count_task_files(store);
+    let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as i128;
+    const TRIES: usize = 100;
+    for _ in 0..TRIES {
+        task.id = id::draw_id(&store.config.prefix, &task.title, nanos, existing);
+        if store.create_task_file(&task)? {
+            let commit = store.commit(
+                &[Store::task_rel(&task.id)],
+                &format!("batch: create {} {:?}", task.id, task.title),
+            )?;
+            return Ok(Changed {
+                task,
+                changed: true,
+                commit,
+            });
+        }
+    }
+    Err(OpError::NoFreeId(TRIES))
+}
+
+fn count_task_files(store: &Store) -> usize {
+    std::fs::read_dir(store.tasks_dir())
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| {
+                    e.file_name()
+                        .to_str()
+                        .is_some_and(crate::store::scan::is_task_file)
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// The changes `update` can make; `None`/empty means leave alone.
+#[derive(Debug, Default, Clone)]
+pub struct Edit {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub priority: Option<u8>,
+    pub status: Option<Status>,
+    pub kind: Option<Kind>,
+    /// `Some(None)` removes the parent.
+    pub parent: Option<Option<String>>,
+    pub estimate: Option<Option<Estimate>>,
+    pub batch: Option<Option<String>>,
+    pub add_scope: Vec<String>,
+    pub rm_scope: Vec<String>,
+    pub add_label: Vec<String>,
+    pub rm_label: Vec<String>,
+    pub add_accept: Vec<String>,
+    pub rm_accept: Vec<String>,
+}
+
+/// Applies `edit` to task `id` and commits it.
+pub fn update(store: &Store, id: &str, edit: Edit) -> Result<Changed, OpError> {
+    let mut task = store.read_task(id)?;
+    let before = task.clone();
+    if let Some(title) = edit.title {
+        if title.trim().is_empty() {
+            return Err(OpError::Invalid("the title is empty".into()));
+        }
+        task.title = title.trim().to_string();
+    }
+    if let Some(body) = edit.body {
+        task.body = body;
+    }
+    if let Some(p) = edit.priority {
+        task.priority = check_priority(p)?;
+    }
+    if let Some(status) = edit.status {
+        task.status = status;
+    }
+    if let Some(kind) = edit.kind {
+        task.kind = kind;
+    }
+    if let Some(parent) = edit.parent {
+        if let Some(p) = &parent {
+            check_ref(store, "parent", p)?;
+            if p == id {
+                return Err(OpError::Invalid("a task cannot be its own parent".into()));
+            }
+        }
+        task.parent = parent;
+    }
+    if let Some(estimate) = edit.estimate {
+        task.estimate = estimate;
+    }
+    if let Some(batch) = edit.batch {
+        if let Some(b) = &batch {
+            id::validate_name(b).map_err(StoreError::from)?;
+        }
+        task.batch = batch;
+    }
+    check_items("a scope glob", &edit.add_scope)?;
+    check_items("a label", &edit.add_label)?;
+    check_items("an acceptance criterion", &edit.add_accept)?;
+    for s in &edit.rm_scope {
+        task::remove_item(&mut task.scope, s);
+    }
+    for s in &edit.add_scope {
+        task::add_unique(&mut task.scope, s);
+    }
+    for l in &edit.rm_label {
+        task::remove_item(&mut task.labels, l);
+    }
+    for l in &edit.add_label {
+        task::add_unique(&mut task.labels, l);
+    }
+    for a in &edit.rm_accept {
+        task::remove_item(&mut task.acceptance, a);
+    }
+    for a in &edit.add_accept {
+        task::add_unique(&mut task.acceptance, a);
+    }
+    if task.parent != before.parent || task.kind != before.kind {
+        check_graph_after(store, &task)?;
+    }
+    save(store, before, task, "update")
+}
+
+/// Refuses a parent or kind change that would make a parent cycle or a
+/// wait cycle (an epic waiting on a child that waits on it).
+fn check_graph_after(store: &Store, task: &Task) -> Result<(), OpError> {
+    let mut nodes = graph_nodes(store)?;
+    if let Some(parent) = &task.parent
+        && let Some(path) = graph::parent_cycle(&nodes, &task.id, parent)
+    {
+        return Err(OpError::Cycle { path });
+    }
+    for n in nodes.iter_mut().filter(|n| n.id == task.id) {
+        n.parent = task.parent.clone();
+        n.kind = task.kind;
+    }
+    match graph::cycles(&nodes)
+        .into_iter()
+        .find(|c| c.contains(&task.id))
+    {
+        Some(path) => Err(OpError::Cycle { path }),
+        None => Ok(()),
+    }
+}
+
+/// The graph, refusing when a task file does not parse (a cycle through it
+/// could not be seen).
+fn graph_nodes(store: &Store) -> Result<Vec<graph::Node>, OpError> {
+    let (cache, broken) = store.cache()?;
+    if !broken.is_empty() {
+        return Err(OpError::BrokenGraph {
+            files: broken
+                .iter()
+                .map(|b| format!("{}:{}", b.path.display(), b.line))
+                .collect(),
+        });
+    }
+    Ok(cache.nodes().map_err(StoreError::from)?)
+}
+
+/// Writes `after` if it differs from `before`, stamping `updated`, and
+/// commits it as `batch: <verb> <id>`.
+fn save(store: &Store, before: Task, mut after: Task, verb: &str) -> Result<Changed, OpError> {
+    if after == before {
+        return Ok(Changed {
+            task: after,
+            changed: false,
+            commit: None,
+        });
+    }
+    store.check_can_commit()?;
+    after.updated = crate::store::now();
+    store.write_task(&after)?;
+    let commit = store.commit(
+        &[Store::task_rel(&after.id)],
+        &format!("batch: {verb} {} {:?}", after.id, after.title),
+    )?;
+    Ok(Changed {
+        task: after,
+        changed: true,
+        commit,
+    })
+}
+
+/// Closes tasks (one commit for all); already closed ones are left alone.
+pub fn close(
+    store: &Store,
+    ids: &[String],
+    reason: Option<String>,
+) -> Result<Vec<Changed>, OpError> {
+    change_many(store, ids, "close", |task| {
+        if task.status != Status::Closed {
+            task.status = Status::Closed;
+            task.closed_reason = reason.clone();
+        }
+    })
+}
+
+/// Reopens tasks that are not open (closed, failed, escalated, ...).
+pub fn reopen(store: &Store, ids: &[String]) -> Result<Vec<Changed>, OpError> {
+    change_many(store, ids, "reopen", |task| {
+        if task.status != Status::Open {
+            task.status = Status::Open;
+            task.closed_reason = None;
+            task.landed = None;
+        }
+    })
+}
+
+/// Reads every task first (so one bad id changes nothing), applies `f`,
+/// writes the changed ones and records them in one commit.
+fn change_many(
+    store: &Store,
+    ids: &[String],
+    verb: &str,
+    f: impl Fn(&mut Task),
+) -> Result<Vec<Changed>, OpError> {
+    let tasks = ids
+        .iter()
+        .map(|id| store.read_task(id))
+        .collect::<Result<Vec<_>, _>>()?;
+    store.check_can_commit()?;
+    let now = crate::store::now();
+    let mut out = Vec::new();
+    let mut paths = Vec::new();
+    for before in tasks {
+        let mut after = before.clone();
+        f(&mut after);
+        let changed = after != before;
+        if changed {
+            after.updated = now.clone();
+            store.write_task(&after)?;
+            paths.push(Store::task_rel(&after.id));
+        }
+        out.push(Changed {
+            task: after,
+            changed,
+            commit: None,
+        });
+    }
+    if !paths.is_empty() {
+        let names: Vec<&str> = out
+            .iter()
+            .filter(|c| c.changed)
+            .map(|c| c.task.id.as_str())
+            .collect();
+        let message = match out.iter().find(|c| c.changed) {
+            Some(only) if names.len() == 1 => {
+                format!("batch: {verb} {} {:?}", only.task.id, only.task.title)
+            }
+            _ => format!("batch: {verb} {}", names.join(" ")),
+        };
+        let commit = store.commit(&paths, &message)?;
+        for c in out.iter_mut().filter(|c| c.changed) {
+            c.commit = commit.clone();
+        }
+    }
+    Ok(out)
+}
+
+/// Appends a note to a task.
+pub fn note(store: &Store, id: &str, text: &str) -> Result<Changed, OpError> {
+    if text.trim().is_empty() {
+        return Err(OpError::Invalid("the note is empty".into()));
+    }
+    let before = store.read_task(id)?;
+    let mut after = before.clone();
+    after.notes.push(Note {
+        at: crate::store::now(),
+        by: store.actor(),
+        text: text.to_string(),
+    });
+    save(store, before, after, "note")
+}
+
+/// Makes `id` wait for `blocker`, refusing unknown ids and cycles.
+pub fn dep_add(store: &Store, id: &str, blocker: &str) -> Result<Changed, OpError> {
+    let before = store.read_task(id)?;
+    check_ref(store, "dependency", blocker)?;
+    if before.deps.iter().any(|d| d == blocker) {
+        return Ok(Changed {
+            task: before,
+            changed: false,
+            commit: None,
+        });
+    }
+    let nodes = graph_nodes(store)?;
+    if let Some(path) = graph::cycle_if_added(&nodes, id, blocker) {
+        return Err(OpError::Cycle { path });
+    }
+    let mut after = before.clone();
+    after.deps.push(blocker.to_string());
+    save(store, before, after, "dep add")
+}
+
+/// Removes a dependency; an unknown id is an error, a missing edge is not.
+pub fn dep_rm(store: &Store, id: &str, blocker: &str) -> Result<Changed, OpError> {
+    let before = store.read_task(id)?;
+    id::validate_id(blocker).map_err(StoreError::from)?;
+    if !before.deps.iter().any(|d| d == blocker) && !store.exists(blocker) {
+        return Err(OpError::UnknownRef {
+            role: "dependency",
+            id: blocker.to_string(),
+        });
+    }
+    let mut after = before.clone();
+    task::remove_item(&mut after.deps, blocker);
+    save(store, before, after, "dep rm")
+}

@@ -1,0 +1,606 @@
+//! The query cache: SQLite under the git dir, derived from the task files.
+//!
+//! Never the source of truth. Every use starts with [`Cache::sync`], which
+//! compares one aggregate of the task files' stat data with the one stored;
+//! when they differ, only the changed files are re-read, and readiness is
+//! recomputed for the whole graph. Files modified within the last
+//! [`RACY_NS`] may share a timestamp with a later edit (coarse kernel clocks),
+//! so their content is checked again on the next use, like git's racy-clean
+//! rule. A cache that is missing, of another schema, or corrupt is rebuilt.
+
+use super::scan::{self, Fingerprint, Scan};
+use crate::graph::{self, Blocker, Node};
+use crate::task::{self, Kind, Status, Task};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const SCHEMA_VERSION: i64 = 1;
+/// Files changed this recently are "racy": their stat data may not change
+/// on a second edit within the same clock tick.
+const RACY_NS: i64 = 3_000_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("query cache {path}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("reading {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A task file that could not be read as a task.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BrokenFile {
+    pub path: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+/// Which tasks `list` shows.
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    /// Empty: every status but `closed`.
+    pub statuses: Vec<Status>,
+    pub all: bool,
+    pub parent: Option<String>,
+    pub label: Option<String>,
+}
+
+pub struct Cache {
+    conn: Connection,
+    path: PathBuf,
+    tasks_dir: PathBuf,
+}
+
+impl Cache {
+    /// Opens (creating or rebuilding as needed) the cache at `path` for the
+    /// task files in `tasks_dir`, and brings it up to date.
+    pub fn open_synced(
+        path: &Path,
+        tasks_dir: &Path,
+    ) -> Result<(Cache, Vec<BrokenFile>), CacheError> {
+        let mut cache = match Cache::open(path, tasks_dir) {
+            Ok(cache) => cache,
+            Err(_) => {
+                // Corrupt or unreadable: it is only a cache, start it over.
+                remove_db(path);
+                Cache::open(path, tasks_dir)?
+            }
+        };
+        match cache.sync() {
+            Ok(broken) => Ok((cache, broken)),
+            Err(CacheError::Sqlite { .. }) => {
+                drop(cache);
+                remove_db(path);
+                let mut cache = Cache::open(path, tasks_dir)?;
+                let broken = cache.sync()?;
+                Ok((cache, broken))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn open(path: &Path, tasks_dir: &Path) -> Result<Cache, CacheError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| CacheError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let sql = |source| CacheError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(Duration::from_secs(60)).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sql)?;
+        if version != SCHEMA_VERSION {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE;
+                 DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS files;
+                 DROP TABLE IF EXISTS broken; DROP TABLE IF EXISTS tasks;
+                 DROP TABLE IF EXISTS deps; DROP TABLE IF EXISTS labels;
+                 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 CREATE TABLE files(name TEXT PRIMARY KEY, fp INTEGER NOT NULL, content INTEGER NOT NULL);
+                 CREATE TABLE broken(name TEXT PRIMARY KEY, line INTEGER NOT NULL, message TEXT NOT NULL);
+                 CREATE TABLE tasks(
+                   id TEXT PRIMARY KEY, status TEXT NOT NULL, priority INTEGER NOT NULL,
+                   kind TEXT NOT NULL, parent TEXT, created TEXT NOT NULL,
+                   ephemeral INTEGER NOT NULL, ready INTEGER NOT NULL DEFAULT 0,
+                   blocked_by TEXT NOT NULL DEFAULT '[]', json TEXT NOT NULL);
+                 CREATE INDEX tasks_ready ON tasks(ready, priority, created, id);
+                 CREATE INDEX tasks_order ON tasks(priority, created, id);
+                 CREATE INDEX tasks_parent ON tasks(parent);
+                 CREATE TABLE deps(id TEXT NOT NULL, dep TEXT NOT NULL, PRIMARY KEY(id, dep));
+                 CREATE TABLE labels(id TEXT NOT NULL, label TEXT NOT NULL, PRIMARY KEY(label, id));
+                 PRAGMA user_version = {SCHEMA_VERSION};
+                 COMMIT;"
+            ))
+            .map_err(sql)?;
+        }
+        Ok(Cache {
+            conn,
+            path: path.to_path_buf(),
+            tasks_dir: tasks_dir.to_path_buf(),
+        })
+    }
+
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> CacheError + '_ {
+        |source| CacheError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Brings the cache up to date with the task files; returns the files
+    /// that do not parse.
+    pub fn sync(&mut self) -> Result<Vec<BrokenFile>, CacheError> {
+        let scan = scan::scan(&self.tasks_dir).map_err(|source| CacheError::Io {
+            path: self.tasks_dir.clone(),
+            source,
+        })?;
+        if !self.is_fresh(&scan)? {
+            self.rebuild_from(&scan)?;
+        }
+        self.broken()
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, CacheError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// True when the stored aggregate matches and every racy file still has
+    /// the content that was cached.
+    fn is_fresh(&self, scan: &Scan) -> Result<bool, CacheError> {
+        if self.meta("aggregate")?.as_deref() != Some(scan.aggregate.as_str()) {
+            return Ok(false);
+        }
+        let racy: Vec<(String, i64)> =
+            serde_json::from_str(&self.meta("racy")?.unwrap_or_default()).unwrap_or_default();
+        for (name, content) in racy {
+            match std::fs::read(self.tasks_dir.join(&name)) {
+                Ok(data) if scan::content_hash(&data) == content => {}
+                _ => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
+    fn rebuild_from(&mut self, scan: &Scan) -> Result<(), CacheError> {
+        let path = self.path.clone();
+        let sql = |source| CacheError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+
+        let old: HashMap<String, (i64, i64)> = {
+            let mut stmt = tx
+                .prepare("SELECT name, fp, content FROM files")
+                .map_err(sql)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+                .map_err(sql)?;
+            rows.collect::<Result<_, _>>().map_err(sql)?
+        };
+        let old_racy: HashSet<String> = {
+            let racy: Option<String> = tx
+                .query_row("SELECT value FROM meta WHERE key = 'racy'", [], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(sql)?;
+            serde_json::from_str::<Vec<(String, i64)>>(&racy.unwrap_or_default())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect()
+        };
+
+        let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+        let mut racy: Vec<(String, i64)> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::with_capacity(scan.entries.len());
+        let mut changed = false;
+        for entry in &scan.entries {
+            seen.insert(entry.name.as_str());
+            let key = entry.fp.key();
+            let unchanged = matches!(old.get(&entry.name), Some(&(fp, _)) if fp == key)
+                && !old_racy.contains(&entry.name);
+            if unchanged {
+                continue;
+            }
+            let full = self.tasks_dir.join(&entry.name);
+            let data = match std::fs::read(&full) {
+                Ok(data) => data,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(CacheError::Io { path: full, source }),
+            };
+            let content = scan::content_hash(&data);
+            if is_racy(&entry.fp, now_ns) {
+                racy.push((entry.name.clone(), content));
+            }
+            if matches!(old.get(&entry.name), Some(&(_, c)) if c == content) {
+                // Same bytes (a touch, or a racy re-check): only the stat moved.
+                tx.execute(
+                    "UPDATE files SET fp = ?2 WHERE name = ?1",
+                    params![entry.name, key],
+                )
+                .map_err(sql)?;
+                continue;
+            }
+            changed = true;
+            tx.execute(
+                "INSERT OR REPLACE INTO files(name, fp, content) VALUES (?1, ?2, ?3)",
+                params![entry.name, key, content],
+            )
+            .map_err(sql)?;
+            let stem = &entry.name[..entry.name.len() - ".toml".len()];
+            remove_task_rows(&tx, stem).map_err(sql)?;
+            tx.execute("DELETE FROM broken WHERE name = ?1", [&entry.name])
+                .map_err(sql)?;
+            match parse_file(&data, stem) {
+                Ok(task) => insert_task(&tx, &task).map_err(sql)?,
+                Err(err) => {
+                    tx.execute(
+                        "INSERT INTO broken(name, line, message) VALUES (?1, ?2, ?3)",
+                        params![entry.name, err.line as i64, err.message],
+                    )
+                    .map_err(sql)?;
+                }
+            }
+        }
+        for name in old.keys() {
+            if !seen.contains(name.as_str()) {
+                changed = true;
+                let stem = &name[..name.len() - ".toml".len()];
+                tx.execute("DELETE FROM files WHERE name = ?1", [name])
+                    .map_err(sql)?;
+                tx.execute("DELETE FROM broken WHERE name = ?1", [name])
+                    .map_err(sql)?;
+                remove_task_rows(&tx, stem).map_err(sql)?;
+            }
+        }
+        if changed {
+            recompute_readiness(&tx).map_err(sql)?;
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('aggregate', ?1), ('racy', ?2)",
+            params![
+                scan.aggregate,
+                serde_json::to_string(&racy).expect("plain data serializes")
+            ],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)
+    }
+
+    /// The task files that do not parse, with line and message.
+    pub fn broken(&self) -> Result<Vec<BrokenFile>, CacheError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name, line, message FROM broken ORDER BY name")
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(BrokenFile {
+                    path: self.tasks_dir.join(r.get::<_, String>(0)?),
+                    line: r.get::<_, i64>(1)? as usize,
+                    message: r.get(2)?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+
+    /// Ids whose files exist but do not parse.
+    pub fn broken_ids(&self) -> Result<HashSet<String>, CacheError> {
+        Ok(self
+            .broken()?
+            .into_iter()
+            .filter_map(|b| {
+                b.path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .map(str::to_string)
+            })
+            .collect())
+    }
+
+    /// Calls `each` with the JSON of every ready task, best first; `limit`
+    /// 0 means all. `parent` keeps the descendants of that task only.
+    pub fn ready_json(
+        &self,
+        parent: Option<&str>,
+        limit: usize,
+        mut each: impl FnMut(&str) -> std::io::Result<()>,
+    ) -> Result<std::io::Result<()>, CacheError> {
+        let limit = if limit == 0 { -1 } else { limit as i64 };
+        let query = match parent {
+            None => {
+                "SELECT json FROM tasks WHERE ready = 1 AND (?1 IS NULL OR 1)
+                 ORDER BY priority, created, id LIMIT ?2"
+            }
+            Some(_) => {
+                "WITH RECURSIVE below(id) AS (
+                   SELECT id FROM tasks WHERE parent = ?1
+                   UNION SELECT t.id FROM tasks t JOIN below b ON t.parent = b.id)
+                 SELECT json FROM tasks WHERE ready = 1 AND id IN below
+                 ORDER BY priority, created, id LIMIT ?2"
+            }
+        };
+        let mut stmt = self.conn.prepare_cached(query).map_err(self.sql())?;
+        let mut rows = stmt.query(params![parent, limit]).map_err(self.sql())?;
+        while let Some(row) = rows.next().map_err(self.sql())? {
+            let json: &str = row
+                .get_ref(0)
+                .and_then(|v| Ok(v.as_str()?))
+                .map_err(self.sql())?;
+            if let Err(e) = each(json) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// The tasks `list` shows, in priority order.
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<Task>, CacheError> {
+        let mut query = String::from("SELECT json FROM tasks t WHERE 1=1");
+        let mut args: Vec<String> = Vec::new();
+        if !filter.statuses.is_empty() {
+            let marks: Vec<String> = filter
+                .statuses
+                .iter()
+                .map(|s| {
+                    args.push(s.as_str().to_string());
+                    format!("?{}", args.len())
+                })
+                .collect();
+            query.push_str(&format!(" AND status IN ({})", marks.join(",")));
+        } else if !filter.all {
+            query.push_str(" AND status != 'closed'");
+        }
+        if let Some(parent) = &filter.parent {
+            args.push(parent.clone());
+            query.push_str(&format!(" AND parent = ?{}", args.len()));
+        }
+        if let Some(label) = &filter.label {
+            args.push(label.clone());
+            query.push_str(&format!(
+                " AND id IN (SELECT id FROM labels WHERE label = ?{})",
+                args.len()
+            ));
+        }
+        query.push_str(" ORDER BY priority, created, id");
+        self.tasks_where(&query, rusqlite::params_from_iter(args.iter()))
+    }
+
+    fn tasks_where(
+        &self,
+        query: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<Task>, CacheError> {
+        let mut stmt = self.conn.prepare_cached(query).map_err(self.sql())?;
+        let rows = stmt
+            .query_map(args, |r| r.get::<_, String>(0))
+            .map_err(self.sql())?;
+        let mut out = Vec::new();
+        for json in rows {
+            let json = json.map_err(self.sql())?;
+            out.push(serde_json::from_str(&json).expect("the cache stores tasks it serialized"));
+        }
+        Ok(out)
+    }
+
+    /// One task, if its file exists and parses.
+    pub fn get(&self, id: &str) -> Result<Option<Task>, CacheError> {
+        Ok(self
+            .tasks_where("SELECT json FROM tasks WHERE id = ?1", [id])?
+            .pop())
+    }
+
+    /// The direct children of `id`, in priority order.
+    pub fn children(&self, id: &str) -> Result<Vec<Task>, CacheError> {
+        self.tasks_where(
+            "SELECT json FROM tasks WHERE parent = ?1 ORDER BY priority, created, id",
+            [id],
+        )
+    }
+
+    /// Every task that is not closed and has at least one blocker.
+    pub fn blocked(&self) -> Result<Vec<(Task, Vec<Blocker>)>, CacheError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT json, blocked_by FROM tasks WHERE status != 'closed' AND blocked_by != '[]'
+                 ORDER BY priority, created, id",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(self.sql())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (json, blockers) = row.map_err(self.sql())?;
+            out.push((
+                serde_json::from_str(&json).expect("the cache stores tasks it serialized"),
+                serde_json::from_str(&blockers).expect("the cache stores blockers it serialized"),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// What keeps `id` from being ready (empty when nothing does).
+    pub fn blockers_of(&self, id: &str) -> Result<Vec<Blocker>, CacheError> {
+        let json: Option<String> = self
+            .conn
+            .query_row("SELECT blocked_by FROM tasks WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(self.sql())?;
+        Ok(json
+            .map(|j| serde_json::from_str(&j).expect("the cache stores blockers it serialized"))
+            .unwrap_or_default())
+    }
+
+    /// The graph of every readable task.
+    pub fn nodes(&self) -> Result<Vec<Node>, CacheError> {
+        load_nodes(&self.conn).map_err(self.sql())
+    }
+
+    /// How many readable tasks there are.
+    pub fn count(&self) -> Result<usize, CacheError> {
+        self.conn
+            .query_row("SELECT count(*) FROM tasks", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as usize)
+            .map_err(self.sql())
+    }
+}
+
+fn is_racy(fp: &Fingerprint, now_ns: i64) -> bool {
+    fp.newest_ns() >= now_ns.saturating_sub(RACY_NS)
+}
+
+fn remove_db(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+}
+
+fn parse_file(data: &[u8], stem: &str) -> Result<Task, task::ParseError> {
+    let text = std::str::from_utf8(data).map_err(|e| task::ParseError {
+        line: 1 + data[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count(),
+        message: "not valid UTF-8".into(),
+    })?;
+    let task = task::parse_task(text)?;
+    if task.id != stem {
+        return Err(task::ParseError {
+            line: 1 + text
+                .lines()
+                .position(|l| l.trim_start().starts_with("id"))
+                .unwrap_or(0),
+            message: format!(
+                "id '{}' does not match the file name '{stem}.toml'",
+                task.id
+            ),
+        });
+    }
+    Ok(task)
+}
+
+fn remove_task_rows(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM tasks WHERE id = ?1", [id])?;
+    tx.execute("DELETE FROM deps WHERE id = ?1", [id])?;
+    tx.execute("DELETE FROM labels WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+fn insert_task(tx: &rusqlite::Transaction, task: &Task) -> rusqlite::Result<()> {
+    let json = serde_json::to_string(task).expect("a task always serializes");
+    tx.prepare_cached(
+        "INSERT INTO tasks(id, status, priority, kind, parent, created, ephemeral, json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        task.id,
+        task.status.as_str(),
+        task.priority,
+        task.kind.as_str(),
+        task.parent,
+        task.created,
+        task.is_ephemeral(),
+        json
+    ])?;
+    let mut dep = tx.prepare_cached("INSERT OR IGNORE INTO deps(id, dep) VALUES (?1, ?2)")?;
+    for d in &task.deps {
+        dep.execute(params![task.id, d])?;
+    }
+    let mut label = tx.prepare_cached("INSERT OR IGNORE INTO labels(id, label) VALUES (?1, ?2)")?;
+    for l in &task.labels {
+        label.execute(params![task.id, l])?;
+    }
+    Ok(())
+}
+
+fn load_nodes(conn: &Connection) -> rusqlite::Result<Vec<Node>> {
+    let mut deps: HashMap<String, Vec<String>> = HashMap::new();
+    let mut stmt = conn.prepare_cached("SELECT id, dep FROM deps ORDER BY id, dep")?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+        let (id, dep) = row?;
+        deps.entry(id).or_default().push(dep);
+    }
+    let mut stmt =
+        conn.prepare_cached("SELECT id, status, kind, parent, ephemeral FROM tasks ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        let id: String = r.get(0)?;
+        let status: String = r.get(1)?;
+        let kind: String = r.get(2)?;
+        Ok(Node {
+            deps: Vec::new(),
+            status: status.parse().unwrap_or(Status::Open),
+            kind: kind.parse().unwrap_or(Kind::Task),
+            parent: r.get(3)?,
+            ephemeral: r.get(4)?,
+            id,
+        })
+    })?;
+    let mut nodes = Vec::new();
+    for node in rows {
+        let mut node = node?;
+        node.deps = deps.remove(&node.id).unwrap_or_default();
+        nodes.push(node);
+    }
+    Ok(nodes)
+}
+
+fn recompute_readiness(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    let nodes = load_nodes(tx)?;
+    let unreadable: HashSet<String> = {
+        let mut stmt = tx.prepare("SELECT name FROM broken")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.filter_map(Result::ok)
+            .map(|n| n.trim_end_matches(".toml").to_string())
+            .collect()
+    };
+    let old: HashMap<String, (bool, String)> = {
+        let mut stmt = tx.prepare("SELECT id, ready, blocked_by FROM tasks")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let analysis = graph::analyze(&nodes, &unreadable);
+    let mut update =
+        tx.prepare_cached("UPDATE tasks SET ready = ?2, blocked_by = ?3 WHERE id = ?1")?;
+    for (node, a) in nodes.iter().zip(analysis) {
+        let blocked_by = serde_json::to_string(&a.blockers).expect("blockers serialize");
+        if old.get(&node.id) != Some(&(a.ready, blocked_by.clone())) {
+            update.execute(params![node.id, a.ready, blocked_by])?;
+        }
+    }
+    Ok(())
+}

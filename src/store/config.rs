@@ -1,0 +1,103 @@
+//! `.batch/config.toml`: the id prefix, the main branch, the remote, the
+//! default test command and worker defaults. Versioned by `format`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The on-disk format this build reads and writes.
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// On-disk format version; a newer one is refused rather than misread.
+    pub format: u32,
+    /// Prefix of new task ids (`<prefix>-<hash>`).
+    pub prefix: String,
+    /// The branch that `land` integrates into.
+    pub main_branch: String,
+    /// The shared remote, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+    /// The command `land` runs once on the combined result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_command: Option<String>,
+    /// Whether commands that change `.batch/` record the change as a commit.
+    #[serde(default = "yes")]
+    pub commit: bool,
+    #[serde(default)]
+    pub workers: WorkerDefaults,
+    /// Keys this version does not know, kept so they can be reported.
+    #[serde(flatten, skip_serializing)]
+    pub unknown: BTreeMap<String, toml::Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Defaults for `git batch run` and claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerDefaults {
+    /// How many workers run at once.
+    #[serde(default = "default_jobs")]
+    pub jobs: u32,
+    /// How long one attempt may take (e.g. `30m`).
+    #[serde(default = "default_timeout")]
+    pub timeout: String,
+    /// How many times a failed attempt is retried.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// How long a claim lives without being renewed.
+    #[serde(default = "default_ttl")]
+    pub claim_ttl: String,
+}
+
+fn default_jobs() -> u32 {
+    4
+}
+fn default_timeout() -> String {
+    "30m".into()
+}
+fn default_retries() -> u32 {
+    1
+}
+fn default_ttl() -> String {
+    "2h".into()
+}
+
+impl Default for WorkerDefaults {
+    fn default() -> Self {
+        WorkerDefaults {
+            jobs: default_jobs(),
+            timeout: default_timeout(),
+            retries: default_retries(),
+            claim_ttl: default_ttl(),
+        }
+    }
+}
+
+impl Config {
+    pub fn new(prefix: String, main_branch: String, remote: Option<String>) -> Config {
+        Config {
+            format: FORMAT,
+            prefix,
+            main_branch,
+            remote,
+            test_command: None,
+            commit: true,
+            workers: WorkerDefaults::default(),
+            unknown: BTreeMap::new(),
+        }
+    }
+
+    /// The text of a new config file, with a comment per key.
+    pub fn render(&self) -> String {
+        let body = toml::to_string(self).expect("config always serializes");
+        format!(
+            "# git-batch configuration (see docs/format.md)\n\
+             # format: on-disk format version; prefix: new task ids; main_branch: where `land` goes;\n\
+             # remote: the shared remote; test_command: what `land` runs; commit: record .batch/ changes as commits\n\
+             {body}"
+        )
+    }
+}

@@ -1,0 +1,370 @@
+//! The `.batch/` store: finding it, reading and writing task files
+//! atomically, the query cache, and recording changes as commits.
+
+pub mod atomic;
+pub mod cache;
+pub mod config;
+pub mod scan;
+
+pub use cache::{BrokenFile, Cache, ListFilter};
+pub use config::Config;
+
+use crate::git::{self, GitError};
+use crate::task::{self, Task, id::IdError};
+use git2::Repository;
+use std::path::{Path, PathBuf};
+
+/// The directory, relative to the top of the working tree.
+pub const BATCH_DIR: &str = ".batch";
+/// What `init` writes into `.batch/.gitattributes`.
+pub const GITATTRIBUTES: &str = "# Receipts are append-only logs: merge them by keeping both sides' lines.\nreceipts/*.log merge=union\n";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("not a git-batch repository: {path} does not exist")]
+    NotInitialized { path: PathBuf },
+    #[error("{path}:{line}: {message}")]
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{path} has format {found}, newer than this git-batch understands ({supported})")]
+    NewerFormat {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("no task '{id}' (no file {path})")]
+    UnknownTask { id: String, path: PathBuf },
+    #[error(transparent)]
+    BadId(#[from] IdError),
+    #[error("{what} {path}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Cache(#[from] cache::CacheError),
+    #[error("already initialised with prefix '{existing}' in {path}; not changing it to '{asked}'")]
+    PrefixMismatch {
+        path: PathBuf,
+        existing: String,
+        asked: String,
+    },
+}
+
+fn io_err<'a>(
+    what: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// An open `.batch/` store in one working tree.
+pub struct Store {
+    pub repo: Repository,
+    /// Top of the working tree.
+    pub root: PathBuf,
+    pub config: Config,
+    /// Set by `--no-commit`: leave changes uncommitted.
+    pub no_commit: bool,
+}
+
+/// What `init` did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct InitReport {
+    pub root: PathBuf,
+    pub prefix: String,
+    pub created: Vec<String>,
+    pub already_initialized: bool,
+    pub commit: Option<String>,
+}
+
+impl Store {
+    /// Opens the store of the repository containing `dir`.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let repo = git::discover(dir)?;
+        let root = repo
+            .workdir()
+            .expect("discover refuses bare repositories")
+            .to_path_buf();
+        let config_path = root.join(BATCH_DIR).join("config.toml");
+        let config = match std::fs::read_to_string(&config_path) {
+            Ok(text) => parse_config(&config_path, &text)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::NotInitialized { path: config_path });
+            }
+            Err(source) => {
+                return Err(StoreError::Io {
+                    what: "reading",
+                    path: config_path,
+                    source,
+                });
+            }
+        };
+        Ok(Store {
+            repo,
+            root,
+            config,
+            no_commit: false,
+        })
+    }
+
+    /// Creates `.batch/` in the repository containing `dir` (idempotent:
+    /// whatever exists is kept, whatever is missing is added).
+    pub fn init(
+        dir: &Path,
+        prefix: Option<&str>,
+        no_commit: bool,
+    ) -> Result<InitReport, StoreError> {
+        let repo = git::discover(dir)?;
+        let root = repo
+            .workdir()
+            .expect("discover refuses bare repositories")
+            .to_path_buf();
+        let batch = root.join(BATCH_DIR);
+        let config_path = batch.join("config.toml");
+        let mut report = InitReport {
+            root: root.clone(),
+            ..InitReport::default()
+        };
+        if let Some(p) = prefix {
+            task::id::validate_prefix(p)?;
+        }
+        let config = match std::fs::read_to_string(&config_path) {
+            Ok(text) => {
+                let config = parse_config(&config_path, &text)?;
+                if let Some(asked) = prefix
+                    && asked != config.prefix
+                {
+                    return Err(StoreError::PrefixMismatch {
+                        path: config_path,
+                        existing: config.prefix,
+                        asked: asked.to_string(),
+                    });
+                }
+                report.already_initialized = true;
+                config
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let remote = repo
+                    .find_remote("origin")
+                    .ok()
+                    .map(|_| "origin".to_string());
+                let branch = git::current_branch(&repo).unwrap_or_else(|| "main".into());
+                let config = Config::new(prefix.unwrap_or("bt").to_string(), branch, remote);
+                std::fs::create_dir_all(&batch).map_err(io_err("creating", &batch))?;
+                atomic::create_atomic(&config_path, config.render().as_bytes())
+                    .map_err(io_err("writing", &config_path))?;
+                report.created.push(".batch/config.toml".into());
+                config
+            }
+            Err(source) => {
+                return Err(StoreError::Io {
+                    what: "reading",
+                    path: config_path,
+                    source,
+                });
+            }
+        };
+        report.prefix = config.prefix.clone();
+        for sub in ["tasks", "receipts", "batches"] {
+            let keep = batch.join(sub).join(".gitkeep");
+            if !keep.exists() {
+                std::fs::create_dir_all(batch.join(sub)).map_err(io_err("creating", &batch))?;
+                atomic::write_atomic(&keep, b"").map_err(io_err("writing", &keep))?;
+                report.created.push(format!(".batch/{sub}/.gitkeep"));
+            }
+        }
+        let attributes = batch.join(".gitattributes");
+        if !attributes.exists() {
+            atomic::write_atomic(&attributes, GITATTRIBUTES.as_bytes())
+                .map_err(io_err("writing", &attributes))?;
+            report.created.push(".batch/.gitattributes".into());
+        }
+        let store = Store {
+            repo,
+            root,
+            config,
+            no_commit,
+        };
+        if !report.created.is_empty() {
+            report.commit = store.commit(&report.created, "batch: init")?;
+        }
+        Ok(report)
+    }
+
+    pub fn batch_dir(&self) -> PathBuf {
+        self.root.join(BATCH_DIR)
+    }
+
+    pub fn tasks_dir(&self) -> PathBuf {
+        self.batch_dir().join("tasks")
+    }
+
+    /// The path of task `id`'s file (the id must already be valid).
+    pub fn task_path(&self, id: &str) -> PathBuf {
+        self.tasks_dir().join(format!("{id}.toml"))
+    }
+
+    /// The path relative to the top, as git names it.
+    pub fn task_rel(id: &str) -> String {
+        format!("{BATCH_DIR}/tasks/{id}.toml")
+    }
+
+    /// Per-worktree scratch under the git dir (the cache lives here).
+    pub fn state_dir(&self) -> PathBuf {
+        self.repo.path().join("batch")
+    }
+
+    /// Reads one task straight from its file.
+    pub fn read_task(&self, id: &str) -> Result<Task, StoreError> {
+        task::id::validate_id(id)?;
+        let path = self.task_path(id);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::UnknownTask {
+                    id: id.to_string(),
+                    path,
+                });
+            }
+            Err(source) => {
+                return Err(StoreError::Io {
+                    what: "reading",
+                    path,
+                    source,
+                });
+            }
+        };
+        let task = task::parse_task(&text).map_err(|e| StoreError::Malformed {
+            path: path.clone(),
+            line: e.line,
+            message: e.message,
+        })?;
+        if task.id != id {
+            return Err(StoreError::Malformed {
+                path,
+                line: 1,
+                message: format!("id '{}' does not match the file name '{id}.toml'", task.id),
+            });
+        }
+        Ok(task)
+    }
+
+    /// Whether a task file exists for `id` (readable or not).
+    pub fn exists(&self, id: &str) -> bool {
+        task::id::validate_id(id).is_ok() && self.task_path(id).is_file()
+    }
+
+    /// Replaces a task's file atomically.
+    pub fn write_task(&self, task: &Task) -> Result<(), StoreError> {
+        task::id::validate_id(&task.id)?;
+        let path = self.task_path(&task.id);
+        atomic::write_atomic(&path, task::render_task(task).as_bytes())
+            .map_err(io_err("writing", &path))
+    }
+
+    /// Creates a task's file; `Ok(false)` when the id is taken.
+    pub fn create_task_file(&self, task: &Task) -> Result<bool, StoreError> {
+        task::id::validate_id(&task.id)?;
+        let dir = self.tasks_dir();
+        std::fs::create_dir_all(&dir).map_err(io_err("creating", &dir))?;
+        let path = self.task_path(&task.id);
+        match atomic::create_atomic(&path, task::render_task(task).as_bytes()) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(source) => Err(StoreError::Io {
+                what: "writing",
+                path,
+                source,
+            }),
+        }
+    }
+
+    /// The cache, brought up to date with the files, and the files that do
+    /// not parse.
+    pub fn cache(&self) -> Result<(Cache, Vec<BrokenFile>), StoreError> {
+        Ok(Cache::open_synced(
+            &self.state_dir().join("index.db"),
+            &self.tasks_dir(),
+        )?)
+    }
+
+    /// Whether changes are recorded as commits (config and `--no-commit`).
+    pub fn commits_enabled(&self) -> bool {
+        self.config.commit && !self.no_commit
+    }
+
+    /// Records `paths` (relative to the top) as one commit, unless commits
+    /// are off. Returns the commit id.
+    pub fn commit(&self, paths: &[String], message: &str) -> Result<Option<String>, StoreError> {
+        if !self.commits_enabled() {
+            return Ok(None);
+        }
+        Ok(git::commit_paths(&self.repo, paths, message)?.map(|oid| oid.to_string()))
+    }
+
+    /// Fails early, before anything is written, when a commit would fail.
+    pub fn check_can_commit(&self) -> Result<(), StoreError> {
+        if self.commits_enabled() {
+            git::check_clean_state(&self.repo)?;
+        }
+        Ok(())
+    }
+
+    /// Who is acting: `batch.worker`, else `user.name`, else the OS user.
+    pub fn actor(&self) -> String {
+        let config = self.repo.config().ok();
+        let get = |k: &str| config.as_ref().and_then(|c| c.get_string(k).ok());
+        get("batch.worker")
+            .or_else(|| get("user.name"))
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "unknown".into())
+    }
+}
+
+fn parse_config(path: &Path, text: &str) -> Result<Config, StoreError> {
+    let config: Config = toml::from_str(text).map_err(|e| StoreError::Malformed {
+        path: path.to_path_buf(),
+        line: e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+            .unwrap_or(1),
+        message: e.message().lines().next().unwrap_or("").to_string(),
+    })?;
+    if config.format > config::FORMAT {
+        return Err(StoreError::NewerFormat {
+            path: path.to_path_buf(),
+            found: config.format,
+            supported: config::FORMAT,
+        });
+    }
+    task::id::validate_prefix(&config.prefix).map_err(|e| StoreError::Malformed {
+        path: path.to_path_buf(),
+        line: 1 + text
+            .lines()
+            .position(|l| l.starts_with("prefix"))
+            .unwrap_or(0),
+        message: e.to_string(),
+    })?;
+    Ok(config)
+}
+
+/// The current time as stored in task files (RFC 3339, UTC, seconds).
+/// `GIT_BATCH_NOW` overrides it, so that tests and demos are reproducible.
+pub fn now() -> String {
+    if let Ok(fixed) = std::env::var("GIT_BATCH_NOW") {
+        return fixed;
+    }
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -1,0 +1,96 @@
+//! The one output layer: data on stdout (text or `--json`), status and
+//! warnings on stderr, colour only when asked or on a terminal without
+//! `NO_COLOR`. Commands print through this and nothing else.
+
+use anstyle::{AnsiColor, Style};
+use serde::Serialize;
+use std::io::{self, Write};
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ColorWhen {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+pub struct Ui {
+    pub json: bool,
+    pub quiet: bool,
+    out: anstream::AutoStream<Box<dyn Write>>,
+    err: anstream::Stderr,
+}
+
+pub const BOLD: Style = Style::new().bold();
+pub const DIM: Style = Style::new().dimmed();
+pub const GOOD: Style = AnsiColor::Green.on_default();
+pub const WARN: Style = AnsiColor::Yellow.on_default().bold();
+pub const BAD: Style = AnsiColor::Red.on_default().bold();
+pub const ID: Style = AnsiColor::Cyan.on_default();
+
+impl Ui {
+    pub fn new(json: bool, quiet: bool, color: ColorWhen) -> Ui {
+        let choice = match color {
+            // AutoStream honours NO_COLOR, CLICOLOR_FORCE and the terminal.
+            ColorWhen::Auto => anstream::ColorChoice::Auto,
+            ColorWhen::Always => anstream::ColorChoice::Always,
+            ColorWhen::Never => anstream::ColorChoice::Never,
+        };
+        choice.write_global();
+        // Resolve "auto" against the real stdout, then buffer: a line-buffered
+        // stdout costs one syscall per line of a 40k-task listing.
+        let resolved = anstream::AutoStream::choice(&io::stdout());
+        let raw: Box<dyn Write> = Box::new(io::BufWriter::with_capacity(64 * 1024, io::stdout()));
+        let out = anstream::AutoStream::new(raw, resolved);
+        Ui {
+            json,
+            quiet,
+            out,
+            err: anstream::stderr(),
+        }
+    }
+
+    /// Where data goes.
+    pub fn out(&mut self) -> &mut impl Write {
+        &mut self.out
+    }
+
+    /// One line of data on stdout.
+    pub fn line(&mut self, text: impl std::fmt::Display) -> io::Result<()> {
+        writeln!(self.out, "{text}")
+    }
+
+    /// A value as pretty JSON on stdout.
+    pub fn json_value<T: Serialize + ?Sized>(&mut self, value: &T) -> io::Result<()> {
+        serde_json::to_writer_pretty(&mut self.out, value)?;
+        writeln!(self.out)
+    }
+
+    /// A progress or status message on stderr (silenced by `--quiet`, and
+    /// in `--json` mode where stderr is for warnings and errors only).
+    pub fn status(&mut self, text: impl std::fmt::Display) {
+        if !self.quiet && !self.json {
+            let _ = writeln!(self.err, "{text}");
+        }
+    }
+
+    /// A warning on stderr; shown even with `--quiet`.
+    pub fn warn(&mut self, text: impl std::fmt::Display) {
+        let _ = writeln!(self.err, "{WARN}warning:{WARN:#} {text}");
+    }
+
+    /// Writes raw text to stderr (errors).
+    pub fn err_text(&mut self, text: &str) {
+        let _ = self.err.write_all(text.as_bytes());
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Wraps `text` in `style` (the stream strips it when colour is off).
+pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
+    format!("{style}{text}{style:#}")
+}

@@ -1,1 +1,13 @@
+//! All integration tests, compiled into one binary (faster to build and run
+//! than one binary per file). Each module covers one area against real git
+//! repositories in temp dirs.
 
+mod common;
+
+mod beads;
+mod cache;
+mod cli;
+mod commits;
+mod concurrency;
+mod deps;
+mod tasks;

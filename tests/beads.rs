@@ -1,0 +1,235 @@
+//! Import from and export to beads JSONL, on the two real trackers in
+//! `tests/data/beads/` and on hand-made oddities.
+
+use crate::common::{TaskJson, TestEnv, data};
+
+/// The ready set of a beads file, as `br ready --limit 0` computes it
+/// (`tests/data/beads/*.ready.txt`, see `tests/data/beads/README.md`).
+fn expected_ready(name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(data(&format!("beads/{name}.ready.txt"))).unwrap();
+    text.lines().map(str::to_string).collect()
+}
+
+fn import_real(name: &str) -> (TestEnv, serde_json::Value) {
+    let env = TestEnv::new();
+    let file = data(&format!("beads/{name}.jsonl"));
+    let report: serde_json::Value = env.json(&["import", "--beads", file.to_str().unwrap()]);
+    (env, report)
+}
+
+#[test]
+fn real_beads_tracker_imports_and_ready_matches_beads() {
+    let (env, report) = import_real("beads-2026-01-11");
+    assert_eq!(report["imported"], 2367);
+    assert_eq!(report["epics"], 130);
+    assert_eq!(report["statuses"]["tombstone -> closed"], 342);
+    assert_eq!(report["statuses"]["hooked -> in_progress"], 13);
+    assert_eq!(report["dropped_relations"]["discovered-from"], 70);
+    assert_eq!(report["dropped_fields"]["assignee"], 118);
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["message"].as_str().unwrap().contains("tombstone"))
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["message"].as_str().unwrap().contains("second parent"))
+    );
+    // One commit holding only .batch/ task files.
+    assert_eq!(
+        env.git(&["log", "-1", "--format=%s"]).trim(),
+        "batch: import 2367 tasks from beads (beads-2026-01-11.jsonl)"
+    );
+    let files = env.git(&["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(files.lines().count(), 2367);
+    assert!(
+        files
+            .lines()
+            .all(|f| f.starts_with(".batch/tasks/") && f.ends_with(".toml"))
+    );
+    assert_eq!(env.git(&["status", "--porcelain"]), "");
+
+    let mut ready = env.ready_ids();
+    ready.sort();
+    assert_eq!(ready, expected_ready("beads-2026-01-11"));
+    // Ids, statuses and notes come across.
+    let t: TaskJson = env.json(&["show", "bd-0vu3q"]);
+    assert_eq!(t.title, "Issue to reopen with reason");
+    assert_eq!(t.status, "open");
+    assert_eq!(t.labels, vec!["type:bug"]);
+    assert_eq!(t.notes[0].text, "BG found a regression in production");
+    assert_eq!(t.notes[0].by, "beads/crew/wolf");
+    assert_eq!(t.created, "2026-01-12T02:16:00.860132Z");
+}
+
+#[test]
+fn real_beads_rust_tracker_imports_and_ready_matches_beads() {
+    let (env, report) = import_real("beads_rust-0.1.12");
+    assert_eq!(report["imported"], 513);
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["message"].as_str().unwrap().contains("parent_child")),
+        "the parent_child spelling is mapped with a warning"
+    );
+    let mut ready = env.ready_ids();
+    ready.sort();
+    assert_eq!(ready, expected_ready("beads_rust-0.1.12"));
+    let with_acceptance: Vec<TaskJson> = env.json(&["list", "--all"]);
+    assert!(with_acceptance.iter().any(|t| !t.acceptance.is_empty()));
+}
+
+#[test]
+fn a_bad_line_imports_nothing_and_names_every_bad_line() {
+    let env = TestEnv::new();
+    let path = env.dir.path().join("bad.jsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            "{\"id\":\"bd-1\",\"title\":\"fine\",\"status\":\"open\",\"priority\":1}\n",
+            "{\"id\":\"bd-2\",\"title\":\"broken\"\n",
+            "\n",
+            "{\"id\":\"../escape\",\"title\":\"x\",\"status\":\"open\"}\n",
+            "{\"title\":\"no id\"}\n",
+        ),
+    )
+    .unwrap();
+    let head = env.git(&["rev-parse", "HEAD"]);
+    let err = env.fails(&["import", "--beads", path.to_str().unwrap()], 1);
+    assert!(err.contains("bad.jsonl:2:"), "{err}");
+    assert!(err.contains("bad.jsonl:4:"), "{err}");
+    assert!(err.contains("bad.jsonl:5:"), "{err}");
+    assert!(!err.contains("bad.jsonl:1:"), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
+    assert_eq!(env.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(env.git(&["status", "--porcelain"]), "");
+    let err = env.fails(&["import", "--beads", "/no/such/file.jsonl"], 1);
+    assert!(err.contains("/no/such/file.jsonl"), "{err}");
+}
+
+#[test]
+fn oddities_are_imported_with_warnings() {
+    let env = TestEnv::new();
+    let lines = [
+        r#"{"id":"bd-a","title":"tomb","status":"tombstone","priority":1,"delete_reason":"dup","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-02T00:00:00Z"}"#,
+        r#"{"id":"bd-b","title":"hooked","status":"hooked","priority":2,"estimated_minutes":90,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}"#,
+        r#"{"id":"bd-c","title":"pinned","status":"pinned","priority":2,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}"#,
+        r#"{"id":"bd-d","title":"blocked","status":"blocked","priority":2,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}"#,
+        r#"{"id":"bd-e","title":"kid","status":"open","priority":2,"created_at":"2026-01-03T00:00:00Z","updated_at":"2026-01-02T00:00:00Z","dependencies":[{"issue_id":"bd-e","depends_on_id":"bd-f","type":"parent_child"},{"issue_id":"bd-e","depends_on_id":"bd-gone","type":"blocks"}]}"#,
+        r#"{"id":"bd-f","title":"epic","status":"open","priority":0,"issue_type":"epic","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}"#,
+        r#"{"id":"bd-g","title":"weird","status":"frobbed","priority":9,"issue_type":"chore","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z","dependencies":[{"issue_id":"bd-g","depends_on_id":"bd-a","type":"blocks"},{"issue_id":"bd-g","depends_on_id":"bd-b","type":"related"}]}"#,
+        r#"{"id":"bd-wisp-h","title":"wisp","status":"open","priority":2,"ephemeral":true,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}"#,
+    ];
+    let out = env.import_text(&(lines.join("\n") + "\n"));
+    assert!(out.contains("imported 8 tasks"), "{out}");
+    let report: serde_json::Value = {
+        // Same data again in a fresh repo, this time as JSON.
+        let env2 = TestEnv::new();
+        let p = env2.dir.path().join("o.jsonl");
+        std::fs::write(&p, lines.join("\n")).unwrap();
+        env2.json(&["import", "--beads", p.to_str().unwrap()])
+    };
+    let messages: Vec<String> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            format!(
+                "{} {}",
+                w["id"].as_str().unwrap(),
+                w["message"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let has = |needle: &str| messages.iter().any(|m| m.contains(needle));
+    assert!(
+        has("bd-a status 'tombstone' imported as closed"),
+        "{messages:#?}"
+    );
+    assert!(
+        has("bd-b status 'hooked' imported as in_progress"),
+        "{messages:#?}"
+    );
+    assert!(
+        has("bd-c status 'pinned' imported as deferred"),
+        "{messages:#?}"
+    );
+    assert!(
+        has("bd-d status 'blocked' imported as escalated"),
+        "{messages:#?}"
+    );
+    assert!(has("bd-e dependency type 'parent_child'"), "{messages:#?}");
+    assert!(
+        has("bd-e blocks target bd-gone is not in the file"),
+        "{messages:#?}"
+    );
+    assert!(has("bd-e updated_at"), "{messages:#?}");
+    assert!(has("bd-g unknown status 'frobbed'"), "{messages:#?}");
+    assert!(has("bd-g priority 9 is out of range"), "{messages:#?}");
+    assert_eq!(report["dropped_relations"]["related"], 1);
+
+    let t: TaskJson = env.json(&["show", "bd-a"]);
+    assert_eq!(
+        (t.status.as_str(), t.closed_reason.as_deref()),
+        ("closed", Some("dup"))
+    );
+    let t: TaskJson = env.json(&["show", "bd-b"]);
+    assert_eq!(
+        (t.status.as_str(), t.estimate.as_deref()),
+        ("in_progress", Some("M"))
+    );
+    let t: TaskJson = env.json(&["show", "bd-e"]);
+    assert_eq!(t.parent.as_deref(), Some("bd-f"));
+    assert_eq!(t.deps, vec!["bd-gone"]);
+    let t: TaskJson = env.json(&["show", "bd-g"]);
+    assert_eq!((t.status.as_str(), t.priority), ("open", 4));
+    assert_eq!(t.labels, vec!["type:chore"]);
+    // bd-g's blocker is a tombstone (closed): ready. bd-e waits on a task
+    // that is not there; the wisp is never offered; the epic has a kid open.
+    assert_eq!(env.ready_ids(), vec!["bd-g"]);
+    let blocked = env.ok(&["blocked"]);
+    assert!(
+        blocked.contains("depends on bd-gone (unknown task)"),
+        "{blocked}"
+    );
+
+    // Importing the same ids again is refused, changing nothing.
+    let p = env.dir.path().join("again.jsonl");
+    std::fs::write(&p, lines[0]).unwrap();
+    let err = env.fails(&["import", "--beads", p.to_str().unwrap()], 1);
+    assert!(err.contains("already exist: bd-a"), "{err}");
+}
+
+#[test]
+fn export_round_trips_through_import() {
+    let (env, _) = import_real("beads_rust-0.1.12");
+    let out = env.dir.path().join("out.jsonl");
+    env.ok(&["export", "--beads", out.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count(), 513);
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert!(first["id"].is_string() && first["status"].is_string());
+    // Stdout too.
+    let stdout = env.ok(&["export", "--beads"]);
+    assert_eq!(stdout, text);
+
+    let again = TestEnv::new();
+    again.ok(&["import", "--beads", out.to_str().unwrap()]);
+    let before: Vec<TaskJson> = env.json(&["list", "--all"]);
+    let after: Vec<TaskJson> = again.json(&["list", "--all"]);
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(
+            (&b.id, &b.status, &b.parent, &b.deps),
+            (&a.id, &a.status, &a.parent, &a.deps)
+        );
+        assert_eq!(
+            (&b.title, b.priority, &b.labels),
+            (&a.title, a.priority, &a.labels)
+        );
+    }
+    assert_eq!(env.ready_ids(), again.ready_ids());
+}

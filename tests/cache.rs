@@ -1,0 +1,145 @@
+//! The query cache: always the files' current state, whatever changed them,
+//! and rebuilt silently when missing or corrupt.
+
+use crate::common::{TaskJson, TestEnv};
+
+fn title_of(env: &TestEnv, id: &str) -> String {
+    let listed: Vec<TaskJson> = env.json(&["list", "--all"]);
+    listed
+        .into_iter()
+        .find(|t| t.id == id)
+        .map(|t| t.title)
+        .unwrap_or_default()
+}
+
+#[test]
+fn hand_edits_are_seen_at_once_even_within_one_clock_tick() {
+    let env = TestEnv::new();
+    let id = env.create(&["aaaa"]);
+    assert_eq!(title_of(&env, &id), "aaaa");
+    let path = env.task_file(&id);
+    // Same size, in place, immediately: stat data may not change at all.
+    for title in ["bbbb", "cccc", "dddd"] {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let old = text
+            .lines()
+            .find(|l| l.starts_with("title"))
+            .unwrap()
+            .to_string();
+        let new = text.replace(&old, &format!("title = \"{title}\""));
+        assert_eq!(new.len(), text.len());
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::fs::write(&path, new).unwrap();
+        // Put the old mtime back, as a same-tick edit would look.
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        assert_eq!(title_of(&env, &id), title);
+    }
+}
+
+#[test]
+fn checkout_merge_and_deletion_are_seen_without_a_sync_step() {
+    let env = TestEnv::new();
+    let a = env.create(&["on main"]);
+    let first = env.git(&["rev-parse", "HEAD"]).trim().to_string();
+    env.git(&["checkout", "-q", "-b", "feature"]);
+    let b = env.create(&["on feature"]);
+    env.ok(&["update", &a, "--title", "renamed on feature"]);
+    assert_eq!(title_of(&env, &a), "renamed on feature");
+    env.git(&["checkout", "-q", "main"]);
+    assert_eq!(title_of(&env, &a), "on main");
+    env.fails(&["show", &b], 1);
+    env.git(&["merge", "-q", "feature"]);
+    assert_eq!(title_of(&env, &a), "renamed on feature");
+    assert_eq!(title_of(&env, &b), "on feature");
+    env.git(&["reset", "-q", "--hard", &first]);
+    let all: Vec<TaskJson> = env.json(&["list", "--all"]);
+    assert_eq!(all.len(), 1);
+    std::fs::remove_file(env.task_file(&a)).unwrap();
+    let all: Vec<TaskJson> = env.json(&["list", "--all"]);
+    assert!(all.is_empty());
+}
+
+#[test]
+fn a_pull_from_another_clone_is_seen() {
+    let env = TestEnv::new();
+    let remote = env.dir.path().join("remote.git");
+    env.git(&[
+        "clone",
+        "-q",
+        "--bare",
+        env.repo.to_str().unwrap(),
+        remote.to_str().unwrap(),
+    ]);
+    env.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    env.git(&["fetch", "-q", "origin"]);
+    env.git(&["branch", "-q", "--set-upstream-to=origin/main"]);
+    let other = env.dir.path().join("other");
+    env.git(&[
+        "clone",
+        "-q",
+        remote.to_str().unwrap(),
+        other.to_str().unwrap(),
+    ]);
+    env.git_in(&other, &["config", "user.name", "Other"]);
+    let id = env
+        .ok_in(&other, &["create", "from the other clone"])
+        .trim()
+        .to_string();
+    env.git_in(&other, &["push", "-q", "origin", "main"]);
+    assert!(env.ready_ids().is_empty());
+    env.git(&["pull", "-q", "--ff-only"]);
+    assert_eq!(env.ready_ids(), vec![id]);
+}
+
+#[test]
+fn deleted_or_corrupt_cache_is_rebuilt_silently() {
+    let env = TestEnv::new();
+    let id = env.create(&["survivor"]);
+    assert_eq!(env.ready_ids(), vec![id.clone()]);
+    let db = env.cache_db();
+    assert!(db.exists());
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    assert_eq!(env.ready_ids(), vec![id.clone()]);
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    std::fs::write(&db, b"this is not a database, just garbage bytes...").unwrap();
+    let out = env.run(&["ready", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tasks: Vec<TaskJson> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tasks.len(), 1);
+    // A cache of another schema version is replaced, not misread.
+    let conn = rusqlite_free_version_bump(&db);
+    assert!(conn);
+    assert_eq!(env.ready_ids(), vec![id]);
+}
+
+/// Sets SQLite's user_version field in the file header to 99 (offset 60).
+fn rusqlite_free_version_bump(db: &std::path::Path) -> bool {
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let mut bytes = std::fs::read(db).unwrap();
+    if bytes.len() < 100 || !bytes.starts_with(b"SQLite format 3\0") {
+        return false;
+    }
+    bytes[60..64].copy_from_slice(&99u32.to_be_bytes());
+    std::fs::write(db, bytes).unwrap();
+    true
+}

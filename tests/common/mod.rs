@@ -1,0 +1,219 @@
+//! `TestEnv`: a real git repository in a temp dir with a fixed environment,
+//! and helpers to run `git` and `git-batch` in it.
+
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_git-batch");
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    /// The repository's working tree.
+    pub repo: PathBuf,
+}
+
+/// The environment every process in a test gets: no user or system git
+/// config, fixed identities and dates, UTC, C locale, no colour.
+pub fn fixed_env(cmd: &mut Command, home: &Path) {
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test Author")
+        .env("GIT_AUTHOR_EMAIL", "author@example.com")
+        .env("GIT_AUTHOR_DATE", "@1767225600 +0000")
+        .env("GIT_COMMITTER_NAME", "Test Committer")
+        .env("GIT_COMMITTER_EMAIL", "committer@example.com")
+        .env("GIT_COMMITTER_DATE", "@1767225600 +0000")
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C")
+        .env("NO_COLOR", "1");
+}
+
+impl TestEnv {
+    /// A repository on `main` with one commit and `.batch/` initialised.
+    pub fn new() -> TestEnv {
+        let env = TestEnv::bare_repo();
+        env.ok(&["init", "--prefix", "bt"]);
+        env
+    }
+
+    /// A repository on `main` with one commit, without `.batch/`.
+    pub fn bare_repo() -> TestEnv {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        std::fs::create_dir_all(&repo).unwrap();
+        let env = TestEnv { dir, repo };
+        env.git(&["init", "-q", "-b", "main"]);
+        env.git(&["config", "user.name", "Tester"]);
+        env.git(&["config", "user.email", "tester@example.com"]);
+        env.write("README.md", "hello\n");
+        env.git(&["add", "README.md"]);
+        env.git(&["commit", "-q", "-m", "root"]);
+        env
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    /// A `git-batch` command in `dir`, not yet run.
+    pub fn batch_cmd_in(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        fixed_env(&mut cmd, &self.home());
+        cmd.current_dir(dir).args(args).stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn batch_cmd(&self, args: &[&str]) -> Command {
+        self.batch_cmd_in(&self.repo, args)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.batch_cmd(args).output().expect("run git-batch")
+    }
+
+    /// Runs git-batch and expects exit 0; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.ok_in(&self.repo, args)
+    }
+
+    pub fn ok_in(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self
+            .batch_cmd_in(dir, args)
+            .output()
+            .expect("run git-batch");
+        assert!(
+            out.status.success(),
+            "git batch {args:?} failed ({:?}):\n{}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// Runs git-batch expecting exit `code`; returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "git batch {args:?}: expected exit {code}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).expect("utf-8 stderr")
+    }
+
+    /// Runs git-batch with `--json` and parses stdout.
+    pub fn json<T: DeserializeOwned>(&self, args: &[&str]) -> T {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.ok(&all);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: bad JSON ({e}):\n{out}"))
+    }
+
+    /// Creates a task and returns its id.
+    pub fn create(&self, args: &[&str]) -> String {
+        let mut all = vec!["create"];
+        all.extend_from_slice(args);
+        self.ok(&all).trim().to_string()
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        self.git_in(&self.repo, args)
+    }
+
+    pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
+        let mut cmd = Command::new("git");
+        fixed_env(&mut cmd, &self.home());
+        let out = cmd.current_dir(dir).args(args).output().expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let path = self.repo.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.repo.join(rel)).unwrap()
+    }
+
+    pub fn task_file(&self, id: &str) -> PathBuf {
+        self.repo.join(".batch/tasks").join(format!("{id}.toml"))
+    }
+
+    /// The ids `ready --json` prints, in order.
+    pub fn ready_ids(&self) -> Vec<String> {
+        let tasks: Vec<TaskJson> = self.json(&["ready"]);
+        tasks.into_iter().map(|t| t.id).collect()
+    }
+
+    /// The path of the query cache.
+    pub fn cache_db(&self) -> PathBuf {
+        self.repo.join(".git/batch/index.db")
+    }
+
+    /// Imports a beads JSONL text (written to a temp file) and returns stdout.
+    pub fn import_text(&self, jsonl: &str) -> String {
+        let path = self.dir.path().join("import.jsonl");
+        std::fs::write(&path, jsonl).unwrap();
+        self.ok(&["import", "--beads", path.to_str().unwrap()])
+    }
+}
+
+/// The task object of the JSON contract (`docs/cli.md`).
+/// Unknown fields are allowed: `show` adds `blocked_by` and `children`.
+#[derive(Debug, Clone, serde::Deserialize, PartialEq)]
+pub struct TaskJson {
+    pub id: String,
+    pub title: String,
+    pub status: String,
+    pub priority: u8,
+    pub kind: String,
+    #[serde(default)]
+    pub parent: Option<String>,
+    pub deps: Vec<String>,
+    pub scope: Vec<String>,
+    pub labels: Vec<String>,
+    pub acceptance: Vec<String>,
+    pub created: String,
+    pub updated: String,
+    pub created_by: String,
+    pub body: String,
+    pub notes: Vec<NoteJson>,
+    #[serde(default)]
+    pub estimate: Option<String>,
+    #[serde(default)]
+    pub batch: Option<String>,
+    #[serde(default)]
+    pub closed_reason: Option<String>,
+    #[serde(default)]
+    pub landed: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NoteJson {
+    pub at: String,
+    pub by: String,
+    pub text: String,
+}
+
+/// Path of a file under `tests/data`.
+pub fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
+}

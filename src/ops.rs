@@ -46,6 +46,19 @@ pub struct Changed {
     pub commit: Option<String>,
 }
 
+fn check_title(title: &str) -> Result<String, OpError> {
+    let title = title.trim();
+    if title.is_empty() {
+        Err(OpError::Invalid("the title is empty".into()))
+    } else if title.contains('\n') {
+        Err(OpError::Invalid(
+            "the title must be one line (put details in the body)".into(),
+        ))
+    } else {
+        Ok(title.to_string())
+    }
+}
+
 fn check_priority(p: u8) -> Result<u8, OpError> {
     if p > task::MAX_PRIORITY {
         Err(OpError::Invalid(format!(
@@ -84,9 +97,7 @@ fn check_ref(store: &Store, role: &'static str, id: &str) -> Result<(), OpError>
 
 /// Creates one task with a fresh id and commits it.
 pub fn create(store: &Store, new: NewTask) -> Result<Changed, OpError> {
-    if new.title.trim().is_empty() {
-        return Err(OpError::Invalid("the title is empty".into()));
-    }
+    let title = check_title(&new.title)?;
     let priority = check_priority(new.priority.unwrap_or(task::DEFAULT_PRIORITY))?;
     if let Some(parent) = &new.parent {
         check_ref(store, "parent", parent)?;
@@ -103,12 +114,7 @@ pub fn create(store: &Store, new: NewTask) -> Result<Changed, OpError> {
     store.check_can_commit()?;
 
     let now = crate::store::now();
-    let mut task = Task::new(
-        String::new(),
-        new.title.trim().to_string(),
-        &now,
-        &store.actor(),
-    );
+    let mut task = Task::new(String::new(), title, &now, &store.actor());
     task.body = new.body;
     task.priority = priority;
     task.kind = new.kind;
@@ -185,10 +191,7 @@ pub fn update(store: &Store, id: &str, edit: Edit) -> Result<Changed, OpError> {
     let mut task = store.read_task(id)?;
     let before = task.clone();
     if let Some(title) = edit.title {
-        if title.trim().is_empty() {
-            return Err(OpError::Invalid("the title is empty".into()));
-        }
-        task.title = title.trim().to_string();
+        task.title = check_title(&title)?;
     }
     if let Some(body) = edit.body {
         task.body = body;

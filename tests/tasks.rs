@@ -402,3 +402,29 @@ fn malformed_config_is_reported_with_line() {
     let err = env.fails(&["list"], 1);
     assert!(err.contains("config.toml:"), "{err}");
 }
+
+#[test]
+fn titles_are_one_line_and_filters_name_real_tasks() {
+    let env = TestEnv::new();
+    let err = env.fails(&["create", "two\nlines"], 1);
+    assert!(err.contains("one line"), "{err}");
+    let id = env.create(&["one line"]);
+    env.fails(&["update", &id, "--title", "a\nb"], 1);
+    let err = env.fails(&["list", "--parent", "bt-nope"], 1);
+    assert!(err.contains("no task 'bt-nope'"), "{err}");
+}
+
+#[test]
+fn unknown_config_keys_are_warned_about() {
+    let env = TestEnv::new();
+    let config = env.read(".batch/config.toml");
+    env.write(
+        ".batch/config.toml",
+        &format!("shiny = true\n{config}colour = 1\n"),
+    );
+    let out = env.run(&["list"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown key 'shiny'"), "{err}");
+    assert!(err.contains("unknown key 'workers.colour'"), "{err}");
+}

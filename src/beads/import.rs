@@ -271,6 +271,10 @@ fn map_issue(
     counts: &mut Counts,
 ) -> Task {
     let title = match issue.title.as_deref().map(str::trim) {
+        Some(t) if t.contains('\n') => {
+            warn("multi-line title joined into one line".into());
+            t.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
         Some(t) if !t.is_empty() => t.to_string(),
         _ => {
             warn("empty title; imported as \"(untitled)\"".into());

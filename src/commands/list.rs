@@ -25,7 +25,7 @@ pub struct Args {
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     if let Some(parent) = &args.parent {
-        crate::task::id::validate_id(parent).map_err(crate::store::StoreError::from)?;
+        ctx.check_exists(&store, parent)?;
     }
     let cache = ctx.cache(&store)?;
     let tasks = cache

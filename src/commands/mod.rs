@@ -27,9 +27,14 @@ use std::path::Path;
 
 impl Ctx {
     /// The store of the repository around the current directory.
-    pub fn store(&self) -> Result<Store, CommandError> {
+    pub fn store(&mut self) -> Result<Store, CommandError> {
         let mut store = Store::open(Path::new("."))?;
         store.no_commit = self.no_commit;
+        for key in store.config.unknown_keys() {
+            self.ui.warn(format!(
+                ".batch/config.toml: unknown key '{key}' (ignored; a newer git-batch may use it)"
+            ));
+        }
         Ok(store)
     }
 
@@ -39,6 +44,20 @@ impl Ctx {
         let (cache, broken) = store.cache()?;
         self.warn_broken(&broken);
         Ok(cache)
+    }
+
+    /// Checks that a task id given as a filter names an existing task.
+    pub fn check_exists(&self, store: &Store, id: &str) -> Result<(), CommandError> {
+        crate::task::id::validate_id(id).map_err(crate::store::StoreError::from)?;
+        if store.exists(id) {
+            Ok(())
+        } else {
+            Err(crate::store::StoreError::UnknownTask {
+                id: id.to_string(),
+                path: store.task_path(id),
+            }
+            .into())
+        }
     }
 
     pub fn warn_broken(&mut self, broken: &[BrokenFile]) {

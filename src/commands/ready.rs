@@ -21,14 +21,7 @@ pub struct Args {
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     if let Some(parent) = &args.parent {
-        crate::task::id::validate_id(parent).map_err(StoreError::from)?;
-        if !store.exists(parent) {
-            return Err(StoreError::UnknownTask {
-                id: parent.clone(),
-                path: store.task_path(parent),
-            }
-            .into());
-        }
+        ctx.check_exists(&store, parent)?;
     }
     let cache = ctx.cache(&store)?;
     if ctx.ui.json {

@@ -336,21 +336,32 @@ impl Cache {
         mut each: impl FnMut(&str) -> std::io::Result<()>,
     ) -> Result<std::io::Result<()>, CacheError> {
         let limit = if limit == 0 { -1 } else { limit as i64 };
-        let query = match parent {
+        let mut stmt;
+        let mut rows = match parent {
             None => {
-                "SELECT json FROM tasks WHERE ready = 1 AND (?1 IS NULL OR 1)
-                 ORDER BY priority, created, id LIMIT ?2"
+                stmt = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT json FROM tasks WHERE ready = 1
+                         ORDER BY priority, created, id LIMIT ?1",
+                    )
+                    .map_err(self.sql())?;
+                stmt.query(params![limit]).map_err(self.sql())?
             }
-            Some(_) => {
-                "WITH RECURSIVE below(id) AS (
-                   SELECT id FROM tasks WHERE parent = ?1
-                   UNION SELECT t.id FROM tasks t JOIN below b ON t.parent = b.id)
-                 SELECT json FROM tasks WHERE ready = 1 AND id IN below
-                 ORDER BY priority, created, id LIMIT ?2"
+            Some(parent) => {
+                stmt = self
+                    .conn
+                    .prepare_cached(
+                        "WITH RECURSIVE below(id) AS (
+                           SELECT id FROM tasks WHERE parent = ?1
+                           UNION SELECT t.id FROM tasks t JOIN below b ON t.parent = b.id)
+                         SELECT json FROM tasks WHERE ready = 1 AND id IN below
+                         ORDER BY priority, created, id LIMIT ?2",
+                    )
+                    .map_err(self.sql())?;
+                stmt.query(params![parent, limit]).map_err(self.sql())?
             }
         };
-        let mut stmt = self.conn.prepare_cached(query).map_err(self.sql())?;
-        let mut rows = stmt.query(params![parent, limit]).map_err(self.sql())?;
         while let Some(row) = rows.next().map_err(self.sql())? {
             let json: &str = row
                 .get_ref(0)

@@ -36,7 +36,7 @@ fn yes() -> bool {
 }
 
 /// Defaults for `git batch run` and claims.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerDefaults {
     /// How many workers run at once.
     #[serde(default = "default_jobs")]
@@ -50,6 +50,9 @@ pub struct WorkerDefaults {
     /// How long a claim lives without being renewed.
     #[serde(default = "default_ttl")]
     pub claim_ttl: String,
+    /// Keys this version does not know, kept so they can be reported.
+    #[serde(flatten, skip_serializing)]
+    pub unknown: BTreeMap<String, toml::Value>,
 }
 
 fn default_jobs() -> u32 {
@@ -72,6 +75,7 @@ impl Default for WorkerDefaults {
             timeout: default_timeout(),
             retries: default_retries(),
             claim_ttl: default_ttl(),
+            unknown: BTreeMap::new(),
         }
     }
 }
@@ -88,6 +92,13 @@ impl Config {
             workers: WorkerDefaults::default(),
             unknown: BTreeMap::new(),
         }
+    }
+
+    /// Every key this version ignores, dotted (`workers.colour`).
+    pub fn unknown_keys(&self) -> Vec<String> {
+        let top = self.unknown.keys().cloned();
+        let workers = self.workers.unknown.keys().map(|k| format!("workers.{k}"));
+        top.chain(workers).collect()
     }
 
     /// The text of a new config file, with a comment per key.

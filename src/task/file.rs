@@ -40,6 +40,9 @@ fn validate(task: &Task) -> Result<(), (&'static str, String)> {
     if task.title.trim().is_empty() {
         return Err(("title", "title is empty".into()));
     }
+    if task.title.contains('\n') {
+        return Err(("title", "title must be one line".into()));
+    }
     if task.priority > MAX_PRIORITY {
         return Err((
             "priority",

@@ -227,7 +227,7 @@ fn update_index(
     let mut last = None;
     for attempt in 0..50 {
         let mut index = repo.index().map_err(git_err("reading the index"))?;
-        index.read(true).map_err(git_err("reading the index"))?;
+        index.read(false).map_err(git_err("reading the index"))?;
         for (path, oid) in blobs {
             match oid {
                 Some(oid) => {

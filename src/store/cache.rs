@@ -8,7 +8,7 @@
 //! so their content is checked again on the next use, like git's racy-clean
 //! rule. A cache that is missing, of another schema, or corrupt is rebuilt.
 
-use super::scan::{self, Fingerprint, Scan};
+use super::scan::{self, Scan};
 use crate::graph::{self, Blocker, Node};
 use crate::task::{self, Kind, Status, Task};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -168,18 +168,39 @@ impl Cache {
     }
 
     /// True when the stored aggregate matches and every racy file still has
-    /// the content that was cached.
+    /// the content that was cached. Racy files that have become old enough
+    /// are dropped from the list, so that the re-reading stops.
     fn is_fresh(&self, scan: &Scan) -> Result<bool, CacheError> {
         if self.meta("aggregate")?.as_deref() != Some(scan.aggregate.as_str()) {
             return Ok(false);
         }
-        let racy: Vec<(String, i64)> =
-            serde_json::from_str(&self.meta("racy")?.unwrap_or_default()).unwrap_or_default();
-        for (name, content) in racy {
-            match std::fs::read(self.tasks_dir.join(&name)) {
-                Ok(data) if scan::content_hash(&data) == content => {}
+        let racy_text = self.meta("racy")?.unwrap_or_default();
+        let racy: Vec<RacyFile> = serde_json::from_str(&racy_text).unwrap_or_default();
+        if racy.is_empty() {
+            return Ok(true);
+        }
+        for file in &racy {
+            match std::fs::read(self.tasks_dir.join(&file.name)) {
+                Ok(data) if scan::content_hash(&data) == file.content => {}
                 _ => return Ok(false),
             }
+        }
+        let now_ns = now_ns();
+        let still: Vec<&RacyFile> = racy
+            .iter()
+            .filter(|f| is_racy(f.newest_ns, now_ns))
+            .collect();
+        if still.len() != racy.len() {
+            // Only if nobody changed the list meanwhile (a plain compare-and-set).
+            self.conn
+                .execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'racy' AND value = ?2",
+                    params![
+                        serde_json::to_string(&still).expect("plain data"),
+                        racy_text
+                    ],
+                )
+                .map_err(self.sql())?;
         }
         Ok(true)
     }
@@ -211,15 +232,15 @@ impl Cache {
                 })
                 .optional()
                 .map_err(sql)?;
-            serde_json::from_str::<Vec<(String, i64)>>(&racy.unwrap_or_default())
+            serde_json::from_str::<Vec<RacyFile>>(&racy.unwrap_or_default())
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(n, _)| n)
+                .map(|f| f.name)
                 .collect()
         };
 
-        let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
-        let mut racy: Vec<(String, i64)> = Vec::new();
+        let now_ns = now_ns();
+        let mut racy: Vec<RacyFile> = Vec::new();
         let mut seen: HashSet<&str> = HashSet::with_capacity(scan.entries.len());
         let mut changed = false;
         for entry in &scan.entries {
@@ -237,8 +258,12 @@ impl Cache {
                 Err(source) => return Err(CacheError::Io { path: full, source }),
             };
             let content = scan::content_hash(&data);
-            if is_racy(&entry.fp, now_ns) {
-                racy.push((entry.name.clone(), content));
+            if is_racy(entry.fp.newest_ns(), now_ns) {
+                racy.push(RacyFile {
+                    name: entry.name.clone(),
+                    content,
+                    newest_ns: entry.fp.newest_ns(),
+                });
             }
             if matches!(old.get(&entry.name), Some(&(_, c)) if c == content) {
                 // Same bytes (a touch, or a racy re-check): only the stat moved.
@@ -489,8 +514,20 @@ impl Cache {
     }
 }
 
-fn is_racy(fp: &Fingerprint, now_ns: i64) -> bool {
-    fp.newest_ns() >= now_ns.saturating_sub(RACY_NS)
+/// A file whose stat data was too recent to trust when it was cached.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RacyFile {
+    name: String,
+    content: i64,
+    newest_ns: i64,
+}
+
+fn is_racy(newest_ns: i64, now_ns: i64) -> bool {
+    newest_ns >= now_ns.saturating_sub(RACY_NS)
+}
+
+fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
 
 fn remove_db(path: &Path) {

@@ -40,7 +40,13 @@ impl Ui {
         choice.write_global();
         // Resolve "auto" against the real stdout, then buffer: a line-buffered
         // stdout costs one syscall per line of a 40k-task listing.
-        let resolved = anstream::AutoStream::choice(&io::stdout());
+        let resolved = if json {
+            // JSON escapes control characters itself, so nothing can need
+            // stripping: pass it through instead of scanning every byte.
+            anstream::ColorChoice::Always
+        } else {
+            anstream::AutoStream::choice(&io::stdout())
+        };
         let raw: Box<dyn Write> = Box::new(io::BufWriter::with_capacity(64 * 1024, io::stdout()));
         let out = anstream::AutoStream::new(raw, resolved);
         Ui {
@@ -58,6 +64,15 @@ impl Ui {
 
     /// One line of data on stdout.
     pub fn line(&mut self, text: impl std::fmt::Display) -> io::Result<()> {
+        writeln!(self.out, "{text}")
+    }
+
+    /// A confirmation of what a command did, on stdout; silenced by
+    /// `--quiet` (data a script needs, like a new id, uses [`Ui::line`]).
+    pub fn done(&mut self, text: impl std::fmt::Display) -> io::Result<()> {
+        if self.quiet {
+            return Ok(());
+        }
         writeln!(self.out, "{text}")
     }
 

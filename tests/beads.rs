@@ -62,6 +62,34 @@ fn real_beads_tracker_imports_and_ready_matches_beads() {
     assert_eq!(t.notes[0].text, "BG found a regression in production");
     assert_eq!(t.notes[0].by, "beads/crew/wolf");
     assert_eq!(t.created, "2026-01-12T02:16:00.860132Z");
+
+    // The cache built in bulk (indexes created after the rows) answers a
+    // label query like the files do; and the same after a rebuild.
+    let by_label = |env: &TestEnv| {
+        let mut ids: Vec<String> = env
+            .json::<Vec<TaskJson>>(&["list", "--all", "--label", "type:bug"])
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut expected: Vec<String> = std::fs::read_dir(env.repo.join(".batch/tasks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .any(|l| l.starts_with("labels = ") && l.contains("\"type:bug\""))
+        })
+        .map(|p| p.file_stem().unwrap().to_str().unwrap().to_string())
+        .collect();
+    expected.sort();
+    assert!(expected.len() > 10);
+    assert_eq!(by_label(&env), expected);
+    std::fs::remove_file(env.cache_db()).unwrap();
+    assert_eq!(by_label(&env), expected);
 }
 
 #[test]

@@ -173,3 +173,25 @@ fn quiet_silences_status_but_not_data() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("bt-"));
 }
+
+#[test]
+fn quiet_silences_confirmations() {
+    let env = TestEnv::bare_repo();
+    let out = env.run(&["init", "-q"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    let id = env.create(&["a task"]);
+    for args in [
+        vec!["update", id.as_str(), "-p", "1", "-q"],
+        vec!["note", id.as_str(), "a note", "-q"],
+        vec!["close", id.as_str(), "-q"],
+        vec!["reopen", id.as_str(), "-q"],
+    ] {
+        let out = env.run(&args);
+        assert!(out.status.success(), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{args:?}");
+    }
+    // Without -q the same commands confirm what they did.
+    assert!(env.ok(&["note", &id, "another"]).contains(&id));
+}

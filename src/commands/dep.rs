@@ -110,10 +110,10 @@ fn report(
     if ctx.ui.json {
         ctx.ui.json_value(&changed.task)?;
     } else if changed.changed {
-        ctx.ui.line(done)?;
+        ctx.ui.done(done)?;
         ctx.report_commit(&changed.commit, true);
     } else {
-        ctx.ui.line(format!(
+        ctx.ui.done(format!(
             "{}: nothing to change ({already} there)",
             changed.task.id
         ))?;

@@ -24,19 +24,19 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         ctx.ui.json_value(&report)?;
         return Ok(());
     }
-    ctx.ui.line(format!(
+    ctx.ui.done(format!(
         "imported {} tasks from {}",
         report.imported, report.file
     ))?;
-    ctx.ui.line(format!(
+    ctx.ui.done(format!(
         "  mapped: {} epics, {} parent links, {} blocking deps, {} notes",
         report.epics, report.parents, report.deps, report.notes
     ))?;
     for (mapping, n) in &report.statuses {
-        ctx.ui.line(format!("  status {mapping}: {n}"))?;
+        ctx.ui.done(format!("  status {mapping}: {n}"))?;
     }
     for (kind, n) in &report.dropped_relations {
-        ctx.ui.line(format!(
+        ctx.ui.done(format!(
             "  dropped {n} '{kind}' relation(s) (they do not block)"
         ))?;
     }

@@ -22,7 +22,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         return Ok(());
     }
     if report.created.is_empty() {
-        ctx.ui.line(format!(
+        ctx.ui.done(format!(
             "already initialised in {} (prefix {}); nothing to do",
             report.root.join(".batch").display(),
             report.prefix
@@ -33,13 +33,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         } else {
             "initialised"
         };
-        ctx.ui.line(format!(
+        ctx.ui.done(format!(
             "{verb} {} (prefix {})",
             report.root.join(".batch").display(),
             report.prefix
         ))?;
         for path in &report.created {
-            ctx.ui.line(format!("  created {path}"))?;
+            ctx.ui.done(format!("  created {path}"))?;
         }
         let changed = !report.created.is_empty();
         ctx.report_commit(&report.commit, changed);

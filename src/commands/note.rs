@@ -18,7 +18,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     if ctx.ui.json {
         ctx.ui.json_value(&changed.task)?;
     } else {
-        ctx.ui.line(format!("noted on {}", changed.task.id))?;
+        ctx.ui.done(format!("noted on {}", changed.task.id))?;
         ctx.report_commit(&changed.commit, true);
     }
     Ok(())

@@ -26,7 +26,7 @@ pub fn print_changes(ctx: &mut Ctx, changed: &[Changed], state: &str) -> Result<
     }
     for c in changed {
         if c.changed {
-            ctx.ui.line(format!("{} is now {state}", c.task.id))?;
+            ctx.ui.done(format!("{} is now {state}", c.task.id))?;
         } else {
             ctx.ui
                 .line(format!("{} was already {state}; unchanged", c.task.id))?;

@@ -88,7 +88,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     if ctx.ui.json {
         ctx.ui.json_value(&changed.task)?;
     } else if changed.changed {
-        ctx.ui.line(format!("updated {}", changed.task.id))?;
+        ctx.ui.done(format!("updated {}", changed.task.id))?;
         ctx.report_commit(&changed.commit, true);
     } else {
         ctx.ui

@@ -16,7 +16,22 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+/// The indexes that only queries need. A rebuild from nothing drops them and
+/// creates them at the end: one sort is much cheaper than 100k inserts in
+/// random order.
+const SECONDARY_INDEXES: &str = "
+    CREATE INDEX tasks_ready ON tasks(ready, priority, created, id);
+    CREATE INDEX tasks_order ON tasks(priority, created, id);
+    CREATE INDEX tasks_parent ON tasks(parent);
+    CREATE INDEX labels_by_label ON labels(label, id);";
+const DROP_SECONDARY_INDEXES: &str = "
+    DROP INDEX tasks_ready; DROP INDEX tasks_order;
+    DROP INDEX tasks_parent; DROP INDEX labels_by_label;";
+/// From this many files on, a rebuild from nothing drops the indexes first.
+const BULK_FILES: usize = 1000;
+/// SQLite's page cache during a rebuild (KiB).
+const REBUILD_CACHE_KIB: u32 = 128 * 1024;
 /// Files changed this recently are "racy": their stat data may not change
 /// on a second edit within the same clock tick.
 const RACY_NS: i64 = 3_000_000_000;
@@ -106,6 +121,7 @@ impl Cache {
             .map_err(sql)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql)?;
+
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(sql)?;
@@ -123,11 +139,9 @@ impl Cache {
                    kind TEXT NOT NULL, parent TEXT, created TEXT NOT NULL,
                    ephemeral INTEGER NOT NULL, ready INTEGER NOT NULL DEFAULT 0,
                    blocked_by TEXT NOT NULL DEFAULT '[]', json TEXT NOT NULL);
-                 CREATE INDEX tasks_ready ON tasks(ready, priority, created, id);
-                 CREATE INDEX tasks_order ON tasks(priority, created, id);
-                 CREATE INDEX tasks_parent ON tasks(parent);
                  CREATE TABLE deps(id TEXT NOT NULL, dep TEXT NOT NULL, PRIMARY KEY(id, dep));
-                 CREATE TABLE labels(id TEXT NOT NULL, label TEXT NOT NULL, PRIMARY KEY(label, id));
+                 CREATE TABLE labels(id TEXT NOT NULL, label TEXT NOT NULL, PRIMARY KEY(id, label));
+                 {SECONDARY_INDEXES}
                  PRAGMA user_version = {SCHEMA_VERSION};
                  COMMIT;"
             ))
@@ -211,6 +225,25 @@ impl Cache {
             path: path.clone(),
             source,
         };
+        // A rebuild touches every page of every index: with SQLite's small
+        // default page cache it spills and re-reads pages all the time.
+        // Reads keep the default, so a query's memory stays small.
+        self.conn
+            .pragma_update(None, "cache_size", -(REBUILD_CACHE_KIB as i64))
+            .map_err(sql)?;
+        let result = self.rebuild_in_tx(scan);
+        self.conn
+            .pragma_update(None, "cache_size", -2000)
+            .map_err(sql)?;
+        result
+    }
+
+    fn rebuild_in_tx(&mut self, scan: &Scan) -> Result<(), CacheError> {
+        let path = self.path.clone();
+        let sql = |source| CacheError::Sqlite {
+            path: path.clone(),
+            source,
+        };
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -243,7 +276,14 @@ impl Cache {
         let mut racy: Vec<RacyFile> = Vec::new();
         let mut seen: HashSet<&str> = HashSet::with_capacity(scan.entries.len());
         let mut changed = false;
-        for entry in &scan.entries {
+        let bulk = old.is_empty() && scan.entries.len() >= BULK_FILES;
+        if bulk {
+            tx.execute_batch(DROP_SECONDARY_INDEXES).map_err(sql)?;
+        }
+        // In name order, each primary key insert is an append.
+        let mut entries: Vec<&scan::Entry> = scan.entries.iter().collect();
+        entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        for entry in entries {
             seen.insert(entry.name.as_str());
             let key = entry.fp.key();
             let unchanged = matches!(old.get(&entry.name), Some(&(fp, _)) if fp == key)
@@ -267,7 +307,8 @@ impl Cache {
             }
             if matches!(old.get(&entry.name), Some(&(_, c)) if c == content) {
                 // Same bytes (a touch, or a racy re-check): only the stat moved.
-                tx.execute(
+                exec_cached(
+                    &tx,
                     "UPDATE files SET fp = ?2 WHERE name = ?1",
                     params![entry.name, key],
                 )
@@ -275,15 +316,19 @@ impl Cache {
                 continue;
             }
             changed = true;
-            tx.execute(
+            exec_cached(
+                &tx,
                 "INSERT OR REPLACE INTO files(name, fp, content) VALUES (?1, ?2, ?3)",
                 params![entry.name, key, content],
             )
             .map_err(sql)?;
             let stem = &entry.name[..entry.name.len() - ".toml".len()];
-            remove_task_rows(&tx, stem).map_err(sql)?;
-            tx.execute("DELETE FROM broken WHERE name = ?1", [&entry.name])
-                .map_err(sql)?;
+            // From an empty cache there is nothing to remove.
+            if !old.is_empty() {
+                remove_task_rows(&tx, stem).map_err(sql)?;
+                exec_cached(&tx, "DELETE FROM broken WHERE name = ?1", [&entry.name])
+                    .map_err(sql)?;
+            }
             match parse_file(&data, stem) {
                 Ok(task) => insert_task(&tx, &task).map_err(sql)?,
                 Err(err) => {
@@ -308,6 +353,9 @@ impl Cache {
         }
         if changed {
             recompute_readiness(&tx).map_err(sql)?;
+        }
+        if bulk {
+            tx.execute_batch(SECONDARY_INDEXES).map_err(sql)?;
         }
         tx.execute(
             "INSERT OR REPLACE INTO meta(key, value) VALUES ('aggregate', ?1), ('racy', ?2)",
@@ -562,10 +610,20 @@ fn parse_file(data: &[u8], stem: &str) -> Result<Task, task::ParseError> {
     Ok(task)
 }
 
+/// Runs one statement through the statement cache: a rebuild runs the same
+/// few statements for every file, and parsing SQL each time shows up.
+fn exec_cached(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
 fn remove_task_rows(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM tasks WHERE id = ?1", [id])?;
-    tx.execute("DELETE FROM deps WHERE id = ?1", [id])?;
-    tx.execute("DELETE FROM labels WHERE id = ?1", [id])?;
+    exec_cached(tx, "DELETE FROM tasks WHERE id = ?1", [id])?;
+    exec_cached(tx, "DELETE FROM deps WHERE id = ?1", [id])?;
+    exec_cached(tx, "DELETE FROM labels WHERE id = ?1", [id])?;
     Ok(())
 }
 

@@ -66,6 +66,21 @@ pub enum Command {
     Blocked(commands::blocked::Args),
     Import(commands::import::Args),
     Export(commands::export::Args),
+    Claim(commands::claim::Args),
+    Release(commands::release::Args),
+    Claims(commands::claims::Args),
+    Start(commands::start::Args),
+    Current(commands::current::Args),
+    Receipt(commands::receipt::Args),
+    Receipts(commands::receipts::Args),
+    Done(commands::done::Args),
+    Fail(commands::fail::Args),
+    /// Mark a task escalated: it needs a human decision. The reason (the
+    /// question) becomes a note, the status is committed on its branch, and
+    /// the claim is released. Branch and worktree are kept.
+    #[command(long_about = None)]
+    Escalate(commands::escalate::Args),
+    Abandon(commands::abandon::Args),
     Completions(commands::completions::Args),
     Man(commands::man::Args),
 }
@@ -92,6 +107,17 @@ pub fn run(cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
         Command::Blocked(args) => commands::blocked::run(ctx, args),
         Command::Import(args) => commands::import::run(ctx, args),
         Command::Export(args) => commands::export::run(ctx, args),
+        Command::Claim(args) => commands::claim::run(ctx, args),
+        Command::Release(args) => commands::release::run(ctx, args),
+        Command::Claims(args) => commands::claims::run(ctx, args),
+        Command::Start(args) => commands::start::run(ctx, args),
+        Command::Current(args) => commands::current::run(ctx, args),
+        Command::Receipt(args) => commands::receipt::run(ctx, args),
+        Command::Receipts(args) => commands::receipts::run(ctx, args),
+        Command::Done(args) => commands::done::run(ctx, args),
+        Command::Fail(args) => commands::fail::run(ctx, args),
+        Command::Escalate(args) => commands::escalate::run(ctx, args),
+        Command::Abandon(args) => commands::abandon::run(ctx, args),
         Command::Completions(args) => commands::completions::run(ctx, args),
         Command::Man(args) => commands::man::run(ctx, args),
     }

@@ -143,7 +143,7 @@ impl From<GitError> for CommandError {
                 Exit::User,
                 Some("finish or abort it first, or pass --no-commit".into()),
             ),
-            GitError::BadDate { .. } => (Exit::User, None),
+            GitError::BadDate { .. } | GitError::Program { .. } => (Exit::User, None),
             _ => (Exit::Internal, None),
         };
         let mut err = CommandError::new(exit, e);
@@ -200,6 +200,63 @@ impl From<BeadsError> for CommandError {
                 .hint("fix those lines (each must be one JSON object); nothing was imported"),
             BeadsError::Exists { .. } => CommandError::new(Exit::User, e)
                 .hint("import into a repository without those tasks, or remove them first"),
+        }
+    }
+}
+
+impl From<crate::claims::ClaimError> for CommandError {
+    fn from(e: crate::claims::ClaimError) -> Self {
+        use crate::claims::ClaimError as C;
+        match e {
+            C::Git(g) => g.into(),
+            C::Held(_) => CommandError::new(Exit::Conflict, e).hint(
+                "pick another task (`git batch claim --next`), or wait for it to be released",
+            ),
+            C::Overlap { .. } => CommandError::new(Exit::Conflict, e)
+                .hint("wait for that task to land or be released, or narrow the scopes"),
+            C::Live(_) => CommandError::new(Exit::Conflict, e),
+            C::Contended { .. } => CommandError::new(Exit::Conflict, e).hint("try again"),
+            C::NothingFree { held, .. } if held > 0 => {
+                CommandError::new(Exit::Conflict, e).hint("`git batch claims` shows who holds what")
+            }
+            C::NothingFree { .. } => CommandError::new(Exit::User, e)
+                .hint("`git batch blocked` shows what waits on what"),
+            C::NotClaimed { .. } | C::BadDuration { .. } | C::Scope { .. } => {
+                CommandError::new(Exit::User, e)
+            }
+            C::NotYours { .. } => CommandError::new(Exit::Conflict, e)
+                .hint("pass --worker with its name, or --force to release it anyway"),
+            C::Corrupt { .. } => CommandError::new(Exit::Internal, e),
+        }
+    }
+}
+
+impl From<crate::work::WorkError> for CommandError {
+    fn from(e: crate::work::WorkError) -> Self {
+        use crate::work::WorkError as W;
+        match e {
+            W::Claim(c) => c.into(),
+            W::Store(s) => s.into(),
+            W::Git(g) => g.into(),
+            W::NotOpen { .. } => CommandError::new(Exit::User, e)
+                .hint("`git batch reopen ID` makes a closed or failed task open again"),
+            W::Blocked { .. } => CommandError::new(Exit::User, e)
+                .hint("`git batch ready` lists what can be claimed now"),
+            W::Epic { .. } => CommandError::new(Exit::User, e),
+            W::Scope { .. } => CommandError::new(Exit::User, e)
+                .hint("fix it with `git batch update ID --rm-scope GLOB --add-scope GLOB`"),
+            W::NoCurrentTask { .. } => CommandError::new(Exit::User, e)
+                .hint("name the task, or run it inside the worktree `git batch start` printed"),
+            W::NoWorktree { .. } => CommandError::new(Exit::User, e)
+                .hint("`git batch start ID` creates it"),
+            W::OutOfScope { .. } => CommandError::new(Exit::User, e).hint(
+                "move those changes out (e.g. `git restore`/`git stash`), or widen the scope on the main branch",
+            ),
+            W::Io { .. } => CommandError::new(Exit::Internal, e),
+            W::Unlanded { .. } | W::Dirty { .. } => CommandError::new(Exit::User, e)
+                .hint("land or save that work first, or pass --force to throw it away"),
+            W::PathTaken { .. } => CommandError::new(Exit::User, e)
+                .hint("move it away, or set workers.worktree_dir in .batch/config.toml"),
         }
     }
 }

@@ -5,12 +5,15 @@
 //! print and never parse flags; `commands` and `ui` do that.
 
 pub mod beads;
+pub mod claims;
 pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod git;
 pub mod graph;
 pub mod ops;
+pub mod scope;
 pub mod store;
 pub mod task;
 pub mod ui;
+pub mod work;

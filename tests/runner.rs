@@ -6,8 +6,11 @@ mod common;
 
 mod beads;
 mod cache;
+mod claims;
 mod cli;
 mod commits;
 mod concurrency;
 mod deps;
+mod receipts;
 mod tasks;
+mod worktrees;

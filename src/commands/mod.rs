@@ -2,20 +2,31 @@
 //! calls the library and hands the result to the output layer. Shared
 //! rendering of tasks lives here.
 
+pub mod abandon;
 pub mod blocked;
+pub mod claim;
+pub mod claims;
 pub mod close;
 pub mod completions;
 pub mod create;
+pub mod current;
 pub mod dep;
+pub mod done;
+pub mod escalate;
 pub mod export;
+pub mod fail;
 pub mod import;
 pub mod init;
 pub mod list;
 pub mod man;
 pub mod note;
 pub mod ready;
+pub mod receipt;
+pub mod receipts;
+pub mod release;
 pub mod reopen;
 pub mod show;
+pub mod start;
 pub mod update;
 
 use crate::cli::Ctx;
@@ -23,7 +34,90 @@ use crate::error::CommandError;
 use crate::store::{BrokenFile, Cache, Store};
 use crate::task::{Status, Task};
 use crate::ui::{self, paint};
+use crate::work::claim::{Claimant, Target};
 use std::path::Path;
+
+/// Which task to claim or start: one by id, or the next free one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// The task.
+    #[arg(required_unless_present = "next", conflicts_with = "next")]
+    pub id: Option<String>,
+    /// The highest-priority ready task whose scope overlaps no live claim.
+    #[arg(long)]
+    pub next: bool,
+    /// With --next: only descendants of this task.
+    #[arg(long, value_name = "ID", requires = "next")]
+    pub parent: Option<String>,
+}
+
+impl TargetArgs {
+    pub fn target(self, ctx: &Ctx, store: &Store) -> Result<Target, CommandError> {
+        if let Some(parent) = &self.parent {
+            ctx.check_exists(store, parent)?;
+        }
+        Ok(match self.id {
+            Some(id) => Target::Id(id),
+            None => Target::Next {
+                parent: self.parent,
+            },
+        })
+    }
+}
+
+/// Who is working, shared by the commands that claim and finish tasks.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerArgs {
+    /// The worker's name (default: `git config batch.worker`, else
+    /// user.name@host).
+    #[arg(long, value_name = "NAME", env = "BATCH_WORKER")]
+    pub worker: Option<String>,
+    /// How long a new or renewed claim lives (default: workers.claim_ttl).
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// Decide claims through this remote (default: the config's `remote`).
+    #[arg(long, value_name = "REMOTE")]
+    pub remote: Option<String>,
+}
+
+impl WorkerArgs {
+    pub fn name(&self, store: &Store) -> String {
+        self.worker
+            .clone()
+            .unwrap_or_else(|| crate::claims::default_worker(&store.repo))
+    }
+
+    /// The worker acting on `id`: `--worker`, else whoever holds its claim
+    /// (inside a worker worktree that is the worker), else the default.
+    pub fn name_for(&self, store: &Store, id: &str) -> String {
+        if let Some(w) = &self.worker {
+            return w.clone();
+        }
+        crate::claims::read(&store.repo)
+            .ok()
+            .and_then(|set| set.claims.get(id).map(|c| c.worker.clone()))
+            .unwrap_or_else(|| self.name(store))
+    }
+
+    /// Like [`WorkerArgs::claimant`], for acting on `id`'s existing claim.
+    pub fn claimant_for<'a>(
+        &'a self,
+        store: &'a Store,
+        id: &str,
+    ) -> Result<Claimant<'a>, CommandError> {
+        let mut who = self.claimant(store)?;
+        who.worker = self.name_for(store, id);
+        Ok(who)
+    }
+
+    pub fn claimant<'a>(&'a self, store: &'a Store) -> Result<Claimant<'a>, CommandError> {
+        Ok(Claimant {
+            worker: self.name(store),
+            ttl: crate::work::claim::ttl(store, self.ttl.as_deref())?,
+            via: crate::work::claim::via(store, self.remote.as_deref()),
+        })
+    }
+}
 
 impl Ctx {
     /// The store of the repository around the current directory.

@@ -3,9 +3,10 @@
 use crate::cli::Ctx;
 use crate::error::CommandError;
 use crate::store::StoreError;
+use std::collections::HashSet;
 use std::io::Write;
 
-/// Open tasks whose blocking dependencies are all closed, with no blocked or
+/// Open, unclaimed tasks whose blocking dependencies are all closed, with no blocked or
 /// deferred ancestor, and not epics with children still open; by priority,
 /// then age.
 #[derive(Debug, clap::Args)]
@@ -24,13 +25,17 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         ctx.check_exists(&store, parent)?;
     }
     let cache = ctx.cache(&store)?;
+    // Claimed tasks are taken, whatever their file says.
+    let claimed: HashSet<String> = crate::claims::claimed_ids(&store.repo)?
+        .into_iter()
+        .collect();
     if ctx.ui.json {
         // The cache holds each task's JSON: stream it without re-encoding.
         let out = ctx.ui.out();
         out.write_all(b"[")?;
         let mut first = true;
         let written = cache
-            .ready_json(args.parent.as_deref(), args.limit, |json| {
+            .ready_json(args.parent.as_deref(), args.limit, &claimed, |json| {
                 if !first {
                     out.write_all(b",\n")?;
                 }
@@ -43,7 +48,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     } else {
         let mut tasks = Vec::new();
         cache
-            .ready_json(args.parent.as_deref(), args.limit, |json| {
+            .ready_json(args.parent.as_deref(), args.limit, &claimed, |json| {
                 tasks.push(serde_json::from_str(json).map_err(std::io::Error::other)?);
                 Ok(())
             })

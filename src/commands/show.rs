@@ -19,6 +19,9 @@ struct Shown<'a> {
     task: &'a Task,
     blocked_by: &'a [Blocker],
     children: Vec<&'a str>,
+    /// Who holds the task, when it is claimed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claim: Option<&'a crate::claims::Claim>,
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
@@ -27,11 +30,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let cache = ctx.cache(&store)?;
     let blockers = cache.blockers_of(&task.id).map_err(StoreError::from)?;
     let children = cache.children(&task.id).map_err(StoreError::from)?;
+    let claims = crate::claims::read(&store.repo)?;
+    let claim = claims.claims.get(&task.id);
     if ctx.ui.json {
         ctx.ui.json_value(&Shown {
             task: &task,
             blocked_by: &blockers,
             children: children.iter().map(|c| c.id.as_str()).collect(),
+            claim,
         })?;
         return Ok(());
     }
@@ -56,6 +62,20 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     }
     for b in &blockers {
         ui.line(field("blocked", paint(ui::WARN, b)))?;
+    }
+    if let Some(c) = claim {
+        let expired = if c.is_expired(crate::claims::now()) {
+            " (expired)"
+        } else {
+            ""
+        };
+        ui.line(field(
+            "claimed",
+            format!(
+                "by {} since {}, until {}{expired}",
+                c.worker, c.since, c.expires
+            ),
+        ))?;
     }
     if !task.labels.is_empty() {
         ui.line(field("labels", task.labels.join(", ")))?;

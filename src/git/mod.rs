@@ -6,6 +6,7 @@
 //! by compare-and-swap, and only those paths' index entries are updated, so the
 //! user's own staged and unstaged work stays exactly as it was.
 
+pub mod program;
 mod signature;
 mod tree;
 
@@ -45,6 +46,18 @@ pub enum GitError {
     BadDate { var: String, value: String },
     #[error("HEAD kept moving while committing (tried {attempts} times)")]
     HeadMoving { attempts: usize },
+    #[error("could not run `git {args}`")]
+    Spawn {
+        args: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`git {args}` failed ({status}): {stderr}")]
+    Program {
+        args: String,
+        status: String,
+        stderr: String,
+    },
 }
 
 pub(crate) fn git_err(what: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
@@ -174,7 +187,8 @@ pub fn commit_paths(
     Err(GitError::HeadMoving { attempts: ATTEMPTS })
 }
 
-fn is_race(e: &git2::Error) -> bool {
+/// Whether a ref update lost a compare-and-swap (and may be retried).
+pub(crate) fn is_race(e: &git2::Error) -> bool {
     matches!(
         e.code(),
         ErrorCode::Modified | ErrorCode::Exists | ErrorCode::Locked

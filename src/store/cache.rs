@@ -401,25 +401,32 @@ impl Cache {
     }
 
     /// Calls `each` with the JSON of every ready task, best first; `limit`
-    /// 0 means all. `parent` keeps the descendants of that task only.
+    /// 0 means all. `parent` keeps the descendants of that task only; tasks
+    /// in `skip` (the claimed ones) are left out.
     pub fn ready_json(
         &self,
         parent: Option<&str>,
         limit: usize,
+        skip: &HashSet<String>,
         mut each: impl FnMut(&str) -> std::io::Result<()>,
     ) -> Result<std::io::Result<()>, CacheError> {
-        let limit = if limit == 0 { -1 } else { limit as i64 };
+        // Skipped rows still count against SQL's LIMIT: ask for enough more.
+        let sql_limit = if limit == 0 {
+            -1
+        } else {
+            (limit + skip.len()) as i64
+        };
         let mut stmt;
         let mut rows = match parent {
             None => {
                 stmt = self
                     .conn
                     .prepare_cached(
-                        "SELECT json FROM tasks WHERE ready = 1
+                        "SELECT id, json FROM tasks WHERE ready = 1
                          ORDER BY priority, created, id LIMIT ?1",
                     )
                     .map_err(self.sql())?;
-                stmt.query(params![limit]).map_err(self.sql())?
+                stmt.query(params![sql_limit]).map_err(self.sql())?
             }
             Some(parent) => {
                 stmt = self
@@ -428,18 +435,32 @@ impl Cache {
                         "WITH RECURSIVE below(id) AS (
                            SELECT id FROM tasks WHERE parent = ?1
                            UNION SELECT t.id FROM tasks t JOIN below b ON t.parent = b.id)
-                         SELECT json FROM tasks WHERE ready = 1 AND id IN below
+                         SELECT id, json FROM tasks WHERE ready = 1 AND id IN below
                          ORDER BY priority, created, id LIMIT ?2",
                     )
                     .map_err(self.sql())?;
-                stmt.query(params![parent, limit]).map_err(self.sql())?
+                stmt.query(params![parent, sql_limit]).map_err(self.sql())?
             }
         };
+        let mut given = 0;
         while let Some(row) = rows.next().map_err(self.sql())? {
+            if limit != 0 && given == limit {
+                break;
+            }
+            if !skip.is_empty() {
+                let id: &str = row
+                    .get_ref(0)
+                    .and_then(|v| Ok(v.as_str()?))
+                    .map_err(self.sql())?;
+                if skip.contains(id) {
+                    continue;
+                }
+            }
             let json: &str = row
-                .get_ref(0)
+                .get_ref(1)
                 .and_then(|v| Ok(v.as_str()?))
                 .map_err(self.sql())?;
+            given += 1;
             if let Err(e) = each(json) {
                 return Ok(Err(e));
             }

@@ -50,6 +50,11 @@ pub struct WorkerDefaults {
     /// How long a claim lives without being renewed.
     #[serde(default = "default_ttl")]
     pub claim_ttl: String,
+    /// Where `start` puts worker worktrees, relative to the top of the
+    /// working tree; `{repo}` is the repository directory's name. The
+    /// default is a sibling directory, outside the user's working tree.
+    #[serde(default = "default_worktree_dir")]
+    pub worktree_dir: String,
     /// Keys this version does not know, kept so they can be reported.
     #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, toml::Value>,
@@ -67,6 +72,9 @@ fn default_retries() -> u32 {
 fn default_ttl() -> String {
     "2h".into()
 }
+fn default_worktree_dir() -> String {
+    "../{repo}.worktrees".into()
+}
 
 impl Default for WorkerDefaults {
     fn default() -> Self {
@@ -75,6 +83,7 @@ impl Default for WorkerDefaults {
             timeout: default_timeout(),
             retries: default_retries(),
             claim_ttl: default_ttl(),
+            worktree_dir: default_worktree_dir(),
             unknown: BTreeMap::new(),
         }
     }

@@ -1,0 +1,559 @@
+//! Claims: which worker holds which task (and so which files), until the
+//! task lands or is released.
+//!
+//! Every live claim is one file in the tree of a single commit that
+//! `refs/batch/claims` points to. A change reads that commit, decides (is the
+//! task free, does its scope overlap a live claim), writes a new commit whose
+//! parent is the old one and moves the ref by compare-and-swap, retrying from
+//! the start when another worker won the race. Because one ref holds all
+//! claims, the overlap check and the update are one atomic step, in every
+//! worktree of a clone (refs are shared) and, with a remote, across clones: the
+//! same move is a push with `--force-with-lease` on the old commit. The ref's
+//! history is the audit log of who claimed what, when.
+
+use crate::git::{self, GitError, git_err, program};
+use crate::scope::{self, Overlap, Scope, ScopeError};
+use chrono::{DateTime, Utc};
+use git2::{ErrorCode, FileMode, Oid, Repository};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// The ref whose commit holds every live claim.
+pub const CLAIMS_REF: &str = "refs/batch/claims";
+/// How often a lost compare-and-swap is retried before giving up.
+const ATTEMPTS: u32 = 200;
+
+/// One live claim, as stored in `<task>.toml` in the claims tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    pub task: String,
+    pub worker: String,
+    /// When it was claimed (RFC 3339, UTC).
+    pub since: String,
+    /// When it lapses unless renewed; after that it can be stolen.
+    pub expires: String,
+    /// The task's scope when it was claimed.
+    #[serde(default)]
+    pub scope: Vec<String>,
+}
+
+impl Claim {
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        parse_time(&self.expires).is_some_and(|t| t <= now)
+    }
+}
+
+/// The claims at one commit of the claims ref.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimSet {
+    pub tip: Option<Oid>,
+    pub claims: BTreeMap<String, Claim>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("{} is already claimed by {} (since {}, expires {})", .0.task, .0.worker, .0.since, .0.expires)]
+    Held(Box<Claim>),
+    #[error("the scope of {task} overlaps the claim on {} by {} ({detail})", .other.task, .other.worker)]
+    Overlap {
+        task: String,
+        other: Box<Claim>,
+        detail: String,
+    },
+    #[error(
+        "no ready task could be claimed: {considered} ready, {held} taken or overlapping a live claim"
+    )]
+    NothingFree { considered: usize, held: usize },
+    #[error("{task} is not claimed")]
+    NotClaimed { task: String },
+    #[error("the claim on {} by {} is live until {}; only an expired claim can be stolen", .0.task, .0.worker, .0.expires)]
+    Live(Box<Claim>),
+    #[error("{} is claimed by {}, not by {you}", .claim.task, .claim.worker)]
+    NotYours { claim: Box<Claim>, you: String },
+    #[error("'{value}' is not a duration: {message}")]
+    BadDuration { value: String, message: String },
+    #[error("{CLAIMS_REF} is damaged at {commit}: {message}")]
+    Corrupt { commit: String, message: String },
+    #[error("the claims kept changing under us ({attempts} attempts)")]
+    Contended { attempts: u32 },
+    #[error("invalid scope of {task}")]
+    Scope {
+        task: String,
+        #[source]
+        source: ScopeError,
+    },
+}
+
+impl ClaimError {
+    /// Whether another worker won: the caller may try something else.
+    pub fn is_lost_race(&self) -> bool {
+        matches!(
+            self,
+            ClaimError::Held(_)
+                | ClaimError::Overlap { .. }
+                | ClaimError::Live(_)
+                | ClaimError::Contended { .. }
+        ) || matches!(self, ClaimError::NothingFree { held, .. } if *held > 0)
+    }
+}
+
+/// Parses `30m`, `2h`, `1d 12h`, `90s`.
+pub fn parse_duration(value: &str) -> Result<Duration, ClaimError> {
+    humantime::parse_duration(value.trim()).map_err(|e| ClaimError::BadDuration {
+        value: value.to_string(),
+        message: e.to_string(),
+    })
+}
+
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// "Now", honouring `GIT_BATCH_NOW` like every timestamp in task files.
+pub fn now() -> DateTime<Utc> {
+    parse_time(&crate::store::now()).unwrap_or_else(Utc::now)
+}
+
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The worker name: `batch.worker`, else `user.name@host`.
+pub fn default_worker(repo: &Repository) -> String {
+    let config = repo.config().ok();
+    let get = |k: &str| config.as_ref().and_then(|c| c.get_string(k).ok());
+    if let Some(w) = get("batch.worker") {
+        return w;
+    }
+    let user = get("user.name")
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "worker".into());
+    format!("{user}@{}", hostname())
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
+    // when the name fits, and we stop at the first NUL either way.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// The claims as this clone last saw them (no network).
+pub fn read(repo: &Repository) -> Result<ClaimSet, ClaimError> {
+    let tip = resolve(repo, CLAIMS_REF)?;
+    Ok(ClaimSet {
+        tip,
+        claims: read_at(repo, tip)?,
+    })
+}
+
+/// Only which tasks are claimed: names of the tree entries, no blob reads.
+pub fn claimed_ids(repo: &Repository) -> Result<Vec<String>, ClaimError> {
+    let Some(tip) = resolve(repo, CLAIMS_REF)? else {
+        return Ok(Vec::new());
+    };
+    let tree = repo
+        .find_commit(tip)
+        .and_then(|c| c.tree())
+        .map_err(git_err("reading the claims commit"))?;
+    Ok(tree
+        .iter()
+        .filter_map(|e| e.name().ok()?.strip_suffix(".toml").map(String::from))
+        .collect())
+}
+
+fn resolve(repo: &Repository, name: &str) -> Result<Option<Oid>, ClaimError> {
+    match repo.refname_to_id(name) {
+        Ok(oid) => Ok(Some(oid)),
+        Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+        Err(source) => Err(GitError::Git {
+            what: format!("reading {name}"),
+            source,
+        }
+        .into()),
+    }
+}
+
+fn read_at(repo: &Repository, tip: Option<Oid>) -> Result<BTreeMap<String, Claim>, ClaimError> {
+    let mut claims = BTreeMap::new();
+    let Some(tip) = tip else {
+        return Ok(claims);
+    };
+    let corrupt = |message: String| ClaimError::Corrupt {
+        commit: tip.to_string(),
+        message,
+    };
+    let tree = repo
+        .find_commit(tip)
+        .and_then(|c| c.tree())
+        .map_err(git_err("reading the claims commit"))?;
+    for entry in tree.iter() {
+        let name = entry.name().unwrap_or_default().to_string();
+        let blob = repo
+            .find_blob(entry.id())
+            .map_err(|e| corrupt(format!("{name}: {e}")))?;
+        let text =
+            std::str::from_utf8(blob.content()).map_err(|e| corrupt(format!("{name}: {e}")))?;
+        let claim: Claim = toml::from_str(text).map_err(|e| corrupt(format!("{name}: {e}")))?;
+        claims.insert(claim.task.clone(), claim);
+    }
+    Ok(claims)
+}
+
+/// A change to the claims, decided on a [`ClaimSet`].
+pub enum Decision<T> {
+    /// Nothing to write (e.g. the caller already holds the claim as asked).
+    Keep(T),
+    /// Write these claims (replacing any of the same task) and remove these
+    /// tasks' claims, as one commit with `message`.
+    Write {
+        put: Vec<Claim>,
+        remove: Vec<String>,
+        message: String,
+        result: T,
+    },
+}
+
+/// Where claims are decided: this clone only, or a shared remote.
+#[derive(Debug, Clone, Copy)]
+pub enum Via<'a> {
+    Local,
+    Remote(&'a str),
+}
+
+/// Reads the claims, lets `decide` choose a change, and applies it by
+/// compare-and-swap (locally, or as a leased push to the remote), starting
+/// over when someone else changed the claims in between.
+pub fn transact<T>(
+    repo: &Repository,
+    via: Via<'_>,
+    mut decide: impl FnMut(&ClaimSet) -> Result<Decision<T>, ClaimError>,
+) -> Result<T, ClaimError> {
+    for attempt in 0..ATTEMPTS {
+        let tip = match via {
+            Via::Local => resolve(repo, CLAIMS_REF)?,
+            Via::Remote(remote) => fetch(repo, remote)?,
+        };
+        let set = ClaimSet {
+            tip,
+            claims: read_at(repo, tip)?,
+        };
+        let (put, remove, message, result) = match decide(&set)? {
+            Decision::Keep(result) => return Ok(result),
+            Decision::Write {
+                put,
+                remove,
+                message,
+                result,
+            } => (put, remove, message, result),
+        };
+        let new = write_commit(repo, tip, &put, &remove, &message)?;
+        let won = match via {
+            Via::Local => move_ref(repo, CLAIMS_REF, tip, new, &message)?,
+            Via::Remote(remote) => push(repo, remote, tip, new)?,
+        };
+        if won {
+            return Ok(result);
+        }
+        backoff(attempt);
+    }
+    Err(ClaimError::Contended { attempts: ATTEMPTS })
+}
+
+fn backoff(attempt: u32) {
+    // A little jitter (from the clock) so that racing processes spread out.
+    let jitter = u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+            % 3000,
+    );
+    let base = 200 * u64::from(attempt.min(20));
+    std::thread::sleep(Duration::from_micros(base + jitter));
+}
+
+fn write_commit(
+    repo: &Repository,
+    tip: Option<Oid>,
+    put: &[Claim],
+    remove: &[String],
+    message: &str,
+) -> Result<Oid, ClaimError> {
+    let parent = match tip {
+        Some(oid) => Some(
+            repo.find_commit(oid)
+                .map_err(git_err("reading the claims"))?,
+        ),
+        None => None,
+    };
+    let base_tree = match &parent {
+        Some(c) => Some(c.tree().map_err(git_err("reading the claims tree"))?),
+        None => None,
+    };
+    let mut builder = repo
+        .treebuilder(base_tree.as_ref())
+        .map_err(git_err("building the claims tree"))?;
+    for task in remove {
+        let name = format!("{task}.toml");
+        if builder.get(&name).ok().flatten().is_some() {
+            builder
+                .remove(&name)
+                .map_err(git_err("building the claims tree"))?;
+        }
+    }
+    for claim in put {
+        let text = toml::to_string(claim).expect("a claim serializes");
+        let blob = repo
+            .blob(text.as_bytes())
+            .map_err(git_err("writing a claim"))?;
+        builder
+            .insert(format!("{}.toml", claim.task), blob, FileMode::Blob.into())
+            .map_err(git_err("building the claims tree"))?;
+    }
+    let tree_id = builder
+        .write()
+        .map_err(git_err("writing the claims tree"))?;
+    let tree = repo
+        .find_tree(tree_id)
+        .map_err(git_err("reading the claims tree"))?;
+    let (author, committer) = git::signature_from_env(repo)?;
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    Ok(repo
+        .commit(None, &author, &committer, message, &tree, &parents)
+        .map_err(git_err("writing the claims commit"))?)
+}
+
+/// Moves `name` from `old` to `new` by compare-and-swap; false if it moved.
+fn move_ref(
+    repo: &Repository,
+    name: &str,
+    old: Option<Oid>,
+    new: Oid,
+    message: &str,
+) -> Result<bool, ClaimError> {
+    let moved = match old {
+        Some(old) => repo.reference_matching(name, new, true, old, message),
+        None => repo.reference(name, new, false, message),
+    };
+    match moved {
+        Ok(_) => Ok(true),
+        Err(e) if git::is_race(&e) => Ok(false),
+        Err(source) => Err(GitError::Git {
+            what: format!("moving {name}"),
+            source,
+        }
+        .into()),
+    }
+}
+
+/// Where a clone keeps the last claims tip it fetched from `remote`.
+pub fn tracking_ref(remote: &str) -> String {
+    format!("refs/batch/remotes/{remote}/claims")
+}
+
+/// Fetches the remote's claims ref; `None` when the remote has none yet.
+fn fetch(repo: &Repository, remote: &str) -> Result<Option<Oid>, ClaimError> {
+    let dir = git_dir_of(repo);
+    // Workers of one clone take turns to fetch: concurrent fetches into one
+    // repository trip over each other's ref updates. (Clones still race
+    // freely: the lease on the push decides between them.)
+    let _turn = git::lock_file(&repo.commondir().join("batch").join("fetch.lock"))?;
+    let scratch = format!("refs/batch/tmp/claims-{}", std::process::id());
+    let spec = format!("+{CLAIMS_REF}:{scratch}");
+    let args = [
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        remote,
+        &spec,
+    ];
+    let out = program::run(dir, &args)?;
+    if out.status.success() {
+        let tip = resolve(repo, &scratch)?;
+        if let Ok(mut r) = repo.find_reference(&scratch) {
+            let _ = r.delete();
+        }
+        // With a remote, the remote's claims are the truth: the local ref
+        // mirrors them, so `ready` and `claims` here see what others hold.
+        mirror(repo, remote, tip)?;
+        return Ok(tip);
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("couldn't find remote ref") {
+        // Nobody has claimed anything through this remote yet.
+        mirror(repo, remote, None)?;
+        return Ok(None);
+    }
+    Err(program::failed(&args, &out).into())
+}
+
+/// Points the local claims ref (and the remote-tracking one) at `tip`.
+/// Only a view of the remote: when another process of this clone is
+/// updating it at the same moment, its newer view wins and we move on.
+fn mirror(repo: &Repository, remote: &str, tip: Option<Oid>) -> Result<(), ClaimError> {
+    for name in [CLAIMS_REF.to_string(), tracking_ref(remote)] {
+        let result = match tip {
+            Some(tip) => repo
+                .reference(&name, tip, true, &format!("claims fetched from {remote}"))
+                .map(|_| ()),
+            None => match repo.find_reference(&name) {
+                Ok(mut r) => r.delete(),
+                Err(_) => Ok(()),
+            },
+        };
+        match result {
+            Ok(()) => {}
+            Err(e) if git::is_race(&e) || e.code() == ErrorCode::NotFound => {}
+            Err(source) => {
+                return Err(GitError::Git {
+                    what: "updating the claims ref".into(),
+                    source,
+                }
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Makes the local claims ref what `remote` has (for reading).
+pub fn refresh(repo: &Repository, remote: &str) -> Result<(), ClaimError> {
+    fetch(repo, remote).map(|_| ())
+}
+
+/// Pushes `new` as the remote's claims ref if it is still `old`.
+fn push(repo: &Repository, remote: &str, old: Option<Oid>, new: Oid) -> Result<bool, ClaimError> {
+    let dir = git_dir_of(repo);
+    let lease = format!(
+        "--force-with-lease={CLAIMS_REF}:{}",
+        old.map(|o| o.to_string()).unwrap_or_default()
+    );
+    let spec = format!("{new}:{CLAIMS_REF}");
+    let args = [
+        "push",
+        "--quiet",
+        "--atomic",
+        "--porcelain",
+        "--no-verify",
+        &lease,
+        remote,
+        &spec,
+    ];
+    let out = program::run(dir, &args)?;
+    if out.status.success() {
+        mirror(repo, remote, Some(new))?;
+        return Ok(true);
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rejected = [
+        "stale info",
+        "fetch first",
+        "non-fast-forward",
+        "rejected",
+        "failed to lock",
+        "cannot lock ref",
+    ];
+    if rejected
+        .iter()
+        .any(|r| stdout.contains(r) || stderr.contains(r))
+    {
+        return Ok(false);
+    }
+    Err(program::failed(&args, &out).into())
+}
+
+fn git_dir_of(repo: &Repository) -> &Path {
+    repo.workdir().unwrap_or_else(|| repo.path())
+}
+
+/// Why (and on what) two scopes overlap, for messages.
+pub fn describe_overlap(overlap: &Overlap) -> String {
+    match overlap {
+        Overlap::Unscoped { a: true, .. } => {
+            "the task has no scope, so it may touch every file; give it one with `git batch update ID --add-scope GLOB`".into()
+        }
+        Overlap::Unscoped { .. } => "the claimed task has no scope, so it may touch every file".into(),
+        Overlap::Files { examples } => format!("both match {}", examples.join(", ")),
+        Overlap::Prefix { a, b } => format!("'{a}' and '{b}' can match the same files"),
+    }
+}
+
+/// The first live claim (other than `task`'s own) whose scope overlaps
+/// `scope`.
+pub fn find_overlap<'a>(
+    set: &'a ClaimSet,
+    task: &str,
+    scope: &Scope,
+) -> Result<Option<(&'a Claim, Overlap)>, ClaimError> {
+    for claim in set.claims.values() {
+        if claim.task == task {
+            continue;
+        }
+        let other = Scope::parse(&claim.scope).map_err(|source| ClaimError::Scope {
+            task: claim.task.clone(),
+            source,
+        })?;
+        if let Some(o) = scope::overlap(scope, &other, None) {
+            return Ok(Some((claim, o)));
+        }
+    }
+    Ok(None)
+}
+
+/// One change of the claims ref, for `claims --history`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub commit: String,
+    pub message: String,
+    pub time: String,
+}
+
+/// The claims ref's history, newest first (at most `limit`, 0 for all).
+pub fn history(repo: &Repository, limit: usize) -> Result<Vec<HistoryEntry>, ClaimError> {
+    let mut out = Vec::new();
+    let Some(mut next) = resolve(repo, CLAIMS_REF)? else {
+        return Ok(out);
+    };
+    loop {
+        let commit = repo
+            .find_commit(next)
+            .map_err(git_err("reading the claims history"))?;
+        let when = commit.committer().when();
+        let time = DateTime::from_timestamp(when.seconds(), 0)
+            .map(format_time)
+            .unwrap_or_default();
+        out.push(HistoryEntry {
+            commit: next.to_string(),
+            message: commit
+                .summary()
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+                .to_string(),
+            time,
+        });
+        if limit != 0 && out.len() >= limit {
+            break;
+        }
+        match commit.parent_id(0) {
+            Ok(p) => next = p,
+            Err(_) => break,
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,41 @@
+//! `git batch start`: claim a task and give it a worktree on its own branch.
+
+use super::{TargetArgs, WorkerArgs};
+use crate::cli::Ctx;
+use crate::error::CommandError;
+use crate::work::worktree;
+
+/// Claim a task (or the next free one) and create its worktree on branch
+/// `batch/<id>` from the main branch's tip; print the worktree's path.
+///
+/// Running it again for a task you hold returns the same worktree.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
+    let store = ctx.store()?;
+    let target = args.target.target(ctx, &store)?;
+    let cache = ctx.cache(&store)?;
+    let who = args.worker.claimant(&store)?;
+    let started = worktree::start(&store, &cache, &target, &who)?;
+    if ctx.ui.json {
+        ctx.ui.json_value(&started)?;
+    } else {
+        ctx.ui.line(started.path.display())?;
+        let how = if started.resumed {
+            "resumed"
+        } else {
+            "started"
+        };
+        ctx.ui.status(format!(
+            "{how} {} on {} for {}",
+            started.id, started.branch, started.claim.claim.worker
+        ));
+    }
+    Ok(())
+}

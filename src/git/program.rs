@@ -1,0 +1,41 @@
+//! The `git` program, for what must honour the user's setup: fetch and push
+//! (credentials, ssh config, the remote's hooks), worktrees, and commits that
+//! must run the repository's hooks. libgit2 does none of that.
+
+use super::GitError;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// Runs `git args...` in `dir` and returns its output whatever the status.
+pub fn run(dir: &Path, args: &[&str]) -> Result<Output, GitError> {
+    Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        // A prompt would hang a worker pool; fail instead.
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .map_err(|source| GitError::Spawn {
+            args: args.join(" "),
+            source,
+        })
+}
+
+/// Runs `git args...` in `dir`; a non-zero exit is an error carrying stderr.
+pub fn ok(dir: &Path, args: &[&str]) -> Result<String, GitError> {
+    let out = run(dir, args)?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(failed(args, &out))
+    }
+}
+
+/// The error for a `git` run that exited non-zero.
+pub fn failed(args: &[&str], out: &Output) -> GitError {
+    GitError::Program {
+        args: args.join(" "),
+        status: out.status.to_string(),
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    }
+}

@@ -1,0 +1,265 @@
+//! Taking, renewing, stealing and releasing claims on tasks: the rules
+//! (only open, unblocked tasks; never two live claims with overlapping
+//! scopes) on top of the compare-and-swap in [`crate::claims`].
+
+use super::WorkError;
+use crate::claims::{self, Claim, ClaimError, ClaimSet, Decision, Via};
+use crate::scope::Scope;
+use crate::store::{Cache, Store, StoreError};
+use crate::task::{Kind, Status};
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// Who claims, for how long, through what.
+#[derive(Debug, Clone)]
+pub struct Claimant<'a> {
+    pub worker: String,
+    pub ttl: Duration,
+    pub via: Via<'a>,
+}
+
+/// What to claim.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Id(String),
+    /// The best ready task that overlaps no live claim.
+    Next {
+        parent: Option<String>,
+    },
+}
+
+/// The outcome of a claim.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Claimed {
+    #[serde(flatten)]
+    pub claim: Claim,
+    /// The worker already held it: only the expiry moved.
+    pub renewed: bool,
+    /// The expired claim this one replaced (`--steal`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stolen_from: Option<Claim>,
+}
+
+/// The claimant's TTL: `--ttl`, else the config's `workers.claim_ttl`.
+pub fn ttl(store: &Store, flag: Option<&str>) -> Result<Duration, WorkError> {
+    Ok(claims::parse_duration(
+        flag.unwrap_or(&store.config.workers.claim_ttl),
+    )?)
+}
+
+/// Where claims go: `--remote`, else the config's `remote`, else local.
+pub fn via<'a>(store: &'a Store, flag: Option<&'a str>) -> Via<'a> {
+    match flag.or(store.config.remote.as_deref()) {
+        Some(remote) => Via::Remote(remote),
+        None => Via::Local,
+    }
+}
+
+pub fn claim(
+    store: &Store,
+    cache: &Cache,
+    target: &Target,
+    who: &Claimant<'_>,
+    steal: bool,
+) -> Result<Claimed, WorkError> {
+    match target {
+        Target::Id(id) => claim_id(store, cache, id, who, steal),
+        Target::Next { parent } => claim_next(store, cache, parent.as_deref(), who),
+    }
+}
+
+fn new_claim(task: &str, scope: &[String], who: &Claimant<'_>) -> Claim {
+    let now = claims::now();
+    let ttl = chrono::Duration::from_std(who.ttl).unwrap_or(chrono::Duration::MAX);
+    Claim {
+        task: task.to_string(),
+        worker: who.worker.clone(),
+        since: claims::format_time(now),
+        expires: claims::format_time(now.checked_add_signed(ttl).unwrap_or(now)),
+        scope: scope.to_vec(),
+    }
+}
+
+fn parse_scope(id: &str, globs: &[String]) -> Result<Scope, WorkError> {
+    Scope::parse(globs).map_err(|source| WorkError::Scope {
+        id: id.to_string(),
+        source,
+    })
+}
+
+fn claim_id(
+    store: &Store,
+    cache: &Cache,
+    id: &str,
+    who: &Claimant<'_>,
+    steal: bool,
+) -> Result<Claimed, WorkError> {
+    let task = store.read_task(id)?;
+    if task.kind == Kind::Epic {
+        return Err(WorkError::Epic { id: id.into() });
+    }
+    let scope = parse_scope(id, &task.scope)?;
+    let fresh = new_claim(id, &task.scope, who);
+    // `None`: the task is not open (decided inside, after we know this is
+    // not a renewal of our own claim, which any status allows).
+    let result = claims::transact(&store.repo, who.via, |set| {
+        let existing = set.claims.get(id);
+        match existing {
+            Some(c) if c.worker == who.worker && !steal => {
+                let mut renewed = fresh.clone();
+                renewed.since = c.since.clone();
+                return Ok(Decision::Write {
+                    message: message("renew", id, &who.worker),
+                    put: vec![renewed.clone()],
+                    remove: vec![],
+                    result: Some(Claimed {
+                        claim: renewed,
+                        renewed: true,
+                        stolen_from: None,
+                    }),
+                });
+            }
+            Some(c) if steal && !c.is_expired(claims::now()) => {
+                return Err(ClaimError::Live(Box::new(c.clone())));
+            }
+            Some(c) if !steal => return Err(ClaimError::Held(Box::new(c.clone()))),
+            _ => {}
+        }
+        if task.status != Status::Open {
+            return Ok(Decision::Keep(None));
+        }
+        if let Some((other, overlap)) = claims::find_overlap(set, id, &scope)? {
+            return Err(ClaimError::Overlap {
+                task: id.to_string(),
+                other: Box::new(other.clone()),
+                detail: claims::describe_overlap(&overlap),
+            });
+        }
+        let (verb, stolen_from) = match existing {
+            Some(c) => ("steal", Some(c.clone())),
+            None => ("claim", None),
+        };
+        Ok(Decision::Write {
+            message: message(verb, id, &who.worker),
+            put: vec![fresh.clone()],
+            remove: vec![],
+            result: Some(Claimed {
+                claim: fresh.clone(),
+                renewed: false,
+                stolen_from,
+            }),
+        })
+    })?;
+    let Some(claimed) = result else {
+        return Err(WorkError::NotOpen {
+            id: id.to_string(),
+            status: task.status,
+        });
+    };
+    if !claimed.renewed && claimed.stolen_from.is_none() {
+        // Checked after the claim, so that a claim that lost anyway says who
+        // holds the task rather than why it would not be ready.
+        let blockers = cache.blockers_of(id).map_err(StoreError::from)?;
+        if !blockers.is_empty() {
+            let _ = release(store, id, who, true);
+            return Err(WorkError::Blocked {
+                id: id.to_string(),
+                blockers,
+            });
+        }
+    }
+    Ok(claimed)
+}
+
+/// The id and scope of a ready task, read from the cache's JSON.
+#[derive(serde::Deserialize)]
+struct Candidate {
+    id: String,
+    #[serde(default)]
+    scope: Vec<String>,
+}
+
+fn claim_next(
+    store: &Store,
+    cache: &Cache,
+    parent: Option<&str>,
+    who: &Claimant<'_>,
+) -> Result<Claimed, WorkError> {
+    let mut candidates = Vec::new();
+    cache
+        .ready_json(parent, 0, &HashSet::new(), |json| {
+            let c: Candidate = serde_json::from_str(json).map_err(std::io::Error::other)?;
+            candidates.push(c);
+            Ok(())
+        })
+        .map_err(StoreError::from)?
+        .map_err(|source| StoreError::Io {
+            what: "reading the cache",
+            path: store.state_dir(),
+            source,
+        })?;
+    let mut scopes = Vec::with_capacity(candidates.len());
+    for c in &candidates {
+        scopes.push(parse_scope(&c.id, &c.scope)?);
+    }
+    Ok(claims::transact(&store.repo, who.via, |set: &ClaimSet| {
+        let mut held = 0;
+        for (c, scope) in candidates.iter().zip(&scopes) {
+            if set.claims.contains_key(&c.id) || claims::find_overlap(set, &c.id, scope)?.is_some()
+            {
+                held += 1;
+                continue;
+            }
+            let claim = new_claim(&c.id, &c.scope, who);
+            return Ok(Decision::Write {
+                message: message("claim", &c.id, &who.worker),
+                put: vec![claim.clone()],
+                remove: vec![],
+                result: Claimed {
+                    claim,
+                    renewed: false,
+                    stolen_from: None,
+                },
+            });
+        }
+        Err(ClaimError::NothingFree {
+            considered: candidates.len(),
+            held,
+        })
+    })?)
+}
+
+/// Removes `id`'s claim. Someone else's live claim needs `force`.
+pub fn release(
+    store: &Store,
+    id: &str,
+    who: &Claimant<'_>,
+    force: bool,
+) -> Result<Claim, WorkError> {
+    crate::task::id::validate_id(id).map_err(StoreError::from)?;
+    Ok(claims::transact(&store.repo, who.via, |set| {
+        let Some(c) = set.claims.get(id) else {
+            return Err(ClaimError::NotClaimed { task: id.into() });
+        };
+        if c.worker != who.worker && !force && !c.is_expired(claims::now()) {
+            return Err(ClaimError::NotYours {
+                claim: Box::new(c.clone()),
+                you: who.worker.clone(),
+            });
+        }
+        Ok(Decision::Write {
+            message: message("release", id, &who.worker),
+            put: vec![],
+            remove: vec![id.to_string()],
+            result: c.clone(),
+        })
+    })?)
+}
+
+/// The message of a claims commit: `<verb> <task> by <worker> at <time>`.
+fn message(verb: &str, task: &str, worker: &str) -> String {
+    format!(
+        "{verb} {task} by {worker} at {}",
+        claims::format_time(claims::now())
+    )
+}

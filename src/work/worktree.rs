@@ -1,0 +1,533 @@
+//! Worker worktrees: `start` claims a task and checks out `batch/<id>` from
+//! the main tip in its own worktree; `done`, `fail` and `escalate` finish
+//! there; `abandon` removes a worktree and branch only when asked.
+
+use super::claim::{self, Claimant, Claimed, Target};
+use super::{WorkError, branch_of, task_of_branch};
+use crate::git::{self, git_err, program};
+use crate::scope::Scope;
+use crate::store::{BATCH_DIR, Cache, Store};
+use crate::task::{Note, Status, Task};
+use git2::{Oid, Repository, StatusOptions};
+use std::path::{Path, PathBuf};
+
+/// A worker's worktree.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Started {
+    pub id: String,
+    pub path: PathBuf,
+    pub branch: String,
+    pub scope: Vec<String>,
+    /// The worktree already existed: this is a resume.
+    pub resumed: bool,
+    pub claim: Claimed,
+}
+
+/// The receipt of a task, relative to the top of a working tree.
+pub fn receipt_rel(id: &str) -> String {
+    format!("{BATCH_DIR}/receipts/{id}.log")
+}
+
+/// The worktree that has `batch/<id>` checked out, if any.
+pub fn find_worktree(repo: &Repository, id: &str) -> Result<Option<PathBuf>, WorkError> {
+    let want = format!("refs/heads/{}", branch_of(id));
+    let dir = repo.workdir().unwrap_or_else(|| repo.path());
+    let list = program::ok(dir, &["worktree", "list", "--porcelain"])?;
+    let mut path = None;
+    for line in list.lines() {
+        if let Some(p) = line.strip_prefix("worktree ") {
+            path = Some(PathBuf::from(p));
+        } else if line.strip_prefix("branch ") == Some(want.as_str()) {
+            return Ok(path.filter(|p| p.exists()));
+        }
+    }
+    Ok(None)
+}
+
+/// The task of the worktree `store` is in (its branch is `batch/<id>`).
+pub fn current_task(store: &Store) -> Option<String> {
+    let branch = git::current_branch(&store.repo)?;
+    task_of_branch(&branch).map(String::from)
+}
+
+/// The task named, or the current worktree's.
+pub fn task_or_current(store: &Store, id: Option<&str>) -> Result<String, WorkError> {
+    match id {
+        Some(id) => {
+            crate::task::id::validate_id(id).map_err(crate::store::StoreError::from)?;
+            Ok(id.to_string())
+        }
+        None => current_task(store).ok_or_else(|| WorkError::NoCurrentTask {
+            dir: store.root.clone(),
+        }),
+    }
+}
+
+fn main_tip(store: &Store) -> Result<Oid, WorkError> {
+    let name = format!("refs/heads/{}", store.config.main_branch);
+    let repo = &store.repo;
+    repo.refname_to_id(&name)
+        .or_else(|_| repo.refname_to_id("HEAD"))
+        .map_err(|e| git_err(format!("reading {name}"))(e).into())
+}
+
+/// Where `start` puts the worktree of `id`.
+pub fn worktree_path(store: &Store, id: &str) -> PathBuf {
+    let repo_name = store
+        .root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "repo".into());
+    // A worker worktree's own top is not the repository's name: place
+    // siblings next to the main working tree.
+    let top = main_worktree_top(&store.repo).unwrap_or_else(|| store.root.clone());
+    let repo_name = top
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or(repo_name);
+    let dir = store
+        .config
+        .workers
+        .worktree_dir
+        .replace("{repo}", &repo_name);
+    normalize(&top.join(dir)).join(id)
+}
+
+/// The top of the main working tree (the common dir's parent).
+fn main_worktree_top(repo: &Repository) -> Option<PathBuf> {
+    let common = repo.commondir();
+    let common = common
+        .canonicalize()
+        .unwrap_or_else(|_| common.to_path_buf());
+    (common.file_name()? == ".git").then(|| common.parent().map(Path::to_path_buf))?
+}
+
+/// Resolves `..` and `.` without touching the disk (the dir may not exist).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Claims a task (or the next one) and gives it a worktree; for a task the
+/// worker already holds with a worktree, returns that one.
+pub fn start(
+    store: &Store,
+    cache: &Cache,
+    target: &Target,
+    who: &Claimant<'_>,
+) -> Result<Started, WorkError> {
+    let claimed = claim::claim(store, cache, target, who, false)?;
+    let id = claimed.claim.task.clone();
+    let branch = branch_of(&id);
+    let scope = claimed.claim.scope.clone();
+    if let Some(path) = find_worktree(&store.repo, &id)? {
+        return Ok(Started {
+            id,
+            path,
+            branch,
+            scope,
+            resumed: true,
+            claim: claimed,
+        });
+    }
+    let path = worktree_path(store, &id);
+    match add_worktree(store, &id, &path) {
+        Ok(()) => Ok(Started {
+            id,
+            path,
+            branch,
+            scope,
+            resumed: false,
+            claim: claimed,
+        }),
+        Err(e) => {
+            // Nothing half-done: a claim without its worktree is let go.
+            if !claimed.renewed {
+                let _ = claim::release(store, &id, who, true);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn add_worktree(store: &Store, id: &str, path: &Path) -> Result<(), WorkError> {
+    if path.exists() {
+        return Err(WorkError::PathTaken {
+            id: id.to_string(),
+            path: path.to_path_buf(),
+        });
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| WorkError::Io {
+            what: "creating",
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let branch = branch_of(id);
+    let path_text = path.to_string_lossy().into_owned();
+    let branch_exists = store
+        .repo
+        .find_branch(&branch, git2::BranchType::Local)
+        .is_ok();
+    let tip = main_tip(store)?.to_string();
+    let args: Vec<&str> = if branch_exists {
+        // A kept branch (after `fail`): continue its work, not a new one.
+        vec!["worktree", "add", "--quiet", &path_text, &branch]
+    } else {
+        vec![
+            "worktree", "add", "--quiet", "-b", &branch, &path_text, &tip,
+        ]
+    };
+    program::ok(&store.root, &args)?;
+    Ok(())
+}
+
+/// What `done` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Finished {
+    pub id: String,
+    pub status: Status,
+    pub branch: String,
+    pub commit: Option<String>,
+    /// The files the branch changes since its base.
+    pub files: Vec<String>,
+}
+
+/// The store of `id`'s worktree (the current one when it is that worktree).
+pub fn worktree_store(store: &Store, id: &str) -> Result<Store, WorkError> {
+    if current_task(store).as_deref() == Some(id) {
+        return Ok(Store::open(&store.root)?);
+    }
+    let path = find_worktree(&store.repo, id)?
+        .ok_or_else(|| WorkError::NoWorktree { id: id.to_string() })?;
+    Ok(Store::open(&path)?)
+}
+
+/// Every file the worktree changes since `base`: committed, staged,
+/// unstaged and untracked (not ignored).
+fn changed_files(repo: &Repository, base: Oid) -> Result<Vec<String>, WorkError> {
+    let mut files = std::collections::BTreeSet::new();
+    let base_tree = repo
+        .find_commit(base)
+        .and_then(|c| c.tree())
+        .map_err(git_err("reading the base tree"))?;
+    let head_tree = repo
+        .head()
+        .and_then(|h| h.peel_to_tree())
+        .map_err(git_err("reading HEAD"))?;
+    let diff = repo
+        .diff_tree_to_tree(Some(&base_tree), Some(&head_tree), None)
+        .map_err(git_err("diffing the branch"))?;
+    for delta in diff.deltas() {
+        for f in [delta.old_file(), delta.new_file()] {
+            if let Some(p) = f.path().and_then(Path::to_str) {
+                files.insert(p.to_string());
+            }
+        }
+    }
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    let statuses = repo
+        .statuses(Some(&mut opts))
+        .map_err(git_err("reading the worktree status"))?;
+    for entry in statuses.iter() {
+        if let Ok(p) = entry.path() {
+            files.insert(p.to_string());
+        }
+        if let Some(p) = entry
+            .head_to_index()
+            .and_then(|d| d.old_file().path().map(Path::to_path_buf))
+        {
+            files.insert(p.to_string_lossy().into_owned());
+        }
+    }
+    Ok(files.into_iter().collect())
+}
+
+/// The task as it stood where the branch started: its scope is the one the
+/// work is held to (a worker cannot widen it by editing its own task file).
+fn task_at(repo: &Repository, commit: Oid, id: &str) -> Result<Option<Task>, WorkError> {
+    let tree = repo
+        .find_commit(commit)
+        .and_then(|c| c.tree())
+        .map_err(git_err("reading the base tree"))?;
+    let Ok(entry) = tree.get_path(Path::new(&Store::task_rel(id))) else {
+        return Ok(None);
+    };
+    let blob = repo
+        .find_blob(entry.id())
+        .map_err(git_err("reading the task file"))?;
+    let text = String::from_utf8_lossy(blob.content());
+    Ok(crate::task::parse_task(&text).ok())
+}
+
+/// The commit the branch started from: where it meets the main branch.
+fn branch_base(store: &Store, wt: &Store) -> Result<Oid, WorkError> {
+    let head = wt
+        .repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .map_err(git_err("reading HEAD"))?
+        .id();
+    let main = main_tip(store)?;
+    wt.repo
+        .merge_base(head, main)
+        .map_err(|e| git_err("finding where the branch starts")(e).into())
+}
+
+/// What a branch changes, checked against its task's scope.
+pub struct ScopeCheck {
+    /// Files outside the scope (its own task file and receipt are allowed).
+    pub outside: Vec<String>,
+    /// Every file the branch changes.
+    pub files: Vec<String>,
+    /// The scope, as the task stood where the branch started.
+    pub globs: Vec<String>,
+}
+
+pub fn scope_violations(store: &Store, wt: &Store, id: &str) -> Result<ScopeCheck, WorkError> {
+    let base = branch_base(store, wt)?;
+    let files = changed_files(&wt.repo, base)?;
+    let globs = match task_at(&wt.repo, base, id)? {
+        Some(t) => t.scope,
+        None => wt.read_task(id)?.scope,
+    };
+    let scope = Scope::parse(&globs).map_err(|source| WorkError::Scope {
+        id: id.to_string(),
+        source,
+    })?;
+    let own = [Store::task_rel(id), receipt_rel(id)];
+    let outside = if scope.is_unscoped() {
+        Vec::new()
+    } else {
+        files
+            .iter()
+            .filter(|f| !own.contains(f) && !scope.matches(f))
+            .cloned()
+            .collect()
+    };
+    Ok(ScopeCheck {
+        outside,
+        files,
+        globs,
+    })
+}
+
+/// Finishes a task on its branch: refuses out-of-scope changes, then
+/// commits everything with status `done`. The claim is kept until landing.
+pub fn done(
+    store: &Store,
+    id: &str,
+    worker: &str,
+    message: Option<&str>,
+) -> Result<Finished, WorkError> {
+    let wt = worktree_store(store, id)?;
+    let ScopeCheck {
+        outside,
+        files,
+        globs,
+    } = scope_violations(store, &wt, id)?;
+    if !outside.is_empty() {
+        return Err(WorkError::OutOfScope {
+            id: id.to_string(),
+            scope: globs.join(" "),
+            files: outside,
+        });
+    }
+    let mut task = wt.read_task(id)?;
+    task.status = Status::Done;
+    task.updated = crate::store::now();
+    wt.write_task(&task)?;
+    program::ok(&wt.root, &["add", "--all", "--", "."])?;
+    let default = format!("batch: done {id} \"{}\"", task.title);
+    let commit = commit_with_hooks(&wt, message.unwrap_or(&default), worker, &[])?;
+    let mut files = files;
+    let rel = Store::task_rel(id);
+    if !files.contains(&rel) {
+        files.push(rel);
+        files.sort();
+    }
+    Ok(Finished {
+        id: id.to_string(),
+        status: Status::Done,
+        branch: branch_of(id),
+        commit,
+        files,
+    })
+}
+
+/// Commits in `wt` with the `git` program, so the repository's hooks run.
+/// With `only`, commits just those paths. `None` when nothing changed.
+fn commit_with_hooks(
+    wt: &Store,
+    message: &str,
+    worker: &str,
+    only: &[String],
+) -> Result<Option<String>, WorkError> {
+    let mut args: Vec<&str> = vec!["commit", "--quiet", "-m", message];
+    let trailer = format!("Batch-Worker: {worker}");
+    args.extend(["--trailer", &trailer]);
+    if !only.is_empty() {
+        args.push("--");
+        args.extend(only.iter().map(String::as_str));
+    }
+    let out = program::run(&wt.root, &args)?;
+    if !out.status.success() {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if stdout.contains("nothing to commit") || stdout.contains("no changes added") {
+            return Ok(None);
+        }
+        return Err(program::failed(&args, &out).into());
+    }
+    let head = program::ok(&wt.root, &["rev-parse", "HEAD"])?;
+    Ok(Some(head.trim().to_string()))
+}
+
+/// `fail` or `escalate`: the reason as a note, the status on the branch, a
+/// commit of the task file and receipt only (the rest of the work stays in
+/// the worktree), and the claim released. Branch and worktree are kept.
+pub fn give_up(
+    store: &Store,
+    id: &str,
+    status: Status,
+    reason: &str,
+    who: &Claimant<'_>,
+) -> Result<Finished, WorkError> {
+    let wt = worktree_store(store, id)?;
+    let mut task = wt.read_task(id)?;
+    let now = crate::store::now();
+    let verb = if status == Status::Escalated {
+        "escalated"
+    } else {
+        "failed"
+    };
+    task.status = status;
+    task.updated = now.clone();
+    task.notes.push(Note {
+        at: now,
+        by: who.worker.clone(),
+        text: format!("{verb}: {reason}"),
+    });
+    wt.write_task(&task)?;
+    let mut paths = vec![Store::task_rel(id)];
+    if wt.root.join(receipt_rel(id)).exists() {
+        paths.push(receipt_rel(id));
+    }
+    let mut add: Vec<&str> = vec!["add", "--"];
+    add.extend(paths.iter().map(String::as_str));
+    program::ok(&wt.root, &add)?;
+    let message = format!(
+        "batch: {verb} {id}: {}",
+        reason.lines().next().unwrap_or("")
+    );
+    let commit = commit_with_hooks(&wt, &message, &who.worker, &paths)?;
+    match claim::release(store, id, who, true) {
+        Ok(_) | Err(WorkError::Claim(crate::claims::ClaimError::NotClaimed { .. })) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(Finished {
+        id: id.to_string(),
+        status,
+        branch: branch_of(id),
+        commit,
+        files: paths,
+    })
+}
+
+/// What `abandon` removed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Abandoned {
+    pub id: String,
+    pub worktree: Option<PathBuf>,
+    pub branch: Option<String>,
+    pub released: bool,
+}
+
+/// Removes `id`'s worktree and branch (and its claim). Refuses, unless
+/// `force`, when the worktree has uncommitted changes or the branch has
+/// commits that are not on the main branch.
+pub fn abandon(
+    store: &Store,
+    id: &str,
+    who: &Claimant<'_>,
+    force: bool,
+) -> Result<Abandoned, WorkError> {
+    let branch = branch_of(id);
+    let worktree = find_worktree(&store.repo, id)?;
+    let branch_ref = store
+        .repo
+        .find_branch(&branch, git2::BranchType::Local)
+        .ok();
+    if !force {
+        if let Some(path) = &worktree {
+            let wt = Repository::open(path).map_err(git_err("opening the worktree"))?;
+            let mut opts = StatusOptions::new();
+            opts.include_untracked(true).include_ignored(false);
+            let dirty = wt
+                .statuses(Some(&mut opts))
+                .map_err(git_err("reading the worktree status"))?
+                .iter()
+                .any(|e| e.status() != git2::Status::CURRENT);
+            if dirty {
+                return Err(WorkError::Dirty {
+                    id: id.to_string(),
+                    path: path.clone(),
+                });
+            }
+        }
+        if let Some(b) = &branch_ref {
+            let tip = b.get().target().expect("a branch points at a commit");
+            let main = main_tip(store)?;
+            let mut walk = store
+                .repo
+                .revwalk()
+                .map_err(git_err("walking the branch"))?;
+            walk.push(tip).map_err(git_err("walking the branch"))?;
+            walk.hide(main).map_err(git_err("walking the branch"))?;
+            let count = walk.count();
+            if count > 0 {
+                return Err(WorkError::Unlanded {
+                    id: id.to_string(),
+                    branch: branch.clone(),
+                    count,
+                    main: store.config.main_branch.clone(),
+                });
+            }
+        }
+    }
+    if let Some(path) = &worktree {
+        let path_text = path.to_string_lossy().into_owned();
+        let mut args = vec!["worktree", "remove"];
+        if force {
+            args.push("--force");
+        }
+        args.push(&path_text);
+        program::ok(&store.root, &args)?;
+    }
+    if branch_ref.is_some() {
+        program::ok(&store.root, &["branch", "--quiet", "-D", &branch])?;
+    }
+    let released = match claim::release(store, id, who, true) {
+        Ok(_) => true,
+        Err(WorkError::Claim(crate::claims::ClaimError::NotClaimed { .. })) => false,
+        Err(e) => return Err(e),
+    };
+    Ok(Abandoned {
+        id: id.to_string(),
+        worktree,
+        branch: branch_ref.map(|_| branch),
+        released,
+    })
+}

@@ -1,0 +1,221 @@
+//! Worker worktrees: start (and resume), current, done with its scope
+//! check, fail and escalate keeping the work, abandon.
+
+use crate::common::{TaskJson, TestEnv};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Deserialize)]
+struct StartedJson {
+    id: String,
+    path: PathBuf,
+    branch: String,
+    scope: Vec<String>,
+    resumed: bool,
+}
+
+fn start(env: &TestEnv, id: &str, worker: &str) -> StartedJson {
+    env.json(&["start", id, "--worker", worker])
+}
+
+#[test]
+fn start_creates_one_worktree_and_resumes_it() {
+    let env = TestEnv::new();
+    let id = env.create(&["parser", "--scope", "src/parser/**"]);
+    let s = start(&env, &id, "w1");
+    assert_eq!(s.id, id);
+    assert_eq!(s.branch, format!("batch/{id}"));
+    assert_eq!(s.scope, vec!["src/parser/**"]);
+    assert!(!s.resumed);
+    // Outside the user's working tree, on its own branch from main.
+    assert!(!s.path.starts_with(&env.repo), "{}", s.path.display());
+    assert_eq!(
+        env.git_in(&s.path, &["rev-parse", "--abbrev-ref", "HEAD"])
+            .trim(),
+        s.branch
+    );
+    assert_eq!(
+        env.git_in(&s.path, &["rev-parse", "HEAD"]),
+        env.git(&["rev-parse", "main"])
+    );
+    // The task (created on main) is there; commands there know it.
+    assert!(
+        s.path
+            .join(".batch/tasks")
+            .join(format!("{id}.toml"))
+            .exists()
+    );
+    assert_eq!(env.ok_in(&s.path, &["current"]).trim(), id);
+    let cur: serde_json::Value =
+        serde_json::from_str(&env.ok_in(&s.path, &["--json", "current"])).unwrap();
+    assert_eq!(cur["scope"][0], "src/parser/**");
+    env.fails(&["current"], 1);
+
+    // Again: the same worktree, not a second one.
+    let again = start(&env, &id, "w1");
+    assert!(again.resumed);
+    assert_eq!(again.path, s.path);
+    let list = env.git(&["worktree", "list", "--porcelain"]);
+    assert_eq!(list.matches("worktree ").count(), 2);
+    // Someone else cannot start it.
+    let err = env.fails(&["start", &id, "--worker", "w2"], 3);
+    assert!(err.contains("already claimed by w1"), "{err}");
+    // --next gives the next free task its own worktree.
+    let other = env.create(&["docs", "--scope", "docs/**"]);
+    let next: StartedJson = env.json(&["start", "--next", "--worker", "w2"]);
+    assert_eq!(next.id, other);
+}
+
+#[test]
+fn done_refuses_out_of_scope_changes_and_commits_in_scope() {
+    let env = TestEnv::new();
+    env.write("src/parser/mod.rs", "old\n");
+    env.write("src/lexer.rs", "old\n");
+    env.git(&["add", "src"]);
+    env.git(&["commit", "-q", "-m", "code"]);
+    let id = env.create(&["parser", "--scope", "src/parser/**"]);
+    let s = start(&env, &id, "w1");
+    std::fs::write(s.path.join("src/parser/mod.rs"), "new\n").unwrap();
+    std::fs::write(s.path.join("src/parser/new.rs"), "added\n").unwrap();
+    std::fs::write(s.path.join("src/lexer.rs"), "sneaky\n").unwrap();
+    // A committed out-of-scope change counts too.
+    std::fs::write(s.path.join("NOTES.md"), "x\n").unwrap();
+    env.git_in(&s.path, &["add", "NOTES.md"]);
+    env.git_in(&s.path, &["commit", "-q", "-m", "notes"]);
+    let head = env.git_in(&s.path, &["rev-parse", "HEAD"]);
+
+    let out = env.batch_cmd_in(&s.path, &["done"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("outside its scope (src/parser/**)"), "{err}");
+    assert!(
+        err.contains("  NOTES.md") && err.contains("  src/lexer.rs"),
+        "{err}"
+    );
+    assert!(!err.contains("src/parser/new.rs"), "{err}");
+    assert_eq!(
+        env.git_in(&s.path, &["rev-parse", "HEAD"]),
+        head,
+        "nothing committed"
+    );
+    assert!(env.read_task_in(&s.path, &id).status == "open");
+
+    // Back inside the scope: done commits everything with status done.
+    env.git_in(&s.path, &["reset", "-q", "--hard", "HEAD~1"]);
+    std::fs::write(s.path.join("src/parser/mod.rs"), "new\n").unwrap();
+    std::fs::write(s.path.join("src/parser/new.rs"), "added\n").unwrap();
+    env.ok_in(&s.path, &["receipt", "parsed everything"]);
+    let done: serde_json::Value =
+        serde_json::from_str(&env.ok_in(&s.path, &["--json", "done", "-m", "parser: done"]))
+            .unwrap();
+    assert_eq!(done["status"], "done");
+    assert_eq!(env.git_in(&s.path, &["status", "--porcelain"]), "");
+    let files = env.git_in(&s.path, &["show", "--name-only", "--format=%s", "HEAD"]);
+    assert!(files.starts_with("parser: done\n"), "{files}");
+    for f in [
+        "src/parser/mod.rs",
+        "src/parser/new.rs",
+        &format!(".batch/tasks/{id}.toml"),
+        &format!(".batch/receipts/{id}.log"),
+    ] {
+        assert!(files.contains(f), "{f} not in {files}");
+    }
+    assert_eq!(env.read_task_in(&s.path, &id).status, "done");
+    // The receipt line names the claim holder, and the claim is kept.
+    let receipt =
+        std::fs::read_to_string(s.path.join(format!(".batch/receipts/{id}.log"))).unwrap();
+    assert!(receipt.contains(" w1 parsed everything\n"), "{receipt}");
+    let claims: Vec<serde_json::Value> = env.json(&["claims"]);
+    assert_eq!(claims[0]["task"], id.as_str());
+    // The main checkout is untouched.
+    assert_eq!(env.read_task_in(&env.repo, &id).status, "open");
+}
+
+#[test]
+fn a_worker_cannot_widen_its_own_scope() {
+    let env = TestEnv::new();
+    let id = env.create(&["narrow", "--scope", "a/**"]);
+    let s = start(&env, &id, "w1");
+    env.ok_in(
+        &s.path,
+        &["--no-commit", "update", &id, "--add-scope", "b/**"],
+    );
+    std::fs::create_dir_all(s.path.join("b")).unwrap();
+    std::fs::write(s.path.join("b/x"), "x\n").unwrap();
+    let out = env.batch_cmd_in(&s.path, &["done"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("  b/x"));
+}
+
+#[test]
+fn fail_and_escalate_keep_the_work_and_release_the_claim() {
+    let env = TestEnv::new();
+    let id = env.create(&["hard", "--scope", "src/**"]);
+    let s = start(&env, &id, "w1");
+    std::fs::create_dir_all(s.path.join("src")).unwrap();
+    std::fs::write(s.path.join("src/half.rs"), "half done\n").unwrap();
+    env.ok_in(&s.path, &["receipt", "got halfway"]);
+    env.ok_in(&s.path, &["fail", "--reason", "tests time out"]);
+    let t = env.read_task_in(&s.path, &id);
+    assert_eq!(t.status, "failed");
+    assert_eq!(t.notes.last().unwrap().text, "failed: tests time out");
+    assert_eq!(t.notes.last().unwrap().by, "w1");
+    // Only the task file and receipt were committed; the work is still there.
+    let files = env.git_in(&s.path, &["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(
+        files.lines().collect::<Vec<_>>(),
+        vec![
+            format!(".batch/receipts/{id}.log"),
+            format!(".batch/tasks/{id}.toml")
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.path.join("src/half.rs")).unwrap(),
+        "half done\n"
+    );
+    assert!(
+        env.git(&["branch", "--list", &format!("batch/{id}")])
+            .contains(&id)
+    );
+    let claims: Vec<serde_json::Value> = env.json(&["claims"]);
+    assert!(claims.is_empty());
+
+    let other = env.create(&["unclear", "--scope", "docs/**"]);
+    let s2 = start(&env, &other, "w2");
+    env.ok_in(&s2.path, &["escalate", "--reason", "which API version?"]);
+    assert_eq!(env.read_task_in(&s2.path, &other).status, "escalated");
+}
+
+#[test]
+fn abandon_refuses_unlanded_work_unless_forced() {
+    let env = TestEnv::new();
+    let id = env.create(&["x", "--scope", "x/**"]);
+    let s = start(&env, &id, "w1");
+    // Nothing done yet: abandon removes worktree, branch and claim.
+    env.ok(&["abandon", &id]);
+    assert!(!s.path.exists());
+    assert!(
+        env.git(&["branch", "--list", &format!("batch/{id}")])
+            .is_empty()
+    );
+    assert!(env.json::<Vec<serde_json::Value>>(&["claims"]).is_empty());
+
+    let s = start(&env, &id, "w1");
+    std::fs::create_dir_all(s.path.join("x")).unwrap();
+    std::fs::write(s.path.join("x/a"), "a\n").unwrap();
+    let err = env.fails(&["abandon", &id], 1);
+    assert!(err.contains("uncommitted changes"), "{err}");
+    env.ok_in(&s.path, &["done"]);
+    let err = env.fails(&["abandon", &id], 1);
+    assert!(err.contains("1 commit(s) that are not on main"), "{err}");
+    assert!(s.path.exists());
+    env.ok(&["abandon", &id, "--force"]);
+    assert!(!s.path.exists());
+}
+
+impl TestEnv {
+    fn read_task_in(&self, dir: &std::path::Path, id: &str) -> TaskJson {
+        let out = self.ok_in(dir, &["--json", "show", id]);
+        serde_json::from_str(&out).unwrap()
+    }
+}

@@ -109,6 +109,9 @@ def bench_git_batch(size, jsonl, args, work, env):
 
     rows["import --beads"] = measure(import_run, args.import_runs, repo, env, before=reset, warmup=False)
     # The last import is the repository every other operation runs on.
+    # Files younger than 3 s cannot be trusted by their stat data alone (the
+    # racy-file rule re-reads them); measure the steady state after that.
+    time.sleep(3.5)
     rows["ready --json"] = measure(lambda i: [exe, "ready", "--json"], args.runs, repo, env)
     rows["ready --json --limit 10"] = measure(
         lambda i: [exe, "ready", "--json", "--limit", "10"], args.runs, repo, env
@@ -129,6 +132,28 @@ def bench_git_batch(size, jsonl, args, work, env):
     rows["cold ready --json (cache deleted)"] = measure(
         lambda i: [exe, "ready", "--json"], args.runs, repo, env, before=drop_cache, warmup=False
     )
+    # Claims: a claim and its release are each one compare-and-swap of
+    # refs/batch/claims; only the claim is timed. Imported tasks have no
+    # scope, so one claim at a time is live.
+    ready_out = subprocess.run([exe, "ready", "--json", "--limit", "1"], cwd=repo, env=env,
+                               check=True, capture_output=True, text=True).stdout
+    target = ready_out.split('"id":', 1)[1].split('"', 2)[1]
+
+    def release():
+        subprocess.run([exe, "release", target, "--worker", "bench", "-q"], cwd=repo, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    rows["claim ID"] = measure(
+        lambda i: [exe, "claim", target, "--worker", "bench"], args.runs, repo, env, before=release
+    )
+    rows["claim --next"] = measure(
+        lambda i: [exe, "claim", "--next", "--worker", "bench"], args.runs, repo, env,
+        before=lambda: subprocess.run(
+            f"{exe} --json claims | grep -o '\"task\": \"[^\"]*' | cut -d'\"' -f4 | "
+            f"xargs -r -n1 {exe} release --force --worker bench -q",
+            shell=True, cwd=repo, env=env, check=True),
+    )
+    release()
     # A ready right after a create: the incremental re-sync of one file.
     times, peaks = [], []
     for i in range(args.runs):
@@ -137,6 +162,48 @@ def bench_git_batch(size, jsonl, args, work, env):
         times.append(t)
         peaks.append(m)
     rows["ready --json after a create"] = (statistics.median(times), max(peaks))
+    return rows
+
+
+def bench_start(args, work, env, files=1000):
+    """`start` (claim + worktree) in a repository of `files` files, next to
+    a bare `git worktree add` of the same tree: the checkout dominates."""
+    exe = os.path.abspath(args.bin)
+    repo = os.path.join(work, f"start-{files}")
+    fresh_repo(repo, env)
+    for i in range(files):
+        d = os.path.join(repo, "src", f"m{i % 20:02}")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, f"f{i:04}.rs"), "w") as f:
+            f.write(f"// file {i}\n" + "fn x() {}\n" * 40)
+    git(["add", "-A"], repo, env)
+    git(["commit", "-q", "-m", "files"], repo, env)
+    subprocess.run([exe, "init", "-q"], cwd=repo, env=env, check=True)
+    task = subprocess.run([exe, "create", "port m00", "--scope", "src/m00/**"], cwd=repo, env=env,
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+    def abandon():
+        subprocess.run([exe, "abandon", task, "--force", "-q"], cwd=repo, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    rows = {}
+    rows[f"start ID ({files}-file repo)"] = measure(
+        lambda i: [exe, "start", task, "--worker", "bench"], args.runs, repo, env, before=abandon
+    )
+    abandon()
+    plain = os.path.join(work, "plain-wt")
+
+    def remove_plain():
+        subprocess.run(["git", "worktree", "remove", "--force", plain], cwd=repo, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(["git", "branch", "-D", "-q", "plain"], cwd=repo, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    rows[f"git worktree add alone ({files}-file repo)"] = measure(
+        lambda i: ["git", "worktree", "add", "-q", "-b", "plain", plain, "main"], args.runs, repo, env,
+        before=remove_plain,
+    )
+    remove_plain()
     return rows
 
 
@@ -175,6 +242,7 @@ def main():
     parser.add_argument("--bin", default=os.path.join(HERE, "..", "target", "release", "git-batch"))
     parser.add_argument("--br", default=shutil.which("br") or "none")
     parser.add_argument("--work", default=None)
+    parser.add_argument("--no-start", action="store_true", help="skip the start benchmark")
     args = parser.parse_args()
     if not os.path.exists(args.bin):
         sys.exit(f"bench: {args.bin} not found; run `cargo build --release` first")
@@ -199,6 +267,9 @@ def main():
                 other = theirs.get(op)
                 br_cols = f"{fmt_time(other[0])} | {other[1]:.0f} MiB" if other else "- | -"
                 print(f"| {size} | `{op}` | {fmt_time(t)} | {m:.0f} MiB | {br_cols} |", flush=True)
+        if not args.no_start:
+            for op, (t, m) in bench_start(args, work, env).items():
+                print(f"| - | `{op}` | {fmt_time(t)} | {m:.0f} MiB | - | - |", flush=True)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)

@@ -207,6 +207,38 @@ def bench_start(args, work, env, files=1000):
     return rows
 
 
+def bench_pre_commit(args, work, env, files=10000, staged=1000):
+    """The whole pre-commit hook (the installed shim, as git runs it) in a
+    worker worktree of a `files`-file repository with `staged` files staged."""
+    exe = os.path.abspath(args.bin)
+    repo = os.path.join(work, f"hook-{files}")
+    fresh_repo(repo, env)
+    for i in range(files):
+        d = os.path.join(repo, "src", f"m{i % 100:02}")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, f"f{i:05}.rs"), "w") as f:
+            f.write(f"// file {i}\n")
+    git(["add", "-A"], repo, env)
+    git(["commit", "-q", "-m", "files"], repo, env)
+    hook_env = dict(env)
+    hook_env["PATH"] = os.path.dirname(exe) + ":" + env["PATH"]
+    subprocess.run([exe, "init", "-q"], cwd=repo, env=hook_env, check=True)
+    task = subprocess.run([exe, "create", "port src", "--scope", "src/**"], cwd=repo, env=hook_env,
+                          check=True, capture_output=True, text=True).stdout.strip()
+    wt = subprocess.run([exe, "start", task, "--worker", "bench"], cwd=repo, env=hook_env,
+                        check=True, capture_output=True, text=True).stdout.strip()
+    for i in range(staged):
+        with open(os.path.join(wt, "src", f"m{i % 100:02}", f"f{i:05}.rs"), "a") as f:
+            f.write("// changed\n")
+    git(["add", "-A"], wt, hook_env)
+    hook = os.path.join(repo, ".git", "hooks", "pre-commit")
+    return {
+        f"pre-commit hook, {staged} staged of {files} files": measure(
+            lambda i: ["sh", hook], args.runs, wt, hook_env
+        )
+    }
+
+
 def bench_br(size, jsonl, args, work, env):
     """The same operations with br on a fresh workspace of the same file."""
     br = args.br
@@ -268,7 +300,9 @@ def main():
                 br_cols = f"{fmt_time(other[0])} | {other[1]:.0f} MiB" if other else "- | -"
                 print(f"| {size} | `{op}` | {fmt_time(t)} | {m:.0f} MiB | {br_cols} |", flush=True)
         if not args.no_start:
-            for op, (t, m) in bench_start(args, work, env).items():
+            extra = bench_start(args, work, env)
+            extra.update(bench_pre_commit(args, work, env))
+            for op, (t, m) in extra.items():
                 print(f"| - | `{op}` | {fmt_time(t)} | {m:.0f} MiB | - | - |", flush=True)
     finally:
         if not args.work:

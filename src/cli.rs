@@ -81,6 +81,10 @@ pub enum Command {
     #[command(long_about = None)]
     Escalate(commands::escalate::Args),
     Abandon(commands::abandon::Args),
+    Check(commands::check::Args),
+    #[command(subcommand)]
+    Hooks(commands::hooks::HooksCommand),
+    Hook(commands::hook::Args),
     Completions(commands::completions::Args),
     Man(commands::man::Args),
 }
@@ -118,6 +122,9 @@ pub fn run(cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
         Command::Fail(args) => commands::fail::run(ctx, args),
         Command::Escalate(args) => commands::escalate::run(ctx, args),
         Command::Abandon(args) => commands::abandon::run(ctx, args),
+        Command::Check(args) => commands::check::run(ctx, args),
+        Command::Hooks(cmd) => commands::hooks::run(ctx, cmd),
+        Command::Hook(args) => commands::hook::run(ctx, args),
         Command::Completions(args) => commands::completions::run(ctx, args),
         Command::Man(args) => commands::man::run(ctx, args),
     }

@@ -260,3 +260,19 @@ impl From<crate::work::WorkError> for CommandError {
         }
     }
 }
+
+impl From<crate::guard::GuardError> for CommandError {
+    fn from(e: crate::guard::GuardError) -> Self {
+        use crate::guard::GuardError as G;
+        match e {
+            G::Git(g) => g.into(),
+            G::Store(s) => s.into(),
+            G::Work(w) => w.into(),
+            G::Io { .. } | G::Chained { .. } => CommandError::new(Exit::Internal, e),
+            G::BothHooks { .. } => CommandError::new(Exit::User, e)
+                .hint("merge them by hand into one hook, remove the other, then install again"),
+            G::BadRange { .. } => CommandError::new(Exit::Usage, e),
+            G::UnknownHook { .. } => CommandError::new(Exit::Usage, e),
+        }
+    }
+}

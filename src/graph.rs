@@ -23,6 +23,19 @@ pub struct Node {
     pub ephemeral: bool,
 }
 
+impl Node {
+    pub fn of(task: &crate::task::Task) -> Node {
+        Node {
+            id: task.id.clone(),
+            status: task.status,
+            kind: task.kind,
+            parent: task.parent.clone(),
+            deps: task.deps.clone(),
+            ephemeral: task.is_ephemeral(),
+        }
+    }
+}
+
 /// One reason a task cannot start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod error;
 pub mod git;
 pub mod graph;
+pub mod guard;
 pub mod ops;
 pub mod scope;
 pub mod store;

@@ -11,6 +11,7 @@ mod cli;
 mod commits;
 mod concurrency;
 mod deps;
+mod guard;
 mod receipts;
 mod tasks;
 mod worktrees;

@@ -2,6 +2,7 @@
 
 use crate::cli::Ctx;
 use crate::error::CommandError;
+use crate::guard::hooks;
 use crate::store::Store;
 use std::path::Path;
 
@@ -13,10 +14,26 @@ pub struct Args {
     /// Prefix of new task ids, e.g. `bt` gives `bt-3k9f` (default: bt).
     #[arg(long, value_name = "P")]
     pub prefix: Option<String>,
+    /// Do not install the scope-guard git hooks (`git batch hooks install`).
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let report = Store::init(Path::new("."), args.prefix.as_deref(), ctx.no_commit)?;
+    if !args.no_hooks {
+        let repo = crate::git::discover(Path::new("."))?;
+        for change in hooks::install(&repo, &hooks::CLIENT_HOOKS)? {
+            if change.action != "unchanged" {
+                ctx.ui.status(format!(
+                    "hook {} {} ({})",
+                    change.name,
+                    change.action,
+                    change.path.display()
+                ));
+            }
+        }
+    }
     if ctx.ui.json {
         ctx.ui.json_value(&report)?;
         return Ok(());

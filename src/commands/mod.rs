@@ -4,6 +4,7 @@
 
 pub mod abandon;
 pub mod blocked;
+pub mod check;
 pub mod claim;
 pub mod claims;
 pub mod close;
@@ -15,6 +16,8 @@ pub mod done;
 pub mod escalate;
 pub mod export;
 pub mod fail;
+pub mod hook;
+pub mod hooks;
 pub mod import;
 pub mod init;
 pub mod list;

@@ -607,7 +607,8 @@ fn remove_db(path: &Path) {
     }
 }
 
-fn parse_file(data: &[u8], stem: &str) -> Result<Task, task::ParseError> {
+/// Parses a task file's bytes and checks that its id matches its name.
+pub fn parse_file(data: &[u8], stem: &str) -> Result<Task, task::ParseError> {
     let text = std::str::from_utf8(data).map_err(|e| task::ParseError {
         line: 1 + data[..e.valid_up_to()]
             .iter()

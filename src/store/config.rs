@@ -26,6 +26,9 @@ pub struct Config {
     pub commit: bool,
     #[serde(default)]
     pub workers: WorkerDefaults,
+    /// Which readiness rules `git batch check` applies.
+    #[serde(default)]
+    pub check: CheckRules,
     /// Keys this version does not know, kept so they can be reported.
     #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, toml::Value>,
@@ -33,6 +36,42 @@ pub struct Config {
 
 fn yes() -> bool {
     true
+}
+
+/// The readiness checklist of `git batch check`; each rule can be turned off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRules {
+    /// Acceptance criteria present.
+    #[serde(default = "yes")]
+    pub acceptance: bool,
+    /// A scope present.
+    #[serde(default = "yes")]
+    pub scope: bool,
+    /// An estimate present.
+    #[serde(default = "yes")]
+    pub estimate: bool,
+    /// No open question: no acceptance item with a `?`, no `question` label.
+    #[serde(default = "yes")]
+    pub questions: bool,
+    /// Every dependency closed.
+    #[serde(default = "yes")]
+    pub deps: bool,
+    /// Keys this version does not know, kept so they can be reported.
+    #[serde(flatten, skip_serializing)]
+    pub unknown: BTreeMap<String, toml::Value>,
+}
+
+impl Default for CheckRules {
+    fn default() -> Self {
+        CheckRules {
+            acceptance: true,
+            scope: true,
+            estimate: true,
+            questions: true,
+            deps: true,
+            unknown: BTreeMap::new(),
+        }
+    }
 }
 
 /// Defaults for `git batch run` and claims.
@@ -99,6 +138,7 @@ impl Config {
             test_command: None,
             commit: true,
             workers: WorkerDefaults::default(),
+            check: CheckRules::default(),
             unknown: BTreeMap::new(),
         }
     }
@@ -107,7 +147,8 @@ impl Config {
     pub fn unknown_keys(&self) -> Vec<String> {
         let top = self.unknown.keys().cloned();
         let workers = self.workers.unknown.keys().map(|k| format!("workers.{k}"));
-        top.chain(workers).collect()
+        let check = self.check.unknown.keys().map(|k| format!("check.{k}"));
+        top.chain(workers).chain(check).collect()
     }
 
     /// The text of a new config file, with a comment per key.

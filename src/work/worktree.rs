@@ -273,6 +273,15 @@ fn task_at(repo: &Repository, commit: Oid, id: &str) -> Result<Option<Task>, Wor
     Ok(crate::task::parse_task(&text).ok())
 }
 
+/// The task as it stood where the current worktree's branch left main.
+pub fn base_task(store: &Store, id: &str) -> Result<Option<Task>, WorkError> {
+    let base = branch_base(store, store)?;
+    match task_at(&store.repo, base, id)? {
+        Some(t) => Ok(Some(t)),
+        None => Ok(store.read_task(id).ok()),
+    }
+}
+
 /// The commit the branch started from: where it meets the main branch.
 fn branch_base(store: &Store, wt: &Store) -> Result<Oid, WorkError> {
     let head = wt

@@ -16,8 +16,13 @@ pub struct TestEnv {
 /// The environment every process in a test gets: no user or system git
 /// config, fixed identities and dates, UTC, C locale, no colour.
 pub fn fixed_env(cmd: &mut Command, home: &Path) {
+    // git-batch itself on PATH, as installed: the hooks call it.
+    let bin_dir = Path::new(BIN).parent().expect("the binary has a directory");
+    let mut path = std::ffi::OsString::from(bin_dir);
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
     cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PATH", path)
         .env("HOME", home)
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1")

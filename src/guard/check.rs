@@ -1,0 +1,334 @@
+//! `check`: whether a set of tasks can run in parallel (scope overlaps,
+//! cycles, unknown deps, deps within the set, the readiness checklist), and
+//! whether the commits of a range stay inside their tasks' scopes.
+
+use super::{GuardError, Problem, git2_err};
+use crate::graph::Node;
+use crate::scope::{self, Scope};
+use crate::store::config::CheckRules;
+use crate::task::{Status, Task};
+use git2::{Oid, Repository, Revwalk};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+/// Every file path of `commit`'s tree (or HEAD's when `None`).
+pub fn tree_files(repo: &Repository, commit: Option<Oid>) -> Result<Vec<String>, GuardError> {
+    let tree = match commit {
+        Some(oid) => repo.find_commit(oid).and_then(|c| c.tree()),
+        None => repo.head().and_then(|h| h.peel_to_tree()),
+    };
+    let Ok(tree) = tree else {
+        return Ok(Vec::new());
+    };
+    let mut files = Vec::new();
+    tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+        if entry.kind() == Some(git2::ObjectType::Blob)
+            && let Ok(name) = entry.name()
+        {
+            files.push(format!("{dir}{name}"));
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .map_err(git2_err("listing the tree"))?;
+    files.sort();
+    Ok(files)
+}
+
+fn parse_scope(task: &Task) -> Option<Scope> {
+    Scope::parse(&task.scope).ok()
+}
+
+/// Problems of running `tasks` in parallel. `all` is every task's graph
+/// node (for deps, cycles and statuses); `files` the tree's paths.
+pub fn check_set(
+    tasks: &[Task],
+    all: &[Node],
+    files: &[String],
+    rules: &CheckRules,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let by_id: HashMap<&str, &Node> = all.iter().map(|n| (n.id.as_str(), n)).collect();
+    let in_set: HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+
+    for t in tasks {
+        if let Err(e) = Scope::parse(&t.scope) {
+            problems.push(Problem::Readiness {
+                task: t.id.clone(),
+                rule: "scope".into(),
+                message: e.to_string(),
+            });
+        }
+    }
+    for (i, a) in tasks.iter().enumerate() {
+        let Some(sa) = parse_scope(a) else { continue };
+        for b in &tasks[i + 1..] {
+            let Some(sb) = parse_scope(b) else { continue };
+            if let Some(overlap) = scope::overlap(&sa, &sb, Some(files)) {
+                problems.push(Problem::Overlap {
+                    a: a.id.clone(),
+                    b: b.id.clone(),
+                    overlap,
+                });
+            }
+        }
+    }
+    for cycle in crate::graph::cycles(all) {
+        if cycle.iter().any(|id| in_set.contains(id.as_str())) {
+            problems.push(Problem::Cycle { path: cycle });
+        }
+    }
+    for t in tasks {
+        for dep in t.deps.iter().chain(t.parent.as_ref()) {
+            if !by_id.contains_key(dep.as_str()) {
+                problems.push(Problem::UnknownDep {
+                    task: t.id.clone(),
+                    dep: dep.clone(),
+                });
+            }
+        }
+        if let Some(on) = waits_within(&t.id, &by_id, &in_set) {
+            problems.push(Problem::DependsWithinSet {
+                task: t.id.clone(),
+                on,
+            });
+        }
+        problems.extend(readiness(t, &by_id, rules));
+    }
+    problems
+}
+
+/// The first task of the set that `id` waits for, directly or through
+/// other tasks.
+fn waits_within(id: &str, by_id: &HashMap<&str, &Node>, set: &HashSet<&str>) -> Option<String> {
+    let mut seen = HashSet::new();
+    let mut stack: Vec<&str> = by_id.get(id)?.deps.iter().map(String::as_str).collect();
+    while let Some(next) = stack.pop() {
+        if !seen.insert(next) {
+            continue;
+        }
+        if set.contains(next) && next != id {
+            return Some(next.to_string());
+        }
+        if let Some(n) = by_id.get(next) {
+            stack.extend(n.deps.iter().map(String::as_str));
+        }
+    }
+    None
+}
+
+/// The checklist of a task an agent can take alone.
+fn readiness(t: &Task, by_id: &HashMap<&str, &Node>, rules: &CheckRules) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut miss = |rule: &str, message: String| {
+        out.push(Problem::Readiness {
+            task: t.id.clone(),
+            rule: rule.into(),
+            message,
+        })
+    };
+    if rules.acceptance && t.acceptance.is_empty() {
+        miss(
+            "acceptance",
+            "no acceptance criteria (add some with `update --accept`)".into(),
+        );
+    }
+    if rules.scope && t.scope.is_empty() {
+        miss(
+            "scope",
+            "no scope: it may touch every file (add one with `update --add-scope`)".into(),
+        );
+    }
+    if rules.estimate && t.estimate.is_none() {
+        miss("estimate", "no estimate (S, M or L)".into());
+    }
+    if rules.questions {
+        if let Some(q) = t.acceptance.iter().find(|a| a.contains('?')) {
+            miss("questions", format!("open question in acceptance: \"{q}\""));
+        }
+        if t.labels.iter().any(|l| l == "question") {
+            miss("questions", "labelled 'question'".into());
+        }
+    }
+    if rules.deps {
+        for dep in &t.deps {
+            match by_id.get(dep.as_str()) {
+                Some(n) if n.status == Status::Closed => {}
+                Some(n) => miss("deps", format!("depends on {dep}, which is {}", n.status)),
+                None => {}
+            }
+        }
+    }
+    out
+}
+
+/// The task file at `commit` (None when absent or unreadable).
+pub fn task_at(repo: &Repository, commit: Option<Oid>, id: &str) -> Option<Task> {
+    let tree = match commit {
+        Some(oid) => repo.find_commit(oid).and_then(|c| c.tree()).ok()?,
+        None => repo.find_tree(empty_tree(repo)?).ok()?,
+    };
+    let entry = tree
+        .get_path(Path::new(&crate::store::Store::task_rel(id)))
+        .ok()?;
+    let blob = repo.find_blob(entry.id()).ok()?;
+    crate::store::cache::parse_file(blob.content(), id).ok()
+}
+
+fn empty_tree(repo: &Repository) -> Option<Oid> {
+    repo.treebuilder(None).ok()?.write().ok()
+}
+
+/// The `Batch-Task` trailer of a commit message.
+pub fn task_trailer(message: &str) -> Option<String> {
+    let trailers = git2::message_trailers_strs(message).ok()?;
+    trailers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Batch-Task"))
+        .map(|(_, v)| v.trim().to_string())
+}
+
+/// What a range check looked at.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RangeReport {
+    /// Commits in the range.
+    pub commits: usize,
+    /// Of those, commits that belong to a task and were checked.
+    pub checked: usize,
+    pub problems: Vec<Problem>,
+}
+
+/// Checks every commit `walk` yields: a commit belongs to the task its
+/// `Batch-Task` trailer names, else to `default_task` (the worker branch's
+/// task: `--no-verify` skips the trailer hook too); it may change only files
+/// inside that task's scope as the task stood in the commit's parent, plus
+/// the task's own file and receipt.
+pub fn check_walk(
+    repo: &Repository,
+    walk: Revwalk<'_>,
+    default_task: Option<&str>,
+) -> Result<RangeReport, GuardError> {
+    let mut report = RangeReport::default();
+    for oid in walk {
+        let oid = oid.map_err(git2_err("walking the range"))?;
+        let commit = repo
+            .find_commit(oid)
+            .map_err(git2_err("reading a commit"))?;
+        report.commits += 1;
+        let message = commit.message().unwrap_or_default();
+        let trailer = task_trailer(message);
+        let Some(id) = trailer.as_deref().or(default_task) else {
+            continue;
+        };
+        let parent = commit.parent_id(0).ok();
+        let Some(task) = task_at(repo, parent, id).or_else(|| task_at(repo, Some(oid), id)) else {
+            report.problems.push(Problem::UnknownTask {
+                commit: oid.to_string(),
+                task: id.to_string(),
+            });
+            continue;
+        };
+        report.checked += 1;
+        let scope = Scope::parse(&task.scope).map_err(|source| {
+            GuardError::Work(crate::work::WorkError::Scope {
+                id: id.to_string(),
+                source,
+            })
+        })?;
+        if scope.is_unscoped() {
+            continue;
+        }
+        let own = [
+            crate::store::Store::task_rel(id),
+            crate::work::worktree::receipt_rel(id),
+        ];
+        let old_tree = match parent {
+            Some(p) => Some(
+                repo.find_commit(p)
+                    .and_then(|c| c.tree())
+                    .map_err(git2_err("reading a tree"))?,
+            ),
+            None => None,
+        };
+        let new_tree = commit.tree().map_err(git2_err("reading a tree"))?;
+        let diff = repo
+            .diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)
+            .map_err(git2_err("diffing a commit"))?;
+        let mut outside = Vec::new();
+        for delta in diff.deltas() {
+            for f in [delta.old_file(), delta.new_file()] {
+                if let Some(p) = f.path().and_then(Path::to_str)
+                    && !own.iter().any(|o| o == p)
+                    && !scope.matches(p)
+                    && !outside.iter().any(|o| o == p)
+                {
+                    outside.push(p.to_string());
+                }
+            }
+        }
+        if !outside.is_empty() {
+            report.problems.push(Problem::OutOfScope {
+                task: id.to_string(),
+                scope: task.scope.clone(),
+                files: outside,
+                commit: Some(oid.to_string()),
+            });
+        }
+    }
+    Ok(report)
+}
+
+/// Checks the commits of `A..B`.
+pub fn check_range(
+    repo: &Repository,
+    range: &str,
+    default_task: Option<&str>,
+) -> Result<RangeReport, GuardError> {
+    if !range.contains("..") {
+        return Err(GuardError::BadRange {
+            range: range.to_string(),
+        });
+    }
+    let mut walk = repo.revwalk().map_err(git2_err("walking the range"))?;
+    walk.push_range(range)
+        .map_err(git2_err(format!("resolving {range}")))?;
+    check_walk(repo, walk, default_task)
+}
+
+/// The pre-receive check of one pushed update (`old new refname`): commits
+/// new to the server, attributed to the task of a worker ref
+/// (`refs/heads/batch/<id>` or `refs/batch/work/<id>`), else by trailer.
+pub fn check_update(
+    repo: &Repository,
+    old: Oid,
+    new: Oid,
+    refname: &str,
+) -> Result<RangeReport, GuardError> {
+    if new.is_zero() {
+        return Ok(RangeReport::default());
+    }
+    let mut walk = repo.revwalk().map_err(git2_err("walking the push"))?;
+    walk.push(new).map_err(git2_err("walking the push"))?;
+    if old.is_zero() {
+        // A new ref: what no existing branch has yet.
+        for r in repo
+            .references_glob("refs/heads/*")
+            .map_err(git2_err("listing branches"))?
+            .flatten()
+        {
+            if let Some(t) = r.target() {
+                let _ = walk.hide(t);
+            }
+        }
+    } else {
+        walk.hide(old).map_err(git2_err("walking the push"))?;
+    }
+    let task = refname
+        .strip_prefix("refs/heads/")
+        .and_then(crate::work::task_of_branch)
+        .or_else(|| {
+            refname
+                .strip_prefix("refs/batch/work/")
+                .filter(|id| crate::task::id::validate_id(id).is_ok())
+        });
+    check_walk(repo, walk, task)
+}

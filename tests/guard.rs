@@ -106,6 +106,15 @@ fn pre_commit_refuses_broken_task_files_with_file_and_line() {
     let out = git_out(&env, &env.repo, &["commit", "-q", "-m", "x"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("dependency cycle"));
+    // A file whose name is not a task id (it could not be addressed, or
+    // would escape .batch/ if used as one).
+    env.write(".batch/tasks/..sneaky.toml", &text);
+    env.git(&["add", ".batch/tasks/..sneaky.toml"]);
+    let out = git_out(&env, &env.repo, &["commit", "-q", "-m", "x"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid task id"));
+    env.git(&["rm", "-q", "--cached", ".batch/tasks/..sneaky.toml"]);
+    std::fs::remove_file(env.repo.join(".batch/tasks/..sneaky.toml")).unwrap();
     // Back to a good file: the commit goes through.
     env.write(&path, &text);
     env.git(&["add", &path]);
@@ -159,6 +168,15 @@ fn install_chains_existing_hooks_and_uninstall_restores_them() {
     );
     assert!(!hooks.join("pre-commit.pre-git-batch").exists());
     assert!(!hooks.join("commit-msg").exists());
+}
+
+#[test]
+fn init_no_hooks_installs_none() {
+    let env = TestEnv::bare_repo();
+    env.ok(&["init", "--no-hooks"]);
+    assert!(!env.repo.join(".git/hooks/pre-commit").exists());
+    let status: Vec<serde_json::Value> = env.json(&["hooks", "status"]);
+    assert!(status.iter().all(|s| s["state"] == "missing"));
 }
 
 #[test]
@@ -344,6 +362,23 @@ fn check_finds_overlaps_cycles_and_readiness_misses() {
     let out = env.batch_cmd(&["--json", "check", &bare]).output().unwrap();
     let report: CheckJson = serde_json::from_slice(&out.stdout).unwrap();
     assert!(!report.problems.iter().any(|p| p["rule"] == "estimate"));
+
+    // An unknown dependency (made by hand) is named.
+    let ghost_path = format!(".batch/tasks/{bare}.toml");
+    let ghost = env.read(&ghost_path);
+    env.write(
+        &ghost_path,
+        &ghost.replace("deps = []", "deps = [\"bt-gone\"]"),
+    );
+    let out = env.batch_cmd(&["--json", "check", &bare]).output().unwrap();
+    let report: CheckJson = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p["kind"] == "unknown_dep" && p["dep"] == "bt-gone")
+    );
+    env.write(&ghost_path, &ghost);
 
     // A cycle made by hand is found.
     let path = format!(".batch/tasks/{c}.toml");

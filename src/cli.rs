@@ -81,6 +81,7 @@ pub enum Command {
     #[command(long_about = None)]
     Escalate(commands::escalate::Args),
     Abandon(commands::abandon::Args),
+    Land(commands::land::Args),
     Check(commands::check::Args),
     #[command(subcommand)]
     Hooks(commands::hooks::HooksCommand),
@@ -122,6 +123,7 @@ pub fn run(cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
         Command::Fail(args) => commands::fail::run(ctx, args),
         Command::Escalate(args) => commands::escalate::run(ctx, args),
         Command::Abandon(args) => commands::abandon::run(ctx, args),
+        Command::Land(args) => commands::land::run(ctx, args),
         Command::Check(args) => commands::check::run(ctx, args),
         Command::Hooks(cmd) => commands::hooks::run(ctx, cmd),
         Command::Hook(args) => commands::hook::run(ctx, args),

@@ -276,3 +276,24 @@ impl From<crate::guard::GuardError> for CommandError {
         }
     }
 }
+
+impl From<crate::land::LandError> for CommandError {
+    fn from(e: crate::land::LandError) -> Self {
+        use crate::land::LandError as L;
+        match e {
+            L::Git(g) => g.into(),
+            L::Store(s) => s.into(),
+            L::Guard(g) => g.into(),
+            L::Work(w) => w.into(),
+            L::Claim(c) => c.into(),
+            L::Busy { .. } => CommandError::new(Exit::Conflict, e)
+                .hint("wait for it to finish; a crashed landing releases the lock by itself"),
+            L::Io { .. } => CommandError::new(Exit::Internal, e),
+            L::RemoteMoving { .. } => {
+                CommandError::new(Exit::Conflict, e).hint("run it again, or raise --attempts")
+            }
+            L::TestsFail { .. } => CommandError::new(Exit::User, e)
+                .hint("read the log; without --no-bisect the culprits are found and left out"),
+        }
+    }
+}

@@ -12,6 +12,7 @@ pub mod error;
 pub mod git;
 pub mod graph;
 pub mod guard;
+pub mod land;
 pub mod ops;
 pub mod scope;
 pub mod store;

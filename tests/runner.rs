@@ -12,6 +12,7 @@ mod commits;
 mod concurrency;
 mod deps;
 mod guard;
+mod land;
 mod receipts;
 mod tasks;
 mod worktrees;

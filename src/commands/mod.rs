@@ -20,6 +20,7 @@ pub mod hook;
 pub mod hooks;
 pub mod import;
 pub mod init;
+pub mod land;
 pub mod list;
 pub mod man;
 pub mod note;

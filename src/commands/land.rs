@@ -1,0 +1,121 @@
+//! `git batch land`: integrate finished workers, test once, push once.
+
+use crate::cli::Ctx;
+use crate::error::CommandError;
+use crate::land::{self, Options};
+
+/// Integrate every finished worker branch (status `done`) into the main
+/// branch: replay them onto the remote tip in dependency order in a
+/// temporary worktree, leave out conflicts and scope violations, close the
+/// tasks, run the tests once (bisecting to leave culprits out), and push
+/// once, atomically, with a lease. Your checkout is never touched during
+/// the landing; afterwards it is fast-forwarded if it is clean.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only these tasks (default: every done task with a worker branch).
+    #[arg(conflicts_with = "parent")]
+    pub ids: Vec<String>,
+    /// Only the descendants of this task.
+    #[arg(long, value_name = "ID")]
+    pub parent: Option<String>,
+    /// The remote to land on (default: the config's `remote`).
+    #[arg(long, value_name = "REMOTE")]
+    pub remote: Option<String>,
+    /// The branch to land on (default: the config's `main_branch`).
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+    /// The test command, run once with `sh -c` (default: the config's
+    /// `test_command`).
+    #[arg(long, value_name = "CMD")]
+    pub test: Option<String>,
+    /// Land onto the local branch instead of pushing (for a repository
+    /// without a remote).
+    #[arg(long)]
+    pub no_push: bool,
+    /// Stack and test, then stop: push nothing, change no task or branch.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How many times to rebuild on a remote that moved meanwhile.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub attempts: u32,
+    /// On a test failure, stop instead of bisecting for the culprit.
+    #[arg(long)]
+    pub no_bisect: bool,
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
+    let store = ctx.store()?;
+    let only = match &args.parent {
+        Some(parent) => {
+            ctx.check_exists(&store, parent)?;
+            let cache = ctx.cache(&store)?;
+            let mut ids = Vec::new();
+            let mut stack = vec![parent.clone()];
+            while let Some(id) = stack.pop() {
+                for child in cache
+                    .children(&id)
+                    .map_err(crate::store::StoreError::from)?
+                {
+                    stack.push(child.id.clone());
+                    ids.push(child.id);
+                }
+            }
+            Some(ids)
+        }
+        None if !args.ids.is_empty() => Some(args.ids.clone()),
+        None => None,
+    };
+    let remote = args.remote.clone().or_else(|| store.config.remote.clone());
+    let opts = Options {
+        only,
+        push: !args.no_push && remote.is_some(),
+        remote,
+        branch: args
+            .branch
+            .clone()
+            .unwrap_or_else(|| store.config.main_branch.clone()),
+        test: args
+            .test
+            .clone()
+            .or_else(|| store.config.test_command.clone()),
+        dry_run: args.dry_run,
+        attempts: args.attempts,
+        bisect: !args.no_bisect,
+        worker: crate::claims::default_worker(&store.repo),
+    };
+    let report = land::land(&store, &opts)?;
+    if ctx.ui.json {
+        ctx.ui.json_value(&report)?;
+        return Ok(());
+    }
+    for id in &report.landed {
+        ctx.ui.line(format!("landed   {id}"))?;
+    }
+    for l in &report.left_out {
+        let first = l.detail.lines().next().unwrap_or("");
+        ctx.ui
+            .line(format!("left out {} ({}): {first}", l.id, l.reason))?;
+    }
+    for e in &report.closed_epics {
+        ctx.ui.line(format!("closed   {e} (all children landed)"))?;
+    }
+    match &report.commit {
+        Some(c) if report.pushed => ctx.ui.status(format!(
+            "pushed {} to {} on {} (tests {:.1}s); {}",
+            &c[..10],
+            opts.branch,
+            opts.remote.as_deref().unwrap_or(""),
+            report.test_seconds,
+            report.local_branch
+        )),
+        Some(c) => ctx.ui.status(format!(
+            "{} is now at {} (tests {:.1}s)",
+            opts.branch,
+            &c[..10],
+            report.test_seconds
+        )),
+        None if report.dry_run => ctx.ui.status("dry run: nothing pushed, nothing changed"),
+        None => ctx.ui.status("nothing to land"),
+    }
+    Ok(())
+}

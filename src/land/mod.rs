@@ -1,0 +1,695 @@
+//! `land`: integrate every finished worker branch into the main branch, test
+//! once, and push once, like a merge queue with no server.
+//!
+//! The landing happens in a temporary detached worktree (the user's checkout
+//! is never touched): the branches are replayed onto the remote tip in
+//! dependency order, a branch that conflicts or leaves its scope is left out,
+//! the task files are closed in one commit, the tests run once on the
+//! result (bisecting to leave culprits out), and one atomic push with a lease
+//! on the tip moves the branch. Only after the push is confirmed are claims
+//! released and worker branches and worktrees removed. A `kill -9` at any
+//! point leaves the remote at the old tip or the complete new one.
+
+mod replay;
+
+use crate::claims::{self, Decision, Via};
+use crate::git::{self, GitError, git_err, program};
+use crate::store::Store;
+use crate::task::{Kind, Note, Status, Task};
+use crate::work::{self, worktree};
+use git2::{Oid, Repository};
+use replay::Stack;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LandError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Guard(#[from] crate::guard::GuardError),
+    #[error(transparent)]
+    Work(#[from] crate::work::WorkError),
+    #[error(transparent)]
+    Claim(#[from] crate::claims::ClaimError),
+    #[error("another `git batch land` is running in this repository (lock {path})")]
+    Busy { path: PathBuf },
+    #[error("{what}: {path}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the remote kept moving: gave up after {attempts} attempt(s)")]
+    RemoteMoving { attempts: u32 },
+    #[error("the tests fail on the combined result (log: {log})")]
+    TestsFail { log: PathBuf },
+}
+
+/// How to land.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Only these tasks (default: every `done` task with a worker branch).
+    pub only: Option<Vec<String>>,
+    pub remote: Option<String>,
+    pub branch: String,
+    pub test: Option<String>,
+    pub push: bool,
+    pub dry_run: bool,
+    pub attempts: u32,
+    pub bisect: bool,
+    pub worker: String,
+}
+
+/// Why a task was left out.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LeftOut {
+    pub id: String,
+    /// `conflict`, `scope`, `test`, `dependency`.
+    pub reason: String,
+    pub detail: String,
+}
+
+/// What a landing did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Report {
+    pub base: String,
+    pub landed: Vec<String>,
+    pub left_out: Vec<LeftOut>,
+    /// The new tip of the branch (None when nothing landed, or dry run).
+    pub commit: Option<String>,
+    pub pushed: bool,
+    pub dry_run: bool,
+    pub attempts: u32,
+    pub test_seconds: f64,
+    pub test_log: Option<PathBuf>,
+    /// Epics closed because all their children are.
+    pub closed_epics: Vec<String>,
+    /// What happened to the user's checkout of the branch.
+    pub local_branch: String,
+}
+
+/// A finished worker branch.
+#[derive(Debug, Clone)]
+struct Candidate {
+    task: Task,
+    tip: Oid,
+}
+
+/// Every `done` task with a live `batch/<id>` branch (by the task file on
+/// that branch), optionally only `only`.
+fn candidates(
+    repo: &Repository,
+    only: Option<&[String]>,
+    base: Option<Oid>,
+) -> Result<Vec<Candidate>, LandError> {
+    let mut out = Vec::new();
+    let branches = repo
+        .branches(Some(git2::BranchType::Local))
+        .map_err(git_err("listing branches"))?;
+    for b in branches.flatten() {
+        let (branch, _) = b;
+        let Some(name) = branch.name().ok().flatten().map(String::from) else {
+            continue;
+        };
+        let Some(id) = work::task_of_branch(&name) else {
+            continue;
+        };
+        if only.is_some_and(|o| !o.iter().any(|x| x == id)) {
+            continue;
+        }
+        let Some(tip) = branch.get().target() else {
+            continue;
+        };
+        if let Some(mut task) = crate::guard::check::task_at(repo, Some(tip), id)
+            && task.status == Status::Done
+        {
+            // Dependencies added on the main branch after the worker
+            // started count too.
+            if let Some(base) = base
+                && let Some(planned) = crate::guard::check::task_at(repo, Some(base), id)
+            {
+                for d in planned.deps {
+                    crate::task::add_unique(&mut task.deps, &d);
+                }
+            }
+            out.push(Candidate { task, tip });
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.task.priority, &a.task.created, &a.task.id).cmp(&(
+            b.task.priority,
+            &b.task.created,
+            &b.task.id,
+        ))
+    });
+    Ok(out)
+}
+
+/// Dependency order: a task after the tasks of the set it depends on.
+fn ordered(cands: Vec<Candidate>) -> Vec<Candidate> {
+    let ids: HashSet<String> = cands.iter().map(|c| c.task.id.clone()).collect();
+    let mut placed: HashSet<String> = HashSet::new();
+    let mut rest = cands;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let before = out.len();
+        let mut keep = Vec::new();
+        for c in rest {
+            let ready = c
+                .task
+                .deps
+                .iter()
+                .all(|d| !ids.contains(d) || placed.contains(d));
+            if ready {
+                placed.insert(c.task.id.clone());
+                out.push(c);
+            } else {
+                keep.push(c);
+            }
+        }
+        rest = keep;
+        if out.len() == before {
+            // A cycle among them: keep the remaining order.
+            out.append(&mut rest);
+        }
+    }
+    out
+}
+
+/// Lands finished work. See the module doc for the steps.
+pub fn land(store: &Store, opts: &Options) -> Result<Report, LandError> {
+    let common = store.repo.commondir().to_path_buf();
+    let lock_path = common.join("batch").join("land.lock");
+    let _lock = try_lock(&lock_path)?;
+    let mut report = Report {
+        dry_run: opts.dry_run,
+        ..Report::default()
+    };
+    let wt_path = common.join("batch").join("land-worktree");
+    for attempt in 1..=opts.attempts.max(1) {
+        report.attempts = attempt;
+        let base = fetch_base(store, opts)?;
+        report.base = base.to_string();
+        let mut stack = Stack::open(store, &wt_path, base)?;
+        let result = build_and_test(store, opts, &mut stack, base, &mut report);
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                stack.remove();
+                return Err(e);
+            }
+        };
+        let Some(tip) = outcome else {
+            stack.remove();
+            return Ok(report);
+        };
+        if opts.dry_run {
+            stack.remove();
+            return Ok(report);
+        }
+        let pushed = publish(store, opts, base, tip)?;
+        stack.remove();
+        if !pushed {
+            // The remote moved: start over on its new tip.
+            report.landed.clear();
+            report.left_out.clear();
+            report.closed_epics.clear();
+            continue;
+        }
+        report.commit = Some(tip.to_string());
+        report.pushed = opts.push;
+        cleanup(store, opts, &report)?;
+        report.local_branch = update_local_branch(store, opts, base, tip)?;
+        return Ok(report);
+    }
+    Err(LandError::RemoteMoving {
+        attempts: opts.attempts,
+    })
+}
+
+fn try_lock(path: &Path) -> Result<std::fs::File, LandError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| LandError::Io {
+            what: "creating",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|source| LandError::Io {
+            what: "opening",
+            path: path.to_path_buf(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LandError::Busy {
+            path: path.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(LandError::Io {
+            what: "locking",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The lease: the remote branch's tip (fetched), or the local branch's.
+fn fetch_base(store: &Store, opts: &Options) -> Result<Oid, LandError> {
+    let local = format!("refs/heads/{}", opts.branch);
+    if let (true, Some(remote)) = (opts.push, &opts.remote) {
+        let tracking = format!("refs/remotes/{remote}/{}", opts.branch);
+        let spec = format!("+refs/heads/{}:{tracking}", opts.branch);
+        program::ok(
+            &store.root,
+            &["fetch", "--quiet", "--no-tags", remote, &spec],
+        )?;
+        return Ok(store
+            .repo
+            .refname_to_id(&tracking)
+            .map_err(git_err(format!("reading {tracking}")))?);
+    }
+    Ok(store
+        .repo
+        .refname_to_id(&local)
+        .map_err(git_err(format!("reading {local}")))?)
+}
+
+/// Stacks, closes and tests; the tip to publish, or None (nothing landed).
+fn build_and_test(
+    store: &Store,
+    opts: &Options,
+    stack: &mut Stack,
+    base: Oid,
+    report: &mut Report,
+) -> Result<Option<Oid>, LandError> {
+    let base_tasks = |id: &str| crate::guard::check::task_at(&store.repo, Some(base), id);
+    let mut queue = Vec::new();
+    for c in ordered(candidates(&store.repo, opts.only.as_deref(), Some(base))?) {
+        // Landed already (a landing that died after its push): only the
+        // cleanup is left, which a successful landing does for it.
+        if base_tasks(&c.task.id).is_some_and(|t| t.status == Status::Closed) {
+            continue;
+        }
+        queue.push(c);
+    }
+    loop {
+        let mut stacked: Vec<(Candidate, Oid)> = Vec::new();
+        let mut out_ids: HashSet<String> = report.left_out.iter().map(|l| l.id.clone()).collect();
+        stack.reset(base)?;
+        for c in &queue {
+            let id = &c.task.id;
+            if out_ids.contains(id) {
+                continue;
+            }
+            let waiting = c.task.deps.iter().find(|d| {
+                let closed_at_base = base_tasks(d).is_some_and(|t| t.status == Status::Closed);
+                let in_stack = stacked.iter().any(|(s, _)| &s.task.id == *d);
+                !closed_at_base && !in_stack
+            });
+            if let Some(dep) = waiting {
+                out_ids.insert(id.clone());
+                report.left_out.push(LeftOut {
+                    id: id.clone(),
+                    reason: "dependency".into(),
+                    detail: format!("depends on {dep}, which is not landed"),
+                });
+                continue;
+            }
+            let before = stack.head()?;
+            match stack.replay(store, c.tip, base)? {
+                replay::Replayed::Ok(tip) => {
+                    let problems = stack.check_scope(&store.repo, before, tip, id)?;
+                    if problems.is_empty() {
+                        stacked.push((c.clone(), tip));
+                    } else {
+                        stack.reset(before)?;
+                        out_ids.insert(id.clone());
+                        report.left_out.push(LeftOut {
+                            id: id.clone(),
+                            reason: "scope".into(),
+                            detail: problems.join("; "),
+                        });
+                    }
+                }
+                replay::Replayed::Conflict(files) => {
+                    out_ids.insert(id.clone());
+                    report.left_out.push(LeftOut {
+                        id: id.clone(),
+                        reason: "conflict".into(),
+                        detail: format!("needs rebase onto {}: {}", short(base), files.join(", ")),
+                    });
+                }
+            }
+        }
+        // With nothing stacked, a commit is still made when tasks were left
+        // out: it records why on their task files.
+        if stacked.is_empty() && (report.left_out.is_empty() || opts.dry_run) {
+            return Ok(None);
+        }
+        // Test the stack (before the closing commit: it only touches .batch/).
+        let tips: Vec<Oid> = stacked.iter().map(|(_, t)| *t).collect();
+        if let (Some(cmd), false) = (&opts.test, stacked.is_empty()) {
+            let top = *tips.last().expect("non-empty");
+            let (ok, log, secs) = stack.test(store, cmd, top)?;
+            report.test_seconds += secs;
+            report.test_log = Some(log.clone());
+            let ok = ok || {
+                // Once more, in case it is flaky.
+                let (ok, _, secs) = stack.test(store, cmd, top)?;
+                report.test_seconds += secs;
+                ok
+            };
+            if !ok {
+                if !opts.bisect {
+                    return Err(LandError::TestsFail { log });
+                }
+                let culprit = bisect(stack, store, cmd, &tips, report)?;
+                let (c, _) = &stacked[culprit];
+                let output = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = output.lines().rev().take(20).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                report.left_out.push(LeftOut {
+                    id: c.task.id.clone(),
+                    reason: "test".into(),
+                    detail: format!(
+                        "tests fail with it ({}):\n{}",
+                        log.display(),
+                        tail.join("\n")
+                    ),
+                });
+                continue;
+            }
+        }
+        report.landed = stacked.iter().map(|(c, _)| c.task.id.clone()).collect();
+        let landed_tips: HashMap<String, Oid> = stacked
+            .iter()
+            .map(|(c, t)| (c.task.id.clone(), *t))
+            .collect();
+        let top = tips.last().copied().unwrap_or(base);
+        let tip = close_tasks(stack, base, top, &landed_tips, report)?;
+        if tip == base {
+            return Ok(None);
+        }
+        return Ok(Some(tip));
+    }
+}
+
+/// The first stacked task whose tip fails the tests (the stack below it
+/// passes): merge-train bisection over the stack's prefixes.
+fn bisect(
+    stack: &mut Stack,
+    store: &Store,
+    cmd: &str,
+    tips: &[Oid],
+    report: &mut Report,
+) -> Result<usize, LandError> {
+    let (mut good, mut bad) = (None::<usize>, tips.len() - 1);
+    while good.map_or(0, |g| g + 1) < bad {
+        let mid = (good.map_or(0, |g| g + 1) + bad) / 2;
+        let (ok, _, secs) = stack.test(store, cmd, tips[mid])?;
+        report.test_seconds += secs;
+        if ok {
+            good = Some(mid);
+        } else {
+            bad = mid;
+        }
+    }
+    Ok(bad)
+}
+
+/// One commit on top of the stack: landed tasks closed (with the commit of
+/// their work), left-out tasks noted (test failures marked failed), and
+/// epics whose children are now all closed closed too.
+fn close_tasks(
+    stack: &mut Stack,
+    base: Oid,
+    top: Oid,
+    landed: &HashMap<String, Oid>,
+    report: &mut Report,
+) -> Result<Oid, LandError> {
+    let now = crate::store::now();
+    let mut changed: BTreeMap<String, Task> = BTreeMap::new();
+    for (id, tip) in landed {
+        let mut t = stack.read_task(id)?;
+        t.status = Status::Closed;
+        t.closed_reason = Some("landed".into());
+        t.landed = Some(tip.to_string());
+        t.updated = now.clone();
+        changed.insert(id.clone(), t);
+    }
+    for l in &report.left_out {
+        let Ok(mut t) = stack.read_task(&l.id) else {
+            continue;
+        };
+        if l.reason == "test" {
+            t.status = Status::Failed;
+        }
+        t.updated = now.clone();
+        t.notes.push(Note {
+            at: now.clone(),
+            by: "git-batch land".into(),
+            text: format!(
+                "left out of the landing on {} ({}): {}",
+                short(base),
+                l.reason,
+                l.detail
+            ),
+        });
+        changed.insert(l.id.clone(), t);
+    }
+    // Parent epics whose children are all closed now.
+    let all = stack.all_tasks()?;
+    let mut parents: Vec<String> = changed
+        .values()
+        .filter(|t| t.status == Status::Closed)
+        .filter_map(|t| t.parent.clone())
+        .collect();
+    parents.sort();
+    parents.dedup();
+    for p in parents {
+        let Some(epic) = all.iter().find(|t| t.id == p && t.kind == Kind::Epic) else {
+            continue;
+        };
+        if epic.status == Status::Closed {
+            continue;
+        }
+        let all_closed = all
+            .iter()
+            .filter(|t| t.parent.as_deref() == Some(&p))
+            .all(|t| changed.get(&t.id).map_or(t.status, |c| c.status) == Status::Closed);
+        if all_closed {
+            let mut e = epic.clone();
+            e.status = Status::Closed;
+            e.closed_reason = Some("all children landed".into());
+            e.updated = now.clone();
+            report.closed_epics.push(p.clone());
+            changed.insert(p, e);
+        }
+    }
+    let n = landed.len();
+    let message = format!(
+        "batch: land {n} task(s)\n\n{}",
+        report
+            .landed
+            .iter()
+            .map(|id| format!("Landed: {id}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    stack.commit_tasks(top, changed.values(), &message)
+}
+
+/// Moves the branch: one atomic leased push (remote), or a compare-and-swap
+/// of the local branch (`--no-push`). False when the remote moved.
+fn publish(store: &Store, opts: &Options, base: Oid, tip: Oid) -> Result<bool, LandError> {
+    let refname = format!("refs/heads/{}", opts.branch);
+    match (&opts.remote, opts.push) {
+        (Some(remote), true) => {
+            let lease = format!("--force-with-lease={refname}:{base}");
+            let spec = format!("{tip}:{refname}");
+            let args = [
+                "push",
+                "--quiet",
+                "--atomic",
+                "--porcelain",
+                &lease,
+                remote,
+                &spec,
+            ];
+            let out = std::process::Command::new("git")
+                .args(args)
+                .current_dir(&store.root)
+                .env("GIT_BATCH_LANDING", "1")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|source| GitError::Spawn {
+                    args: args.join(" "),
+                    source,
+                })?;
+            if out.status.success() {
+                return Ok(true);
+            }
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if ["stale info", "fetch first", "non-fast-forward", "rejected"]
+                .iter()
+                .any(|r| text.contains(r))
+                && !text.contains("pre-receive hook declined")
+            {
+                return Ok(false);
+            }
+            Err(program::failed(&args, &out).into())
+        }
+        _ => {
+            // Onto the local branch. When it is checked out in the main
+            // working tree, move it with the checkout (a fast-forward that
+            // refuses to overwrite local changes), never under it.
+            let main_wt = main_worktree(store);
+            let checked_out = Repository::open(&main_wt)
+                .ok()
+                .and_then(|r| git::current_branch(&r))
+                .as_deref()
+                == Some(opts.branch.as_str());
+            if checked_out {
+                let head = program::ok(&main_wt, &["rev-parse", "HEAD"])?;
+                if head.trim() != base.to_string() {
+                    return Ok(false);
+                }
+                program::ok(
+                    &main_wt,
+                    &["merge", "--ff-only", "--quiet", &tip.to_string()],
+                )?;
+                return Ok(true);
+            }
+            let moved = store
+                .repo
+                .reference_matching(&refname, tip, true, base, "git batch land");
+            match moved {
+                Ok(_) => Ok(true),
+                Err(e) if git::is_race(&e) => Ok(false),
+                Err(source) => Err(GitError::Git {
+                    what: format!("moving {refname}"),
+                    source,
+                }
+                .into()),
+            }
+        }
+    }
+}
+
+/// The main working tree (the common git dir's parent).
+fn main_worktree(store: &Store) -> PathBuf {
+    let common = store.repo.commondir();
+    let common = common
+        .canonicalize()
+        .unwrap_or_else(|_| common.to_path_buf());
+    match (common.file_name(), common.parent()) {
+        (Some(n), Some(p)) if n == ".git" => p.to_path_buf(),
+        _ => store.root.clone(),
+    }
+}
+
+/// After a confirmed landing: claims released, worker branches and
+/// worktrees removed.
+fn cleanup(store: &Store, opts: &Options, report: &Report) -> Result<(), LandError> {
+    let via = match (&opts.remote, opts.push) {
+        (Some(r), true) if store.config.remote.as_deref() == Some(r.as_str()) => Via::Remote(r),
+        _ => Via::Local,
+    };
+    let landed = report.landed.clone();
+    claims::transact(&store.repo, via, |set| {
+        let gone: Vec<String> = landed
+            .iter()
+            .filter(|id| set.claims.contains_key(*id))
+            .cloned()
+            .collect();
+        if gone.is_empty() {
+            return Ok(Decision::Keep(()));
+        }
+        Ok(Decision::Write {
+            message: format!(
+                "release {} by {} at {} (landed)",
+                gone.join(" "),
+                opts.worker,
+                claims::format_time(claims::now())
+            ),
+            put: vec![],
+            remove: gone,
+            result: (),
+        })
+    })?;
+    for id in &report.landed {
+        if let Some(path) = worktree::find_worktree(&store.repo, id)? {
+            let p = path.to_string_lossy().into_owned();
+            let _ = program::run(&store.root, &["worktree", "remove", "--force", &p]);
+        }
+        let _ = program::run(
+            &store.root,
+            &["branch", "-D", "--quiet", &work::branch_of(id)],
+        );
+    }
+    Ok(())
+}
+
+/// Fast-forwards the user's checkout of the branch when it is checked out,
+/// at the old tip and clean; otherwise says how to update it.
+fn update_local_branch(
+    store: &Store,
+    opts: &Options,
+    base: Oid,
+    tip: Oid,
+) -> Result<String, LandError> {
+    let refname = format!("refs/heads/{}", opts.branch);
+    let main_wt = main_worktree(store);
+    let Ok(repo) = Repository::open(&main_wt) else {
+        return Ok("not updated (no main working tree)".into());
+    };
+    let local = repo.refname_to_id(&refname).ok();
+    let checked_out = git::current_branch(&repo).as_deref() == Some(opts.branch.as_str());
+    if !opts.push || opts.remote.is_none() {
+        // The landing moved the local branch itself (with its checkout).
+        return Ok(format!("{} is at {}", opts.branch, short(tip)));
+    }
+    if local != Some(base) && local.is_some() {
+        return Ok(format!(
+            "{} has commits of its own; run `git pull --rebase` to update it",
+            opts.branch
+        ));
+    }
+    if !checked_out {
+        repo.reference(&refname, tip, true, "git batch land: fast-forward")
+            .map_err(git_err("updating the local branch"))?;
+        return Ok(format!("{} fast-forwarded to {}", opts.branch, short(tip)));
+    }
+    Ok(sync_checkout(&main_wt, tip))
+}
+
+/// Fast-forwards a checked-out branch to `tip` if the checkout is clean.
+fn sync_checkout(dir: &Path, tip: Oid) -> String {
+    let clean = program::ok(dir, &["status", "--porcelain", "--untracked-files=no"])
+        .map(|s| s.trim().is_empty())
+        .unwrap_or(false);
+    if !clean {
+        return "checkout has changes, left alone; run `git merge --ff-only` (or `git pull`) when ready".into();
+    }
+    match program::ok(dir, &["merge", "--ff-only", "--quiet", &tip.to_string()]) {
+        Ok(_) => format!("fast-forwarded to {}", short(tip)),
+        Err(_) => "could not fast-forward; run `git pull --rebase`".into(),
+    }
+}
+
+fn short(oid: Oid) -> String {
+    oid.to_string()[..10].to_string()
+}

@@ -1,0 +1,300 @@
+//! The landing's temporary detached worktree: replaying worker branches onto
+//! it, checking their scopes, running the tests, and the closing commit.
+
+use super::LandError;
+use crate::git::{GitError, git_err, program};
+use crate::store::Store;
+use crate::task::Task;
+use git2::{Oid, Repository};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub struct Stack {
+    /// The temporary worktree.
+    path: PathBuf,
+    /// The main working tree, where `git worktree` commands run.
+    root: PathBuf,
+    /// Identity for the commits the landing makes, when git has none.
+    identity: Vec<(String, String)>,
+}
+
+pub enum Replayed {
+    Ok(Oid),
+    /// The files that conflicted; the stack is back where it was.
+    Conflict(Vec<String>),
+}
+
+impl Stack {
+    /// A fresh detached worktree at `base` (a leftover of a crashed landing
+    /// is removed first).
+    pub fn open(store: &Store, path: &Path, base: Oid) -> Result<Stack, LandError> {
+        let stack = Stack {
+            path: path.to_path_buf(),
+            root: store.root.clone(),
+            identity: identity(&store.repo),
+        };
+        stack.remove();
+        let p = path.to_string_lossy().into_owned();
+        program::ok(
+            &store.root,
+            &[
+                "worktree",
+                "add",
+                "--quiet",
+                "--detach",
+                &p,
+                &base.to_string(),
+            ],
+        )?;
+        Ok(stack)
+    }
+
+    /// Removes the worktree (best effort: also used after failures).
+    pub fn remove(&self) {
+        let p = self.path.to_string_lossy().into_owned();
+        let _ = program::run(&self.root, &["worktree", "remove", "--force", &p]);
+        if self.path.exists() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+        let _ = program::run(&self.root, &["worktree", "prune"]);
+    }
+
+    fn git(&self, args: &[&str]) -> Result<std::process::Output, LandError> {
+        Command::new("git")
+            // Our own hooks are not for the landing's replays.
+            .args(["-c", "core.hooksPath=/dev/null"])
+            .args(args)
+            .current_dir(&self.path)
+            .envs(self.identity.iter().map(|(k, v)| (k, v)))
+            .env("GIT_BATCH_LANDING", "1")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| {
+                GitError::Spawn {
+                    args: args.join(" "),
+                    source,
+                }
+                .into()
+            })
+    }
+
+    fn git_ok(&self, args: &[&str]) -> Result<String, LandError> {
+        let out = self.git(args)?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(program::failed(args, &out).into())
+        }
+    }
+
+    pub fn head(&self) -> Result<Oid, LandError> {
+        let text = self.git_ok(&["rev-parse", "HEAD"])?;
+        Oid::from_str(text.trim()).map_err(|e| git_err("reading HEAD")(e).into())
+    }
+
+    pub fn reset(&mut self, to: Oid) -> Result<(), LandError> {
+        self.git_ok(&["reset", "--quiet", "--hard", &to.to_string()])?;
+        self.git_ok(&["clean", "-fdq"])?;
+        Ok(())
+    }
+
+    /// Cherry-picks the branch's own commits (since it left `base`'s
+    /// history), keeping authors and messages. Conflicts only in task files
+    /// are resolved (the task's own file: the worker's version; others: the
+    /// stack's); any other conflict leaves the branch out.
+    pub fn replay(&mut self, store: &Store, tip: Oid, base: Oid) -> Result<Replayed, LandError> {
+        let fork = store
+            .repo
+            .merge_base(tip, base)
+            .map_err(git_err("finding where the branch starts"))?;
+        let range = format!("{fork}..{tip}");
+        let list = self.git_ok(&["rev-list", "--reverse", "--no-merges", &range])?;
+        let commits: Vec<&str> = list.lines().collect();
+        let before = self.head()?;
+        if commits.is_empty() {
+            return Ok(Replayed::Ok(before));
+        }
+        let mut args = vec!["cherry-pick", "--allow-empty", "--keep-redundant-commits"];
+        args.extend(commits.iter().copied());
+        let mut out = self.git(&args)?;
+        while !out.status.success() {
+            let unmerged = self.git_ok(&["diff", "--name-only", "--diff-filter=U"])?;
+            let files: Vec<String> = unmerged.lines().map(String::from).collect();
+            let only_tasks = !files.is_empty()
+                && files
+                    .iter()
+                    .all(|f| f.starts_with(".batch/tasks/") || f.starts_with(".batch/receipts/"));
+            if !only_tasks {
+                let _ = self.git(&["cherry-pick", "--abort"]);
+                self.reset(before)?;
+                return Ok(Replayed::Conflict(if files.is_empty() {
+                    vec![String::from_utf8_lossy(&out.stderr).trim().to_string()]
+                } else {
+                    files
+                }));
+            }
+            for f in &files {
+                // The worker's version; the closing commit rewrites the
+                // task's own file anyway.
+                self.git_ok(&["checkout", "--theirs", "--", f])?;
+                self.git_ok(&["add", "--", f])?;
+            }
+            out = Command::new("git")
+                .args(["-c", "core.hooksPath=/dev/null", "-c", "core.editor=true"])
+                .args(["cherry-pick", "--continue"])
+                .current_dir(&self.path)
+                .envs(self.identity.iter().map(|(k, v)| (k, v)))
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|source| GitError::Spawn {
+                    args: "cherry-pick --continue".into(),
+                    source,
+                })?;
+        }
+        Ok(Replayed::Ok(self.head()?))
+    }
+
+    /// Scope problems of the commits `before..after`, as `--range` finds them.
+    pub fn check_scope(
+        &self,
+        repo: &Repository,
+        before: Oid,
+        after: Oid,
+        id: &str,
+    ) -> Result<Vec<String>, LandError> {
+        let mut walk = repo.revwalk().map_err(git_err("walking the replay"))?;
+        walk.push(after).map_err(git_err("walking the replay"))?;
+        walk.hide(before).map_err(git_err("walking the replay"))?;
+        let report = crate::guard::check::check_walk(repo, walk, Some(id))?;
+        Ok(report.problems.iter().map(|p| p.to_string()).collect())
+    }
+
+    /// Runs `cmd` with `sh -c` on `tip`; its output goes to a log under the
+    /// git dir. Returns (passed, log, seconds).
+    pub fn test(
+        &mut self,
+        store: &Store,
+        cmd: &str,
+        tip: Oid,
+    ) -> Result<(bool, PathBuf, f64), LandError> {
+        self.reset(tip)?;
+        let logs = store.repo.commondir().join("batch").join("logs");
+        std::fs::create_dir_all(&logs).map_err(|source| LandError::Io {
+            what: "creating",
+            path: logs.clone(),
+            source,
+        })?;
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+        let log = logs.join(format!("land-{stamp}-{}.log", &tip.to_string()[..10]));
+        let file = std::fs::File::create(&log).map_err(|source| LandError::Io {
+            what: "creating",
+            path: log.clone(),
+            source,
+        })?;
+        let err = file.try_clone().map_err(|source| LandError::Io {
+            what: "opening",
+            path: log.clone(),
+            source,
+        })?;
+        let start = std::time::Instant::now();
+        let status = Command::new("sh")
+            .args(["-c", cmd])
+            .current_dir(&self.path)
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(err)
+            .status()
+            .map_err(|source| LandError::Io {
+                what: "running the test command in",
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok((status.success(), log, start.elapsed().as_secs_f64()))
+    }
+
+    pub fn read_task(&self, id: &str) -> Result<Task, LandError> {
+        let path = self.path.join(Store::task_rel(id));
+        let data = std::fs::read(&path).map_err(|source| LandError::Io {
+            what: "reading",
+            path: path.clone(),
+            source,
+        })?;
+        crate::store::cache::parse_file(&data, id).map_err(|e| {
+            crate::store::StoreError::Malformed {
+                path,
+                line: e.line,
+                message: e.message,
+            }
+            .into()
+        })
+    }
+
+    /// Every task file of the stack that parses.
+    pub fn all_tasks(&self) -> Result<Vec<Task>, LandError> {
+        let dir = self.path.join(".batch/tasks");
+        let mut out = Vec::new();
+        let entries = std::fs::read_dir(&dir).map_err(|source| LandError::Io {
+            what: "reading",
+            path: dir.clone(),
+            source,
+        })?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(stem) = name.strip_suffix(".toml")
+                && let Ok(t) = self.read_task(stem)
+            {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes `tasks` and commits them on top of `top`.
+    pub fn commit_tasks<'a>(
+        &mut self,
+        top: Oid,
+        tasks: impl Iterator<Item = &'a Task>,
+        message: &str,
+    ) -> Result<Oid, LandError> {
+        self.reset(top)?;
+        let mut any = false;
+        for t in tasks {
+            let path = self.path.join(Store::task_rel(&t.id));
+            crate::store::atomic::write_atomic(&path, crate::task::render_task(t).as_bytes())
+                .map_err(|source| LandError::Io {
+                    what: "writing",
+                    path: path.clone(),
+                    source,
+                })?;
+            any = true;
+        }
+        if !any {
+            return Ok(top);
+        }
+        self.git_ok(&["add", "--", ".batch/tasks"])?;
+        self.git_ok(&["commit", "--quiet", "--allow-empty", "-m", message])?;
+        self.head()
+    }
+}
+
+/// A committer identity for the landing's commits when git has none
+/// configured (a fresh machine, a CI runner).
+fn identity(repo: &Repository) -> Vec<(String, String)> {
+    let config = repo.config().ok();
+    let has = |k: &str| config.as_ref().and_then(|c| c.get_string(k).ok()).is_some();
+    let mut env = Vec::new();
+    for (who, var) in [("name", "NAME"), ("email", "EMAIL")] {
+        for role in ["AUTHOR", "COMMITTER"] {
+            let key = format!("GIT_{role}_{var}");
+            if std::env::var_os(&key).is_none() && !has(&format!("user.{who}")) {
+                let value = if who == "name" {
+                    "git-batch"
+                } else {
+                    "git-batch@localhost"
+                };
+                env.push((key, value.to_string()));
+            }
+        }
+    }
+    env
+}

@@ -239,6 +239,42 @@ def bench_pre_commit(args, work, env, files=10000, staged=1000):
     }
 
 
+def bench_land(args, work, env, branches, runs=3):
+    """`land` of `branches` finished workers (one file each, no test command)
+    into a local bare remote: the whole command, median of `runs` landings,
+    each on a fresh setup (the setup is not timed)."""
+    exe = os.path.abspath(args.bin)
+    hook_env = dict(env)
+    hook_env["PATH"] = os.path.dirname(exe) + ":" + env["PATH"]
+    times, peaks = [], []
+    for run in range(runs):
+        repo = os.path.join(work, f"land-{branches}")
+        bare = repo + ".git"
+        for d in (repo, bare, repo + ".worktrees"):
+            shutil.rmtree(d, ignore_errors=True)
+        fresh_repo(repo, hook_env)
+        git(["init", "-q", "--bare", "-b", "main", bare], work, hook_env)
+        git(["remote", "add", "origin", bare], repo, hook_env)
+        subprocess.run([exe, "init", "-q"], cwd=repo, env=hook_env, check=True)
+        ids = []
+        for i in range(branches):
+            ids.append(subprocess.run([exe, "create", f"part {i}", "--scope", f"p{i:03}/**", "-q"],
+                                      cwd=repo, env=hook_env, check=True, capture_output=True,
+                                      text=True).stdout.strip())
+        git(["push", "-q", "origin", "main"], repo, hook_env)
+        for i, task in enumerate(ids):
+            wt = subprocess.run([exe, "start", task, "--worker", "bench"], cwd=repo, env=hook_env,
+                                check=True, capture_output=True, text=True).stdout.strip()
+            os.makedirs(os.path.join(wt, f"p{i:03}"), exist_ok=True)
+            with open(os.path.join(wt, f"p{i:03}", "work.txt"), "w") as f:
+                f.write("done\n")
+            subprocess.run([exe, "done", "-q"], cwd=wt, env=hook_env, check=True)
+        t, m = timed([exe, "land", "--remote", "origin", "-q"], repo, hook_env)
+        times.append(t)
+        peaks.append(m)
+    return statistics.median(times), max(peaks)
+
+
 def bench_br(size, jsonl, args, work, env):
     """The same operations with br on a fresh workspace of the same file."""
     br = args.br
@@ -302,6 +338,9 @@ def main():
         if not args.no_start:
             extra = bench_start(args, work, env)
             extra.update(bench_pre_commit(args, work, env))
+            for n in (5, 20, 50):
+                extra[f"land {n} worker branches, no test, local bare remote"] = bench_land(
+                    args, work, env, n)
             for op, (t, m) in extra.items():
                 print(f"| - | `{op}` | {fmt_time(t)} | {m:.0f} MiB | - | - |", flush=True)
     finally:

@@ -220,3 +220,34 @@ impl TestEnv {
         serde_json::from_str(&out).unwrap()
     }
 }
+
+#[test]
+fn done_works_on_a_machine_without_a_git_identity() {
+    let env = TestEnv::new();
+    env.git(&["config", "--unset", "user.name"]);
+    env.git(&["config", "--unset", "user.email"]);
+    let id = env.create(&["t", "--scope", "t/**"]);
+    let s = start(&env, &id, "w1");
+    std::fs::create_dir_all(s.path.join("t")).unwrap();
+    std::fs::write(s.path.join("t/a"), "a\n").unwrap();
+    let mut cmd = env.batch_cmd_in(&s.path, &["done"]);
+    for var in [
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+    ] {
+        cmd.env_remove(var);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.read_task_in(&s.path, &id).status, "done");
+    assert_eq!(
+        env.git_in(&s.path, &["log", "-1", "--format=%an"]).trim(),
+        "git-batch"
+    );
+}

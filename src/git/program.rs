@@ -39,3 +39,25 @@ pub fn failed(args: &[&str], out: &Output) -> GitError {
         stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
     }
 }
+
+/// A fallback identity (as `GIT_*_NAME`/`EMAIL` variables) for commits made
+/// with the git program when git has none (a fresh machine, a CI runner),
+/// where `git commit` would refuse. Asked of git itself (`git var`), since
+/// libgit2 does not read the same configuration (`GIT_CONFIG_GLOBAL`).
+pub fn identity_env(repo: &git2::Repository) -> Vec<(String, String)> {
+    let dir = repo.workdir().unwrap_or_else(|| repo.path());
+    let mut env = Vec::new();
+    for role in ["AUTHOR", "COMMITTER"] {
+        let known = run(dir, &["var", &format!("GIT_{role}_IDENT")])
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if !known {
+            env.push((format!("GIT_{role}_NAME"), "git-batch".to_string()));
+            env.push((
+                format!("GIT_{role}_EMAIL"),
+                "git-batch@localhost".to_string(),
+            ));
+        }
+    }
+    env
+}

@@ -31,7 +31,7 @@ impl Stack {
         let stack = Stack {
             path: path.to_path_buf(),
             root: store.root.clone(),
-            identity: identity(&store.repo),
+            identity: program::identity_env(&store.repo),
         };
         stack.remove();
         let p = path.to_string_lossy().into_owned();
@@ -275,26 +275,4 @@ impl Stack {
         self.git_ok(&["commit", "--quiet", "--allow-empty", "-m", message])?;
         self.head()
     }
-}
-
-/// A committer identity for the landing's commits when git has none
-/// configured (a fresh machine, a CI runner).
-fn identity(repo: &Repository) -> Vec<(String, String)> {
-    let config = repo.config().ok();
-    let has = |k: &str| config.as_ref().and_then(|c| c.get_string(k).ok()).is_some();
-    let mut env = Vec::new();
-    for (who, var) in [("name", "NAME"), ("email", "EMAIL")] {
-        for role in ["AUTHOR", "COMMITTER"] {
-            let key = format!("GIT_{role}_{var}");
-            if std::env::var_os(&key).is_none() && !has(&format!("user.{who}")) {
-                let value = if who == "name" {
-                    "git-batch"
-                } else {
-                    "git-batch@localhost"
-                };
-                env.push((key, value.to_string()));
-            }
-        }
-    }
-    env
 }

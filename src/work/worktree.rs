@@ -355,13 +355,24 @@ pub fn done(
             files: outside,
         });
     }
-    let mut task = wt.read_task(id)?;
+    let before = wt.read_task(id)?;
+    let mut task = before.clone();
     task.status = Status::Done;
     task.updated = crate::store::now();
     wt.write_task(&task)?;
-    program::ok(&wt.root, &["add", "--all", "--", "."])?;
     let default = format!("batch: done {id} \"{}\"", task.title);
-    let commit = commit_with_hooks(&wt, message.unwrap_or(&default), worker, &[])?;
+    let committed = program::ok(&wt.root, &["add", "--all", "--", "."])
+        .map_err(WorkError::from)
+        .and_then(|_| commit_with_hooks(&wt, message.unwrap_or(&default), worker, &[]));
+    let commit = match committed {
+        Ok(commit) => commit,
+        Err(e) => {
+            // Nothing half-done: the task file goes back to what it was.
+            let _ = wt.write_task(&before);
+            let _ = program::run(&wt.root, &["reset", "--quiet", "--", &Store::task_rel(id)]);
+            return Err(e);
+        }
+    };
     let mut files = files;
     let rel = Store::task_rel(id);
     if !files.contains(&rel) {
@@ -392,7 +403,16 @@ fn commit_with_hooks(
         args.push("--");
         args.extend(only.iter().map(String::as_str));
     }
-    let out = program::run(&wt.root, &args)?;
+    let out = std::process::Command::new("git")
+        .args(&args)
+        .current_dir(&wt.root)
+        .envs(program::identity_env(&wt.repo))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|source| crate::git::GitError::Spawn {
+            args: args.join(" "),
+            source,
+        })?;
     if !out.status.success() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         if stdout.contains("nothing to commit") || stdout.contains("no changes added") {

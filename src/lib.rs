@@ -13,6 +13,8 @@ pub mod git;
 pub mod graph;
 pub mod guard;
 pub mod land;
+pub mod plan;
+pub mod run;
 pub mod ops;
 pub mod scope;
 pub mod store;

@@ -107,23 +107,32 @@ fn candidates(
     base: Option<Oid>,
 ) -> Result<Vec<Candidate>, LandError> {
     let mut out = Vec::new();
-    let branches = repo
-        .branches(Some(git2::BranchType::Local))
-        .map_err(git_err("listing branches"))?;
-    for b in branches.flatten() {
-        let (branch, _) = b;
-        let Some(name) = branch.name().ok().flatten().map(String::from) else {
-            continue;
-        };
-        let Some(id) = work::task_of_branch(&name) else {
-            continue;
-        };
+    // Local worker branches, then work shared by other clones under
+    // refs/batch/work/ (fetched), for tasks without a local branch.
+    let mut tips: BTreeMap<String, Oid> = BTreeMap::new();
+    for glob in ["refs/batch/work/*", "refs/heads/batch/*"] {
+        for r in repo
+            .references_glob(glob)
+            .map_err(git_err("listing worker branches"))?
+            .flatten()
+        {
+            let (Some(name), Some(tip)) = (r.name().ok().map(String::from), r.target()) else {
+                continue;
+            };
+            let id = name
+                .strip_prefix("refs/heads/")
+                .and_then(work::task_of_branch)
+                .or_else(|| name.strip_prefix("refs/batch/work/"));
+            if let Some(id) = id.filter(|i| crate::task::id::validate_id(i).is_ok()) {
+                tips.insert(id.to_string(), tip);
+            }
+        }
+    }
+    for (id, tip) in tips {
+        let id = id.as_str();
         if only.is_some_and(|o| !o.iter().any(|x| x == id)) {
             continue;
         }
-        let Some(tip) = branch.get().target() else {
-            continue;
-        };
         if let Some(mut task) = crate::guard::check::task_at(repo, Some(tip), id)
             && task.status == Status::Done
         {
@@ -211,7 +220,7 @@ pub fn land(store: &Store, opts: &Options) -> Result<Report, LandError> {
             stack.remove();
             return Ok(report);
         }
-        let pushed = publish(store, opts, base, tip)?;
+        let pushed = publish(store, opts, base, tip, &report.landed)?;
         stack.remove();
         if !pushed {
             // The remote moved: start over on its new tip.
@@ -268,9 +277,11 @@ fn fetch_base(store: &Store, opts: &Options) -> Result<Oid, LandError> {
     if let (true, Some(remote)) = (opts.push, &opts.remote) {
         let tracking = format!("refs/remotes/{remote}/{}", opts.branch);
         let spec = format!("+refs/heads/{}:{tracking}", opts.branch);
+        // Work finished on other clones, shared under refs/batch/work/.
+        let work = "+refs/batch/work/*:refs/batch/work/*";
         program::ok(
             &store.root,
-            &["fetch", "--quiet", "--no-tags", remote, &spec],
+            &["fetch", "--quiet", "--no-tags", remote, &spec, work],
         )?;
         return Ok(store
             .repo
@@ -395,7 +406,7 @@ fn build_and_test(
             .map(|(c, t)| (c.task.id.clone(), *t))
             .collect();
         let top = tips.last().copied().unwrap_or(base);
-        let tip = close_tasks(stack, base, top, &landed_tips, report)?;
+        let tip = close_tasks(store, stack, base, top, &landed_tips, report)?;
         if tip == base {
             return Ok(None);
         }
@@ -427,9 +438,12 @@ fn bisect(
 }
 
 /// One commit on top of the stack: landed tasks closed (with the commit of
-/// their work), left-out tasks noted (test failures marked failed), and
-/// epics whose children are now all closed closed too.
+/// their work), left-out tasks noted (test failures marked failed), epics
+/// whose children are now all closed closed too, and the plans of the
+/// landed tasks `running`, or `completed` once each of their tasks is
+/// closed, failed or escalated.
 fn close_tasks(
+    store: &Store,
     stack: &mut Stack,
     base: Oid,
     top: Oid,
@@ -495,9 +509,12 @@ fn close_tasks(
             changed.insert(p, e);
         }
     }
+    let plans = plan_statuses(store, stack, &all, &changed);
     let n = landed.len();
+    // The base and the order of the stack let `review` find each task's
+    // commits: task N's are landed(N-1)..landed(N).
     let message = format!(
-        "batch: land {n} task(s)\n\n{}",
+        "batch: land {n} task(s)\n\nBase: {base}\n{}",
         report
             .landed
             .iter()
@@ -505,18 +522,79 @@ fn close_tasks(
             .collect::<Vec<_>>()
             .join("\n")
     );
-    stack.commit_tasks(top, changed.values(), &message)
+    stack.commit_tasks(top, changed.values(), &plans, &message)
+}
+
+/// The manifests of the plans that `changed` touches, with their new
+/// status, as `(path, text)`; only those whose status changes.
+fn plan_statuses(
+    store: &Store,
+    stack: &Stack,
+    all: &[Task],
+    changed: &BTreeMap<String, Task>,
+) -> Vec<(String, String)> {
+    use crate::plan::{Plan, PlanStatus};
+    let names: std::collections::BTreeSet<String> =
+        changed.values().filter_map(|t| t.batch.clone()).collect();
+    let status_of = |id: &str| {
+        changed
+            .get(id)
+            .or_else(|| all.iter().find(|t| t.id == id))
+            .map(|t| t.status)
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let rel = Plan::rel(&name);
+        let Some(mut plan) = stack.read_plan(&rel) else {
+            continue;
+        };
+        if plan.status == PlanStatus::Reviewed {
+            continue;
+        }
+        let finished = plan.tasks.iter().all(|pt| {
+            matches!(
+                status_of(&pt.id),
+                Some(Status::Closed | Status::Failed | Status::Escalated)
+            ) || matches!(
+                worktree::branch_task(&store.repo, &pt.id).map(|t| t.status),
+                Some(Status::Failed | Status::Escalated)
+            )
+        });
+        let status = if finished {
+            PlanStatus::Completed
+        } else {
+            PlanStatus::Running
+        };
+        if plan.status != status {
+            plan.status = status;
+            out.push((rel, plan.render()));
+        }
+    }
+    out
 }
 
 /// Moves the branch: one atomic leased push (remote), or a compare-and-swap
 /// of the local branch (`--no-push`). False when the remote moved.
-fn publish(store: &Store, opts: &Options, base: Oid, tip: Oid) -> Result<bool, LandError> {
+fn publish(
+    store: &Store,
+    opts: &Options,
+    base: Oid,
+    tip: Oid,
+    landed: &[String],
+) -> Result<bool, LandError> {
     let refname = format!("refs/heads/{}", opts.branch);
     match (&opts.remote, opts.push) {
         (Some(remote), true) => {
             let lease = format!("--force-with-lease={refname}:{base}");
             let spec = format!("{tip}:{refname}");
-            let args = [
+            // The shared work refs of what lands go in the same push.
+            let deletions: Vec<String> = landed
+                .iter()
+                .map(|id| format!("refs/batch/work/{id}"))
+                .filter(|w| store.repo.refname_to_id(w).is_ok())
+                .map(|w| format!(":{w}"))
+                .collect();
+            let mut args = vec![
                 "push",
                 "--quiet",
                 "--atomic",
@@ -525,8 +603,9 @@ fn publish(store: &Store, opts: &Options, base: Oid, tip: Oid) -> Result<bool, L
                 remote,
                 &spec,
             ];
+            args.extend(deletions.iter().map(String::as_str));
             let out = std::process::Command::new("git")
-                .args(args)
+                .args(&args)
                 .current_dir(&store.root)
                 .env("GIT_BATCH_LANDING", "1")
                 .stdin(std::process::Stdio::null())
@@ -639,6 +718,9 @@ fn cleanup(store: &Store, opts: &Options, report: &Report) -> Result<(), LandErr
             &store.root,
             &["branch", "-D", "--quiet", &work::branch_of(id)],
         );
+        if let Ok(mut r) = store.repo.find_reference(&format!("refs/batch/work/{id}")) {
+            let _ = r.delete();
+        }
     }
     Ok(())
 }

@@ -249,15 +249,35 @@ impl Stack {
         Ok(out)
     }
 
-    /// Writes `tasks` and commits them on top of `top`.
+    /// The plan manifest at `rel` in the stack, if it reads.
+    pub fn read_plan(&self, rel: &str) -> Option<crate::plan::Plan> {
+        let text = std::fs::read_to_string(self.path.join(rel)).ok()?;
+        toml::from_str(&text).ok()
+    }
+
+    /// Writes `tasks` and the `files` (`(path, text)`) and commits them on
+    /// top of `top`.
     pub fn commit_tasks<'a>(
         &mut self,
         top: Oid,
         tasks: impl Iterator<Item = &'a Task>,
+        files: &[(String, String)],
         message: &str,
     ) -> Result<Oid, LandError> {
         self.reset(top)?;
         let mut any = false;
+        for (rel, text) in files {
+            let path = self.path.join(rel);
+            crate::store::atomic::write_atomic(&path, text.as_bytes()).map_err(|source| {
+                LandError::Io {
+                    what: "writing",
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+            self.git_ok(&["add", "--", rel])?;
+            any = true;
+        }
         for t in tasks {
             let path = self.path.join(Store::task_rel(&t.id));
             crate::store::atomic::write_atomic(&path, crate::task::render_task(t).as_bytes())

@@ -71,6 +71,22 @@ fn main_tip(store: &Store) -> Result<Oid, WorkError> {
         .map_err(|e| git_err(format!("reading {name}"))(e).into())
 }
 
+/// The tip of `id`'s work: its local branch `batch/<id>`, else the one
+/// another clone shared as `refs/batch/work/<id>` (fetched).
+pub fn branch_tip(repo: &Repository, id: &str) -> Option<Oid> {
+    [
+        format!("refs/heads/{}", branch_of(id)),
+        format!("refs/batch/work/{id}"),
+    ]
+    .iter()
+    .find_map(|r| repo.refname_to_id(r).ok())
+}
+
+/// The task as its worker branch has it (see [`branch_tip`]).
+pub fn branch_task(repo: &Repository, id: &str) -> Option<Task> {
+    crate::guard::check::task_at(repo, Some(branch_tip(repo, id)?), id)
+}
+
 /// Where `start` puts the worktree of `id`.
 pub fn worktree_path(store: &Store, id: &str) -> PathBuf {
     let repo_name = store
@@ -399,6 +415,13 @@ fn commit_with_hooks(
     let mut args: Vec<&str> = vec!["commit", "--quiet", "-m", message];
     let trailer = format!("Batch-Worker: {worker}");
     args.extend(["--trailer", &trailer]);
+    // Named here too, so `review` and `check --range` find the task's
+    // commits where the hooks are not installed (the commit-msg hook adds
+    // the same trailer only when there is none).
+    let task_trailer = current_task(wt).map(|id| format!("Batch-Task: {id}"));
+    if let Some(t) = &task_trailer {
+        args.extend(["--trailer", t]);
+    }
     if !only.is_empty() {
         args.push("--");
         args.extend(only.iter().map(String::as_str));

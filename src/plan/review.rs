@@ -1,0 +1,400 @@
+//! `review`: for each task of a plan (or of a range of commits), what it
+//! came to, the receipt lines it added and the files it changed, for a
+//! reviewer to read top to bottom.
+//!
+//! A landed task's work is found exactly: the landing commit names its
+//! base and the tasks in the order they were stacked, and each task file
+//! records the tip of its replayed work, so task N's commits are
+//! `landed(N-1)..landed(N)` (`base..landed(1)` for the first). Work that
+//! has not landed is its worker branch since it left the main branch.
+
+use super::status::Facts;
+use super::{Plan, PlanError};
+use crate::git::{GitError, git_err};
+use crate::store::{Store, StoreError};
+use crate::work::worktree;
+use git2::{Commit, DiffFormat, Oid, Patch, Repository};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+/// One file a task changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileChange {
+    pub path: String,
+    /// `added`, `modified`, `deleted` or `renamed`.
+    pub change: &'static str,
+    pub added: usize,
+    pub removed: usize,
+}
+
+/// One task, reviewed.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskReview {
+    pub id: String,
+    pub title: String,
+    /// As in `status`: closed, done, running, failed, escalated, queued.
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub landed: Option<String>,
+    /// The commits reviewed, as `from..to`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range: Option<String>,
+    /// The receipt lines the task added.
+    pub receipt: Vec<String>,
+    /// Files outside `.batch/` it changed.
+    pub files: Vec<FileChange>,
+    /// The diff of those files (`--patch`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Review {
+    /// `plan NAME` or the range.
+    pub subject: String,
+    pub tasks: Vec<TaskReview>,
+}
+
+fn git(what: &'static str) -> impl FnOnce(git2::Error) -> PlanError {
+    move |e| PlanError::Store(StoreError::Git(git_err(what)(e)))
+}
+
+/// Where each landed task's work is, from the landing commits reachable
+/// from `tip` by first parents (stopping where `stop` says).
+struct Landings {
+    ranges: HashMap<String, (Oid, Oid)>,
+    /// Commits by their `Batch-Task` trailer (for landings that predate
+    /// the `Base:` line), newest first.
+    by_trailer: HashMap<String, Vec<Oid>>,
+}
+
+impl Landings {
+    fn walk(repo: &Repository, tip: Oid, stop: impl Fn(&Commit) -> bool) -> Landings {
+        let mut out = Landings {
+            ranges: HashMap::new(),
+            by_trailer: HashMap::new(),
+        };
+        let mut next = Some(tip);
+        while let Some(oid) = next {
+            let Ok(commit) = repo.find_commit(oid) else {
+                break;
+            };
+            if stop(&commit) {
+                break;
+            }
+            let message = commit.message().unwrap_or_default();
+            if message.starts_with("batch: land ") {
+                out.read_landing(repo, oid, message);
+            } else if let Some(id) = crate::guard::check::task_trailer(message) {
+                out.by_trailer.entry(id).or_default().push(oid);
+            }
+            next = commit.parent_id(0).ok();
+        }
+        out
+    }
+
+    fn read_landing(&mut self, repo: &Repository, oid: Oid, message: &str) {
+        fn values<'m>(message: &'m str, key: &'m str) -> impl Iterator<Item = String> + 'm {
+            message
+                .lines()
+                .filter_map(move |l| l.strip_prefix(key))
+                .map(|v| v.trim().to_string())
+        }
+        let mut prev = values(message, "Base:")
+            .next()
+            .and_then(|b| Oid::from_str(&b).ok());
+        for id in values(message, "Landed:") {
+            let to = crate::guard::check::task_at(repo, Some(oid), &id)
+                .and_then(|t| t.landed)
+                .and_then(|l| Oid::from_str(&l).ok());
+            if let (Some(from), Some(to)) = (prev, to) {
+                self.ranges.entry(id).or_insert((from, to));
+            }
+            prev = to;
+        }
+    }
+
+    fn range_of(&self, repo: &Repository, id: &str) -> Option<(Oid, Oid)> {
+        if let Some(r) = self.ranges.get(id) {
+            return Some(*r);
+        }
+        let commits = self.by_trailer.get(id)?;
+        let newest = *commits.first()?;
+        let oldest = repo.find_commit(*commits.last()?).ok()?;
+        Some((oldest.parent_id(0).ok()?, newest))
+    }
+}
+
+/// The main branch's newest known tip: the remote's when it is ahead of
+/// the local branch (a landing from another clone), else the local one.
+fn main_tip(store: &Store) -> Result<Oid, PlanError> {
+    let repo = &store.repo;
+    let branch = &store.config.main_branch;
+    let local = repo
+        .refname_to_id(&format!("refs/heads/{branch}"))
+        .or_else(|_| repo.refname_to_id("HEAD"))
+        .map_err(git("reading the main branch"))?;
+    if let Some(remote) = &store.config.remote
+        && let Ok(tracking) = repo.refname_to_id(&format!("refs/remotes/{remote}/{branch}"))
+        && tracking != local
+        && repo.graph_descendant_of(tracking, local).unwrap_or(false)
+    {
+        return Ok(tracking);
+    }
+    Ok(local)
+}
+
+/// Reviews every task of plan `name`.
+pub fn review_plan(store: &Store, name: &str, patch: bool) -> Result<Review, PlanError> {
+    let plan = Plan::read(store, name)?;
+    let repo = &store.repo;
+    let tip = main_tip(store)?;
+    let plan_rel = Plan::rel(name);
+    // Nothing of the plan can have landed before the plan itself existed.
+    let landings = Landings::walk(repo, tip, |c| {
+        c.tree()
+            .map(|t| t.get_path(Path::new(&plan_rel)).is_err())
+            .unwrap_or(true)
+    });
+    let facts = Facts::read(store);
+    let mut tasks = Vec::new();
+    for id in plan.ids() {
+        tasks.push(review_task(store, &facts, &landings, tip, &id, None, patch)?);
+    }
+    Ok(Review {
+        subject: format!("plan {name}"),
+        tasks,
+    })
+}
+
+/// Reviews the tasks whose work is in the commits of `range` (`A..B`):
+/// those of the landings in it, then commits grouped by their
+/// `Batch-Task` trailer (or by B's worker branch).
+pub fn review_range(store: &Store, range: &str, patch: bool) -> Result<Review, PlanError> {
+    let (a, b) = range
+        .split_once("..")
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty() && !b.starts_with('.'))
+        .ok_or_else(|| {
+            PlanError::Invalid(format!(
+                "'{range}' is not a range: give it as A..B (e.g. origin/main@{{1}}..origin/main)"
+            ))
+        })?;
+    let repo = &store.repo;
+    let resolve = |r: &str| {
+        repo.revparse_single(r)
+            .and_then(|o| o.peel_to_commit())
+            .map(|c| c.id())
+            .map_err(|e| {
+                PlanError::Store(StoreError::Git(GitError::Git {
+                    what: format!("resolving '{r}'"),
+                    source: e,
+                }))
+            })
+    };
+    let (from, to) = (resolve(a)?, resolve(b)?);
+    let mut walk = repo.revwalk().map_err(git("walking the range"))?;
+    walk.push(to).map_err(git("walking the range"))?;
+    walk.hide(from).map_err(git("walking the range"))?;
+    let in_range: Vec<Oid> = walk.flatten().collect();
+    let in_set: HashSet<Oid> = in_range.iter().copied().collect();
+    let landings = Landings::walk(repo, to, |c| !in_set.contains(&c.id()));
+    // Commits the landings account for; the rest are grouped by trailer.
+    let mut covered: HashSet<Oid> = HashSet::new();
+    for (f, t) in landings.ranges.values() {
+        if let Ok(mut w) = repo.revwalk() {
+            let _ = w.push(*t);
+            let _ = w.hide(*f);
+            covered.extend(w.flatten());
+        }
+    }
+    let branch_task = b
+        .strip_prefix("refs/heads/")
+        .unwrap_or(b)
+        .strip_prefix("batch/")
+        .filter(|id| crate::task::id::validate_id(id).is_ok())
+        .map(String::from);
+    let mut groups: BTreeMap<String, Vec<Oid>> = BTreeMap::new();
+    for oid in &in_range {
+        if covered.contains(oid) {
+            continue;
+        }
+        let Ok(c) = repo.find_commit(*oid) else {
+            continue;
+        };
+        let message = c.message().unwrap_or_default();
+        if message.starts_with("batch: land ") {
+            continue;
+        }
+        if let Some(id) = crate::guard::check::task_trailer(message).or(branch_task.clone()) {
+            groups.entry(id).or_default().push(*oid);
+        }
+    }
+    let facts = Facts::read(store);
+    let mut ids: Vec<String> = landings.ranges.keys().cloned().collect();
+    ids.sort();
+    let mut tasks = Vec::new();
+    for id in &ids {
+        let r = landings.ranges.get(id).copied();
+        tasks.push(review_task(store, &facts, &landings, to, id, r, patch)?);
+    }
+    for (id, commits) in groups {
+        if ids.contains(&id) {
+            continue;
+        }
+        let newest = commits[0];
+        let oldest = repo
+            .find_commit(*commits.last().expect("a group has commits"))
+            .map_err(git("reading a commit"))?;
+        let r = oldest.parent_id(0).ok().map(|p| (p, newest));
+        tasks.push(review_task(store, &facts, &landings, to, &id, r, patch)?);
+    }
+    Ok(Review {
+        subject: range.to_string(),
+        tasks,
+    })
+}
+
+fn review_task(
+    store: &Store,
+    facts: &Facts<'_>,
+    landings: &Landings,
+    main: Oid,
+    id: &str,
+    range: Option<(Oid, Oid)>,
+    patch: bool,
+) -> Result<TaskReview, PlanError> {
+    let repo = &store.repo;
+    let line = facts.line(id);
+    let range = range.or_else(|| {
+        if line.state == "closed" {
+            return landings.range_of(repo, id);
+        }
+        let tip = worktree::branch_tip(repo, id)?;
+        Some((repo.merge_base(main, tip).ok()?, tip))
+    });
+    let mut review = TaskReview {
+        id: id.to_string(),
+        title: line.title.clone(),
+        state: line.state,
+        reason: line.reason.clone(),
+        landed: line.landed.clone(),
+        range: range.map(|(f, t)| format!("{}..{}", short(f), short(t))),
+        receipt: Vec::new(),
+        files: Vec::new(),
+        patch: None,
+    };
+    if let Some((from, to)) = range {
+        review.receipt = receipt_lines(repo, Some(from), to, id);
+        let (files, text) = diff_files(repo, from, to, patch).map_err(git("diffing the work"))?;
+        review.files = files;
+        review.patch = text;
+    }
+    // A worker still at it has receipt lines on disk not yet committed.
+    if !matches!(line.state, "closed")
+        && let Ok(Some(wt)) = worktree::find_worktree(repo, id)
+        && let Ok(text) = std::fs::read_to_string(wt.join(worktree::receipt_rel(id)))
+    {
+        let on_disk: Vec<String> = text.lines().map(String::from).collect();
+        if on_disk.len() > review.receipt.len() {
+            review.receipt = on_disk;
+        }
+    }
+    Ok(review)
+}
+
+/// The lines the receipt of `id` gained between `from` and `to`.
+fn receipt_lines(repo: &Repository, from: Option<Oid>, to: Oid, id: &str) -> Vec<String> {
+    let rel = worktree::receipt_rel(id);
+    let at = |c: Oid| -> Vec<String> {
+        repo.find_commit(c)
+            .and_then(|c| c.tree())
+            .and_then(|t| t.get_path(Path::new(&rel)))
+            .and_then(|e| repo.find_blob(e.id()))
+            .map(|b| {
+                String::from_utf8_lossy(b.content())
+                    .lines()
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let old = from.map(at).unwrap_or_default();
+    let new = at(to);
+    if new.starts_with(&old) {
+        return new[old.len()..].to_vec();
+    }
+    // Union-merged receipts need not keep a prefix: the lines not there before.
+    let before: HashSet<&String> = old.iter().collect();
+    new.iter().filter(|l| !before.contains(l)).cloned().collect()
+}
+
+/// The files outside `.batch/` that `from..to` changes, with line counts,
+/// and the patch when asked.
+fn diff_files(
+    repo: &Repository,
+    from: Oid,
+    to: Oid,
+    patch: bool,
+) -> Result<(Vec<FileChange>, Option<String>), git2::Error> {
+    let a = repo.find_commit(from)?.tree()?;
+    let b = repo.find_commit(to)?.tree()?;
+    let mut diff = repo.diff_tree_to_tree(Some(&a), Some(&b), None)?;
+    diff.find_similar(None)?;
+    let ours = |p: &str| !p.starts_with(".batch/");
+    let mut files = Vec::new();
+    for i in 0..diff.deltas().len() {
+        let delta = diff.get_delta(i).expect("index in range");
+        let path = delta
+            .new_file()
+            .path()
+            .or(delta.old_file().path())
+            .and_then(Path::to_str)
+            .unwrap_or_default()
+            .to_string();
+        if !ours(&path) {
+            continue;
+        }
+        let (added, removed) = Patch::from_diff(&diff, i)?
+            .and_then(|p| p.line_stats().ok())
+            .map_or((0, 0), |(_, a, d)| (a, d));
+        let change = match delta.status() {
+            git2::Delta::Added | git2::Delta::Untracked => "added",
+            git2::Delta::Deleted => "deleted",
+            git2::Delta::Renamed => "renamed",
+            _ => "modified",
+        };
+        files.push(FileChange {
+            path,
+            change,
+            added,
+            removed,
+        });
+    }
+    if !patch {
+        return Ok((files, None));
+    }
+    let mut text = String::new();
+    diff.print(DiffFormat::Patch, |delta, _, line| {
+        let path = delta
+            .new_file()
+            .path()
+            .or(delta.old_file().path())
+            .and_then(Path::to_str)
+            .unwrap_or_default();
+        if ours(path) {
+            if matches!(line.origin(), '+' | '-' | ' ') {
+                text.push(line.origin());
+            }
+            text.push_str(&String::from_utf8_lossy(line.content()));
+        }
+        true
+    })?;
+    Ok((files, Some(text)))
+}
+
+fn short(oid: Oid) -> String {
+    oid.to_string()[..10].to_string()
+}

@@ -1,0 +1,265 @@
+//! Where a batch stands: every task of a plan (or of a run without a plan)
+//! put in exactly one state, from what git and the run know: the task file
+//! on the main branch (closed = landed), its worker branch (done, failed,
+//! escalated; local or shared by another clone), the live claims
+//! (running), and this clone's run state (attempts, logs, errors, times).
+
+use super::{Plan, PlanStatus};
+use crate::claims::{self, ClaimSet};
+use crate::run::state::{RunState, TaskState};
+use crate::store::Store;
+use crate::task::{Status, Task};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// One task's place in its batch.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskLine {
+    pub id: String,
+    pub title: String,
+    /// `closed`, `done`, `running`, `failed`, `escalated` or `queued`.
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+    /// When the claim (running) was taken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_secs: Option<i64>,
+    pub attempts: u32,
+    /// Why it failed, or the escalation's question.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The newest attempt's log (this clone's runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<PathBuf>,
+    /// The commit of its landed work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub landed: Option<String>,
+}
+
+/// A plan (or a run without one) and its tasks.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchView {
+    pub name: String,
+    /// Whether this is a plan (`.batch/batches/<name>.toml`) or a run of
+    /// tasks given by id.
+    pub plan: bool,
+    /// The manifest's status (plans only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<PlanStatus>,
+    /// Where it stands now: `pending`, `running`, `completed`, `reviewed`.
+    pub status: &'static str,
+    pub total: usize,
+    pub closed: usize,
+    pub done: usize,
+    pub running: usize,
+    pub failed: usize,
+    pub escalated: usize,
+    pub queued: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elapsed_secs: Option<i64>,
+    /// Estimated time left, from the pace so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eta_secs: Option<i64>,
+    pub tasks: Vec<TaskLine>,
+}
+
+impl BatchView {
+    pub fn with_state(&self, state: &str) -> impl Iterator<Item = &TaskLine> {
+        self.tasks.iter().filter(move |t| t.state == state)
+    }
+
+    pub fn finished(&self) -> usize {
+        self.closed + self.done + self.failed + self.escalated
+    }
+}
+
+/// `status`: every plan, and the runs of this clone that have no plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub plans: Vec<BatchView>,
+    pub runs: Vec<BatchView>,
+}
+
+/// What the views are built from, read once.
+pub struct Facts<'a> {
+    store: &'a Store,
+    claims: ClaimSet,
+    runs: Vec<RunState>,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl<'a> Facts<'a> {
+    pub fn read(store: &'a Store) -> Facts<'a> {
+        Facts {
+            store,
+            claims: claims::read(&store.repo).unwrap_or_default(),
+            runs: crate::run::states(store).into_values().collect(),
+            now: claims::now(),
+        }
+    }
+
+    /// The task on its worker branch: the local one, else the one another
+    /// clone shared.
+    pub fn on_branch(&self, id: &str) -> Option<Task> {
+        crate::work::worktree::branch_task(&self.store.repo, id)
+    }
+
+    fn run_entries(&self, id: &str) -> impl Iterator<Item = &crate::run::state::TaskRun> {
+        self.runs.iter().filter_map(move |r| r.tasks.get(id))
+    }
+
+    /// One task's line.
+    pub fn line(&self, id: &str) -> TaskLine {
+        let main = self.store.read_task(id).ok();
+        let branch = self.on_branch(id);
+        let run = self
+            .run_entries(id)
+            .max_by_key(|e| (e.started_at.clone(), e.logs.len()));
+        let mut line = TaskLine {
+            id: id.to_string(),
+            title: main
+                .as_ref()
+                .or(branch.as_ref())
+                .map(|t| t.title.clone())
+                .unwrap_or_default(),
+            state: "queued",
+            worker: None,
+            since: None,
+            age_secs: None,
+            attempts: run.map_or(0, |r| r.attempts),
+            reason: None,
+            log: run.and_then(|r| r.logs.last().cloned()),
+            landed: None,
+        };
+        let note = |t: &Task| t.notes.last().map(|n| n.text.clone());
+        let main_status = main.as_ref().map(|t| t.status);
+        let branch_status = branch.as_ref().map(|t| t.status);
+        if main_status == Some(Status::Closed) {
+            line.state = "closed";
+            line.landed = main.as_ref().and_then(|t| t.landed.clone());
+        } else if let Some(s @ (Status::Done | Status::Failed | Status::Escalated)) = branch_status
+        {
+            line.state = state_name(s);
+            if s != Status::Done {
+                line.reason = branch.as_ref().and_then(note);
+            }
+        } else if let Some(s @ (Status::Failed | Status::Escalated)) = main_status {
+            line.state = state_name(s);
+            line.reason = main.as_ref().and_then(note);
+        } else if let Some(c) = self.claims.claims.get(id) {
+            line.state = "running";
+            line.worker = Some(c.worker.clone());
+            line.since = Some(c.since.clone());
+            line.age_secs = claims::parse_time(&c.since).map(|t| (self.now - t).num_seconds());
+        } else if run.is_some_and(|r| r.state == TaskState::Running) {
+            line.state = "running";
+        }
+        if line.reason.is_none() && matches!(line.state, "failed" | "queued") {
+            line.reason = run
+                .and_then(|r| r.last_error.as_deref())
+                .and_then(|e| e.lines().next())
+                .map(String::from);
+        }
+        line
+    }
+
+    /// The view of a batch of `ids`.
+    pub fn view(&self, name: &str, ids: &[String], plan: Option<&Plan>) -> BatchView {
+        let tasks: Vec<TaskLine> = ids.iter().map(|id| self.line(id)).collect();
+        let count = |s: &str| tasks.iter().filter(|t| t.state == s).count();
+        let mut view = BatchView {
+            name: name.to_string(),
+            plan: plan.is_some(),
+            recorded: plan.map(|p| p.status),
+            status: "pending",
+            total: tasks.len(),
+            closed: count("closed"),
+            done: count("done"),
+            running: count("running"),
+            failed: count("failed"),
+            escalated: count("escalated"),
+            queued: count("queued"),
+            started: None,
+            elapsed_secs: None,
+            eta_secs: None,
+            tasks,
+        };
+        let runs: Vec<&RunState> = self
+            .runs
+            .iter()
+            .filter(|r| match plan {
+                Some(_) => r.plan.as_deref() == Some(name),
+                None => r.name == name,
+            })
+            .collect();
+        view.started = runs.iter().map(|r| r.started.clone()).min();
+        let finished = view.finished();
+        view.status = if plan.is_some_and(|p| p.status == PlanStatus::Reviewed) {
+            "reviewed"
+        } else if finished == view.total {
+            "completed"
+        } else if finished > 0 || view.running > 0 || !runs.is_empty() {
+            "running"
+        } else {
+            "pending"
+        };
+        if let Some(start) = view.started.as_deref().and_then(claims::parse_time) {
+            let end = if view.status == "running" || view.status == "pending" {
+                self.now
+            } else {
+                runs.iter()
+                    .flat_map(|r| r.tasks.values())
+                    .filter_map(|t| t.finished_at.as_deref().and_then(claims::parse_time))
+                    .max()
+                    .unwrap_or(self.now)
+            };
+            let elapsed = (end - start).num_seconds().max(0);
+            view.elapsed_secs = Some(elapsed);
+            let left = view.total - finished;
+            if finished > 0 && left > 0 {
+                view.eta_secs = Some(elapsed * left as i64 / finished as i64);
+            }
+        }
+        view
+    }
+}
+
+fn state_name(s: Status) -> &'static str {
+    match s {
+        Status::Done => "done",
+        Status::Failed => "failed",
+        Status::Escalated => "escalated",
+        Status::Closed => "closed",
+        _ => "queued",
+    }
+}
+
+/// The status of one plan, or of every plan and of this clone's runs that
+/// have no plan.
+pub fn status(store: &Store, only: Option<&str>) -> Result<StatusReport, super::PlanError> {
+    let facts = Facts::read(store);
+    let plans = match only {
+        Some(name) => vec![Plan::read(store, name)?],
+        None => Plan::all(store),
+    };
+    let mut report = StatusReport {
+        plans: plans
+            .iter()
+            .map(|p| facts.view(&p.name, &p.ids(), Some(p)))
+            .collect(),
+        runs: Vec::new(),
+    };
+    if only.is_none() {
+        let mut runs: Vec<&RunState> = facts.runs.iter().filter(|r| r.plan.is_none()).collect();
+        runs.sort_by(|a, b| a.name.cmp(&b.name));
+        report.runs = runs
+            .iter()
+            .map(|r| facts.view(&r.name, &r.order, None))
+            .collect();
+    }
+    Ok(report)
+}

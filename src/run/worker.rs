@@ -1,0 +1,257 @@
+//! One worker process: the context file it reads, how it is spawned (its
+//! own process group, its environment, its log), how it is killed, and how
+//! a resumed run finds the processes a dead run left behind.
+
+use super::RunError;
+use crate::store::Store;
+use crate::task::Task;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a worker is told besides its task.
+pub struct Context<'a> {
+    pub attempt: u32,
+    pub attempts: u32,
+    pub previous_error: Option<&'a str>,
+    /// Scopes held by other workers right now: `(task, globs)`.
+    pub others: Vec<(String, Vec<String>)>,
+}
+
+/// The text of the context file: what to do, where, and how to report.
+pub fn context_text(task: &Task, ctx: &Context<'_>) -> String {
+    let mut text = format!("# Task {}: {}\n\n", task.id, task.title);
+    if !task.body.trim().is_empty() {
+        text.push_str(task.body.trim_end());
+        text.push_str("\n\n");
+    }
+    if !task.acceptance.is_empty() {
+        text.push_str("## Acceptance criteria\n\n");
+        for a in &task.acceptance {
+            text.push_str(&format!("- {a}\n"));
+        }
+        text.push('\n');
+    }
+    text.push_str("## Scope\n\n");
+    if task.scope.is_empty() {
+        text.push_str("No scope: any file may be changed.\n\n");
+    } else {
+        text.push_str("Change only files matching these globs (gitignore syntax):\n\n");
+        for s in &task.scope {
+            text.push_str(&format!("- `{s}`\n"));
+        }
+        text.push_str(
+            "\nEverything else is out of scope: a commit or `done` that touches it is refused.\n",
+        );
+        if !ctx.others.is_empty() {
+            text.push_str("Other workers hold these right now:\n\n");
+            for (id, globs) in &ctx.others {
+                let globs = if globs.is_empty() {
+                    "(no scope)".to_string()
+                } else {
+                    globs.join(" ")
+                };
+                text.push_str(&format!("- {id}: `{globs}`\n"));
+            }
+        }
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "## How to work\n\n\
+         - You are in your own worktree, on branch `batch/{id}`; commit there as you like (never push).\n\
+         - Record each step as you go: `git batch receipt \"what you did\"` (one line each).\n\
+         - Exit 0 when the task is done: git-batch checks the scope and commits the rest.\n\
+         - Exit non-zero if you could not do it; exit 75 for a temporary failure (e.g. a rate limit).\n\
+         - If a person must decide something: `git batch escalate --reason \"the question\"`, then exit.\n\n\
+         This is attempt {attempt} of {attempts}.\n",
+        id = task.id,
+        attempt = ctx.attempt,
+        attempts = ctx.attempts,
+    ));
+    if let Some(err) = ctx.previous_error {
+        text.push_str(&format!(
+            "\n## The previous attempt failed\n\n```\n{}\n```\n",
+            err.trim_end()
+        ));
+    }
+    text
+}
+
+/// Everything a worker process is started with.
+pub struct Spawn<'a> {
+    pub exec: &'a str,
+    pub task: &'a str,
+    pub worktree: &'a Path,
+    pub context: &'a Path,
+    pub log: &'a Path,
+    pub attempt: u32,
+    pub plan: Option<&'a str>,
+    pub worker: &'a str,
+    pub token: &'a str,
+}
+
+/// Starts `sh -c EXEC` in the worktree, in a process group of its own (so
+/// a timeout kills all it started, and a Ctrl-C at the terminal reaches
+/// only the run), with stdout and stderr appended to the attempt's log.
+pub fn spawn(s: &Spawn<'_>) -> Result<Child, RunError> {
+    let io = |what: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RunError::Io { what, path, source }
+    };
+    if let Some(dir) = s.log.parent() {
+        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+    }
+    let out = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(s.log)
+        .map_err(io("creating", s.log))?;
+    let err = out.try_clone().map_err(io("opening", s.log))?;
+    Command::new("sh")
+        .args(["-c", s.exec])
+        .current_dir(s.worktree)
+        .env("PATH", path_with_self())
+        .env("BATCH_TASK", s.task)
+        .env("BATCH_CONTEXT", s.context)
+        .env("BATCH_WORKTREE", s.worktree)
+        .env("BATCH_ATTEMPT", s.attempt.to_string())
+        .env("BATCH_PLAN", s.plan.unwrap_or(""))
+        .env("BATCH_WORKER", s.worker)
+        .env("BATCH_ATTEMPT_TOKEN", s.token)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(io("starting the worker in", s.worktree))
+}
+
+/// `PATH` with this program's directory first, so `git batch` in a worker
+/// (and in the hooks it triggers) is the same git-batch as the run's.
+pub fn path_with_self() -> std::ffi::OsString {
+    let mut path = std::ffi::OsString::new();
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        path.push(dir);
+        path.push(":");
+    }
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    path
+}
+
+/// Kills a worker's whole process group.
+pub fn kill_group(pid: u32) {
+    // SAFETY: plain kill(2) calls; the child leads its own group (spawned
+    // with process_group(0)), so -pid names that group and nothing else.
+    unsafe {
+        libc::kill(-(pid as i32), libc::SIGKILL);
+        libc::kill(pid as i32, libc::SIGKILL);
+    }
+}
+
+/// The processes whose environment carries `BATCH_ATTEMPT_TOKEN=token`:
+/// what is left of an attempt whose run died (`kill -9` of the run leaves
+/// its workers running, since they are in their own process groups).
+fn processes_with(token: &str) -> Vec<i32> {
+    let needle = format!("BATCH_ATTEMPT_TOKEN={token}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let me = std::process::id() as i32;
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|&b| b == 0).any(|v| v == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// Kills whatever still runs of an attempt of a dead run, and waits (up to
+/// a few seconds) until it is gone. Returns how many processes were found.
+pub fn kill_leftovers(token: &str, pid: Option<u32>) -> usize {
+    let found = processes_with(token);
+    for &p in &found {
+        // SAFETY: signals to processes that carry this attempt's token.
+        unsafe {
+            let group = libc::getpgid(p);
+            if group > 1 {
+                libc::kill(-group, libc::SIGKILL);
+            }
+            libc::kill(p, libc::SIGKILL);
+        }
+    }
+    if found.is_empty()
+        && let Some(pid) = pid
+        && !std::path::Path::new("/proc/self").exists()
+    {
+        // No /proc to look in: the recorded group is the best we know.
+        kill_group(pid);
+    }
+    let until = Instant::now() + Duration::from_secs(5);
+    while !found.is_empty() && Instant::now() < until && !processes_with(token).is_empty() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    found.len()
+}
+
+/// The last `lines` lines of a log.
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// A short random id for this clone, made once and kept under the common
+/// git dir: part of the run's default worker name, so two clones of one
+/// plan never take each other's claims for their own.
+pub fn clone_id(store: &Store) -> String {
+    let path = store.repo.commondir().join("batch").join("clone-id");
+    if let Ok(id) = std::fs::read_to_string(&path)
+        && !id.trim().is_empty()
+    {
+        return id.trim().to_string();
+    }
+    let seed = format!(
+        "{:?}{}{:?}",
+        std::time::SystemTime::now(),
+        std::process::id(),
+        path
+    );
+    let mut n = crate::store::scan::content_hash(seed.as_bytes()) as u64;
+    let mut id = String::new();
+    for _ in 0..6 {
+        id.push(char::from_digit((n % 36) as u32, 36).expect("base 36"));
+        n /= 36;
+    }
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    // No-clobber: when two runs make one at once, both use the winner's.
+    let _ = crate::store::atomic::create_atomic(&path, id.as_bytes());
+    std::fs::read_to_string(&path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or(id)
+}
+
+/// The worker name a run uses by default: `batch.worker` (else
+/// user@host), with this clone's id.
+pub fn default_worker(store: &Store) -> String {
+    format!(
+        "{}#{}",
+        crate::claims::default_worker(&store.repo),
+        clone_id(store)
+    )
+}
+
+/// Where the logs and context files of run `name` go.
+pub fn run_dir(runs: &Path, name: &str) -> PathBuf {
+    runs.join(name)
+}

@@ -16,7 +16,8 @@ use std::process::ExitCode;
 /// change as one commit holding only `.batch/` paths (unless --no-commit).
 ///
 /// Exit codes: 0 success, 1 user error or a check that found problems,
-/// 2 usage error, 3 a conflict another worker won, 255 internal error.
+/// 2 usage error, 3 a conflict another worker won, 75 a run stopped early
+/// (run it again to continue), 255 internal error.
 #[derive(Debug, Parser)]
 #[command(
     name = "git-batch",
@@ -82,6 +83,15 @@ pub enum Command {
     Escalate(commands::escalate::Args),
     Abandon(commands::abandon::Args),
     Land(commands::land::Args),
+    Plan(commands::plan::Args),
+    Split(commands::split::Args),
+    Run(commands::run::Args),
+    Status(commands::status::Args),
+    Review(commands::review::Args),
+    Prime(commands::prime::Args),
+    Demo(commands::demo::Args),
+    #[command(hide = true, name = "demo-worker")]
+    DemoWorker(commands::demo::WorkerArgs),
     Check(commands::check::Args),
     #[command(subcommand)]
     Hooks(commands::hooks::HooksCommand),
@@ -124,6 +134,14 @@ pub fn run(cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
         Command::Escalate(args) => commands::escalate::run(ctx, args),
         Command::Abandon(args) => commands::abandon::run(ctx, args),
         Command::Land(args) => commands::land::run(ctx, args),
+        Command::Plan(args) => commands::plan::run(ctx, args),
+        Command::Split(args) => commands::split::run(ctx, args),
+        Command::Run(args) => commands::run::run(ctx, args),
+        Command::Status(args) => commands::status::run(ctx, args),
+        Command::Review(args) => commands::review::run(ctx, args),
+        Command::Prime(args) => commands::prime::run(ctx, args),
+        Command::Demo(args) => commands::demo::run(ctx, args),
+        Command::DemoWorker(args) => commands::demo::run_worker(ctx, args),
         Command::Check(args) => commands::check::run(ctx, args),
         Command::Hooks(cmd) => commands::hooks::run(ctx, cmd),
         Command::Hook(args) => commands::hook::run(ctx, args),

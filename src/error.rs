@@ -17,6 +17,9 @@ pub enum Exit {
     Usage = 2,
     /// Another worker won (a claim race, an overlap).
     Conflict = 3,
+    /// A run stopped before its end (Ctrl-C, --pause-after, repeated
+    /// temporary failures); the same command continues it (EX_TEMPFAIL).
+    Stopped = 75,
     /// A bug or an environment failure.
     Internal = 255,
 }
@@ -294,6 +297,57 @@ impl From<crate::land::LandError> for CommandError {
             }
             L::TestsFail { .. } => CommandError::new(Exit::User, e)
                 .hint("read the log; without --no-bisect the culprits are found and left out"),
+        }
+    }
+}
+
+impl From<crate::plan::PlanError> for CommandError {
+    fn from(e: crate::plan::PlanError) -> Self {
+        use crate::plan::PlanError as P;
+        match e {
+            P::Store(s) => s.into(),
+            P::Op(o) => o.into(),
+            P::Guard(g) => g.into(),
+            P::NotIndependent { .. } => CommandError::new(Exit::User, e).hint(
+                "narrow the scopes (`git batch update ID --rm-scope G --add-scope G`), order the tasks with `git batch dep add`, leave tasks out, or pass --force",
+            ),
+            P::Unknown { .. } => CommandError::new(Exit::User, e)
+                .hint("`git batch status` lists the plans; `git batch plan NAME` writes one"),
+            P::Malformed { .. } => CommandError::new(Exit::User, e)
+                .hint("fix the file by hand (or `git checkout` it)"),
+            P::Exists { .. } => CommandError::new(Exit::User, e)
+                .hint("choose another name, or remove the old plan's file first"),
+            P::Empty { .. } | P::Unfit { .. } | P::Invalid(_) => CommandError::new(Exit::User, e),
+            P::NotCompleted { .. } => CommandError::new(Exit::User, e)
+                .hint("`git batch status --plan NAME` shows what is left"),
+        }
+    }
+}
+
+impl From<crate::run::RunError> for CommandError {
+    fn from(e: crate::run::RunError) -> Self {
+        use crate::run::RunError as R;
+        match e {
+            R::Work(w) => w.into(),
+            R::Store(s) => s.into(),
+            R::Git(g) => g.into(),
+            R::Claim(c) => c.into(),
+            R::Plan(p) => p.into(),
+            R::Busy { .. } => CommandError::new(Exit::Conflict, e)
+                .hint("wait for it, or stop it (Ctrl-C); a killed run releases the lock by itself"),
+            R::Io { .. } => CommandError::new(Exit::Internal, e),
+            R::BadState { .. } => CommandError::new(Exit::User, e).hint(
+                "move the file away to start the run's bookkeeping over; finished work is kept on the worker branches and is found again",
+            ),
+            R::Empty => CommandError::new(Exit::User, e),
+            R::Unpushed { ref branch, ref remote, .. } => {
+                let hint = format!("push it first: `git push {remote} {branch}`");
+                CommandError::new(Exit::User, e).hint(hint)
+            }
+            R::NoRemoteBranch { ref branch, ref remote } => {
+                let hint = format!("push it first: `git push {remote} {branch}`");
+                CommandError::new(Exit::User, e).hint(hint)
+            }
         }
     }
 }

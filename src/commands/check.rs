@@ -4,8 +4,6 @@
 use crate::cli::Ctx;
 use crate::error::{CommandError, Exit};
 use crate::guard::{Problem, check, hooks};
-use crate::store::StoreError;
-use crate::task::{Kind, Status};
 
 /// Check that a set of tasks can run in parallel, listing every problem
 /// (exit 1 when there is any): scope overlaps (with example files, or the
@@ -58,39 +56,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     }
     let store = ctx.store()?;
     let cache = ctx.cache(&store)?;
-    let tasks = if !args.ids.is_empty() {
-        let mut tasks = Vec::new();
-        for id in &args.ids {
-            tasks.push(store.read_task(id)?);
-        }
-        tasks
-    } else if let Some(parent) = &args.parent {
-        ctx.check_exists(&store, parent)?;
-        let mut out = Vec::new();
-        let mut stack = vec![parent.clone()];
-        while let Some(id) = stack.pop() {
-            for child in cache.children(&id).map_err(StoreError::from)? {
-                stack.push(child.id.clone());
-                if child.kind != Kind::Epic && child.status != Status::Closed {
-                    out.push(child);
-                }
-            }
-        }
-        out
-    } else {
-        let claimed = crate::claims::claimed_ids(&store.repo)?
-            .into_iter()
-            .collect();
-        let mut tasks = Vec::new();
-        cache
-            .ready_json(None, 0, &claimed, |json| {
-                tasks.push(serde_json::from_str(json).map_err(std::io::Error::other)?);
-                Ok(())
-            })
-            .map_err(StoreError::from)??;
-        tasks
-    };
-    let nodes = cache.nodes().map_err(StoreError::from)?;
+    let tasks = super::task_set(&store, &cache, &args.ids, args.parent.as_deref())?;
+    let nodes = cache
+        .nodes()
+        .map_err(crate::store::StoreError::from)?;
     let files = check::tree_files(&store.repo, None)?;
     let problems = check::check_set(&tasks, &nodes, &files, &store.config.check);
     if ctx.ui.json {

@@ -13,11 +13,14 @@ use crate::land::{self, Options};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only these tasks (default: every done task with a worker branch).
-    #[arg(conflicts_with = "parent")]
+    #[arg(conflicts_with_all = ["parent", "plan"])]
     pub ids: Vec<String>,
     /// Only the descendants of this task.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", conflicts_with = "plan")]
     pub parent: Option<String>,
+    /// Only the tasks of this plan.
+    #[arg(long, value_name = "NAME")]
+    pub plan: Option<String>,
     /// The remote to land on (default: the config's `remote`).
     #[arg(long, value_name = "REMOTE")]
     pub remote: Option<String>,
@@ -46,6 +49,9 @@ pub struct Args {
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let only = match &args.parent {
+        None if args.plan.is_some() => Some(
+            crate::plan::Plan::read(&store, args.plan.as_deref().unwrap_or_default())?.ids(),
+        ),
         Some(parent) => {
             ctx.check_exists(&store, parent)?;
             let cache = ctx.cache(&store)?;

@@ -11,6 +11,7 @@ pub mod close;
 pub mod completions;
 pub mod create;
 pub mod current;
+pub mod demo;
 pub mod dep;
 pub mod done;
 pub mod escalate;
@@ -24,13 +25,19 @@ pub mod land;
 pub mod list;
 pub mod man;
 pub mod note;
+pub mod plan;
+pub mod prime;
 pub mod ready;
 pub mod receipt;
 pub mod receipts;
 pub mod release;
 pub mod reopen;
+pub mod review;
+pub mod run;
 pub mod show;
+pub mod split;
 pub mod start;
+pub mod status;
 pub mod update;
 
 use crate::cli::Ctx;
@@ -67,6 +74,58 @@ impl TargetArgs {
             },
         })
     }
+}
+
+/// The tasks a command works on: given ids, the open descendants of a
+/// parent (epics left out), or the ready tasks nobody holds.
+pub fn task_set(
+    store: &Store,
+    cache: &Cache,
+    ids: &[String],
+    parent: Option<&str>,
+) -> Result<Vec<Task>, CommandError> {
+    if !ids.is_empty() {
+        let mut tasks = Vec::new();
+        for id in ids {
+            tasks.push(store.read_task(id)?);
+        }
+        return Ok(tasks);
+    }
+    if let Some(parent) = parent {
+        crate::task::id::validate_id(parent).map_err(crate::store::StoreError::from)?;
+        if !store.exists(parent) {
+            return Err(crate::store::StoreError::UnknownTask {
+                id: parent.to_string(),
+                path: store.task_path(parent),
+            }
+            .into());
+        }
+        let mut out = Vec::new();
+        let mut stack = vec![parent.to_string()];
+        while let Some(id) = stack.pop() {
+            for child in cache
+                .children(&id)
+                .map_err(crate::store::StoreError::from)?
+            {
+                stack.push(child.id.clone());
+                if child.kind != crate::task::Kind::Epic && child.status != Status::Closed {
+                    out.push(child);
+                }
+            }
+        }
+        return Ok(out);
+    }
+    let claimed = crate::claims::claimed_ids(&store.repo)?
+        .into_iter()
+        .collect();
+    let mut tasks = Vec::new();
+    cache
+        .ready_json(None, 0, &claimed, |json| {
+            tasks.push(serde_json::from_str(json).map_err(std::io::Error::other)?);
+            Ok(())
+        })
+        .map_err(crate::store::StoreError::from)??;
+    Ok(tasks)
 }
 
 /// Who is working, shared by the commands that claim and finish tasks.

@@ -2,6 +2,7 @@
 //! (its tasks, how to run them, where it stands), and `split`, which makes
 //! the tasks of a batch from a list of items.
 
+pub mod prime;
 pub mod review;
 pub mod split;
 pub mod status;
@@ -40,6 +41,8 @@ pub enum PlanError {
     Unfit { name: String, tasks: Vec<String> },
     #[error("{0}")]
     Invalid(String),
+    #[error("plan '{name}' is not completed: {left} task(s) not finished")]
+    NotCompleted { name: String, left: usize },
 }
 
 /// Where a plan stands.

@@ -203,11 +203,13 @@ impl<'a> Pool<'a> {
                 self.paused_until = None;
             }
             let mut started = 0;
-            if self.stopped.is_none() && !paused && self.running.len() < self.opts.jobs {
-                if now >= next_fill || self.running.is_empty() {
-                    started = self.fill(state, on_event)?;
-                    next_fill = now + RETRY_FILL;
-                }
+            if self.stopped.is_none()
+                && !paused
+                && self.running.len() < self.opts.jobs
+                && (now >= next_fill || self.running.is_empty())
+            {
+                started = self.fill(state, on_event)?;
+                next_fill = now + RETRY_FILL;
             }
             if self.running.is_empty() && started == 0 {
                 if self.stopped.is_some() {
@@ -259,13 +261,23 @@ impl<'a> Pool<'a> {
         let _ = state.save(&self.dir);
     }
 
-    /// Whether the run may start one more task now.
-    fn may_start(&self) -> bool {
+    /// Whether the run may start `id` now: a free slot, and neither
+    /// `--pause-after` nor `--max-tasks` would be passed by a new task
+    /// (a retry of a task already started is not a new one).
+    fn may_start(&self, state: &RunState, id: &str) -> bool {
         if self.running.len() >= self.opts.jobs {
             return false;
         }
         if let Some(n) = self.opts.pause_after
+            && !self.started_here.contains(id)
             && self.started_here.len() >= n
+        {
+            return false;
+        }
+        let ever_started = |t: &crate::run::state::TaskRun| !t.logs.is_empty();
+        if self.opts.max_tasks > 0
+            && !ever_started(state.get(id))
+            && state.tasks.values().filter(|t| ever_started(t)).count() >= self.opts.max_tasks
         {
             return false;
         }
@@ -281,7 +293,7 @@ impl<'a> Pool<'a> {
         let mut started = 0;
         let (cache, _) = self.store.cache()?;
         for id in state.order.clone() {
-            if !self.may_start() {
+            if self.running.len() >= self.opts.jobs {
                 break;
             }
             if state.get(&id).state != TaskState::Queued || self.running.iter().any(|r| r.id == id)
@@ -292,11 +304,7 @@ impl<'a> Pool<'a> {
                 self.record_final(state, &id, final_state, on_event, how);
                 continue;
             }
-            if self.opts.max_tasks > 0
-                && !self.started_here.contains(&id)
-                && state.tasks.values().filter(|t| t.attempts > 0 || t.state != TaskState::Queued).count()
-                    >= self.opts.max_tasks
-            {
+            if !self.may_start(state, &id) {
                 continue;
             }
             let Ok(task) = self.store.read_task(&id) else {
@@ -621,7 +629,9 @@ impl<'a> Pool<'a> {
         let e = state.get_mut(id);
         e.state = final_state;
         e.finished_at = Some(crate::store::now());
-        self.finished_here += 1;
+        if self.started_here.contains(id) {
+            self.finished_here += 1;
+        }
         let _ = state.save(&self.dir);
         let kind = match final_state {
             TaskState::Done => EventKind::Done,

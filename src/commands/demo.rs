@@ -1,0 +1,185 @@
+//! `git batch demo`: the whole loop on a scratch repository, in seconds.
+
+use crate::cli::Ctx;
+use crate::demo::{self, DemoRepo, Worked};
+use crate::error::{CommandError, Exit};
+use crate::ops::NewTask;
+use crate::plan::split::{self, Chunking};
+use crate::plan::{NewPlan, RunConfig};
+use crate::run::Options;
+use crate::store::Store;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Show the whole loop on a scratch repository: a small project (a book of
+/// 8 chapters) with a bare remote is split into 8 scoped tasks, 4 workers
+/// run them with a built-in demo worker (it edits the files of its scope,
+/// writes receipts, and fails one task once, which the retry fixes), the
+/// work is landed with a test command in one push, then `status` and the
+/// start of `review` are printed. The scratch directory is kept to look at.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where to create it (a new or empty directory; default: a new
+    /// directory under the system's temp dir).
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Workers at once.
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 4)]
+    pub jobs: usize,
+    /// How many lines of the review to print.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub review_lines: usize,
+}
+
+#[derive(serde::Serialize)]
+struct DemoReport {
+    repo: DemoRepo,
+    run: crate::run::Summary,
+    status: crate::plan::status::StatusReport,
+    review: crate::plan::review::Review,
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        std::env::temp_dir().join(format!("git-batch-demo-{}-{stamp}", std::process::id()))
+    });
+    // The hooks and the workers call `git-batch`: this one, installed or not.
+    // SAFETY: no other thread runs yet.
+    unsafe { std::env::set_var("PATH", crate::run::worker::path_with_self()) };
+    ctx.ui.status(format!("demo: setting up {}", dir.display()));
+    let repo = demo::setup(&dir).map_err(demo_err)?;
+    let mut store = Store::open(&repo.work)?;
+    let items: Vec<String> = demo::CHAPTERS
+        .iter()
+        .map(|(name, _)| format!("docs/{name}.md"))
+        .collect();
+    let chunks = split::chunk(&items, &Chunking::Size(1))?;
+    let base = NewTask {
+        acceptance: vec!["the chapter has no TODO left".into()],
+        estimate: Some(crate::task::Estimate::S),
+        ..NewTask::default()
+    };
+    let plan = NewPlan {
+        name: "book".into(),
+        config: RunConfig {
+            jobs: args.jobs as u32,
+            timeout: "2m".into(),
+            retries: 1,
+            test: Some(demo::TEST.into()),
+            max_tasks: 0,
+        },
+        force: false,
+    };
+    let made = split::split(&mut store, &chunks, "Write {first}", &base, true, Some(&plan))?;
+    ctx.ui.status(format!(
+        "demo: split the book into {} tasks (plan book), one chapter each",
+        made.tasks.len()
+    ));
+    crate::git::program::ok(&repo.work, &["push", "--quiet", "origin", "main"])?;
+    let exe = std::env::current_exe()?;
+    let opts = Options {
+        name: "book".into(),
+        plan: Some("book".into()),
+        ids: made.tasks.iter().map(|t| t.id.clone()).collect(),
+        exec: format!("{} demo-worker", shell_quote(&exe.to_string_lossy())),
+        jobs: args.jobs.max(1),
+        timeout: Duration::from_secs(120),
+        retries: 1,
+        validate: None,
+        land: true,
+        test: Some(demo::TEST.into()),
+        pause_after: None,
+        max_tasks: 0,
+        remote: Some("origin".into()),
+        worker: format!("demo-worker#{}", crate::run::worker::clone_id(&store)),
+        ttl: Duration::from_secs(3600),
+        rerun_failed: false,
+        backoff: Duration::from_secs(1),
+    };
+    ctx.ui.status(format!(
+        "demo: running {} workers (`git batch run --plan book -j {} --land --test '{}'`)",
+        opts.jobs,
+        opts.jobs,
+        demo::TEST
+    ));
+    let summary = super::run::run_with_progress(ctx, &store, &opts)?;
+    let status = crate::plan::status::status(&store, Some("book"))?;
+    let review = crate::plan::review::review_plan(&store, "book", false)?;
+    if ctx.ui.json {
+        ctx.ui.json_value(&DemoReport {
+            repo: repo.clone(),
+            run: summary,
+            status,
+            review,
+        })?;
+        return Ok(());
+    }
+    ctx.ui.line("$ git batch status")?;
+    for v in &status.plans {
+        for line in super::status::render(v) {
+            ctx.ui.line(line)?;
+        }
+    }
+    ctx.ui.line("")?;
+    ctx.ui.line("$ git batch review | head")?;
+    let lines = super::review::render(&review);
+    for line in lines.iter().take(args.review_lines) {
+        ctx.ui.line(line)?;
+    }
+    if lines.len() > args.review_lines {
+        ctx.ui.line(format!("... ({} more lines)", lines.len() - args.review_lines))?;
+    }
+    ctx.ui.line("")?;
+    ctx.ui.line(format!(
+        "The demo's repository is {} (its remote: {}).\nLook around: git -C {} log --oneline --graph; git batch -C {} review --patch",
+        repo.work.display(),
+        repo.remote.display(),
+        repo.work.display(),
+        repo.work.display()
+    ))?;
+    if summary.done + summary.elsewhere < summary.total || summary.landed.len() < summary.total {
+        return Err(CommandError::user(format!(
+            "the demo did not finish: {} of {} tasks landed",
+            summary.landed.len(),
+            summary.total
+        )));
+    }
+    Ok(())
+}
+
+fn demo_err(e: demo::DemoError) -> CommandError {
+    match e {
+        demo::DemoError::Store(s) => s.into(),
+        demo::DemoError::Git(g) => g.into(),
+        demo::DemoError::Guard(g) => g.into(),
+        demo::DemoError::Work(w) => w.into(),
+        demo::DemoError::NotEmpty { .. } => CommandError::new(Exit::User, e)
+            .hint("give a new directory, or leave DIR out"),
+        demo::DemoError::NotInRun | demo::DemoError::Io { .. } => CommandError::new(Exit::User, e),
+    }
+}
+
+/// `git batch demo-worker`: the built-in worker the demo runs.
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {}
+
+pub fn run_worker(ctx: &mut Ctx, _args: WorkerArgs) -> Result<(), CommandError> {
+    let store = ctx.store()?;
+    match demo::worker(&store).map_err(demo_err)? {
+        Worked::Done { files } => {
+            ctx.ui.status(format!("demo worker: wrote {files} chapter(s)"));
+            Ok(())
+        }
+        Worked::FailedOnPurpose => Err(CommandError::user(
+            "demo worker: failing this first attempt on purpose (the retry succeeds)",
+        )),
+    }
+}

@@ -1,0 +1,115 @@
+//! `git batch plan`: write a batch plan (the manifest of one batch).
+
+use crate::cli::Ctx;
+use crate::error::CommandError;
+use crate::plan::{self, NewPlan, Planned, RunConfig};
+use crate::store::Store;
+
+/// Write a batch plan, `.batch/batches/NAME.toml`, and commit it.
+///
+/// The plan lists its tasks (priority, estimate, scope, deps) and how to
+/// run them (jobs, timeout per attempt, retries, test command, max tasks);
+/// `git batch run --plan NAME` runs it. First the tasks are checked as
+/// `git batch check` does: tasks that could run at the same time with
+/// overlapping scopes, cycles, unknown tasks and invalid scopes are refused
+/// (unless --force); dependencies inside the plan are its order; missing
+/// acceptance criteria or estimates are warnings.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The plan's name (letters, digits, `.`, `_`, `-`).
+    pub name: String,
+    /// The tasks (default: --ready).
+    #[arg(conflicts_with_all = ["ready", "parent"])]
+    pub ids: Vec<String>,
+    /// Every ready task nobody holds.
+    #[arg(long, conflicts_with = "parent")]
+    pub ready: bool,
+    /// The open descendants of this task (epics left out).
+    #[arg(long, value_name = "ID")]
+    pub parent: Option<String>,
+    #[command(flatten)]
+    pub config: PlanConfigArgs,
+    /// Write the plan even when the check finds problems.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// How a plan is run; the defaults come from `[workers]` and
+/// `test_command` in .batch/config.toml.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanConfigArgs {
+    /// Workers at once.
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<u32>,
+    /// Time allowed per attempt, e.g. `30m`.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Attempts after a failed one.
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// The test command the landing runs.
+    #[arg(long, value_name = "CMD")]
+    pub test: Option<String>,
+    /// Start at most this many of the plan's tasks (0: all).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_tasks: u32,
+}
+
+impl PlanConfigArgs {
+    pub fn config(&self, store: &Store) -> Result<RunConfig, CommandError> {
+        let w = &store.config.workers;
+        let timeout = self.timeout.clone().unwrap_or_else(|| w.timeout.clone());
+        crate::claims::parse_duration(&timeout)
+            .map_err(|e| CommandError::usage(format!("--timeout: {e}")))?;
+        let jobs = self.jobs.unwrap_or(w.jobs);
+        if jobs == 0 {
+            return Err(CommandError::usage("--jobs must be at least 1"));
+        }
+        Ok(RunConfig {
+            jobs,
+            timeout,
+            retries: self.retries.unwrap_or(w.retries),
+            test: self
+                .test
+                .clone()
+                .or_else(|| store.config.test_command.clone()),
+            max_tasks: self.max_tasks,
+        })
+    }
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
+    let store = ctx.store()?;
+    let cache = ctx.cache(&store)?;
+    let tasks = super::task_set(&store, &cache, &args.ids, args.parent.as_deref())?;
+    let new = NewPlan {
+        name: args.name.clone(),
+        config: args.config.config(&store)?,
+        force: args.force,
+    };
+    let planned = plan::create_plan(&store, &tasks, &new)?;
+    print_planned(ctx, &planned)
+}
+
+/// The plan written, its warnings, and the commit.
+pub fn print_planned(ctx: &mut Ctx, planned: &Planned) -> Result<(), CommandError> {
+    if ctx.ui.json {
+        ctx.ui.json_value(planned)?;
+        return Ok(());
+    }
+    for p in &planned.forced {
+        ctx.ui.warn(format!("{p} (--force)"));
+    }
+    for p in &planned.warnings {
+        ctx.ui.warn(p);
+    }
+    ctx.ui.done(format!(
+        "plan {}: {} task(s) in {}; run it with `git batch run --plan {} --exec CMD`",
+        planned.plan.name,
+        planned.plan.tasks.len(),
+        planned.path,
+        planned.plan.name
+    ))?;
+    ctx.report_commit(&planned.commit, true);
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! `git batch review`: what each task of a plan or range did, to read top
+//! to bottom.
+
+use crate::cli::Ctx;
+use crate::error::CommandError;
+use crate::plan::review::{self, Review, TaskReview};
+use crate::plan::{Plan, PlanError, PlanStatus};
+use crate::ui::{self, paint};
+
+/// For each task of a plan (default: the newest plan) or of a range of
+/// commits: its title, its result, the receipt lines it added, and the
+/// files it changed (--patch: the diff too). Landed work is found exactly
+/// through the landing commits; work not landed is its worker branch.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The plan to review.
+    #[arg(long, value_name = "NAME", conflicts_with = "range")]
+    pub plan: Option<String>,
+    /// Review the tasks of these commits instead, e.g.
+    /// `origin/main@{1}..origin/main` (the last landing) or
+    /// `main..batch/<id>` (one worker's branch).
+    #[arg(value_name = "A..B")]
+    pub range: Option<String>,
+    /// Include the diff of each task's files.
+    #[arg(long)]
+    pub patch: bool,
+    /// Record that the plan was reviewed (it must be completed): its
+    /// status becomes `reviewed`, committed.
+    #[arg(long, conflicts_with = "range")]
+    pub mark_reviewed: bool,
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
+    let store = ctx.store()?;
+    let result = match &args.range {
+        Some(range) => review::review_range(&store, range, args.patch)?,
+        None => {
+            let name = match &args.plan {
+                Some(n) => n.clone(),
+                None => Plan::all(&store)
+                    .into_iter()
+                    .max_by(|a, b| (&a.created, &a.name).cmp(&(&b.created, &b.name)))
+                    .map(|p| p.name)
+                    .ok_or_else(|| {
+                        CommandError::user("there is no plan to review")
+                            .hint("name a range instead: `git batch review A..B`")
+                    })?,
+            };
+            let result = review::review_plan(&store, &name, args.patch)?;
+            if args.mark_reviewed {
+                let left = result
+                    .tasks
+                    .iter()
+                    .filter(|t| matches!(t.state, "running" | "queued"))
+                    .count();
+                if left > 0 {
+                    return Err(PlanError::NotCompleted { name, left }.into());
+                }
+                Plan::set_status(&store, &name, PlanStatus::Reviewed)?;
+                ctx.ui.status(format!("plan {name} marked reviewed"));
+            }
+            result
+        }
+    };
+    if ctx.ui.json {
+        ctx.ui.json_value(&result)?;
+        return Ok(());
+    }
+    for line in render(&result) {
+        ctx.ui.line(line)?;
+    }
+    Ok(())
+}
+
+/// The review as text: per task a header, its receipt lines as added
+/// lines, its files as a diffstat, then the patch when asked.
+pub fn render(r: &Review) -> Vec<String> {
+    let mut out = vec![format!("review of {} ({} task(s))", r.subject, r.tasks.len())];
+    for t in &r.tasks {
+        out.push(String::new());
+        out.extend(render_task(t));
+    }
+    out
+}
+
+fn render_task(t: &TaskReview) -> Vec<String> {
+    let style = match t.state {
+        "closed" | "done" => ui::GOOD,
+        "failed" | "escalated" => ui::BAD,
+        _ => ui::DIM,
+    };
+    let mut out = vec![format!(
+        "{}  {}  {}",
+        paint(ui::ID, &t.id),
+        paint(style, t.state),
+        paint(ui::BOLD, &t.title)
+    )];
+    if let Some(r) = &t.reason {
+        out.push(format!("  {}: {r}", t.state));
+    }
+    match (&t.landed, &t.range) {
+        (Some(l), Some(range)) => out.push(format!("  landed {} ({range})", &l[..l.len().min(10)])),
+        (None, Some(range)) => out.push(format!("  commits {range}")),
+        _ => {}
+    }
+    if t.receipt.is_empty() {
+        out.push(paint(ui::DIM, "  no receipt lines"));
+    } else {
+        out.push(format!("  receipt ({} line(s)):", t.receipt.len()));
+        for l in &t.receipt {
+            out.push(paint(ui::GOOD, format_args!("  + {l}")));
+        }
+    }
+    if t.files.is_empty() {
+        out.push(paint(ui::DIM, "  no files changed"));
+    } else {
+        out.push(format!("  files ({}):", t.files.len()));
+        for f in &t.files {
+            let mark = match f.change {
+                "added" => "A",
+                "deleted" => "D",
+                "renamed" => "R",
+                _ => "M",
+            };
+            out.push(format!("    {mark} {}  +{} -{}", f.path, f.added, f.removed));
+        }
+    }
+    if let Some(p) = &t.patch {
+        for l in p.lines() {
+            let style = match l.chars().next() {
+                Some('+') => ui::GOOD,
+                Some('-') => ui::BAD,
+                _ => anstyle::Style::new(),
+            };
+            out.push(paint(style, format_args!("    {l}")));
+        }
+    }
+    out
+}

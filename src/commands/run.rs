@@ -1,0 +1,322 @@
+//! `git batch run`: the hypervisor, and its progress display.
+
+use super::WorkerArgs;
+use crate::cli::Ctx;
+use crate::error::{CommandError, Exit, Message};
+use crate::plan::Plan;
+use crate::run::{self, Event, EventKind, Options, Summary};
+use crate::ui::Ui;
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+/// Run tasks with a pool of N workers: each gets its task claimed, its own
+/// worktree and branch, and CMD run there with `sh -c`.
+///
+/// The worker finds its task in the environment: BATCH_TASK (the id),
+/// BATCH_CONTEXT (a file with the task, its acceptance criteria, its scope
+/// and what others hold, how to write receipts, and on a retry the previous
+/// attempt's error output), BATCH_WORKTREE, BATCH_ATTEMPT, BATCH_PLAN and
+/// BATCH_WORKER. Exit 0: --validate runs, then `done` checks the scope and
+/// commits. Non-zero, a timeout (the whole process group is killed) or a
+/// failed validation: tried again up to --retries times with the error fed
+/// back, then the task fails. Exit 75 (a temporary failure, e.g. a rate
+/// limit) pauses new starts with a growing backoff and is not counted;
+/// five in a row stop the run. A worker may also `git batch escalate`.
+///
+/// Running the same command again resumes: nothing is done twice, and
+/// attempts of a run that died are found (their processes killed) and run
+/// again. Ctrl-C stops starting tasks; a second one kills the running ones.
+/// With --remote (or `remote` in the config) clones share one plan: claims
+/// go through the remote and finished branches are pushed there under
+/// refs/batch/work/, so `git batch land` on any clone lands them all.
+///
+/// Exit codes: 0 every task done (and landed with --land), 1 some task
+/// failed, escalated or could not start, 75 stopped early (Ctrl-C,
+/// --pause-after, repeated exit 75s): run it again to continue.
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Run the tasks of this plan, with its settings as defaults.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["ids", "ready"])]
+    pub plan: Option<String>,
+    /// Run these tasks.
+    #[arg(conflicts_with = "ready")]
+    pub ids: Vec<String>,
+    /// Run the tasks that are ready and free now.
+    #[arg(long)]
+    pub ready: bool,
+    /// The worker command, run with `sh -c` in the task's worktree.
+    #[arg(long, value_name = "CMD")]
+    pub exec: String,
+    /// Workers at once (default: the plan's, else workers.jobs).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Time allowed per attempt, e.g. `30m` (default: the plan's, else
+    /// workers.timeout).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Attempts after a failed one (default: the plan's, else
+    /// workers.retries).
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Run after a worker exits 0, in its worktree; failing counts as a
+    /// failed attempt.
+    #[arg(long, value_name = "CMD")]
+    pub validate: Option<String>,
+    /// Land finished tasks when the pool drains (dependents then start),
+    /// and at the end.
+    #[arg(long)]
+    pub land: bool,
+    /// With --land: the test command (default: the plan's, else
+    /// test_command).
+    #[arg(long, value_name = "CMD", requires = "land")]
+    pub test: Option<String>,
+    /// Stop once N tasks finished, for a look before running again.
+    #[arg(long, value_name = "N")]
+    pub pause_after: Option<usize>,
+    /// Start at most N of the tasks in all (default: the plan's; 0 = all).
+    #[arg(long, value_name = "N")]
+    pub max_tasks: Option<usize>,
+    /// Queue the failed and escalated tasks of this run again.
+    #[arg(long)]
+    pub rerun_failed: bool,
+    /// The first pause after an exit 75 (doubled each time).
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub backoff: String,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+fn duration(flag: &str, value: &str) -> Result<Duration, CommandError> {
+    crate::claims::parse_duration(value).map_err(|e| CommandError::usage(format!("{flag}: {e}")))
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
+    let store = ctx.store()?;
+    let cache = ctx.cache(&store)?;
+    let (name, plan) = match &args.plan {
+        Some(p) => (p.clone(), Some(Plan::read(&store, p)?)),
+        None if !args.ids.is_empty() => (run::adhoc_name(&args.ids), None),
+        None if args.ready => ("ready".to_string(), None),
+        None => {
+            return Err(CommandError::usage(
+                "say what to run: --plan NAME, task ids, or --ready",
+            ));
+        }
+    };
+    let ids = match &plan {
+        Some(p) => p.ids(),
+        None => super::task_set(&store, &cache, &args.ids, None)?
+            .into_iter()
+            .map(|t| t.id)
+            .collect(),
+    };
+    let w = &store.config.workers;
+    let pc = plan.as_ref().map(|p| &p.config);
+    let jobs = args
+        .jobs
+        .or(pc.map(|c| c.jobs as usize))
+        .unwrap_or(w.jobs as usize);
+    if jobs == 0 {
+        return Err(CommandError::usage("--jobs must be at least 1"));
+    }
+    let timeout = args
+        .timeout
+        .clone()
+        .or(pc.map(|c| c.timeout.clone()))
+        .unwrap_or_else(|| w.timeout.clone());
+    let opts = Options {
+        name,
+        plan: args.plan.clone(),
+        ids,
+        exec: args.exec.clone(),
+        jobs,
+        timeout: duration("--timeout", &timeout)?,
+        retries: args.retries.or(pc.map(|c| c.retries)).unwrap_or(w.retries),
+        validate: args.validate.clone(),
+        land: args.land,
+        test: args
+            .test
+            .clone()
+            .or(pc.and_then(|c| c.test.clone()))
+            .or_else(|| store.config.test_command.clone()),
+        pause_after: args.pause_after,
+        max_tasks: args
+            .max_tasks
+            .or(pc.map(|c| c.max_tasks as usize))
+            .unwrap_or(0),
+        remote: args
+            .worker
+            .remote
+            .clone()
+            .or_else(|| store.config.remote.clone()),
+        worker: args
+            .worker
+            .worker
+            .clone()
+            .unwrap_or_else(|| run::worker::default_worker(&store)),
+        ttl: crate::work::claim::ttl(&store, args.worker.ttl.as_deref())?,
+        rerun_failed: args.rerun_failed,
+        backoff: duration("--backoff", &args.backoff)?,
+    };
+    let summary = run_with_progress(ctx, &store, &opts)?;
+    finish(ctx, &summary)
+}
+
+/// Runs with the progress display on stderr.
+pub fn run_with_progress(
+    ctx: &mut Ctx,
+    store: &crate::store::Store,
+    opts: &Options,
+) -> Result<Summary, CommandError> {
+    let mut progress = Progress::new(&ctx.ui, opts.ids.len());
+    let ui = &mut ctx.ui;
+    let result = run::run(store, opts, &mut |e| progress.event(ui, e));
+    progress.finish();
+    Ok(result?)
+}
+
+/// Prints the summary; the exit code says how it ended.
+pub fn finish(ctx: &mut Ctx, s: &Summary) -> Result<(), CommandError> {
+    if ctx.ui.json {
+        ctx.ui.json_value(s)?;
+    } else {
+        let mut parts = vec![format!("{} done", s.done)];
+        for (n, what) in [
+            (s.elsewhere, "by other clones"),
+            (s.failed, "failed"),
+            (s.escalated, "escalated"),
+            (s.queued, "not finished"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        ctx.ui.line(format!(
+            "run {}: {} of {} task(s)",
+            s.name,
+            parts.join(", "),
+            s.total
+        ))?;
+        if !s.landed.is_empty() {
+            ctx.ui
+                .line(format!("landed {}: {}", s.landed.len(), s.landed.join(" ")))?;
+        }
+        for l in &s.left_out {
+            let first = l.detail.lines().next().unwrap_or("");
+            ctx.ui
+                .line(format!("left out {} ({}): {first}", l.id, l.reason))?;
+        }
+        for w in &s.waiting {
+            ctx.ui.line(format!("waiting {}: {}", w.id, w.reason))?;
+        }
+        ctx.ui.status(format!(
+            "state {}; logs in {}",
+            s.state_file.display(),
+            s.logs.display()
+        ));
+    }
+    if let Some(why) = &s.stopped {
+        return Err(CommandError::new(
+            Exit::Stopped,
+            Message(format!("run {} stopped before the end: {why}", s.name)),
+        )
+        .hint("run the same command again to continue where it stopped"));
+    }
+    if s.failed + s.escalated + s.queued > 0 {
+        let plan = s
+            .plan
+            .as_deref()
+            .map(|p| format!(" --plan {p}"))
+            .unwrap_or_default();
+        return Err(CommandError::new(
+            Exit::User,
+            Message(format!(
+                "run {}: {} failed, {} escalated, {} not finished",
+                s.name, s.failed, s.escalated, s.queued
+            )),
+        )
+        .hint(format!(
+            "`git batch status{plan}` shows why and where the logs are; `--rerun-failed` tries failed tasks again"
+        )));
+    }
+    Ok(())
+}
+
+/// Progress: a live bar when stderr is a terminal, otherwise one plain
+/// line per event (`[12/40] bt-3k9f done (2 commit(s), 14 receipt line(s))`).
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    running: BTreeSet<String>,
+}
+
+impl Progress {
+    pub fn new(ui: &Ui, total: usize) -> Progress {
+        let live = !ui.quiet && !ui.json && std::io::stderr().is_terminal();
+        let bar = live.then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} {msg} [{elapsed}, eta {eta}]",
+                )
+                .expect("a valid template"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Progress {
+            bar,
+            running: BTreeSet::new(),
+        }
+    }
+
+    pub fn event(&mut self, ui: &mut Ui, e: &Event) {
+        match e.kind {
+            EventKind::Started => {
+                if let Some(t) = &e.task {
+                    self.running.insert(t.clone());
+                }
+            }
+            EventKind::Resumed | EventKind::Warning | EventKind::Landed | EventKind::Stopping => {}
+            _ => {
+                if let Some(t) = &e.task {
+                    self.running.remove(t);
+                }
+            }
+        }
+        let line = match &e.task {
+            Some(t) => format!(
+                "[{}/{}] {t} {} ({})",
+                e.finished,
+                e.total,
+                e.kind.as_str(),
+                e.detail
+            ),
+            None => format!(
+                "[{}/{}] {}: {}",
+                e.finished,
+                e.total,
+                e.kind.as_str(),
+                e.detail
+            ),
+        };
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(e.finished as u64);
+                bar.set_message(format!("{} running", self.running.len()));
+                if e.kind != EventKind::Started {
+                    bar.println(line);
+                }
+            }
+            None if e.kind == EventKind::Warning => ui.warn(line),
+            None => ui.status(line),
+        }
+    }
+
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! `git batch split`: one task per chunk of items read from stdin.
+
+use super::plan::PlanConfigArgs;
+use crate::cli::Ctx;
+use crate::error::CommandError;
+use crate::ops::NewTask;
+use crate::plan::NewPlan;
+use crate::plan::split::{self, Chunking};
+use crate::task::{Estimate, Kind};
+use std::io::{BufRead, IsTerminal};
+
+/// Make one task per chunk of the items read from stdin (one per line), in
+/// one commit.
+///
+/// Chunks are N items each (--size, default 1), or grouped by the first
+/// capture group of a regex (--by), or by the month of a leading
+/// YYYY-MM date (--by-month). With --scope-from-items each item is a path
+/// and the chunk's paths are its scope, so the tasks are independent by
+/// construction:
+///
+///   git ls-files 'src/**/*.rs' | git batch split --size 20 --scope-from-items
+///       --title 'Port {first}..{last} to the new API' --plan port
+///
+/// The title template can use {n} (chunk number), {count} (its items),
+/// {first}, {last} and {key} (the group's key, or the chunk number).
+/// With --plan the plan of the new tasks is written in the same commit.
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The title of each task, a template.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub title: String,
+    /// Items per task.
+    #[arg(long, value_name = "N", conflicts_with_all = ["by", "by_month"])]
+    pub size: Option<usize>,
+    /// Group items by the first capture group of this regex (the whole
+    /// match when it has none).
+    #[arg(long, value_name = "REGEX", conflicts_with = "by_month")]
+    pub by: Option<String>,
+    /// Group items by the month of the date they start with (YYYY-MM).
+    #[arg(long)]
+    pub by_month: bool,
+    /// Each item is a path: the chunk's paths become its scope.
+    #[arg(long)]
+    pub scope_from_items: bool,
+    /// The parent of every new task.
+    #[arg(long, value_name = "ID")]
+    pub parent: Option<String>,
+    /// Also write the plan NAME of the new tasks.
+    #[arg(long, value_name = "NAME")]
+    pub plan: Option<String>,
+    /// With --plan: write it even when the check finds problems.
+    #[arg(long, requires = "plan")]
+    pub force: bool,
+    /// Text put before the item list in every task's body.
+    #[arg(short = 'd', long = "body", value_name = "BODY")]
+    pub body: Option<String>,
+    /// A scope glob every task gets (repeatable).
+    #[arg(long = "scope", value_name = "GLOB")]
+    pub scope: Vec<String>,
+    /// A success criterion every task gets (repeatable).
+    #[arg(long = "accept", value_name = "TEXT")]
+    pub acceptance: Vec<String>,
+    /// A label every task gets (repeatable).
+    #[arg(long = "label", short = 'l', value_name = "L")]
+    pub labels: Vec<String>,
+    /// Priority 0-4 of every task.
+    #[arg(short, long, value_name = "N")]
+    pub priority: Option<u8>,
+    /// Rough size of every task: S, M or L.
+    #[arg(long, value_parser = super::create::parse_estimate)]
+    pub estimate: Option<Estimate>,
+    #[command(flatten)]
+    pub config: PlanConfigArgs,
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
+    let mut store = ctx.store()?;
+    let how = match (&args.by, args.by_month, args.size) {
+        (Some(re), _, _) => Chunking::By(
+            regex::Regex::new(re).map_err(|e| CommandError::usage(format!("--by: {e}")))?,
+        ),
+        (None, true, _) => Chunking::Month,
+        (None, false, n) => Chunking::Size(n.unwrap_or(1)),
+    };
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(CommandError::usage(
+            "split reads its items from stdin, one per line (e.g. `git ls-files | git batch split ...`)",
+        ));
+    }
+    let items: Vec<String> = stdin
+        .lock()
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(|e| CommandError::context(crate::error::Exit::User, "reading stdin", e))?;
+    let chunks = split::chunk(&items, &how)?;
+    if let Some(parent) = &args.parent {
+        ctx.check_exists(&store, parent)?;
+    }
+    let base = NewTask {
+        title: String::new(),
+        body: args.body.clone().unwrap_or_default(),
+        priority: args.priority,
+        kind: Kind::Task,
+        parent: args.parent.clone(),
+        deps: Vec::new(),
+        scope: args.scope.clone(),
+        acceptance: args.acceptance.clone(),
+        labels: args.labels.clone(),
+        estimate: args.estimate,
+        batch: None,
+    };
+    let plan = match &args.plan {
+        Some(name) => Some(NewPlan {
+            name: name.clone(),
+            config: args.config.config(&store)?,
+            force: args.force,
+        }),
+        None => None,
+    };
+    let made = split::split(
+        &mut store,
+        &chunks,
+        &args.title,
+        &base,
+        args.scope_from_items,
+        plan.as_ref(),
+    )?;
+    if ctx.ui.json {
+        ctx.ui.json_value(&made)?;
+        return Ok(());
+    }
+    for t in &made.tasks {
+        ctx.ui.line(format!("{}  {}", t.id, t.title))?;
+    }
+    if let Some(p) = &made.plan {
+        for w in p.forced.iter().chain(&p.warnings) {
+            ctx.ui.warn(w);
+        }
+        ctx.ui.status(format!(
+            "plan {}: {} task(s) in {}",
+            p.plan.name,
+            p.plan.tasks.len(),
+            p.path
+        ));
+    }
+    ctx.ui.status(format!(
+        "split {} item(s) into {} task(s)",
+        chunks.iter().map(|c| c.items.len()).sum::<usize>(),
+        made.tasks.len()
+    ));
+    ctx.report_commit(&made.commit, true);
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! `git batch status`: the dashboard of plans and runs.
+
+use crate::cli::Ctx;
+use crate::error::CommandError;
+use crate::plan::status::{self, BatchView, TaskLine};
+use crate::ui::{self, paint};
+use std::io::{IsTerminal, Write};
+
+/// Where each batch stands: per plan (and per run of tasks given by id in
+/// this clone), how many tasks are closed (landed), done (finished, not
+/// landed), running, failed, escalated and queued; the time so far and an
+/// estimate of the time left; the running tasks with their worker and age;
+/// failures with their reason and log; escalations waiting for a person;
+/// and the tasks ready for review.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only this plan.
+    #[arg(long, value_name = "NAME")]
+    pub plan: Option<String>,
+    /// Show it again every --interval until every task shown is finished
+    /// (or Ctrl-C). With --json: one JSON object per line.
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: how often.
+    #[arg(long, value_name = "DURATION", default_value = "2s", requires = "watch")]
+    pub interval: String,
+}
+
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
+    let store = ctx.store()?;
+    let interval = crate::claims::parse_duration(&args.interval)
+        .map_err(|e| CommandError::usage(format!("--interval: {e}")))?;
+    let clear = args.watch && !ctx.ui.json && std::io::stdout().is_terminal();
+    loop {
+        let report = status::status(&store, args.plan.as_deref())?;
+        if clear {
+            write!(ctx.ui.out(), "\x1b[2J\x1b[H")?;
+        }
+        if ctx.ui.json {
+            if args.watch {
+                serde_json::to_writer(ctx.ui.out(), &report).map_err(std::io::Error::from)?;
+                writeln!(ctx.ui.out())?;
+            } else {
+                ctx.ui.json_value(&report)?;
+            }
+        } else {
+            let views: Vec<&BatchView> = report.plans.iter().chain(&report.runs).collect();
+            if views.is_empty() {
+                ctx.ui
+                    .status("no plans and no runs yet (`git batch plan` or `git batch split --plan`)");
+            }
+            for (i, view) in views.iter().enumerate() {
+                if i > 0 {
+                    ctx.ui.line("")?;
+                }
+                for line in render(view) {
+                    ctx.ui.line(line)?;
+                }
+            }
+        }
+        ctx.ui.flush()?;
+        let busy = report
+            .plans
+            .iter()
+            .chain(&report.runs)
+            .any(|v| v.running + v.queued > 0);
+        if !args.watch || !busy {
+            return Ok(());
+        }
+        std::thread::sleep(interval);
+    }
+}
+
+/// `1h02m`, `3m12s`, `45s`.
+pub fn short_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    match (secs / 3600, secs % 3600 / 60, secs % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, m, _) => format!("{h}h{m:02}m"),
+    }
+}
+
+fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('~');
+    out
+}
+
+/// The dashboard of one batch, in lines that fit 80 columns.
+pub fn render(v: &BatchView) -> Vec<String> {
+    let mut out = Vec::new();
+    let kind = if v.plan { "plan" } else { "run" };
+    let style = match v.status {
+        "completed" | "reviewed" => ui::GOOD,
+        "running" => ui::BOLD,
+        _ => ui::DIM,
+    };
+    out.push(format!(
+        "{kind} {}  {}  {} task(s)",
+        paint(ui::BOLD, &v.name),
+        paint(style, v.status),
+        v.total
+    ));
+    let mut counts = Vec::new();
+    for (n, what) in [
+        (v.closed, "closed"),
+        (v.done, "done"),
+        (v.running, "running"),
+        (v.failed, "failed"),
+        (v.escalated, "escalated"),
+        (v.queued, "queued"),
+    ] {
+        counts.push(format!("{n} {what}"));
+    }
+    out.push(format!("  {}", counts.join(", ")));
+    if let Some(e) = v.elapsed_secs {
+        let eta = v
+            .eta_secs
+            .map(|s| format!(", about {} left", short_duration(s)))
+            .unwrap_or_default();
+        out.push(format!("  elapsed {}{eta}", short_duration(e)));
+    }
+    let section = |out: &mut Vec<String>, title: &str, lines: Vec<&TaskLine>, f: &dyn Fn(&TaskLine) -> Vec<String>| {
+        if lines.is_empty() {
+            return;
+        }
+        out.push(format!("  {title}:"));
+        for t in lines {
+            out.extend(f(t));
+        }
+    };
+    section(&mut out, "running", v.with_state("running").collect(), &|t| {
+        let who = t.worker.as_deref().unwrap_or("?");
+        let age = t.age_secs.map(short_duration).unwrap_or_default();
+        let head = format!("    {}  {}  {age}  ", paint(ui::ID, &t.id), cut(who, 24));
+        let room = 80usize.saturating_sub(t.id.len() + who.len().min(24) + age.len() + 10);
+        vec![format!("{head}{}", cut(&t.title, room.max(10)))]
+    });
+    let reason_lines = |t: &TaskLine| {
+        let mut lines = vec![format!(
+            "    {}  {}",
+            paint(ui::ID, &t.id),
+            cut(t.reason.as_deref().unwrap_or("(no reason recorded)"), 66)
+        )];
+        if let Some(log) = &t.log {
+            lines.push(format!("      log {}", log.display()));
+        }
+        lines
+    };
+    section(&mut out, "failed", v.with_state("failed").collect(), &reason_lines);
+    section(
+        &mut out,
+        "escalated, waiting for a person",
+        v.with_state("escalated").collect(),
+        &|t| {
+            vec![format!(
+                "    {}  {}",
+                paint(ui::ID, &t.id),
+                cut(t.reason.as_deref().unwrap_or("(no question recorded)"), 66)
+            )]
+        },
+    );
+    section(
+        &mut out,
+        "done, ready for review (`git batch review`) and landing",
+        v.with_state("done").collect(),
+        &|t| vec![format!("    {}  {}", paint(ui::ID, &t.id), cut(&t.title, 66))],
+    );
+    out
+}

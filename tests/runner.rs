@@ -14,5 +14,6 @@ mod deps;
 mod guard;
 mod land;
 mod receipts;
+mod run;
 mod tasks;
 mod worktrees;

@@ -22,7 +22,7 @@ pub struct Args {
     /// Where to create it (a new or empty directory; default: a new
     /// directory under the system's temp dir).
     #[arg(value_name = "DIR")]
-    pub dir: Option<PathBuf>,
+    pub target: Option<PathBuf>,
     /// Workers at once.
     #[arg(short = 'j', long, value_name = "N", default_value_t = 4)]
     pub jobs: usize,
@@ -44,7 +44,7 @@ fn shell_quote(s: &str) -> String {
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
-    let dir = args.dir.clone().unwrap_or_else(|| {
+    let dir = args.target.clone().unwrap_or_else(|| {
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis())

@@ -1,0 +1,542 @@
+//! `run` end to end against real repositories and a real bare remote: a
+//! shell worker that edits its files and writes receipts, failures fed
+//! back, a timeout, an escalation, an exit 75, a `kill -9` half-way and the
+//! resume, two clones sharing one plan, `status --json` at every stage,
+//! one landing, and `review` showing every receipt line.
+
+use crate::common::{TestEnv, fixed_env};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Deserialize)]
+pub struct StatusJson {
+    pub plans: Vec<ViewJson>,
+    pub runs: Vec<ViewJson>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ViewJson {
+    pub name: String,
+    pub plan: bool,
+    #[serde(default)]
+    pub recorded: Option<String>,
+    pub status: String,
+    pub total: usize,
+    pub closed: usize,
+    pub done: usize,
+    pub running: usize,
+    pub failed: usize,
+    pub escalated: usize,
+    pub queued: usize,
+    pub tasks: Vec<LineJson>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LineJson {
+    pub id: String,
+    pub title: String,
+    pub state: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub log: Option<PathBuf>,
+    #[serde(default)]
+    pub worker: Option<String>,
+    pub attempts: u32,
+}
+
+impl ViewJson {
+    /// The counts add up, and each matches the task lines.
+    pub fn check_consistent(&self) {
+        let sum = self.closed + self.done + self.running + self.failed + self.escalated + self.queued;
+        assert_eq!(sum, self.total, "{self:#?}");
+        assert_eq!(self.tasks.len(), self.total);
+        for (n, state) in [
+            (self.closed, "closed"),
+            (self.done, "done"),
+            (self.running, "running"),
+            (self.failed, "failed"),
+            (self.escalated, "escalated"),
+            (self.queued, "queued"),
+        ] {
+            assert_eq!(
+                self.tasks.iter().filter(|t| t.state == state).count(),
+                n,
+                "{state}: {self:#?}"
+            );
+        }
+    }
+
+    pub fn task(&self, id: &str) -> &LineJson {
+        self.tasks.iter().find(|t| t.id == id).unwrap()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SummaryJson {
+    pub total: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub escalated: usize,
+    pub elsewhere: usize,
+    pub queued: usize,
+    pub stopped: Option<String>,
+    pub landed: Vec<String>,
+    pub waiting: Vec<WaitingJson>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WaitingJson {
+    pub id: String,
+    pub reason: String,
+}
+
+/// The test's worker: finds its file in the context, ports it, writes two
+/// receipt lines. Some files misbehave on purpose.
+pub const WORKER: &str = r#"#!/bin/sh
+state="$WORKER_STATE"
+f=$(sed -n 's/^- `\(src\/[^`]*\)`$/\1/p' "$BATCH_CONTEXT" | head -n 1)
+[ -n "$f" ] || { echo "no file in the context" >&2; exit 9; }
+echo "$BATCH_TASK $BATCH_ATTEMPT start $f" >> "$state/events"
+[ -n "$WORKER_PLAIN" ] || case "$f" in
+  src/m03.txt)
+    if [ "$BATCH_ATTEMPT" = 1 ]; then echo "m03: the parser exploded" >&2; exit 1; fi
+    grep -q "the parser exploded" "$BATCH_CONTEXT" || { echo "the error was not fed back" >&2; exit 3; } ;;
+  src/m05.txt) sleep 30 ;;
+  src/m07.txt)
+    git batch receipt "read $f: the license header is unclear"
+    git batch escalate --reason "which license header?"
+    exit 0 ;;
+  src/m09.txt)
+    if [ ! -e "$state/m09.75" ]; then touch "$state/m09.75"; echo "rate limited" >&2; exit 75; fi ;;
+esac
+sleep "${WORKER_DELAY:-0}"
+echo "ported by $BATCH_TASK" > "$f"
+git batch receipt "ported $f"
+git batch receipt "checked $f on attempt $BATCH_ATTEMPT"
+echo "$BATCH_TASK $BATCH_ATTEMPT finished $f" >> "$state/events"
+"#;
+
+/// A repository with `n` files `src/mNN.txt`, `.batch/`, and a bare origin
+/// it is pushed to.
+pub fn project(n: usize) -> (TestEnv, PathBuf) {
+    let env = TestEnv::new();
+    for i in 1..=n {
+        env.write(&format!("src/m{i:02}.txt"), &format!("module {i}\n"));
+    }
+    env.git(&["add", "src"]);
+    env.git(&["commit", "-q", "-m", "modules"]);
+    let bare = env.dir.path().join("origin.git");
+    env.git(&["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
+    env.git_in(&bare, &["config", "core.logAllRefUpdates", "always"]);
+    env.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
+    env.git(&["push", "-q", "-u", "origin", "main"]);
+    (env, bare)
+}
+
+/// `git ls-files src | git batch split ... --plan NAME`; returns the ids.
+pub fn split_plan(env: &TestEnv, dir: &Path, plan: &str, extra: &[&str]) -> Vec<String> {
+    let files = env.git_in(dir, &["ls-files", "src"]);
+    let mut args = vec![
+        "--json",
+        "split",
+        "--size",
+        "1",
+        "--scope-from-items",
+        "--title",
+        "Port {first}",
+        "--plan",
+        plan,
+    ];
+    args.extend_from_slice(extra);
+    let out = feed(env, dir, &args, &files);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    made["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Runs git-batch in `dir` with `input` on stdin.
+pub fn feed(env: &TestEnv, dir: &Path, args: &[&str], input: &str) -> Output {
+    let mut child = env
+        .batch_cmd_in(dir, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+pub fn status(env: &TestEnv, dir: &Path, plan: &str) -> ViewJson {
+    let out = env.ok_in(dir, &["--json", "status", "--plan", plan]);
+    let mut s: StatusJson = serde_json::from_str(&out).unwrap();
+    let v = s.plans.remove(0);
+    v.check_consistent();
+    v
+}
+
+/// A `run` command with the worker and its environment, not yet started.
+pub fn run_cmd(env: &TestEnv, dir: &Path, state: &Path, delay: &str, args: &[&str]) -> Command {
+    let worker = env.dir.path().join("worker.sh");
+    if !worker.exists() {
+        std::fs::write(&worker, WORKER).unwrap();
+    }
+    std::fs::create_dir_all(state).unwrap();
+    let exec = format!("sh {}", worker.display());
+    let mut all = vec!["--json", "run", "--exec", &exec];
+    all.extend_from_slice(args);
+    let mut cmd = env.batch_cmd_in(dir, &all);
+    cmd.env("WORKER_STATE", state)
+        .env("WORKER_DELAY", delay)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+pub fn summary(out: &Output) -> SummaryJson {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bad summary ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(90);
+    while !f() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Processes still running that were started by a run of this test (their
+/// environment names the test's state directory).
+fn leftovers(state: &Path) -> Vec<i32> {
+    let needle = format!("WORKER_STATE={}", state.display());
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|&b| b == 0).any(|v| v == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// The subjects of the commits `main..batch/<id>`.
+fn branch_subjects(env: &TestEnv, dir: &Path, id: &str) -> Vec<String> {
+    env.git_in(dir, &["log", "--format=%s", &format!("main..batch/{id}")])
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn remote_updates(bare: &Path) -> usize {
+    std::fs::read_to_string(bare.join("logs/refs/heads/main"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+fn remote_file(env: &TestEnv, bare: &Path, path: &str) -> Option<String> {
+    let mut cmd = Command::new("git");
+    fixed_env(&mut cmd, &env.home());
+    let out = cmd
+        .current_dir(bare)
+        .args(["show", &format!("main:{path}")])
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn id_of(env: &TestEnv, ids: &[String], file: &str) -> String {
+    ids.iter()
+        .find(|id| env.read(&format!(".batch/tasks/{id}.toml")).contains(file))
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn twelve_tasks_failures_kill_and_resume_then_one_landing() {
+    let (env, bare) = project(12);
+    let ids = split_plan(&env, &env.repo, "port", &["--retries", "1", "--timeout", "3s"]);
+    assert_eq!(ids.len(), 12);
+    env.git(&["push", "-q", "origin", "main"]);
+    let before = status(&env, &env.repo, "port");
+    assert_eq!((before.status.as_str(), before.queued), ("pending", 12));
+
+    let state = env.dir.path().join("state");
+    let args = ["--plan", "port", "-j", "4", "--remote", "origin"];
+    let mut first: Child = run_cmd(&env, &env.repo, &state, "1", &args).spawn().unwrap();
+    // Half-way: some tasks finished, others still running. Then kill -9.
+    wait_until("four finished tasks", || {
+        let v = status(&env, &env.repo, "port");
+        v.done + v.failed + v.escalated >= 4
+    });
+    first.kill().unwrap();
+    let killed = first.wait_with_output().unwrap();
+    assert!(!killed.status.success());
+    let mid = status(&env, &env.repo, "port");
+    assert!(mid.done >= 3 && mid.queued + mid.running > 0, "{mid:#?}");
+    // Its workers live on in their own process groups, until the same
+    // command, run again, finds and kills them.
+    // (m05's worker sleeps for 30 s on every attempt: one is running now.)
+    assert!(!leftovers(&state).is_empty());
+    let out = run_cmd(&env, &env.repo, &state, "1", &args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "failed + escalated: {stderr}");
+    let s = summary(&out);
+    assert_eq!(
+        (s.total, s.done, s.failed, s.escalated, s.queued),
+        (12, 10, 1, 1, 0),
+        "{s:?}"
+    );
+    assert!(s.stopped.is_none() && s.landed.is_empty() && s.waiting.is_empty());
+    assert!(leftovers(&state).is_empty(), "nothing of the killed run is left");
+
+    let m03 = id_of(&env, &ids, "src/m03.txt");
+    let m05 = id_of(&env, &ids, "src/m05.txt");
+    let m07 = id_of(&env, &ids, "src/m07.txt");
+    let m09 = id_of(&env, &ids, "src/m09.txt");
+    let after = status(&env, &env.repo, "port");
+    assert_eq!(
+        (after.done, after.failed, after.escalated, after.running, after.queued),
+        (10, 1, 1, 0, 0)
+    );
+    assert_eq!(after.status, "completed");
+    let failed = after.task(&m05);
+    assert_eq!(failed.state, "failed");
+    assert!(failed.reason.as_deref().unwrap().contains("timed out after 3s"), "{failed:?}");
+    assert!(failed.log.as_ref().unwrap().exists());
+    let escalated = after.task(&m07);
+    assert!(escalated.reason.as_deref().unwrap().contains("which license header?"));
+    // Failing once, then passing, with the error fed back (else exit 3).
+    let events = std::fs::read_to_string(state.join("events")).unwrap();
+    assert!(events.contains(&format!("{m03} 1 start")));
+    assert!(events.contains(&format!("{m03} 2 finished")));
+    // Exit 75 is not an attempt: both runs of m09 are attempt 1.
+    assert!(events.matches(&format!("{m09} 1 start")).count() >= 2, "{events}");
+    assert!(events.contains(&format!("{m09} 1 finished")));
+
+    // No task done twice: one `done` commit per finished branch.
+    for id in &ids {
+        let subjects = branch_subjects(&env, &env.repo, id);
+        let done = subjects.iter().filter(|s| s.starts_with("batch: done")).count();
+        let want = usize::from(*id != m05 && *id != m07);
+        assert_eq!(done, want, "{id}: {subjects:?}");
+    }
+
+    // Land: the ten, one push.
+    let updates = remote_updates(&bare);
+    let land: serde_json::Value = env.json(&["land", "--remote", "origin"]);
+    assert_eq!(land["landed"].as_array().unwrap().len(), 10, "{land}");
+    assert_eq!(remote_updates(&bare), updates + 1);
+    let landed = status(&env, &env.repo, "port");
+    assert_eq!((landed.closed, landed.failed, landed.escalated), (10, 1, 1));
+    assert_eq!(landed.recorded.as_deref(), Some("completed"));
+
+    // The review shows every receipt line of every task.
+    let review: serde_json::Value = env.json(&["review", "--plan", "port"]);
+    let tasks = review["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 12);
+    for t in tasks {
+        let id = t["id"].as_str().unwrap();
+        let lines: Vec<&str> = t["receipt"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        let file = if id == m07 || id == m05 {
+            let wt = env.git(&["worktree", "list", "--porcelain"]);
+            let path = wt
+                .lines()
+                .filter_map(|l| l.strip_prefix("worktree "))
+                .find(|p| p.ends_with(id))
+                .unwrap()
+                .to_string();
+            std::fs::read_to_string(Path::new(&path).join(format!(".batch/receipts/{id}.log")))
+                .unwrap_or_default()
+        } else {
+            remote_file(&env, &bare, &format!(".batch/receipts/{id}.log")).unwrap()
+        };
+        let want: Vec<&str> = file.lines().collect();
+        assert_eq!(lines, want, "{id}");
+        if id != m05 && id != m07 {
+            assert!(lines.iter().any(|l| l.contains("ported src/m")), "{id}: {lines:?}");
+            assert_eq!(t["files"].as_array().unwrap().len(), 1, "{t}");
+        }
+    }
+    let text = env.ok(&["review", "--plan", "port"]);
+    assert!(text.contains("which license header?") && text.contains("+ "));
+}
+
+#[test]
+fn two_clones_share_one_plan_through_the_remote() {
+    let (env, bare) = project(12);
+    let ids = split_plan(&env, &env.repo, "shared", &[]);
+    env.git(&["push", "-q", "origin", "main"]);
+    let other = env.dir.path().join("other");
+    env.git(&["clone", "-q", bare.to_str().unwrap(), other.to_str().unwrap()]);
+    env.git_in(&other, &["config", "user.name", "Other"]);
+    env.git_in(&other, &["config", "user.email", "other@example.com"]);
+    env.ok_in(&other, &["hooks", "install"]);
+
+    let state = env.dir.path().join("state");
+    let args = ["--plan", "shared", "-j", "2", "--remote", "origin"];
+    let plain = |dir: &Path| {
+        let mut cmd = run_cmd(&env, dir, &state, "0.3", &args);
+        cmd.env("WORKER_PLAIN", "1");
+        cmd.spawn().unwrap()
+    };
+    let (a, b) = (plain(&env.repo), plain(&other));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    for out in [&a, &b] {
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (sa, sb) = (summary(&a), summary(&b));
+    assert_eq!(sa.done + sb.done, 12, "{sa:?} {sb:?}");
+    assert_eq!(sa.done + sa.elsewhere, 12);
+    assert_eq!(sb.done + sb.elsewhere, 12);
+
+    // Each task was done by exactly one clone: one `done` commit among the
+    // two clones' branches, one worker run that finished it.
+    let events = std::fs::read_to_string(state.join("events")).unwrap();
+    for id in &ids {
+        let mut done = 0;
+        for dir in [&env.repo, &other] {
+            let has = env
+                .git_in(dir, &["branch", "--list", &format!("batch/{id}")])
+                .contains(id);
+            if has {
+                done += branch_subjects(&env, dir, id)
+                    .iter()
+                    .filter(|s| s.starts_with("batch: done"))
+                    .count();
+            }
+        }
+        assert_eq!(done, 1, "{id}");
+        assert_eq!(events.matches(&format!("{id} 1 finished")).count(), 1);
+    }
+    // Both clones see the same picture.
+    for dir in [&env.repo, &other] {
+        env.git_in(dir, &["fetch", "-q", "origin", "+refs/batch/work/*:refs/batch/work/*"]);
+        let v = status(&env, dir, "shared");
+        assert_eq!(v.done, 12, "{v:#?}");
+    }
+
+    // One landing from one clone lands the work of both, in one push.
+    let updates = remote_updates(&bare);
+    let land: serde_json::Value = env.json(&["land", "--remote", "origin"]);
+    assert_eq!(land["landed"].as_array().unwrap().len(), 12, "{land}");
+    assert_eq!(remote_updates(&bare), updates + 1);
+    for i in 1..=12 {
+        let text = remote_file(&env, &bare, &format!("src/m{i:02}.txt")).unwrap();
+        assert!(text.starts_with("ported by "), "{text}");
+    }
+    let shared_left = env.git_in(&bare, &["for-each-ref", "refs/batch/work"]);
+    assert!(shared_left.trim().is_empty(), "{shared_left}");
+    let v = status(&env, &env.repo, "shared");
+    assert_eq!((v.closed, v.recorded.as_deref()), (12, Some("completed")));
+}
+
+#[test]
+fn ctrl_c_stops_starting_and_the_run_resumes() {
+    let (env, _bare) = project(6);
+    split_plan(&env, &env.repo, "calm", &[]);
+    let state = env.dir.path().join("state");
+    let args = ["--plan", "calm", "-j", "2"];
+    let child = run_cmd(&env, &env.repo, &state, "1", &args).spawn().unwrap();
+    wait_until("two running tasks", || {
+        std::fs::read_to_string(state.join("events"))
+            .map(|e| e.lines().count() >= 2)
+            .unwrap_or(false)
+    });
+    // SAFETY: a signal to the child we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = summary(&out);
+    assert_eq!(s.done, 2, "the running ones finish: {s:?}");
+    assert_eq!(s.stopped.as_deref(), Some("interrupted"));
+    assert_eq!(s.queued, 4);
+    let v = status(&env, &env.repo, "calm");
+    assert_eq!((v.done, v.queued), (2, 4));
+
+    let out = run_cmd(&env, &env.repo, &state, "0", &args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = summary(&out);
+    assert_eq!((s.done, s.queued), (6, 0));
+}
+
+#[test]
+fn pause_after_validate_and_a_failed_dependency() {
+    let (env, _bare) = project(3);
+    let a = env.create(&["a fails validation", "--scope", "src/m01.txt"]);
+    let b = env.create(&["b waits for a", "--scope", "src/m02.txt", "--dep", &a]);
+    let c = env.create(&["c is free", "--scope", "src/m03.txt"]);
+    let state = env.dir.path().join("state");
+    // The context names the file; --validate refuses m01's work.
+    let validate = "! grep -q 'ported' src/m01.txt";
+    let args = [&a, &b, &c]
+        .iter()
+        .map(|s| s.as_str())
+        .chain(["--retries", "0", "--validate", validate, "--pause-after", "1", "-j", "1"])
+        .collect::<Vec<_>>();
+    let run = |args: &[&str]| {
+        let mut cmd = run_cmd(&env, &env.repo, &state, "0", args);
+        cmd.env("WORKER_PLAIN", "1").output().unwrap()
+    };
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = summary(&out);
+    assert_eq!(s.failed + s.done, 1, "{s:?}");
+    assert!(s.stopped.unwrap().contains("--pause-after"));
+
+    let out = run(&args[..args.len() - 4]);
+    assert_eq!(out.status.code(), Some(1));
+    let s = summary(&out);
+    assert_eq!((s.done, s.failed, s.queued), (1, 1, 1), "{s:?}");
+    let w = &s.waiting[0];
+    assert_eq!(w.id, b);
+    assert!(w.reason.contains(&a) && w.reason.contains("failed"), "{w:?}");
+}
+
+#[test]
+fn a_run_refuses_local_commits_the_remote_lacks() {
+    let (env, _bare) = project(2);
+    split_plan(&env, &env.repo, "early", &[]);
+    let state = env.dir.path().join("state");
+    let out = run_cmd(&env, &env.repo, &state, "0", &["--plan", "early", "--remote", "origin"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("commit(s) that origin does not have"), "{err}");
+    assert!(err.contains("git push origin main"), "{err}");
+    assert!(!state.join("events").exists(), "no worker ran");
+}

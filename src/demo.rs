@@ -120,7 +120,15 @@ pub fn setup(dir: &Path) -> Result<DemoRepo, DemoError> {
         )?;
     }
     program::ok(&work, &["add", "--all"])?;
-    program::ok(&work, &["commit", "--quiet", "-m", "A small book with 8 chapters to write"])?;
+    program::ok(
+        &work,
+        &[
+            "commit",
+            "--quiet",
+            "-m",
+            "A small book with 8 chapters to write",
+        ],
+    )?;
     program::ok(&work, &["remote", "add", "origin", &r])?;
     let store_root = work.clone();
     Store::init(&store_root, Some("demo"), false)?;
@@ -132,7 +140,9 @@ pub fn setup(dir: &Path) -> Result<DemoRepo, DemoError> {
 
 /// What the demo worker did, for its exit code.
 pub enum Worked {
-    Done { files: usize },
+    Done {
+        files: usize,
+    },
     /// The flaky chapter's first attempt.
     FailedOnPurpose,
 }
@@ -184,12 +194,19 @@ pub fn worker(store: &Store) -> Result<Worked, DemoError> {
             })
             .collect();
         write(&path, &(body.join("\n") + "\n"))?;
-        note(format!("wrote {f}: replaced the TODO with the chapter on {topic}"))?;
+        note(format!(
+            "wrote {f}: replaced the TODO with the chapter on {topic}"
+        ))?;
     }
     program::ok(&store.root, &["add", "--all", "--", "docs"])?;
     program::ok(
         &store.root,
-        &["commit", "--quiet", "-m", &format!("Write {}", files.join(", "))],
+        &[
+            "commit",
+            "--quiet",
+            "-m",
+            &format!("Write {}", files.join(", ")),
+        ],
     )?;
     note(format!("committed {} chapter(s)", files.len()))?;
     Ok(Worked::Done { files: files.len() })

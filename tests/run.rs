@@ -50,9 +50,11 @@ pub struct LineJson {
 impl ViewJson {
     /// The counts add up, and each matches the task lines.
     pub fn check_consistent(&self) {
-        let sum = self.closed + self.done + self.running + self.failed + self.escalated + self.queued;
+        let sum =
+            self.closed + self.done + self.running + self.failed + self.escalated + self.queued;
         assert_eq!(sum, self.total, "{self:#?}");
         assert_eq!(self.tasks.len(), self.total);
+        assert!(self.tasks.iter().all(|t| !t.title.is_empty()));
         for (n, state) in [
             (self.closed, "closed"),
             (self.done, "done"),
@@ -152,7 +154,11 @@ pub fn split_plan(env: &TestEnv, dir: &Path, plan: &str, extra: &[&str]) -> Vec<
     ];
     args.extend_from_slice(extra);
     let out = feed(env, dir, &args, &files);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     made["tasks"]
         .as_array()
@@ -185,6 +191,7 @@ pub fn status(env: &TestEnv, dir: &Path, plan: &str) -> ViewJson {
     let out = env.ok_in(dir, &["--json", "status", "--plan", plan]);
     let mut s: StatusJson = serde_json::from_str(&out).unwrap();
     let v = s.plans.remove(0);
+    assert!(v.plan && v.name == plan, "{v:?}");
     v.check_consistent();
     v
 }
@@ -278,7 +285,12 @@ fn id_of(env: &TestEnv, ids: &[String], file: &str) -> String {
 #[test]
 fn twelve_tasks_failures_kill_and_resume_then_one_landing() {
     let (env, bare) = project(12);
-    let ids = split_plan(&env, &env.repo, "port", &["--retries", "1", "--timeout", "3s"]);
+    let ids = split_plan(
+        &env,
+        &env.repo,
+        "port",
+        &["--retries", "1", "--timeout", "3s"],
+    );
     assert_eq!(ids.len(), 12);
     env.git(&["push", "-q", "origin", "main"]);
     let before = status(&env, &env.repo, "port");
@@ -286,7 +298,9 @@ fn twelve_tasks_failures_kill_and_resume_then_one_landing() {
 
     let state = env.dir.path().join("state");
     let args = ["--plan", "port", "-j", "4", "--remote", "origin"];
-    let mut first: Child = run_cmd(&env, &env.repo, &state, "1", &args).spawn().unwrap();
+    let mut first: Child = run_cmd(&env, &env.repo, &state, "1", &args)
+        .spawn()
+        .unwrap();
     // Half-way: some tasks finished, others still running. Then kill -9.
     wait_until("four finished tasks", || {
         let v = status(&env, &env.repo, "port");
@@ -301,7 +315,9 @@ fn twelve_tasks_failures_kill_and_resume_then_one_landing() {
     // command, run again, finds and kills them.
     // (m05's worker sleeps for 30 s on every attempt: one is running now.)
     assert!(!leftovers(&state).is_empty());
-    let out = run_cmd(&env, &env.repo, &state, "1", &args).output().unwrap();
+    let out = run_cmd(&env, &env.repo, &state, "1", &args)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "failed + escalated: {stderr}");
     let s = summary(&out);
@@ -311,7 +327,10 @@ fn twelve_tasks_failures_kill_and_resume_then_one_landing() {
         "{s:?}"
     );
     assert!(s.stopped.is_none() && s.landed.is_empty() && s.waiting.is_empty());
-    assert!(leftovers(&state).is_empty(), "nothing of the killed run is left");
+    assert!(
+        leftovers(&state).is_empty(),
+        "nothing of the killed run is left"
+    );
 
     let m03 = id_of(&env, &ids, "src/m03.txt");
     let m05 = id_of(&env, &ids, "src/m05.txt");
@@ -319,28 +338,53 @@ fn twelve_tasks_failures_kill_and_resume_then_one_landing() {
     let m09 = id_of(&env, &ids, "src/m09.txt");
     let after = status(&env, &env.repo, "port");
     assert_eq!(
-        (after.done, after.failed, after.escalated, after.running, after.queued),
+        (
+            after.done,
+            after.failed,
+            after.escalated,
+            after.running,
+            after.queued
+        ),
         (10, 1, 1, 0, 0)
     );
     assert_eq!(after.status, "completed");
     let failed = after.task(&m05);
-    assert_eq!(failed.state, "failed");
-    assert!(failed.reason.as_deref().unwrap().contains("timed out after 3s"), "{failed:?}");
+    assert_eq!((failed.state.as_str(), failed.attempts), ("failed", 2));
+    assert!(
+        failed
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("timed out after 3s"),
+        "{failed:?}"
+    );
     assert!(failed.log.as_ref().unwrap().exists());
     let escalated = after.task(&m07);
-    assert!(escalated.reason.as_deref().unwrap().contains("which license header?"));
+    assert!(
+        escalated
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("which license header?")
+    );
     // Failing once, then passing, with the error fed back (else exit 3).
     let events = std::fs::read_to_string(state.join("events")).unwrap();
     assert!(events.contains(&format!("{m03} 1 start")));
     assert!(events.contains(&format!("{m03} 2 finished")));
     // Exit 75 is not an attempt: both runs of m09 are attempt 1.
-    assert!(events.matches(&format!("{m09} 1 start")).count() >= 2, "{events}");
+    assert!(
+        events.matches(&format!("{m09} 1 start")).count() >= 2,
+        "{events}"
+    );
     assert!(events.contains(&format!("{m09} 1 finished")));
 
     // No task done twice: one `done` commit per finished branch.
     for id in &ids {
         let subjects = branch_subjects(&env, &env.repo, id);
-        let done = subjects.iter().filter(|s| s.starts_with("batch: done")).count();
+        let done = subjects
+            .iter()
+            .filter(|s| s.starts_with("batch: done"))
+            .count();
         let want = usize::from(*id != m05 && *id != m07);
         assert_eq!(done, want, "{id}: {subjects:?}");
     }
@@ -382,7 +426,10 @@ fn twelve_tasks_failures_kill_and_resume_then_one_landing() {
         let want: Vec<&str> = file.lines().collect();
         assert_eq!(lines, want, "{id}");
         if id != m05 && id != m07 {
-            assert!(lines.iter().any(|l| l.contains("ported src/m")), "{id}: {lines:?}");
+            assert!(
+                lines.iter().any(|l| l.contains("ported src/m")),
+                "{id}: {lines:?}"
+            );
             assert_eq!(t["files"].as_array().unwrap().len(), 1, "{t}");
         }
     }
@@ -396,7 +443,12 @@ fn two_clones_share_one_plan_through_the_remote() {
     let ids = split_plan(&env, &env.repo, "shared", &[]);
     env.git(&["push", "-q", "origin", "main"]);
     let other = env.dir.path().join("other");
-    env.git(&["clone", "-q", bare.to_str().unwrap(), other.to_str().unwrap()]);
+    env.git(&[
+        "clone",
+        "-q",
+        bare.to_str().unwrap(),
+        other.to_str().unwrap(),
+    ]);
     env.git_in(&other, &["config", "user.name", "Other"]);
     env.git_in(&other, &["config", "user.email", "other@example.com"]);
     env.ok_in(&other, &["hooks", "install"]);
@@ -444,7 +496,15 @@ fn two_clones_share_one_plan_through_the_remote() {
     }
     // Both clones see the same picture.
     for dir in [&env.repo, &other] {
-        env.git_in(dir, &["fetch", "-q", "origin", "+refs/batch/work/*:refs/batch/work/*"]);
+        env.git_in(
+            dir,
+            &[
+                "fetch",
+                "-q",
+                "origin",
+                "+refs/batch/work/*:refs/batch/work/*",
+            ],
+        );
         let v = status(&env, dir, "shared");
         assert_eq!(v.done, 12, "{v:#?}");
     }
@@ -470,7 +530,9 @@ fn ctrl_c_stops_starting_and_the_run_resumes() {
     split_plan(&env, &env.repo, "calm", &[]);
     let state = env.dir.path().join("state");
     let args = ["--plan", "calm", "-j", "2"];
-    let child = run_cmd(&env, &env.repo, &state, "1", &args).spawn().unwrap();
+    let child = run_cmd(&env, &env.repo, &state, "1", &args)
+        .spawn()
+        .unwrap();
     wait_until("two running tasks", || {
         std::fs::read_to_string(state.join("events"))
             .map(|e| e.lines().count() >= 2)
@@ -479,7 +541,12 @@ fn ctrl_c_stops_starting_and_the_run_resumes() {
     // SAFETY: a signal to the child we started.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = summary(&out);
     assert_eq!(s.done, 2, "the running ones finish: {s:?}");
     assert_eq!(s.stopped.as_deref(), Some("interrupted"));
@@ -487,8 +554,14 @@ fn ctrl_c_stops_starting_and_the_run_resumes() {
     let v = status(&env, &env.repo, "calm");
     assert_eq!((v.done, v.queued), (2, 4));
 
-    let out = run_cmd(&env, &env.repo, &state, "0", &args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run_cmd(&env, &env.repo, &state, "0", &args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = summary(&out);
     assert_eq!((s.done, s.queued), (6, 0));
 }
@@ -505,14 +578,28 @@ fn pause_after_validate_and_a_failed_dependency() {
     let args = [&a, &b, &c]
         .iter()
         .map(|s| s.as_str())
-        .chain(["--retries", "0", "--validate", validate, "--pause-after", "1", "-j", "1"])
+        .chain([
+            "--retries",
+            "0",
+            "--validate",
+            validate,
+            "--pause-after",
+            "1",
+            "-j",
+            "1",
+        ])
         .collect::<Vec<_>>();
     let run = |args: &[&str]| {
         let mut cmd = run_cmd(&env, &env.repo, &state, "0", args);
         cmd.env("WORKER_PLAIN", "1").output().unwrap()
     };
     let out = run(&args);
-    assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = summary(&out);
     assert_eq!(s.failed + s.done, 1, "{s:?}");
     assert!(s.stopped.unwrap().contains("--pause-after"));
@@ -523,7 +610,10 @@ fn pause_after_validate_and_a_failed_dependency() {
     assert_eq!((s.done, s.failed, s.queued), (1, 1, 1), "{s:?}");
     let w = &s.waiting[0];
     assert_eq!(w.id, b);
-    assert!(w.reason.contains(&a) && w.reason.contains("failed"), "{w:?}");
+    assert!(
+        w.reason.contains(&a) && w.reason.contains("failed"),
+        "{w:?}"
+    );
 }
 
 #[test]
@@ -531,9 +621,15 @@ fn a_run_refuses_local_commits_the_remote_lacks() {
     let (env, _bare) = project(2);
     split_plan(&env, &env.repo, "early", &[]);
     let state = env.dir.path().join("state");
-    let out = run_cmd(&env, &env.repo, &state, "0", &["--plan", "early", "--remote", "origin"])
-        .output()
-        .unwrap();
+    let out = run_cmd(
+        &env,
+        &env.repo,
+        &state,
+        "0",
+        &["--plan", "early", "--remote", "origin"],
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("commit(s) that origin does not have"), "{err}");

@@ -13,6 +13,7 @@ mod concurrency;
 mod deps;
 mod guard;
 mod land;
+mod plan;
 mod receipts;
 mod run;
 mod tasks;

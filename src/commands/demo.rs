@@ -78,7 +78,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         },
         force: false,
     };
-    let made = split::split(&mut store, &chunks, "Write {first}", &base, true, Some(&plan))?;
+    let made = split::split(
+        &mut store,
+        &chunks,
+        "Write {first}",
+        &base,
+        true,
+        Some(&plan),
+    )?;
     ctx.ui.status(format!(
         "demo: split the book into {} tasks (plan book), one chapter each",
         made.tasks.len()
@@ -135,7 +142,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         ctx.ui.line(line)?;
     }
     if lines.len() > args.review_lines {
-        ctx.ui.line(format!("... ({} more lines)", lines.len() - args.review_lines))?;
+        ctx.ui.line(format!(
+            "... ({} more lines)",
+            lines.len() - args.review_lines
+        ))?;
     }
     ctx.ui.line("")?;
     ctx.ui.line(format!(
@@ -161,8 +171,9 @@ fn demo_err(e: demo::DemoError) -> CommandError {
         demo::DemoError::Git(g) => g.into(),
         demo::DemoError::Guard(g) => g.into(),
         demo::DemoError::Work(w) => w.into(),
-        demo::DemoError::NotEmpty { .. } => CommandError::new(Exit::User, e)
-            .hint("give a new directory, or leave DIR out"),
+        demo::DemoError::NotEmpty { .. } => {
+            CommandError::new(Exit::User, e).hint("give a new directory, or leave DIR out")
+        }
         demo::DemoError::NotInRun | demo::DemoError::Io { .. } => CommandError::new(Exit::User, e),
     }
 }
@@ -175,7 +186,8 @@ pub fn run_worker(ctx: &mut Ctx, _args: WorkerArgs) -> Result<(), CommandError> 
     let store = ctx.store()?;
     match demo::worker(&store).map_err(demo_err)? {
         Worked::Done { files } => {
-            ctx.ui.status(format!("demo worker: wrote {files} chapter(s)"));
+            ctx.ui
+                .status(format!("demo worker: wrote {files} chapter(s)"));
             Ok(())
         }
         Worked::FailedOnPurpose => Err(CommandError::user(

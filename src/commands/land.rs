@@ -49,9 +49,9 @@ pub struct Args {
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let only = match &args.parent {
-        None if args.plan.is_some() => Some(
-            crate::plan::Plan::read(&store, args.plan.as_deref().unwrap_or_default())?.ids(),
-        ),
+        None if args.plan.is_some() => {
+            Some(crate::plan::Plan::read(&store, args.plan.as_deref().unwrap_or_default())?.ids())
+        }
         Some(parent) => {
             ctx.check_exists(&store, parent)?;
             let cache = ctx.cache(&store)?;

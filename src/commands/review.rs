@@ -75,7 +75,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
 /// The review as text: per task a header, its receipt lines as added
 /// lines, its files as a diffstat, then the patch when asked.
 pub fn render(r: &Review) -> Vec<String> {
-    let mut out = vec![format!("review of {} ({} task(s))", r.subject, r.tasks.len())];
+    let mut out = vec![format!(
+        "review of {} ({} task(s))",
+        r.subject,
+        r.tasks.len()
+    )];
     for t in &r.tasks {
         out.push(String::new());
         out.extend(render_task(t));
@@ -122,7 +126,10 @@ fn render_task(t: &TaskReview) -> Vec<String> {
                 "renamed" => "R",
                 _ => "M",
             };
-            out.push(format!("    {mark} {}  +{} -{}", f.path, f.added, f.removed));
+            out.push(format!(
+                "    {mark} {}  +{} -{}",
+                f.path, f.added, f.removed
+            ));
         }
     }
     if let Some(p) = &t.patch {

@@ -22,7 +22,12 @@ pub struct Args {
     #[arg(long)]
     pub watch: bool,
     /// With --watch: how often.
-    #[arg(long, value_name = "DURATION", default_value = "2s", requires = "watch")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "2s",
+        requires = "watch"
+    )]
     pub interval: String,
 }
 
@@ -46,8 +51,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         } else {
             let views: Vec<&BatchView> = report.plans.iter().chain(&report.runs).collect();
             if views.is_empty() {
-                ctx.ui
-                    .status("no plans and no runs yet (`git batch plan` or `git batch split --plan`)");
+                ctx.ui.status(
+                    "no plans and no runs yet (`git batch plan` or `git batch split --plan`)",
+                );
             }
             for (i, view) in views.iter().enumerate() {
                 if i > 0 {
@@ -124,7 +130,10 @@ pub fn render(v: &BatchView) -> Vec<String> {
             .unwrap_or_default();
         out.push(format!("  elapsed {}{eta}", short_duration(e)));
     }
-    let section = |out: &mut Vec<String>, title: &str, lines: Vec<&TaskLine>, f: &dyn Fn(&TaskLine) -> Vec<String>| {
+    let section = |out: &mut Vec<String>,
+                   title: &str,
+                   lines: Vec<&TaskLine>,
+                   f: &dyn Fn(&TaskLine) -> Vec<String>| {
         if lines.is_empty() {
             return;
         }
@@ -133,13 +142,18 @@ pub fn render(v: &BatchView) -> Vec<String> {
             out.extend(f(t));
         }
     };
-    section(&mut out, "running", v.with_state("running").collect(), &|t| {
-        let who = t.worker.as_deref().unwrap_or("?");
-        let age = t.age_secs.map(short_duration).unwrap_or_default();
-        let head = format!("    {}  {}  {age}  ", paint(ui::ID, &t.id), cut(who, 24));
-        let room = 80usize.saturating_sub(t.id.len() + who.len().min(24) + age.len() + 10);
-        vec![format!("{head}{}", cut(&t.title, room.max(10)))]
-    });
+    section(
+        &mut out,
+        "running",
+        v.with_state("running").collect(),
+        &|t| {
+            let who = t.worker.as_deref().unwrap_or("?");
+            let age = t.age_secs.map(short_duration).unwrap_or_default();
+            let head = format!("    {}  {}  {age}  ", paint(ui::ID, &t.id), cut(who, 24));
+            let room = 80usize.saturating_sub(t.id.len() + who.len().min(24) + age.len() + 10);
+            vec![format!("{head}{}", cut(&t.title, room.max(10)))]
+        },
+    );
     let reason_lines = |t: &TaskLine| {
         let mut lines = vec![format!(
             "    {}  {}",
@@ -151,7 +165,12 @@ pub fn render(v: &BatchView) -> Vec<String> {
         }
         lines
     };
-    section(&mut out, "failed", v.with_state("failed").collect(), &reason_lines);
+    section(
+        &mut out,
+        "failed",
+        v.with_state("failed").collect(),
+        &reason_lines,
+    );
     section(
         &mut out,
         "escalated, waiting for a person",
@@ -168,7 +187,13 @@ pub fn render(v: &BatchView) -> Vec<String> {
         &mut out,
         "done, ready for review (`git batch review`) and landing",
         v.with_state("done").collect(),
-        &|t| vec![format!("    {}  {}", paint(ui::ID, &t.id), cut(&t.title, 66))],
+        &|t| {
+            vec![format!(
+                "    {}  {}",
+                paint(ui::ID, &t.id),
+                cut(&t.title, 66)
+            )]
+        },
     );
     out
 }

@@ -24,7 +24,10 @@ pub enum PlanError {
     #[error(transparent)]
     Guard(#[from] crate::guard::GuardError),
     #[error("the tasks of plan '{name}' cannot run in parallel:\n{}", problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
-    NotIndependent { name: String, problems: Vec<Problem> },
+    NotIndependent {
+        name: String,
+        problems: Vec<Problem>,
+    },
     #[error("no plan '{name}' ({path} does not exist)")]
     Unknown { name: String, path: PathBuf },
     #[error("{path}:{line}: {message}")]

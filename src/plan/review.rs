@@ -162,7 +162,9 @@ pub fn review_plan(store: &Store, name: &str, patch: bool) -> Result<Review, Pla
     let facts = Facts::read(store);
     let mut tasks = Vec::new();
     for id in plan.ids() {
-        tasks.push(review_task(store, &facts, &landings, tip, &id, None, patch)?);
+        tasks.push(review_task(
+            store, &facts, &landings, tip, &id, None, patch,
+        )?);
     }
     Ok(Review {
         subject: format!("plan {name}"),
@@ -328,7 +330,10 @@ fn receipt_lines(repo: &Repository, from: Option<Oid>, to: Oid, id: &str) -> Vec
     }
     // Union-merged receipts need not keep a prefix: the lines not there before.
     let before: HashSet<&String> = old.iter().collect();
-    new.iter().filter(|l| !before.contains(l)).cloned().collect()
+    new.iter()
+        .filter(|l| !before.contains(l))
+        .cloned()
+        .collect()
 }
 
 /// The files outside `.batch/` that `from..to` changes, with line counts,

@@ -2,7 +2,7 @@
 //! decides done / retry / fail / pause, lands when asked, and waits for
 //! other clones that hold tasks of the same plan.
 
-use super::state::{RunState, TaskState};
+use super::state::{RunState, TaskState, Timing};
 use super::worker::{self, Context, Spawn};
 use super::{Event, EventKind, Options, RunError, Waiting, interrupts, io};
 use crate::claims::{self, Via};
@@ -31,6 +31,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 struct Running {
     id: String,
     pid: u32,
+    spawned: Instant,
     deadline: Instant,
     log: PathBuf,
     worktree: PathBuf,
@@ -64,6 +65,8 @@ pub(super) struct Pool<'a> {
     rerun: HashSet<String>,
     /// The remote's main branch as last fetched.
     remote_main: Option<Oid>,
+    /// The state changed since it was last saved.
+    dirty: bool,
 }
 
 impl<'a> Pool<'a> {
@@ -88,6 +91,7 @@ impl<'a> Pool<'a> {
             started_here: HashSet::new(),
             rerun: HashSet::new(),
             remote_main: None,
+            dirty: false,
         }
     }
 
@@ -119,7 +123,8 @@ impl<'a> Pool<'a> {
         });
     }
 
-    fn save(&self, state: &mut RunState) -> Result<(), RunError> {
+    fn save(&mut self, state: &mut RunState) -> Result<(), RunError> {
+        self.dirty = false;
         state.save(&self.dir).map_err(io("writing", &self.dir))
     }
 
@@ -151,9 +156,8 @@ impl<'a> Pool<'a> {
             entry.state = TaskState::Queued;
             entry.pid = None;
             let log = entry.logs.last().cloned();
-            entry.last_error = Some(
-                "the run that started the previous attempt stopped before it ended".into(),
-            );
+            entry.last_error =
+                Some("the run that started the previous attempt stopped before it ended".into());
             let detail = match (killed, log) {
                 (0, Some(log)) => format!("attempt of a stopped run; log {}", log.display()),
                 (n, Some(log)) => format!(
@@ -210,6 +214,9 @@ impl<'a> Pool<'a> {
             {
                 started = self.fill(state, on_event)?;
                 next_fill = now + RETRY_FILL;
+                if self.dirty {
+                    self.save(state)?;
+                }
             }
             if self.running.is_empty() && started == 0 {
                 if self.stopped.is_some() {
@@ -223,8 +230,13 @@ impl<'a> Pool<'a> {
                 if !all_final && self.opts.land && self.land(state, on_event)? {
                     continue;
                 }
-                if !all_final && self.opts.remote.is_some() && self.held_elsewhere(state, on_event)?
-                {
+                let held = !all_final
+                    && self.opts.remote.is_some()
+                    && self.held_elsewhere(state, on_event)?;
+                if self.dirty {
+                    self.save(state)?;
+                }
+                if held {
                     sleep_unless_interrupted(POLL_OTHERS);
                     continue;
                 }
@@ -320,6 +332,7 @@ impl<'a> Pool<'a> {
             if task.status != Status::Open || dep_failed || blocked {
                 continue;
             }
+            let begun = Instant::now();
             let who = self.claimant();
             let wt = match worktree::start(self.store, &cache, &Target::Id(id.clone()), &who) {
                 Ok(s) => s,
@@ -338,7 +351,7 @@ impl<'a> Pool<'a> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            self.launch(state, &id, &task, &wt.path, on_event)?;
+            self.launch(state, &id, &task, &wt.path, begun, on_event)?;
             started += 1;
         }
         Ok(started)
@@ -352,6 +365,7 @@ impl<'a> Pool<'a> {
         id: &str,
         task: &crate::task::Task,
         wt: &Path,
+        begun: Instant,
         on_event: &mut dyn FnMut(&Event),
     ) -> Result<(), RunError> {
         let entry = state.get(id).clone();
@@ -378,9 +392,7 @@ impl<'a> Pool<'a> {
         let context_path = self.logs.join(format!("{id}.context.md"));
         crate::store::atomic::write_atomic(&context_path, context.as_bytes())
             .map_err(io("writing", &context_path))?;
-        let log = self
-            .logs
-            .join(format!("{id}.{}.log", entry.logs.len() + 1));
+        let log = self.logs.join(format!("{id}.{}.log", entry.logs.len() + 1));
         let token = format!(
             "{}:{id}:{}:{}",
             self.opts.name,
@@ -411,8 +423,15 @@ impl<'a> Pool<'a> {
             token: &token,
         })?;
         let pid = child.id();
-        state.get_mut(id).pid = Some(pid);
-        self.save(state)?;
+        let spawned = Instant::now();
+        let e = state.get_mut(id);
+        e.pid = Some(pid);
+        e.timing = Some(Timing {
+            start_ms: ms(spawned - begun),
+            ..Timing::default()
+        });
+        // Saved with the next change: the token saved before the spawn is
+        // what finds this attempt's processes after a crash.
         let tx = self.tx.clone();
         let task_id = id.to_string();
         std::thread::spawn(move || {
@@ -423,6 +442,7 @@ impl<'a> Pool<'a> {
         self.running.push(Running {
             id: id.to_string(),
             pid,
+            spawned,
             deadline: Instant::now() + self.opts.timeout,
             log: log.clone(),
             worktree: wt.to_path_buf(),
@@ -468,7 +488,13 @@ impl<'a> Pool<'a> {
         while let Some((id, status)) = next {
             if let Some(i) = self.running.iter().position(|r| r.id == id) {
                 let r = self.running.remove(i);
+                let exited = Instant::now();
+                let worker_ms = ms(exited - r.spawned);
                 self.finish(state, r, status, on_event)?;
+                if let Some(t) = &mut state.get_mut(&id).timing {
+                    t.worker_ms = worker_ms;
+                    t.finish_ms = ms(exited.elapsed());
+                }
                 self.save(state)?;
                 ended = true;
             }
@@ -585,7 +611,12 @@ impl<'a> Pool<'a> {
 
     /// After exit 0: `--validate`, then `done` (the scope check). The
     /// reason it failed, or None.
-    fn validate_and_finish(&self, id: &str, r: &Running, on_branch: Option<Status>) -> Option<String> {
+    fn validate_and_finish(
+        &self,
+        id: &str,
+        r: &Running,
+        on_branch: Option<Status>,
+    ) -> Option<String> {
         if let Some(cmd) = &self.opts.validate {
             let log = std::fs::File::options().append(true).open(&r.log);
             let (out, err) = match log.and_then(|f| Ok((f.try_clone()?, f))) {
@@ -632,7 +663,7 @@ impl<'a> Pool<'a> {
         if self.started_here.contains(id) {
             self.finished_here += 1;
         }
-        let _ = state.save(&self.dir);
+        self.dirty = true;
         let kind = match final_state {
             TaskState::Done => EventKind::Done,
             TaskState::Failed => EventKind::Failed,
@@ -940,8 +971,10 @@ pub(super) fn check_pushed(store: &Store, remote: &str) -> Result<(), RunError> 
         .refname_to_id(&local)
         .map_err(git_err(format!("reading {local}")))?;
     let mut walk = repo.revwalk().map_err(git_err("walking the branch"))?;
-    walk.push(local_tip).map_err(git_err("walking the branch"))?;
-    walk.hide(remote_tip).map_err(git_err("walking the branch"))?;
+    walk.push(local_tip)
+        .map_err(git_err("walking the branch"))?;
+    walk.hide(remote_tip)
+        .map_err(git_err("walking the branch"))?;
     let count = walk.count();
     if count > 0 {
         return Err(RunError::Unpushed {
@@ -951,6 +984,10 @@ pub(super) fn check_pushed(store: &Store, remote: &str) -> Result<(), RunError> 
         });
     }
     Ok(())
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
 }
 
 fn sleep_unless_interrupted(total: Duration) {

@@ -61,6 +61,20 @@ pub struct TaskRun {
     pub token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// Where the time of the last attempt went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
+}
+
+/// Milliseconds spent in each part of an attempt.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Timing {
+    /// Claim, worktree (made or found), context file, state saved.
+    pub start_ms: u64,
+    /// From the spawn of the worker to its exit.
+    pub worker_ms: u64,
+    /// Validation, `done` (scope check, commit with the hooks), sharing.
+    pub finish_ms: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -132,7 +146,9 @@ impl RunState {
     }
 
     pub fn get(&self, id: &str) -> &TaskRun {
-        self.tasks.get(id).expect("every id of the order has an entry")
+        self.tasks
+            .get(id)
+            .expect("every id of the order has an entry")
     }
 
     pub fn get_mut(&mut self, id: &str) -> &mut TaskRun {

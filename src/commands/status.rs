@@ -38,6 +38,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let clear = args.watch && !ctx.ui.json && std::io::stdout().is_terminal();
     loop {
         let report = status::status(&store, args.plan.as_deref())?;
+        for b in &report.broken {
+            ctx.ui.warn(format!("{b} (plan left out; fix the file)"));
+        }
         if clear {
             write!(ctx.ui.out(), "\x1b[2J\x1b[H")?;
         }

@@ -44,7 +44,27 @@ pub fn failed(args: &[&str], out: &Output) -> GitError {
 /// with the git program when git has none (a fresh machine, a CI runner),
 /// where `git commit` would refuse. Asked of git itself (`git var`), since
 /// libgit2 does not read the same configuration (`GIT_CONFIG_GLOBAL`).
+///
+/// Asked once per repository and process: a `run` commits for every task,
+/// and the answer does not change under it.
 pub fn identity_env(repo: &git2::Repository) -> Vec<(String, String)> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static KNOWN: OnceLock<Mutex<HashMap<std::path::PathBuf, Vec<(String, String)>>>> =
+        OnceLock::new();
+    let key = repo.commondir().to_path_buf();
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(env) = known.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return env;
+    }
+    let env = ask_identity(repo);
+    if let Ok(mut m) = known.lock() {
+        m.insert(key, env.clone());
+    }
+    env
+}
+
+fn ask_identity(repo: &git2::Repository) -> Vec<(String, String)> {
     let dir = repo.workdir().unwrap_or_else(|| repo.path());
     let mut env = Vec::new();
     for role in ["AUTHOR", "COMMITTER"] {

@@ -139,8 +139,26 @@ impl Plan {
         })
     }
 
-    /// Every plan of the repository, by name.
+    /// Every plan of the repository that reads, by name, and the errors of
+    /// those that do not.
+    pub fn all_checked(store: &Store) -> (Vec<Plan>, Vec<PlanError>) {
+        let mut plans = Vec::new();
+        let mut errors = Vec::new();
+        for name in Plan::names(store) {
+            match Plan::read(store, &name) {
+                Ok(p) => plans.push(p),
+                Err(e) => errors.push(e),
+            }
+        }
+        (plans, errors)
+    }
+
+    /// Every plan of the repository that reads, by name.
     pub fn all(store: &Store) -> Vec<Plan> {
+        Plan::all_checked(store).0
+    }
+
+    fn names(store: &Store) -> Vec<String> {
         let dir = store.root.join(BATCH_DIR).join("batches");
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .map(|rd| {
@@ -154,9 +172,6 @@ impl Plan {
             .unwrap_or_default();
         names.sort();
         names
-            .iter()
-            .filter_map(|n| Plan::read(store, n).ok())
-            .collect()
     }
 
     /// The manifest's text.

@@ -82,6 +82,9 @@ impl BatchView {
 pub struct StatusReport {
     pub plans: Vec<BatchView>,
     pub runs: Vec<BatchView>,
+    /// Plan files that do not read (`path:line: message`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub broken: Vec<String>,
 }
 
 /// What the views are built from, read once.
@@ -242,9 +245,9 @@ fn state_name(s: Status) -> &'static str {
 /// have no plan.
 pub fn status(store: &Store, only: Option<&str>) -> Result<StatusReport, super::PlanError> {
     let facts = Facts::read(store);
-    let plans = match only {
-        Some(name) => vec![Plan::read(store, name)?],
-        None => Plan::all(store),
+    let (plans, errors) = match only {
+        Some(name) => (vec![Plan::read(store, name)?], Vec::new()),
+        None => Plan::all_checked(store),
     };
     let mut report = StatusReport {
         plans: plans
@@ -252,6 +255,7 @@ pub fn status(store: &Store, only: Option<&str>) -> Result<StatusReport, super::
             .map(|p| facts.view(&p.name, &p.ids(), Some(p)))
             .collect(),
         runs: Vec::new(),
+        broken: errors.iter().map(|e| e.to_string()).collect(),
     };
     if only.is_none() {
         let mut runs: Vec<&RunState> = facts.runs.iter().filter(|r| r.plan.is_none()).collect();

@@ -9,7 +9,7 @@ use crate::claims::{self, Via};
 use crate::git::{git_err, program};
 use crate::land::LeftOut;
 use crate::store::{Store, StoreError};
-use crate::task::Status;
+use crate::task::{Kind, Status};
 use crate::work::claim::{Claimant, Target};
 use crate::work::{WorkError, worktree};
 use git2::Oid;
@@ -329,7 +329,8 @@ impl<'a> Pool<'a> {
                     .is_some_and(|t| matches!(t.state, TaskState::Failed | TaskState::Escalated))
             });
             let blocked = !cache.blockers_of(&id).map_err(StoreError::from)?.is_empty();
-            if task.status != Status::Open || dep_failed || blocked {
+            // An epic is closed by the landing of its children, not worked on.
+            if task.status != Status::Open || task.kind == Kind::Epic || dep_failed || blocked {
                 continue;
             }
             let begun = Instant::now();
@@ -915,6 +916,9 @@ impl<'a> Pool<'a> {
         }
         if task.status != Status::Open {
             return format!("it is {} on {}", task.status, self.store.config.main_branch);
+        }
+        if task.kind == Kind::Epic {
+            return "an epic: it closes when its children land".into();
         }
         if let Some(b) = cache
             .and_then(|c| c.blockers_of(id).ok())

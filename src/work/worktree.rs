@@ -443,8 +443,11 @@ fn commit_with_hooks(
         }
         return Err(program::failed(&args, &out).into());
     }
-    let head = program::ok(&wt.root, &["rev-parse", "HEAD"])?;
-    Ok(Some(head.trim().to_string()))
+    // A fresh handle: the one `wt` holds may cache the old HEAD.
+    let head = Repository::open(&wt.root)
+        .and_then(|r| r.head().and_then(|h| h.peel_to_commit()).map(|c| c.id()))
+        .map_err(git_err("reading the new commit"))?;
+    Ok(Some(head.to_string()))
 }
 
 /// `fail` or `escalate`: the reason as a note, the status on the branch, a

@@ -50,8 +50,8 @@ pub fn failed(args: &[&str], out: &Output) -> GitError {
 pub fn identity_env(repo: &git2::Repository) -> Vec<(String, String)> {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static KNOWN: OnceLock<Mutex<HashMap<std::path::PathBuf, Vec<(String, String)>>>> =
-        OnceLock::new();
+    type Env = Vec<(String, String)>;
+    static KNOWN: OnceLock<Mutex<HashMap<std::path::PathBuf, Env>>> = OnceLock::new();
     let key = repo.commondir().to_path_buf();
     let known = KNOWN.get_or_init(Default::default);
     if let Some(env) = known.lock().ok().and_then(|m| m.get(&key).cloned()) {

@@ -134,13 +134,15 @@ def main():
     print(f"{args.tasks} tasks (`--exec true`), {args.files}-file repository, median of {args.runs} runs; "
           f"a bare `git worktree add` of the same tree in the same repositories right after each run: "
           f"{statistics.median(adds):.1f} ms\n")
-    print("| -j | whole run | per task (wall / tasks) | start (claim + worktree) | worker (`true`) | finish (`done` + commit) | loop and bookkeeping |")
+    print("| -j | whole run | per task (wall / tasks) | start (claim + worktree) | worker (`true`, spawn to exit seen) | finish (`done` + commit) | loop and bookkeeping |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for jobs, wall, s, w, f in rows:
         per_task = wall * 1000 / args.tasks
         # Start and finish run in the pool's one thread, one task after the
-        # other; only the workers overlap (N at a time).
-        rest = per_task - s - f - w / jobs
+        # other; only the workers overlap. At -j 1 the worker's time adds to
+        # the wall time; at -j N it overlaps the thread's work (and `worker`
+        # then also counts the wait until the busy thread sees the exit).
+        rest = per_task - s - f - (w if jobs == 1 else 0)
         print(f"| {jobs} | {wall:.2f} s | {per_task:.1f} ms | {s:.1f} ms | {w:.1f} ms | {f:.1f} ms | {rest:.1f} ms |")
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)

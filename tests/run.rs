@@ -530,23 +530,29 @@ fn ctrl_c_stops_starting_and_the_run_resumes() {
     split_plan(&env, &env.repo, "calm", &[]);
     let state = env.dir.path().join("state");
     let args = ["--plan", "calm", "-j", "2"];
-    let child = run_cmd(&env, &env.repo, &state, "1", &args)
-        .spawn()
-        .unwrap();
-    wait_until("two running tasks", || {
-        std::fs::read_to_string(state.join("events"))
-            .map(|e| e.lines().count() >= 2)
-            .unwrap_or(false)
-    });
-    // SAFETY: a signal to the child we started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let spawn = |delay: &str| {
+        let mut cmd = run_cmd(&env, &env.repo, &state, delay, &args);
+        cmd.env("WORKER_PLAIN", "1").spawn().unwrap()
+    };
+    let started = |n: usize| {
+        wait_until("running tasks", || {
+            std::fs::read_to_string(state.join("events"))
+                .map(|e| e.matches(" start ").count() >= n)
+                .unwrap_or(false)
+        })
+    };
+    let interrupt = |child: &Child| {
+        // SAFETY: a signal to the child we started.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    };
+    // First Ctrl-C: nothing new starts; the two running ones finish.
+    let child = spawn("1");
+    started(2);
+    interrupt(&child);
     let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(75),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert!(err.contains("run the same command again"), "{err}");
     let s = summary(&out);
     assert_eq!(s.done, 2, "the running ones finish: {s:?}");
     assert_eq!(s.stopped.as_deref(), Some("interrupted"));
@@ -554,9 +560,34 @@ fn ctrl_c_stops_starting_and_the_run_resumes() {
     let v = status(&env, &env.repo, "calm");
     assert_eq!((v.done, v.queued), (2, 4));
 
-    let out = run_cmd(&env, &env.repo, &state, "0", &args)
-        .output()
-        .unwrap();
+    // Two Ctrl-Cs: the running workers are killed, their attempts not counted.
+    let begun = Instant::now();
+    let child = spawn("30");
+    started(4);
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(200));
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(75));
+    assert!(
+        begun.elapsed() < Duration::from_secs(25),
+        "the workers were killed"
+    );
+    let s = summary(&out);
+    assert_eq!((s.done, s.queued), (2, 4), "{s:?}");
+    assert!(leftovers(&state).is_empty(), "no worker left running");
+    let run: serde_json::Value =
+        serde_json::from_str(&env.read(".git/batch/runs/calm.json")).unwrap();
+    let queued: Vec<&serde_json::Value> = run["tasks"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|t| t["state"] == "queued")
+        .collect();
+    assert_eq!(queued.len(), 4);
+    assert!(queued.iter().all(|t| t["attempts"] == 0), "{queued:?}");
+
+    let out = spawn("0").wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "{}",

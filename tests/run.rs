@@ -667,3 +667,50 @@ fn a_run_refuses_local_commits_the_remote_lacks() {
     assert!(err.contains("git push origin main"), "{err}");
     assert!(!state.join("events").exists(), "no worker ran");
 }
+
+#[test]
+fn a_task_taken_out_of_the_plan_is_not_run() {
+    let (env, _bare) = project(3);
+    let ids = split_plan(&env, &env.repo, "trim", &[]);
+    let state = env.dir.path().join("state");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--plan", "trim", "-j", "1"];
+        args.extend_from_slice(extra);
+        run_cmd(&env, &env.repo, &state, "0", &args)
+            .env("WORKER_PLAIN", "1")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--pause-after", "1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(summary(&out).done, 1);
+
+    // The reviewer drops the last task from the manifest and commits that.
+    let dropped = &ids[2];
+    let path = env.repo.join(".batch/batches/trim.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let kept: Vec<&str> = text
+        .split("[[tasks]]")
+        .filter(|block| !block.contains(&format!("id = \"{dropped}\"")))
+        .collect();
+    assert_eq!(kept.len(), 3, "the header and two tasks:\n{text}");
+    std::fs::write(&path, kept.join("[[tasks]]")).unwrap();
+    env.git(&["commit", "-q", "-am", "trim: drop a task"]);
+
+    let out = run(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&out);
+    assert_eq!((s.total, s.done, s.queued), (2, 2, 0), "{s:?}");
+    let events = std::fs::read_to_string(state.join("events")).unwrap();
+    assert!(!events.contains(dropped.as_str()), "{events}");
+    assert_eq!(status(&env, &env.repo, "trim").total, 2);
+}

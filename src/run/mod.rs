@@ -253,10 +253,19 @@ pub fn run(
             });
         }
     };
-    for id in &opts.ids {
-        if !state.order.contains(id) {
-            state.order.push(id.clone());
+    if opts.plan.is_some() {
+        // The plan is the truth: a task taken out of it is not run.
+        state.order = opts.ids.clone();
+    } else {
+        // `--ready` finds other tasks each time: what an earlier run of the
+        // same name took stays (its running attempts are resumed).
+        for id in &opts.ids {
+            if !state.order.contains(id) {
+                state.order.push(id.clone());
+            }
         }
+    }
+    for id in &opts.ids {
         state.tasks.entry(id.clone()).or_default();
     }
     INTERRUPTS.store(0, Ordering::SeqCst);

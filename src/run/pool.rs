@@ -135,9 +135,21 @@ impl<'a> Pool<'a> {
         state: &mut RunState,
         on_event: &mut dyn FnMut(&Event),
     ) -> Result<(), RunError> {
-        for id in state.order.clone() {
+        // Every task of the state, not only the order: a task taken out of
+        // the plan since may still have a worker of the dead run alive.
+        let mut ids = state.order.clone();
+        ids.extend(
+            state
+                .tasks
+                .keys()
+                .filter(|id| !state.order.contains(id))
+                .cloned(),
+        );
+        for id in ids {
+            let in_order = state.order.contains(&id);
             let entry = state.get_mut(&id);
-            if self.opts.rerun_failed
+            if in_order
+                && self.opts.rerun_failed
                 && matches!(entry.state, TaskState::Failed | TaskState::Escalated)
             {
                 entry.state = TaskState::Queued;

@@ -134,8 +134,12 @@ impl RunState {
         crate::store::atomic::write_atomic(&RunState::path(dir, &self.name), text.as_bytes())
     }
 
+    /// Tasks of the run (its order) in `state`.
     pub fn count(&self, state: TaskState) -> usize {
-        self.tasks.values().filter(|t| t.state == state).count()
+        self.order
+            .iter()
+            .filter(|id| self.tasks.get(*id).is_some_and(|t| t.state == state))
+            .count()
     }
 
     pub fn finished(&self) -> usize {

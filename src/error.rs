@@ -82,6 +82,11 @@ impl CommandError {
         self
     }
 
+    /// A hint that applies only when `cond` holds.
+    pub fn hint_if(self, cond: bool, hint: impl Into<String>) -> CommandError {
+        if cond { self.hint(hint) } else { self }
+    }
+
     /// The messages of the error's causes, outermost first.
     pub fn causes(&self) -> Vec<String> {
         let mut out = Vec::new();

@@ -16,5 +16,6 @@ mod land;
 mod plan;
 mod receipts;
 mod run;
+mod run_limits;
 mod tasks;
 mod worktrees;

@@ -208,8 +208,16 @@ pub fn finish(ctx: &mut Ctx, s: &Summary) -> Result<(), CommandError> {
             ctx.ui
                 .line(format!("left out {} ({}): {first}", l.id, l.reason))?;
         }
-        for w in &s.waiting {
+        // The first few say why; `status` and `--json` list them all.
+        const SHOWN: usize = 10;
+        for w in s.waiting.iter().take(SHOWN) {
             ctx.ui.line(format!("waiting {}: {}", w.id, w.reason))?;
+        }
+        if s.waiting.len() > SHOWN {
+            ctx.ui.line(format!(
+                "waiting: {} more (`git batch status` lists them)",
+                s.waiting.len() - SHOWN
+            ))?;
         }
         ctx.ui.status(format!(
             "state {}; logs in {}",
@@ -222,7 +230,7 @@ pub fn finish(ctx: &mut Ctx, s: &Summary) -> Result<(), CommandError> {
             Exit::Stopped,
             Message(format!("run {} stopped before the end: {why}", s.name)),
         )
-        .hint("run the same command again to continue where it stopped"));
+        .hint(s.continue_with.clone().unwrap_or_default()));
     }
     if s.failed + s.escalated + s.queued > 0 {
         let plan = s
@@ -238,8 +246,12 @@ pub fn finish(ctx: &mut Ctx, s: &Summary) -> Result<(), CommandError> {
             )),
         )
         .hint(format!(
-            "`git batch status{plan}` shows why and where the logs are; `--rerun-failed` tries failed tasks again"
-        )));
+            "`git batch status{plan}` shows why and where the logs are"
+        ))
+        .hint_if(
+            s.failed + s.escalated > 0,
+            "`--rerun-failed` tries the failed and escalated tasks again",
+        ));
     }
     Ok(())
 }

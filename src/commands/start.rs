@@ -36,6 +36,12 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             "{how} {} on {} for {}",
             started.id, started.branch, started.claim.claim.worker
         ));
+        if let Some(was) = started.reopened {
+            ctx.ui.status(format!(
+                "{} was {was} on its branch: reopened there for another attempt",
+                started.id
+            ));
+        }
     }
     Ok(())
 }

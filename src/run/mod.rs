@@ -178,6 +178,8 @@ pub struct Summary {
     pub queued: usize,
     /// Why it stopped before the end (resumable), if it did.
     pub stopped: Option<String>,
+    /// How to go on after `stopped`.
+    pub continue_with: Option<String>,
     /// Tasks this run's landings landed.
     pub landed: Vec<String>,
     pub left_out: Vec<LeftOut>,
@@ -304,6 +306,11 @@ pub fn run(
         elsewhere: state.count(TaskState::Elsewhere),
         queued: state.count(TaskState::Queued) + state.count(TaskState::Running),
         stopped: pool.stopped.clone(),
+        continue_with: pool.stopped.as_ref().map(|_| {
+            pool.stop_hint
+                .clone()
+                .unwrap_or_else(|| "run the same command again to continue where it stopped".into())
+        }),
         landed: pool.landed.clone(),
         left_out: pool.left_out.clone(),
         waiting,

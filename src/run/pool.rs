@@ -54,6 +54,8 @@ pub(super) struct Pool<'a> {
     backoff: Duration,
     temp_failures: u32,
     pub stopped: Option<String>,
+    /// How to go on after that stop, when not by running it again.
+    pub stop_hint: Option<String>,
     pub landed: Vec<String>,
     pub left_out: Vec<LeftOut>,
     /// Left out of a landing already: not tried again by this run.
@@ -84,6 +86,7 @@ impl<'a> Pool<'a> {
             backoff: opts.backoff,
             temp_failures: 0,
             stopped: None,
+            stop_hint: None,
             landed: Vec::new(),
             left_out: Vec::new(),
             land_tried: HashSet::new(),
@@ -268,6 +271,25 @@ impl<'a> Pool<'a> {
         }
         if self.opts.land && self.stopped.is_none() {
             self.land(state, on_event)?;
+        }
+        let started = state.tasks.values().filter(|t| !t.logs.is_empty()).count();
+        let held_back = state
+            .order
+            .iter()
+            .any(|id| state.get(id).state == TaskState::Queued && state.get(id).logs.is_empty());
+        if self.opts.max_tasks > 0
+            && started >= self.opts.max_tasks
+            && held_back
+            && self.stopped.is_none()
+        {
+            // A cap the user set, not a failure: what is left is resumable
+            // with a higher cap.
+            self.stopped = Some(format!(
+                "--max-tasks {} reached ({started} task(s) started)",
+                self.opts.max_tasks
+            ));
+            self.stop_hint =
+                Some("a higher --max-tasks (or max_tasks in the plan) starts more".into());
         }
         Ok(())
     }

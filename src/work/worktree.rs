@@ -20,6 +20,9 @@ pub struct Started {
     pub scope: Vec<String>,
     /// The worktree already existed: this is a resume.
     pub resumed: bool,
+    /// The task had failed or was escalated on its branch and is open
+    /// there again (with a note and a commit): this is another attempt.
+    pub reopened: Option<Status>,
     pub claim: Claimed,
 }
 
@@ -145,34 +148,67 @@ pub fn start(
     let id = claimed.claim.task.clone();
     let branch = branch_of(&id);
     let scope = claimed.claim.scope.clone();
-    if let Some(path) = find_worktree(&store.repo, &id)? {
-        return Ok(Started {
-            id,
-            path,
-            branch,
-            scope,
-            resumed: true,
-            claim: claimed,
-        });
-    }
-    let path = worktree_path(store, &id);
-    match add_worktree(store, &id, &path) {
-        Ok(()) => Ok(Started {
-            id,
-            path,
-            branch,
-            scope,
-            resumed: false,
-            claim: claimed,
-        }),
-        Err(e) => {
-            // Nothing half-done: a claim without its worktree is let go.
-            if !claimed.renewed {
-                let _ = claim::release(store, &id, who, true);
+    let (path, resumed) = match find_worktree(&store.repo, &id)? {
+        Some(path) => (path, true),
+        None => {
+            let path = worktree_path(store, &id);
+            if let Err(e) = add_worktree(store, &id, &path) {
+                // Nothing half-done: a claim without its worktree is let go.
+                if !claimed.renewed {
+                    let _ = claim::release(store, &id, who, true);
+                }
+                return Err(e);
             }
-            Err(e)
+            (path, false)
         }
+    };
+    let reopened = reopen_on_branch(&path, &id, who)?;
+    Ok(Started {
+        id,
+        path,
+        branch,
+        scope,
+        resumed,
+        reopened,
+        claim: claimed,
+    })
+}
+
+/// A task that failed or was escalated on its kept branch is worked on
+/// again: its status there goes back to open, with a note, in a commit, so
+/// that the worker, `done` and the run do not take the old end for a new one.
+/// Returns the status it had.
+fn reopen_on_branch(
+    path: &Path,
+    id: &str,
+    who: &Claimant<'_>,
+) -> Result<Option<Status>, WorkError> {
+    let wt = Store::open(path)?;
+    let Ok(mut task) = wt.read_task(id) else {
+        return Ok(None);
+    };
+    let was = task.status;
+    if !matches!(was, Status::Failed | Status::Escalated) {
+        return Ok(None);
     }
+    let now = crate::store::now();
+    task.status = Status::Open;
+    task.updated = now.clone();
+    task.notes.push(Note {
+        at: now,
+        by: who.worker.clone(),
+        text: format!("reopened for another attempt (it was {was})"),
+    });
+    wt.write_task(&task)?;
+    let paths = vec![Store::task_rel(id)];
+    program::ok(&wt.root, &["add", "--", &paths[0]])?;
+    commit_with_hooks(
+        &wt,
+        &format!("batch: retry {id} (it was {was})"),
+        &who.worker,
+        &paths,
+    )?;
+    Ok(Some(was))
 }
 
 fn add_worktree(store: &Store, id: &str, path: &Path) -> Result<(), WorkError> {

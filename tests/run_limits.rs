@@ -1,0 +1,218 @@
+//! How a run is held back and picked up again: `--pause-after`,
+//! `--max-tasks`, `--rerun-failed`, `--validate`, a failed dependency, a
+//! plan edited between runs, and a main branch the remote lacks.
+
+use crate::run::{project, run_cmd, split_plan, status, summary};
+
+#[test]
+fn pause_after_validate_and_a_failed_dependency() {
+    let (env, _bare) = project(3);
+    let a = env.create(&["a fails validation", "--scope", "src/m01.txt"]);
+    let b = env.create(&["b waits for a", "--scope", "src/m02.txt", "--dep", &a]);
+    let c = env.create(&["c is free", "--scope", "src/m03.txt"]);
+    let state = env.dir.path().join("state");
+    // The context names the file; --validate refuses m01's work.
+    let validate = "! grep -q 'ported' src/m01.txt";
+    let args = [&a, &b, &c]
+        .iter()
+        .map(|s| s.as_str())
+        .chain([
+            "--retries",
+            "0",
+            "--validate",
+            validate,
+            "--pause-after",
+            "1",
+            "-j",
+            "1",
+        ])
+        .collect::<Vec<_>>();
+    let run = |args: &[&str]| {
+        let mut cmd = run_cmd(&env, &env.repo, &state, "0", args);
+        cmd.env("WORKER_PLAIN", "1").output().unwrap()
+    };
+    let out = run(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&out);
+    assert_eq!(s.failed + s.done, 1, "{s:?}");
+    assert!(s.stopped.unwrap().contains("--pause-after"));
+
+    let out = run(&args[..args.len() - 4]);
+    assert_eq!(out.status.code(), Some(1));
+    let s = summary(&out);
+    assert_eq!((s.done, s.failed, s.queued), (1, 1, 1), "{s:?}");
+    let w = &s.waiting[0];
+    assert_eq!(w.id, b);
+    assert!(
+        w.reason.contains(&a) && w.reason.contains("failed"),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn a_run_refuses_local_commits_the_remote_lacks() {
+    let (env, _bare) = project(2);
+    split_plan(&env, &env.repo, "early", &[]);
+    let state = env.dir.path().join("state");
+    let out = run_cmd(
+        &env,
+        &env.repo,
+        &state,
+        "0",
+        &["--plan", "early", "--remote", "origin"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("commit(s) that origin does not have"), "{err}");
+    assert!(err.contains("git push origin main"), "{err}");
+    assert!(!state.join("events").exists(), "no worker ran");
+}
+
+#[test]
+fn a_task_taken_out_of_the_plan_is_not_run() {
+    let (env, _bare) = project(3);
+    let ids = split_plan(&env, &env.repo, "trim", &[]);
+    let state = env.dir.path().join("state");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--plan", "trim", "-j", "1"];
+        args.extend_from_slice(extra);
+        run_cmd(&env, &env.repo, &state, "0", &args)
+            .env("WORKER_PLAIN", "1")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--pause-after", "1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(summary(&out).done, 1);
+
+    // The reviewer drops the last task from the manifest and commits that.
+    let dropped = &ids[2];
+    let path = env.repo.join(".batch/batches/trim.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let kept: Vec<&str> = text
+        .split("[[tasks]]")
+        .filter(|block| !block.contains(&format!("id = \"{dropped}\"")))
+        .collect();
+    assert_eq!(kept.len(), 3, "the header and two tasks:\n{text}");
+    std::fs::write(&path, kept.join("[[tasks]]")).unwrap();
+    env.git(&["commit", "-q", "-am", "trim: drop a task"]);
+
+    let out = run(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&out);
+    assert_eq!((s.total, s.done, s.queued), (2, 2, 0), "{s:?}");
+    let events = std::fs::read_to_string(state.join("events")).unwrap();
+    assert!(!events.contains(dropped.as_str()), "{events}");
+    assert_eq!(status(&env, &env.repo, "trim").total, 2);
+}
+
+#[test]
+fn max_tasks_stops_the_run_and_a_higher_cap_goes_on() {
+    let (env, _bare) = project(3);
+    split_plan(&env, &env.repo, "capped", &[]);
+    let state = env.dir.path().join("state");
+    let run = |cap: &str| {
+        run_cmd(
+            &env,
+            &env.repo,
+            &state,
+            "0",
+            &["--plan", "capped", "--max-tasks", cap],
+        )
+        .env("WORKER_PLAIN", "1")
+        .output()
+        .unwrap()
+    };
+    let out = run("1");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    let s = summary(&out);
+    assert_eq!((s.done, s.queued), (1, 2), "{s:?}");
+    assert!(
+        s.stopped.as_deref().unwrap().contains("--max-tasks 1"),
+        "{s:?}"
+    );
+    assert!(
+        s.continue_with
+            .as_deref()
+            .unwrap()
+            .contains("higher --max-tasks")
+    );
+    assert!(
+        s.waiting.iter().all(|w| w.reason.contains("--max-tasks 1")),
+        "{s:?}"
+    );
+    assert!(err.contains("a higher --max-tasks"), "{err}");
+
+    let out = run("3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&out);
+    assert_eq!(
+        (s.done, s.queued, s.stopped.as_deref()),
+        (3, 0, None),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn failed_tasks_stay_failed_until_rerun_failed() {
+    // The worker fails m03's first attempt of each run with "the parser
+    // exploded", and its second unless that error was fed back.
+    let (env, _bare) = project(3);
+    let ids = split_plan(&env, &env.repo, "again", &[]);
+    let state = env.dir.path().join("state");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--plan", "again", "-j", "1"];
+        args.extend_from_slice(extra);
+        run_cmd(&env, &env.repo, &state, "0", &args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--retries", "0"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!((summary(&out).done, summary(&out).failed), (2, 1));
+    assert!(err.contains("`--rerun-failed` tries"), "{err}");
+
+    let out = run(&["--retries", "1"]);
+    assert_eq!(out.status.code(), Some(1), "failed stays failed");
+    assert_eq!(summary(&out).failed, 1);
+
+    let out = run(&["--retries", "1", "--rerun-failed"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&out);
+    assert_eq!((s.done, s.failed), (3, 0), "{s:?}");
+    let v = status(&env, &env.repo, "again");
+    assert_eq!((v.done, v.failed), (3, 0), "{v:?}");
+    // The branch tells the story: failed, reopened, done.
+    let branch = format!("batch/{}", ids[2]);
+    let log = env.git(&["log", "--format=%s", &branch]);
+    let subjects: Vec<&str> = log.lines().take(3).collect();
+    assert!(subjects[0].starts_with("batch: done"), "{log}");
+    assert!(subjects[2].starts_with("batch: failed"), "{log}");
+    assert_eq!(subjects[1], format!("batch: retry {} (it was failed)", ids[2]));
+}

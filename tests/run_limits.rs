@@ -214,5 +214,8 @@ fn failed_tasks_stay_failed_until_rerun_failed() {
     let subjects: Vec<&str> = log.lines().take(3).collect();
     assert!(subjects[0].starts_with("batch: done"), "{log}");
     assert!(subjects[2].starts_with("batch: failed"), "{log}");
-    assert_eq!(subjects[1], format!("batch: retry {} (it was failed)", ids[2]));
+    assert_eq!(
+        subjects[1],
+        format!("batch: retry {} (it was failed)", ids[2])
+    );
 }

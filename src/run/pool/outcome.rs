@@ -1,0 +1,177 @@
+//! What happens when a worker exits: an end the worker chose itself
+//! (`fail`, `escalate`), exit 75 and its backoff, a retry with the error fed
+//! back, `--validate`, and `done` with its scope check.
+
+use super::*;
+
+impl Pool<'_> {
+    pub(super) fn finish(
+        &mut self,
+        state: &mut RunState,
+        r: Running,
+        status: std::io::Result<ExitStatus>,
+        on_event: &mut dyn FnMut(&Event),
+    ) -> Result<(), RunError> {
+        let id = r.id.clone();
+        state.get_mut(&id).pid = None;
+        if r.killed {
+            let e = state.get_mut(&id);
+            e.state = TaskState::Queued;
+            e.last_error = Some("the previous attempt was stopped by the run's user".into());
+            return Ok(());
+        }
+        // The worker may have ended the task itself (fail/escalate/done).
+        let on_branch = self.branch_status(&id);
+        if let Some(s @ (Status::Escalated | Status::Failed)) = on_branch {
+            self.share(state, &id, on_event);
+            let final_state = if s == Status::Escalated {
+                TaskState::Escalated
+            } else {
+                TaskState::Failed
+            };
+            let why = self
+                .last_note(&id)
+                .unwrap_or_else(|| format!("{s} by the worker"));
+            state.get_mut(&id).last_error = Some(why.clone());
+            self.record_final(state, &id, final_state, on_event, &why);
+            return Ok(());
+        }
+        let code = status.as_ref().ok().and_then(|s| s.code());
+        if code == Some(75) && !r.timed_out {
+            self.temp_failures += 1;
+            state.get_mut(&id).state = TaskState::Queued;
+            self.paused_until = Some(Instant::now() + self.backoff);
+            let detail = format!(
+                "exit 75 (temporary failure): no new starts for {}; log {}",
+                humantime::format_duration(self.backoff),
+                r.log.display()
+            );
+            self.event(state, on_event, EventKind::Paused, Some(&id), detail);
+            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+            if self.temp_failures >= MAX_TEMP_FAILURES && self.stopped.is_none() {
+                self.stopped = Some(format!(
+                    "{MAX_TEMP_FAILURES} temporary failures (exit 75) in a row; run again later"
+                ));
+                let detail = self.stopped.clone().unwrap_or_default();
+                self.event(state, on_event, EventKind::Stopping, None, detail);
+            }
+            return Ok(());
+        }
+        self.temp_failures = 0;
+        self.backoff = self.opts.backoff;
+        let failure = if r.timed_out {
+            Some(format!(
+                "timed out after {}",
+                humantime::format_duration(self.opts.timeout)
+            ))
+        } else {
+            match (&status, code) {
+                (Err(e), _) => Some(format!("could not wait for the worker: {e}")),
+                (_, Some(0)) => self.validate_and_finish(&id, &r, on_branch),
+                (_, Some(c)) => Some(format!("exited with {c}")),
+                (Ok(s), None) => Some(format!("killed by {s}")),
+            }
+        };
+        let Some(reason) = failure else {
+            self.share(state, &id, on_event);
+            let detail = self.done_detail(&id, &r.worktree);
+            let e = state.get_mut(&id);
+            e.attempts += 1;
+            e.last_error = None;
+            self.record_final(state, &id, TaskState::Done, on_event, &detail);
+            return Ok(());
+        };
+        let tail = worker::log_tail(&r.log, 30);
+        let e = state.get_mut(&id);
+        e.attempts += 1;
+        e.last_error = Some(format!("{reason}\n{tail}").trim_end().to_string());
+        let attempts = e.attempts;
+        if attempts <= self.opts.retries {
+            e.state = TaskState::Queued;
+            let kind = if r.timed_out {
+                EventKind::Timeout
+            } else {
+                EventKind::Retry
+            };
+            let detail = format!("{reason}; trying again (log {})", r.log.display());
+            self.event(state, on_event, kind, Some(&id), detail);
+            return Ok(());
+        }
+        let why = format!(
+            "{reason} after {attempts} attempt(s); log {}",
+            r.log.display()
+        );
+        let who = self.claimant();
+        if let Err(e) = worktree::give_up(self.store, &id, Status::Failed, &why, &who) {
+            let detail = format!("could not record the failure on its branch: {e}");
+            self.event(state, on_event, EventKind::Warning, Some(&id), detail);
+        }
+        self.share(state, &id, on_event);
+        self.record_final(state, &id, TaskState::Failed, on_event, &why);
+        Ok(())
+    }
+
+    /// After exit 0: `--validate`, then `done` (the scope check). The
+    /// reason it failed, or None.
+    pub(super) fn validate_and_finish(
+        &self,
+        id: &str,
+        r: &Running,
+        on_branch: Option<Status>,
+    ) -> Option<String> {
+        if let Some(cmd) = &self.opts.validate {
+            let log = std::fs::File::options().append(true).open(&r.log);
+            let (out, err) = match log.and_then(|f| Ok((f.try_clone()?, f))) {
+                Ok((a, b)) => (Stdio::from(a), Stdio::from(b)),
+                Err(_) => (Stdio::null(), Stdio::null()),
+            };
+            let status = Command::new("sh")
+                .args(["-c", cmd])
+                .current_dir(&r.worktree)
+                .env("PATH", worker::path_with_self())
+                .env("BATCH_TASK", id)
+                .env("BATCH_WORKTREE", &r.worktree)
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .status();
+            match status {
+                Ok(s) if s.success() => {}
+                Ok(s) => return Some(format!("validation `{cmd}` failed ({s})")),
+                Err(e) => return Some(format!("validation `{cmd}` could not run: {e}")),
+            }
+        }
+        if on_branch == Some(Status::Done) {
+            // The worker ran `git batch done` itself.
+            return None;
+        }
+        match worktree::done(self.store, id, &self.opts.worker, None) {
+            Ok(_) => None,
+            Err(e) => Some(format!("`done` refused: {e}")),
+        }
+    }
+
+    pub(super) fn record_final(
+        &mut self,
+        state: &mut RunState,
+        id: &str,
+        final_state: TaskState,
+        on_event: &mut dyn FnMut(&Event),
+        how: &str,
+    ) {
+        let e = state.get_mut(id);
+        e.state = final_state;
+        e.finished_at = Some(crate::store::now());
+        if self.started_here.contains(id) {
+            self.finished_here += 1;
+        }
+        self.dirty = true;
+        let kind = match final_state {
+            TaskState::Done => EventKind::Done,
+            TaskState::Failed => EventKind::Failed,
+            TaskState::Escalated => EventKind::Escalated,
+            _ => EventKind::Finished,
+        };
+        self.event(state, on_event, kind, Some(id), how.to_string());
+    }
+}

@@ -1,0 +1,179 @@
+//! Beyond one clone: sharing finished branches through the remote, seeing
+//! what other clones finished or hold, landing the run's work, and the
+//! check that the local main branch holds nothing the remote lacks.
+
+use super::*;
+
+impl Pool<'_> {
+    /// With a remote: the task's branch goes to `refs/batch/work/<id>`
+    /// there, so any clone can land it or see that it is finished.
+    pub(super) fn share(&self, state: &RunState, id: &str, on_event: &mut dyn FnMut(&Event)) {
+        let Some(remote) = &self.opts.remote else {
+            return;
+        };
+        let spec = format!("+refs/heads/batch/{id}:refs/batch/work/{id}");
+        let args = ["push", "--quiet", "--no-verify", remote.as_str(), &spec];
+        if let Err(e) = program::ok(&self.store.root, &args) {
+            let detail = format!("could not share its branch through {remote}: {e}");
+            self.event(state, on_event, EventKind::Warning, Some(id), detail);
+        }
+    }
+
+    /// With a remote: looks at what other clones did. Tasks they finished
+    /// are recorded; true while some task of the run is held by a live
+    /// claim of another worker (worth waiting for).
+    pub(super) fn held_elsewhere(
+        &mut self,
+        state: &mut RunState,
+        on_event: &mut dyn FnMut(&Event),
+    ) -> Result<bool, RunError> {
+        let Some(remote) = self.opts.remote.clone() else {
+            return Ok(false);
+        };
+        if let Ok(tip) = fetch_remote(self.store, &remote) {
+            self.remote_main = Some(tip);
+        }
+        claims::refresh(&self.store.repo, &remote)?;
+        let set = claims::read(&self.store.repo)?;
+        let now = claims::now();
+        let mut held = false;
+        for id in state.order.clone() {
+            if state.get(&id).state.is_final() {
+                continue;
+            }
+            if let Some((final_state, how)) = self.finished_already(&id) {
+                self.record_final(state, &id, final_state, on_event, how);
+            } else if set
+                .claims
+                .get(&id)
+                .is_some_and(|c| c.worker != self.opts.worker && !c.is_expired(now))
+            {
+                held = true;
+            }
+        }
+        Ok(held)
+    }
+
+    /// Lands the run's finished tasks. True when something landed.
+    pub(super) fn land(
+        &mut self,
+        state: &mut RunState,
+        on_event: &mut dyn FnMut(&Event),
+    ) -> Result<bool, RunError> {
+        let only: Vec<String> = state
+            .order
+            .iter()
+            .filter(|id| matches!(state.get(id).state, TaskState::Done | TaskState::Elsewhere))
+            .filter(|id| !self.land_tried.contains(*id))
+            .filter(|id| {
+                self.store
+                    .read_task(id)
+                    .is_ok_and(|t| t.status != Status::Closed)
+            })
+            .cloned()
+            .collect();
+        if only.is_empty() {
+            return Ok(false);
+        }
+        let opts = crate::land::Options {
+            only: Some(only),
+            push: self.opts.remote.is_some(),
+            remote: self.opts.remote.clone(),
+            branch: self.store.config.main_branch.clone(),
+            test: self.opts.test.clone(),
+            dry_run: false,
+            attempts: 3,
+            bisect: true,
+            worker: self.opts.worker.clone(),
+        };
+        let report = match crate::land::land(self.store, &opts) {
+            Ok(r) => r,
+            Err(e) => {
+                let detail = format!("the landing failed: {e}");
+                self.event(state, on_event, EventKind::Warning, None, detail);
+                return Ok(false);
+            }
+        };
+        self.landed.extend(report.landed.iter().cloned());
+        for l in &report.left_out {
+            self.land_tried.insert(l.id.clone());
+            if l.reason == "test"
+                && let Some(e) = state.tasks.get_mut(&l.id)
+            {
+                e.state = TaskState::Failed;
+                e.last_error = Some(l.detail.clone());
+            }
+        }
+        self.left_out.extend(report.left_out.iter().cloned());
+        self.save(state)?;
+        let detail = format!(
+            "{} landed{}, {} left out{}",
+            report.landed.len(),
+            report
+                .commit
+                .as_deref()
+                .map(|c| format!(" as {}", &c[..c.len().min(10)]))
+                .unwrap_or_default(),
+            report.left_out.len(),
+            report
+                .left_out
+                .iter()
+                .map(|l| format!("; {} ({})", l.id, l.reason))
+                .collect::<String>()
+        );
+        self.event(state, on_event, EventKind::Landed, None, detail);
+        Ok(!report.landed.is_empty())
+    }
+}
+
+/// Fetches the remote's main branch and the work other clones shared;
+/// returns the remote's main tip.
+pub(super) fn fetch_remote(store: &Store, remote: &str) -> Result<Oid, RunError> {
+    let branch = &store.config.main_branch;
+    let tracking = format!("refs/remotes/{remote}/{branch}");
+    let spec = format!("+refs/heads/{branch}:{tracking}");
+    let work = "+refs/batch/work/*:refs/batch/work/*";
+    let args = ["fetch", "--quiet", "--no-tags", remote, &spec, work];
+    let out = program::run(&store.root, &args)?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("couldn't find remote ref") {
+            return Err(RunError::NoRemoteBranch {
+                branch: branch.clone(),
+                remote: remote.to_string(),
+            });
+        }
+        return Err(program::failed(&args, &out).into());
+    }
+    Ok(store
+        .repo
+        .refname_to_id(&tracking)
+        .map_err(git_err(format!("reading {tracking}")))?)
+}
+
+/// With a remote, worker branches start from the local main branch: it
+/// must not hold commits the remote lacks, or every worker branch would
+/// carry them into the landing (where they would count against its scope).
+pub(crate) fn check_pushed(store: &Store, remote: &str) -> Result<(), RunError> {
+    let remote_tip = fetch_remote(store, remote)?;
+    let branch = &store.config.main_branch;
+    let local = format!("refs/heads/{branch}");
+    let repo = &store.repo;
+    let local_tip = repo
+        .refname_to_id(&local)
+        .map_err(git_err(format!("reading {local}")))?;
+    let mut walk = repo.revwalk().map_err(git_err("walking the branch"))?;
+    walk.push(local_tip)
+        .map_err(git_err("walking the branch"))?;
+    walk.hide(remote_tip)
+        .map_err(git_err("walking the branch"))?;
+    let count = walk.count();
+    if count > 0 {
+        return Err(RunError::Unpushed {
+            branch: branch.clone(),
+            remote: remote.to_string(),
+            count,
+        });
+    }
+    Ok(())
+}

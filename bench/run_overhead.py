@@ -8,10 +8,11 @@ times the whole `git batch run --plan bench --exec true -j N`, and reads
 the run's state file, where each task records the milliseconds of its
 last attempt: `start` (claim, `git worktree add`, context file, state
 saved), `worker` (spawn to exit of `sh -c true`) and `finish` (`done`:
-scope check, `git add`, `git commit` with the hooks; state saved). A bare
-`git worktree add` of the same tree is timed too, to show how much of
-`start` is git's checkout. Results print as Markdown for
-docs/benchmarks.md.
+scope check, `git add`, `git commit` with the hooks; state saved). With
+`GIT_TRACE2_EVENT` it also records every git process the run starts, so
+the time per task splits into git's checkout, commit, hooks and the rest,
+which is git-batch itself. A bare `git worktree add` of the same tree is
+timed too. Results print as Markdown for docs/benchmarks.md.
 
     cargo build --release
     python3 bench/run_overhead.py --runs 3
@@ -75,8 +76,41 @@ def prepare(path, files, tasks, env, binary):
     )
 
 
-def median_ms(values):
-    return statistics.median(values) if values else 0.0
+def settle():
+    """Writes back what is pending and gives the file system a moment."""
+    os.sync()
+    time.sleep(3)
+
+
+def git_time(trace):
+    """Milliseconds per git command the run started (top-level git
+    processes only; their children are in their time), with the hooks
+    `git commit` ran taken out of `commit` and counted as `hooks`."""
+    argv, took, hooks = {}, {}, {}
+    hook_children = set()
+    with open(trace) as f:
+        for line in f:
+            e = json.loads(line)
+            sid = e.get("sid", "")
+            if "/" in sid:
+                continue
+            kind = e["event"]
+            if kind == "start":
+                argv[sid] = e["argv"]
+            elif kind == "atexit":
+                took[sid] = e["t_abs"] * 1000
+            elif kind == "child_start" and e.get("child_class") == "hook":
+                hook_children.add((sid, e["child_id"]))
+            elif kind == "child_exit" and (sid, e["child_id"]) in hook_children:
+                hooks[sid] = hooks.get(sid, 0.0) + e["t_rel"] * 1000
+    out = {}
+    for sid, ms in took.items():
+        a = [x for x in argv.get(sid, ["git", "?"])[1:] if not x.startswith("-")]
+        name = " ".join(a[:2]) if a and a[0] == "worktree" else (a[0] if a else "?")
+        out[name] = out.get(name, 0.0) + ms - hooks.get(sid, 0.0)
+        if sid in hooks:
+            out["hooks"] = out.get("hooks", 0.0) + hooks[sid]
+    return out
 
 
 def main():
@@ -107,43 +141,69 @@ def main():
         return took
 
     adds = []
-    rows = []
-    for jobs in [int(j) for j in args.jobs.split(",")]:
-        walls, starts, workers, finishes = [], [], [], []
-        for r in range(args.runs):
+    jobs_list = [int(j) for j in args.jobs.split(",")]
+    seen = {j: {"walls": [], "starts": [], "workers": [], "finishes": [], "git": {}} for j in jobs_list}
+    # Runs of each -j take turns, and each starts after the disk has settled:
+    # deleting the last run's 100k files leaves the file system busy for a
+    # while, and whatever ran next was up to twice as slow.
+    for r in range(args.runs):
+        for jobs in jobs_list:
+            got = seen[jobs]
+            settle()
             repo = os.path.join(work, f"repo-j{jobs}-{r}", "repo")
             shutil.copytree(template, repo, symlinks=True)
+            settle()
+            trace = os.path.join(work, f"trace-j{jobs}-{r}.json")
+            run_env = dict(env, GIT_TRACE2_EVENT=trace)
             start = time.perf_counter()
-            run([binary, "-q", "run", "--plan", "bench", "--exec", "true", "-j", str(jobs)], repo, env)
-            walls.append(time.perf_counter() - start)
+            run([binary, "-q", "run", "--plan", "bench", "--exec", "true", "-j", str(jobs)], repo, run_env)
+            got["walls"].append(time.perf_counter() - start)
+            for k, v in git_time(trace).items():
+                got["git"][k] = got["git"].get(k, 0.0) + v
             with open(os.path.join(repo, ".git", "batch", "runs", "bench.json")) as f:
                 state = json.load(f)
             done = [t for t in state["tasks"].values() if t["state"] == "done"]
             if len(done) != args.tasks:
                 raise SystemExit(f"only {len(done)} of {args.tasks} tasks done in {repo}")
             adds += [plain_add(repo, f"{jobs}-{r}-{k}") for k in range(3)]
-            starts += [t["timing"]["start_ms"] for t in done]
-            workers += [t["timing"]["worker_ms"] for t in done]
-            finishes += [t["timing"]["finish_ms"] for t in done]
+            got["starts"] += [t["timing"]["start_ms"] for t in done]
+            got["workers"] += [t["timing"]["worker_ms"] for t in done]
+            got["finishes"] += [t["timing"]["finish_ms"] for t in done]
             if not args.work:
                 shutil.rmtree(os.path.dirname(repo))
                 shutil.rmtree(os.path.join(os.path.dirname(repo), "repo.worktrees"), ignore_errors=True)
-        wall = statistics.median(walls)
-        rows.append((jobs, wall, median_ms(starts), median_ms(workers), median_ms(finishes)))
+                os.remove(trace)
+    rows = []
+    for jobs in jobs_list:
+        got = seen[jobs]
+        per_task = {k: v / (args.runs * args.tasks) for k, v in got["git"].items()}
+        rows.append((jobs, got["walls"], statistics.mean(got["starts"]), statistics.mean(got["workers"]),
+                     statistics.mean(got["finishes"]), per_task))
 
-    print(f"{args.tasks} tasks (`--exec true`), {args.files}-file repository, median of {args.runs} runs; "
+    print(f"{args.tasks} tasks (`--exec true`), {args.files}-file repository, {args.runs} runs per -j; "
           f"a bare `git worktree add` of the same tree in the same repositories right after each run: "
-          f"{statistics.median(adds):.1f} ms\n")
-    print("| -j | whole run | per task (wall / tasks) | start (claim + worktree) | worker (`true`, spawn to exit seen) | finish (`done` + commit) | loop and bookkeeping |")
+          f"{statistics.median(adds):.1f} ms (median)\n")
+    print("Per task, the mean over all runs; the whole run is the median.\n")
+    print("| -j | whole run | per task | start (claim + worktree) | finish (`done` + commit) "
+          "| worker (`true`, spawn to exit seen) |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for jobs, walls, s, w, f, _ in rows:
+        wall = statistics.median(walls)
+        print(f"| {jobs} | {wall:.2f} s | {wall * 1000 / args.tasks:.1f} ms | {s:.1f} ms | {f:.1f} ms | {w:.1f} ms |")
+    print()
+    print("Where a task's time goes (from `GIT_TRACE2_EVENT`: each git process the run started, "
+          "and the hooks those ran; git-batch itself is the rest of the whole run's time):\n")
+    print("| -j | `git worktree add` (checkout) | `git commit` (without hooks) | hooks (`git-batch hook`) "
+          "| `git add` | other git | git-batch itself |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
-    for jobs, wall, s, w, f in rows:
-        per_task = wall * 1000 / args.tasks
-        # Start and finish run in the pool's one thread, one task after the
-        # other; only the workers overlap. At -j 1 the worker's time adds to
-        # the wall time; at -j N it overlaps the thread's work (and `worker`
-        # then also counts the wait until the busy thread sees the exit).
-        rest = per_task - s - f - (w if jobs == 1 else 0)
-        print(f"| {jobs} | {wall:.2f} s | {per_task:.1f} ms | {s:.1f} ms | {w:.1f} ms | {f:.1f} ms | {rest:.1f} ms |")
+    for jobs, walls, s, w, f, g in rows:
+        per_task = statistics.mean(walls) * 1000 / args.tasks
+        # At -j 1 the worker's own time is part of the wall time; at -j N it
+        # overlaps the pool's work.
+        rest = per_task - sum(g.values()) - (w if jobs == 1 else 0)
+        other = sum(v for k, v in g.items() if k not in ("worktree add", "commit", "hooks", "add"))
+        print(f"| {jobs} | {g.get('worktree add', 0):.1f} ms | {g.get('commit', 0):.1f} ms "
+              f"| {g.get('hooks', 0):.1f} ms | {g.get('add', 0):.1f} ms | {other:.1f} ms | {rest:.1f} ms |")
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
 

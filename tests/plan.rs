@@ -314,7 +314,7 @@ fn status_shows_each_stage_of_a_plan() {
     plan st  running  3 task(s)
       0 closed, 1 done, 0 running, 1 failed, 0 escalated, 1 queued
       failed:
-        <t2>  failed: the API is gone
+        <t2>  the API is gone
       done, ready for review (`git batch review`) and landing:
         <t1>  Port src/m01.txt
     ");

@@ -161,7 +161,7 @@ pub fn render(v: &BatchView) -> Vec<String> {
         let mut lines = vec![format!(
             "    {}  {}",
             paint(ui::ID, &t.id),
-            cut(t.reason.as_deref().unwrap_or("(no reason recorded)"), 66)
+            cut(&short_reason(t.reason.as_deref(), t.state), 66)
         )];
         if let Some(log) = &t.log {
             lines.push(format!("      log {}", log.display()));
@@ -182,7 +182,7 @@ pub fn render(v: &BatchView) -> Vec<String> {
             vec![format!(
                 "    {}  {}",
                 paint(ui::ID, &t.id),
-                cut(t.reason.as_deref().unwrap_or("(no question recorded)"), 66)
+                cut(&short_reason(t.reason.as_deref(), t.state), 66)
             )]
         },
     );
@@ -199,4 +199,23 @@ pub fn render(v: &BatchView) -> Vec<String> {
         },
     );
     out
+}
+
+/// The reason as the dashboard shows it: without the `failed: ` its section
+/// heading already says, nor the log its own line names.
+fn short_reason(reason: Option<&str>, state: &str) -> String {
+    let Some(reason) = reason else {
+        return if state == "escalated" {
+            "(no question recorded)".into()
+        } else {
+            "(no reason recorded)".into()
+        };
+    };
+    let reason = reason.lines().next().unwrap_or("");
+    let reason = reason
+        .strip_prefix(state)
+        .and_then(|r| r.strip_prefix(": "))
+        .unwrap_or(reason);
+    let reason = reason.rfind("; log /").map_or(reason, |i| &reason[..i]);
+    reason.to_string()
 }

@@ -82,6 +82,14 @@ impl Pool<'_> {
             return Ok(());
         };
         let tail = worker::log_tail(&r.log, 30);
+        // The worker's last word is usually the why (an error message).
+        let reason = match tail.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
+            Some(said) if !r.timed_out => {
+                let said: String = said.chars().take(160).collect();
+                format!("{reason}: {said}")
+            }
+            _ => reason,
+        };
         let e = state.get_mut(&id);
         e.attempts += 1;
         e.last_error = Some(format!("{reason}\n{tail}").trim_end().to_string());

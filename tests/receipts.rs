@@ -102,6 +102,8 @@ fn eight_processes_append_500_lines_each() {
     assert_eq!(seen.len(), PROCS * LINES);
 }
 
+const BIG: usize = 4 << 20;
+
 #[test]
 fn kill_9_during_receipt_loses_at_most_the_line_being_written() {
     let env = TestEnv::new();
@@ -143,20 +145,34 @@ fn kill_9_during_receipt_loses_at_most_the_line_being_written() {
         }
     }
     let _ = child.wait();
-    // Big single-line writers killed at random moments too.
-    for k in 0..5 {
+    // Big lines (4 MB, so that a kill often lands inside the write, which
+    // the kernel then cuts short) from writers killed at moments spread over
+    // their life.
+    let mut torn = 0;
+    for k in 0..12u64 {
         let mut cmd = Command::new(BIN);
         fixed_env(&mut cmd, &env.home());
-        let big = format!("big{k} {}", "z".repeat(120_000));
         let mut c = cmd
             .current_dir(&env.repo)
-            .args(["receipt", &id, &big, "--worker", "k"])
+            .args(["receipt", &id, "-", "--worker", &format!("k{k}")])
+            .stdin(Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(k * 3));
+        let mut input = c.stdin.take().unwrap();
+        let big = format!("big{k} {}\n", "z".repeat(BIG));
+        let writer = std::thread::spawn(move || {
+            let _ = input.write_all(big.as_bytes());
+        });
+        std::thread::sleep(Duration::from_micros(k * 1500));
         let _ = c.kill();
         let _ = c.wait();
+        let _ = writer.join();
+        let raw = std::fs::read(&log).unwrap();
+        torn += usize::from(raw.last() != Some(&b'\n'));
     }
+    eprintln!("{torn} of 12 big writers were killed in the middle of their write");
+    // The next writer cuts off what a killed one left half-written.
+    env.ok(&["receipt", &id, "after the kills", "--worker", "z"]);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.ends_with('\n'), "no partial last line");
     let mut steps = 0;
@@ -168,9 +184,13 @@ fn kill_9_during_receipt_loses_at_most_the_line_being_written() {
             assert_eq!(rest.split_once(' ').unwrap().1.len(), 5000, "intact line");
             steps += 1;
         } else {
+            if worker == "z" {
+                assert_eq!(text, "after the kills");
+                continue;
+            }
             assert_eq!(
                 text.split_once(' ').unwrap().1.len(),
-                120_000,
+                BIG,
                 "intact big line"
             );
         }

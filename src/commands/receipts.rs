@@ -24,9 +24,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let id = worktree::task_or_current(&store, args.id.as_deref())?;
     ctx.check_exists(&store, &id)?;
     let path = receipt::location(&store, &id)?;
-    let text = match std::fs::read_to_string(&path) {
+    let text = match receipt::read(&path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => {
             return Err(
                 CommandError::new(Exit::Internal, e).hint(format!("reading {}", path.display()))

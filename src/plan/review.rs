@@ -297,7 +297,7 @@ fn review_task(
     // A worker still at it has receipt lines on disk not yet committed.
     if !matches!(line.state, "closed")
         && let Ok(Some(wt)) = worktree::find_worktree(repo, id)
-        && let Ok(text) = std::fs::read_to_string(wt.join(worktree::receipt_rel(id)))
+        && let Ok(text) = crate::work::receipt::read(&wt.join(worktree::receipt_rel(id)))
     {
         let on_disk: Vec<String> = text.lines().map(String::from).collect();
         if on_disk.len() > review.receipt.len() {

@@ -2,10 +2,14 @@
 //! per step, in `.batch/receipts/<id>.log` of its worktree.
 //!
 //! Each line goes to the file in one `write` on a descriptor opened with
-//! `O_APPEND`, so lines from many processes never interleave and a killed
-//! writer loses at most the line it was writing; the file is fsynced before
-//! the command returns, so a worker that dies leaves a receipt saying how far
-//! it got. Receipts are committed by `done`, `fail` and `escalate`.
+//! `O_APPEND`, under an exclusive lock on the file, so lines from many
+//! processes never interleave. A write killed half-way (`kill -9` can cut a
+//! large write short) leaves a tail without its newline: the next writer,
+//! holding the lock, cuts it off before it appends, `done` and `fail` do the
+//! same before they commit, and readers ignore it. So a killed writer loses
+//! at most the line it was writing. The file is fsynced before the command
+//! returns, so a worker that dies leaves a receipt saying how far it got.
+//! Receipts are committed by `done`, `fail` and `escalate`.
 
 use super::WorkError;
 use std::io::Write;
@@ -33,10 +37,14 @@ pub fn append(
         })?;
     }
     let mut file = std::fs::OpenOptions::new()
+        .read(true)
         .append(true)
         .create(true)
         .open(path)
         .map_err(io("opening"))?;
+    // Released when the file closes, also when the process is killed.
+    file.lock().map_err(io("locking"))?;
+    drop_torn_tail(&file).map_err(io("repairing"))?;
     let mut written = 0;
     let mut buf = Vec::new();
     for text in lines {
@@ -51,6 +59,68 @@ pub fn append(
     }
     file.sync_data().map_err(io("syncing"))?;
     Ok(written)
+}
+
+/// Cuts off a last line without its newline: what a writer killed in the
+/// middle of its write left. The caller holds the lock.
+fn drop_torn_tail(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let part = &mut chunk[..(end - start) as usize];
+        file.read_exact_at(part, start)?;
+        if let Some(i) = part.iter().rposition(|&b| b == b'\n') {
+            let keep = start + i as u64 + 1;
+            if keep < len {
+                file.set_len(keep)?;
+            }
+            return Ok(());
+        }
+        end = start;
+    }
+    if len > 0 {
+        file.set_len(0)?;
+    }
+    Ok(())
+}
+
+/// Before a receipt is committed: a torn last line is cut off, under the
+/// writers' lock. A missing file is fine.
+pub fn repair(path: &Path) -> Result<(), WorkError> {
+    let io = |what: &'static str| {
+        move |source| WorkError::Io {
+            what,
+            path: path.to_path_buf(),
+            source,
+        }
+    };
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io("opening")(e)),
+    };
+    file.lock().map_err(io("locking"))?;
+    drop_torn_tail(&file).map_err(io("repairing"))?;
+    file.sync_data().map_err(io("syncing"))
+}
+
+/// The receipt's complete lines (a torn last line left out); empty when
+/// there is no receipt yet.
+pub fn read(path: &Path) -> std::io::Result<String> {
+    let mut text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+        Err(e) => return Err(e),
+    };
+    text.truncate(text.rfind('\n').map_or(0, |i| i + 1));
+    Ok(text)
 }
 
 /// Appends lines read from `input` as they come, each one on disk before the
@@ -80,4 +150,33 @@ pub fn location(store: &crate::store::Store, id: &str) -> Result<PathBuf, WorkEr
         return Ok(wt.join(rel));
     }
     Ok(store.root.join(rel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_line_is_cut_off_by_the_next_writer_and_ignored_by_readers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.log");
+        std::fs::write(&path, "one\ntwo\nhalf of thr").unwrap();
+        assert_eq!(read(&path).unwrap(), "one\ntwo\n");
+        append(&path, "w", ["three".to_string()]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(&lines[..2], ["one", "two"]);
+        assert!(lines[2].ends_with(" w three"), "{text}");
+        assert_eq!(lines.len(), 3);
+
+        // No newline at all: all of it is torn. `repair` does the same.
+        std::fs::write(&path, "x".repeat(200_000)).unwrap();
+        repair(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap().len(), 0);
+        std::fs::write(&path, format!("ok\n{}", "y".repeat(100_000))).unwrap();
+        repair(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "ok\n");
+        repair(&dir.path().join("missing.log")).unwrap();
+        assert_eq!(read(&dir.path().join("missing.log")).unwrap(), "");
+    }
 }

@@ -413,6 +413,7 @@ pub fn done(
     task.updated = crate::store::now();
     wt.write_task(&task)?;
     let default = format!("batch: done {id} \"{}\"", task.title);
+    super::receipt::repair(&wt.root.join(receipt_rel(id)))?;
     let committed = program::ok(&wt.root, &["add", "--all", "--", "."])
         .map_err(WorkError::from)
         .and_then(|_| commit_with_hooks(&wt, message.unwrap_or(&default), worker, &[]));
@@ -513,6 +514,7 @@ pub fn give_up(
     });
     wt.write_task(&task)?;
     let mut paths = vec![Store::task_rel(id)];
+    super::receipt::repair(&wt.root.join(receipt_rel(id)))?;
     if wt.root.join(receipt_rel(id)).exists() {
         paths.push(receipt_rel(id));
     }

@@ -73,7 +73,7 @@ impl Pool<'_> {
             Some(walk.count())
         })()
         .unwrap_or(0);
-        let receipt = std::fs::read_to_string(wt.join(worktree::receipt_rel(id)))
+        let receipt = crate::work::receipt::read(&wt.join(worktree::receipt_rel(id)))
             .map(|t| t.lines().count())
             .unwrap_or(0);
         format!("{commits} commit(s), {receipt} receipt line(s)")

@@ -235,3 +235,46 @@ fn failed_tasks_stay_failed_until_rerun_failed() {
         format!("batch: retry {} (it was failed)", ids[2])
     );
 }
+
+#[test]
+fn a_worker_out_of_scope_fails_with_the_files_on_one_line() {
+    let (env, _bare) = project(2);
+    let ids = split_plan(&env, &env.repo, "stray", &[]);
+    let out = env
+        .batch_cmd_in(
+            &env.repo,
+            &[
+                "run",
+                "--plan",
+                "stray",
+                "-j",
+                "1",
+                "--retries",
+                "0",
+                "--exec",
+                "echo stray >> src/m01.txt",
+            ],
+        )
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    // m01's task may edit m01; m02's may not, and `done` says which file.
+    let failed: Vec<&str> = err.lines().filter(|l| l.contains(" failed (")).collect();
+    assert_eq!(failed.len(), 1, "{err}");
+    assert!(
+        failed[0].starts_with(&format!("[2/2] {} failed (", ids[1])),
+        "{err}"
+    );
+    assert!(failed[0].contains("outside its scope"), "{err}");
+    assert!(
+        failed[0].contains("src/m01.txt after 1 attempt(s)"),
+        "{err}"
+    );
+    let v = status(&env, &env.repo, "stray");
+    let reason = v.task(&ids[1]).reason.clone().unwrap();
+    assert!(
+        !reason.contains('\n') && reason.contains("src/m01.txt"),
+        "{reason}"
+    );
+}

@@ -297,20 +297,23 @@ impl Progress {
                 }
             }
         }
+        // One line per event, whatever the detail holds (a scope error
+        // lists files on lines of their own).
+        let detail = e.detail.split_whitespace().collect::<Vec<_>>().join(" ");
         let line = match &e.task {
             Some(t) => format!(
                 "[{}/{}] {t} {} ({})",
                 e.finished,
                 e.total,
                 e.kind.as_str(),
-                e.detail
+                detail
             ),
             None => format!(
                 "[{}/{}] {}: {}",
                 e.finished,
                 e.total,
                 e.kind.as_str(),
-                e.detail
+                detail
             ),
         };
         match &self.bar {

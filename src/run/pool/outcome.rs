@@ -81,6 +81,8 @@ impl Pool<'_> {
             self.record_final(state, &id, TaskState::Done, on_event, &detail);
             return Ok(());
         };
+        // On one line: it becomes a note, a status line and an event.
+        let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
         let tail = worker::log_tail(&r.log, 30);
         // The worker's last word is usually the why (an error message).
         let reason = match tail.lines().rev().map(str::trim).find(|l| !l.is_empty()) {

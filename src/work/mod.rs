@@ -1,8 +1,9 @@
 //! A worker's life with one task: claiming it ([`claim`]), getting a
-//! worktree on its own branch and finishing there ([`worktree`]), and the
-//! receipt it writes while working ([`receipt`]).
+//! worktree on its own branch ([`worktree`]), the receipt it writes while
+//! working ([`receipt`]), and finishing there ([`finish`]).
 
 pub mod claim;
+pub mod finish;
 pub mod receipt;
 pub mod worktree;
 

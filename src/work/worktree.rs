@@ -1,15 +1,17 @@
 //! Worker worktrees: `start` claims a task and checks out `batch/<id>` from
-//! the main tip in its own worktree; `done`, `fail` and `escalate` finish
-//! there; `abandon` removes a worktree and branch only when asked.
+//! the main tip in its own worktree (the task's ends there are in
+//! [`super::finish`]); `abandon` removes a worktree and branch only when asked.
 
 use super::claim::{self, Claimant, Claimed, Target};
 use super::{WorkError, branch_of, task_of_branch};
 use crate::git::{self, git_err, program};
 use crate::scope::Scope;
 use crate::store::{BATCH_DIR, Cache, Store};
-use crate::task::{Note, Status, Task};
+use crate::task::{Status, Task};
 use git2::{Oid, Repository, StatusOptions};
 use std::path::{Path, PathBuf};
+
+pub use super::finish::{Finished, done, give_up};
 
 /// A worker's worktree.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -162,7 +164,7 @@ pub fn start(
             (path, false)
         }
     };
-    let reopened = reopen_on_branch(&path, &id, who)?;
+    let reopened = super::finish::reopen_on_branch(&path, &id, who)?;
     Ok(Started {
         id,
         path,
@@ -172,43 +174,6 @@ pub fn start(
         reopened,
         claim: claimed,
     })
-}
-
-/// A task that failed or was escalated on its kept branch is worked on
-/// again: its status there goes back to open, with a note, in a commit, so
-/// that the worker, `done` and the run do not take the old end for a new one.
-/// Returns the status it had.
-fn reopen_on_branch(
-    path: &Path,
-    id: &str,
-    who: &Claimant<'_>,
-) -> Result<Option<Status>, WorkError> {
-    let wt = Store::open(path)?;
-    let Ok(mut task) = wt.read_task(id) else {
-        return Ok(None);
-    };
-    let was = task.status;
-    if !matches!(was, Status::Failed | Status::Escalated) {
-        return Ok(None);
-    }
-    let now = crate::store::now();
-    task.status = Status::Open;
-    task.updated = now.clone();
-    task.notes.push(Note {
-        at: now,
-        by: who.worker.clone(),
-        text: format!("reopened for another attempt (it was {was})"),
-    });
-    wt.write_task(&task)?;
-    let paths = vec![Store::task_rel(id)];
-    program::ok(&wt.root, &["add", "--", &paths[0]])?;
-    commit_with_hooks(
-        &wt,
-        &format!("batch: retry {id} (it was {was})"),
-        &who.worker,
-        &paths,
-    )?;
-    Ok(Some(was))
 }
 
 fn add_worktree(store: &Store, id: &str, path: &Path) -> Result<(), WorkError> {
@@ -242,17 +207,6 @@ fn add_worktree(store: &Store, id: &str, path: &Path) -> Result<(), WorkError> {
     };
     program::ok(&store.root, &args)?;
     Ok(())
-}
-
-/// What `done` did.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Finished {
-    pub id: String,
-    pub status: Status,
-    pub branch: String,
-    pub commit: Option<String>,
-    /// The files the branch changes since its base.
-    pub files: Vec<String>,
 }
 
 /// The store of `id`'s worktree (the current one when it is that worktree).
@@ -383,159 +337,6 @@ pub fn scope_violations(store: &Store, wt: &Store, id: &str) -> Result<ScopeChec
         outside,
         files,
         globs,
-    })
-}
-
-/// Finishes a task on its branch: refuses out-of-scope changes, then
-/// commits everything with status `done`. The claim is kept until landing.
-pub fn done(
-    store: &Store,
-    id: &str,
-    worker: &str,
-    message: Option<&str>,
-) -> Result<Finished, WorkError> {
-    let wt = worktree_store(store, id)?;
-    let ScopeCheck {
-        outside,
-        files,
-        globs,
-    } = scope_violations(store, &wt, id)?;
-    if !outside.is_empty() {
-        return Err(WorkError::OutOfScope {
-            id: id.to_string(),
-            scope: globs.join(" "),
-            files: outside,
-        });
-    }
-    let before = wt.read_task(id)?;
-    let mut task = before.clone();
-    task.status = Status::Done;
-    task.updated = crate::store::now();
-    wt.write_task(&task)?;
-    let default = format!("batch: done {id} \"{}\"", task.title);
-    super::receipt::repair(&wt.root.join(receipt_rel(id)))?;
-    let committed = program::ok(&wt.root, &["add", "--all", "--", "."])
-        .map_err(WorkError::from)
-        .and_then(|_| commit_with_hooks(&wt, message.unwrap_or(&default), worker, &[]));
-    let commit = match committed {
-        Ok(commit) => commit,
-        Err(e) => {
-            // Nothing half-done: the task file goes back to what it was.
-            let _ = wt.write_task(&before);
-            let _ = program::run(&wt.root, &["reset", "--quiet", "--", &Store::task_rel(id)]);
-            return Err(e);
-        }
-    };
-    let mut files = files;
-    let rel = Store::task_rel(id);
-    if !files.contains(&rel) {
-        files.push(rel);
-        files.sort();
-    }
-    Ok(Finished {
-        id: id.to_string(),
-        status: Status::Done,
-        branch: branch_of(id),
-        commit,
-        files,
-    })
-}
-
-/// Commits in `wt` with the `git` program, so the repository's hooks run.
-/// With `only`, commits just those paths. `None` when nothing changed.
-fn commit_with_hooks(
-    wt: &Store,
-    message: &str,
-    worker: &str,
-    only: &[String],
-) -> Result<Option<String>, WorkError> {
-    let mut args: Vec<&str> = vec!["commit", "--quiet", "-m", message];
-    let trailer = format!("Batch-Worker: {worker}");
-    args.extend(["--trailer", &trailer]);
-    // Named here too, so `review` and `check --range` find the task's
-    // commits where the hooks are not installed (the commit-msg hook adds
-    // the same trailer only when there is none).
-    let task_trailer = current_task(wt).map(|id| format!("Batch-Task: {id}"));
-    if let Some(t) = &task_trailer {
-        args.extend(["--trailer", t]);
-    }
-    if !only.is_empty() {
-        args.push("--");
-        args.extend(only.iter().map(String::as_str));
-    }
-    let out = std::process::Command::new("git")
-        .args(&args)
-        .current_dir(&wt.root)
-        .envs(program::identity_env(&wt.repo))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|source| crate::git::GitError::Spawn {
-            args: args.join(" "),
-            source,
-        })?;
-    if !out.status.success() {
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if stdout.contains("nothing to commit") || stdout.contains("no changes added") {
-            return Ok(None);
-        }
-        return Err(program::failed(&args, &out).into());
-    }
-    // A fresh handle: the one `wt` holds may cache the old HEAD.
-    let head = Repository::open(&wt.root)
-        .and_then(|r| r.head().and_then(|h| h.peel_to_commit()).map(|c| c.id()))
-        .map_err(git_err("reading the new commit"))?;
-    Ok(Some(head.to_string()))
-}
-
-/// `fail` or `escalate`: the reason as a note, the status on the branch, a
-/// commit of the task file and receipt only (the rest of the work stays in
-/// the worktree), and the claim released. Branch and worktree are kept.
-pub fn give_up(
-    store: &Store,
-    id: &str,
-    status: Status,
-    reason: &str,
-    who: &Claimant<'_>,
-) -> Result<Finished, WorkError> {
-    let wt = worktree_store(store, id)?;
-    let mut task = wt.read_task(id)?;
-    let now = crate::store::now();
-    let verb = if status == Status::Escalated {
-        "escalated"
-    } else {
-        "failed"
-    };
-    task.status = status;
-    task.updated = now.clone();
-    task.notes.push(Note {
-        at: now,
-        by: who.worker.clone(),
-        text: format!("{verb}: {reason}"),
-    });
-    wt.write_task(&task)?;
-    let mut paths = vec![Store::task_rel(id)];
-    super::receipt::repair(&wt.root.join(receipt_rel(id)))?;
-    if wt.root.join(receipt_rel(id)).exists() {
-        paths.push(receipt_rel(id));
-    }
-    let mut add: Vec<&str> = vec!["add", "--"];
-    add.extend(paths.iter().map(String::as_str));
-    program::ok(&wt.root, &add)?;
-    let message = format!(
-        "batch: {verb} {id}: {}",
-        reason.lines().next().unwrap_or("")
-    );
-    let commit = commit_with_hooks(&wt, &message, &who.worker, &paths)?;
-    match claim::release(store, id, who, true) {
-        Ok(_) | Err(WorkError::Claim(crate::claims::ClaimError::NotClaimed { .. })) => {}
-        Err(e) => return Err(e),
-    }
-    Ok(Finished {
-        id: id.to_string(),
-        status,
-        branch: branch_of(id),
-        commit,
-        files: paths,
     })
 }
 

@@ -137,20 +137,18 @@ pub fn give_up(
 ) -> Result<Finished, WorkError> {
     let wt = worktree_store(store, id)?;
     let mut task = wt.read_task(id)?;
-    let now = crate::store::now();
     let verb = if status == Status::Escalated {
         "escalated"
     } else {
         "failed"
     };
-    task.status = status;
-    task.updated = now.clone();
-    task.notes.push(Note {
-        at: now,
-        by: who.worker.clone(),
-        text: format!("{verb}: {reason}"),
-    });
-    wt.write_task(&task)?;
+    set_status(
+        &wt,
+        &mut task,
+        status,
+        &who.worker,
+        format!("{verb}: {reason}"),
+    )?;
     let mut paths = vec![Store::task_rel(id)];
     super::receipt::repair(&wt.root.join(receipt_rel(id)))?;
     if wt.root.join(receipt_rel(id)).exists() {
@@ -194,15 +192,8 @@ pub(super) fn reopen_on_branch(
     if !matches!(was, Status::Failed | Status::Escalated) {
         return Ok(None);
     }
-    let now = crate::store::now();
-    task.status = Status::Open;
-    task.updated = now.clone();
-    task.notes.push(Note {
-        at: now,
-        by: who.worker.clone(),
-        text: format!("reopened for another attempt (it was {was})"),
-    });
-    wt.write_task(&task)?;
+    let note = format!("reopened for another attempt (it was {was})");
+    set_status(&wt, &mut task, Status::Open, &who.worker, note)?;
     let paths = vec![Store::task_rel(id)];
     program::ok(&wt.root, &["add", "--", &paths[0]])?;
     commit_with_hooks(
@@ -212,4 +203,25 @@ pub(super) fn reopen_on_branch(
         &paths,
     )?;
     Ok(Some(was))
+}
+
+/// The task's new status on its branch, with a note saying why, written to
+/// the worktree's task file (the caller commits it).
+fn set_status(
+    wt: &Store,
+    task: &mut crate::task::Task,
+    status: Status,
+    by: &str,
+    note: String,
+) -> Result<(), WorkError> {
+    let now = crate::store::now();
+    task.status = status;
+    task.updated = now.clone();
+    task.notes.push(Note {
+        at: now,
+        by: by.to_string(),
+        text: note,
+    });
+    wt.write_task(task)?;
+    Ok(())
 }

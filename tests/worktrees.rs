@@ -185,6 +185,29 @@ fn fail_and_escalate_keep_the_work_and_release_the_claim() {
     let s2 = start(&env, &other, "w2");
     env.ok_in(&s2.path, &["escalate", "--reason", "which API version?"]);
     assert_eq!(env.read_task_in(&s2.path, &other).status, "escalated");
+
+    // Started again, the failed task is open on its branch once more, with
+    // its work and a note, and says so.
+    let out = env.run(&["start", &id, "--worker", "w3"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{id} was failed on its branch: reopened there")),
+        "{err}"
+    );
+    let again: serde_json::Value = env.json(&["start", &id, "--worker", "w3"]);
+    assert_eq!(again["resumed"], true);
+    assert_eq!(again["reopened"], serde_json::Value::Null, "only once");
+    let t = env.read_task_in(&s.path, &id);
+    assert_eq!(t.status, "open");
+    assert_eq!(
+        t.notes.last().unwrap().text,
+        "reopened for another attempt (it was failed)"
+    );
+    assert!(s.path.join("src/half.rs").exists());
+    let subject = env.git_in(&s.path, &["log", "-1", "--format=%s"]);
+    assert_eq!(subject.trim(), format!("batch: retry {id} (it was failed)"));
+    env.ok_in(&s.path, &["done"]);
 }
 
 #[test]

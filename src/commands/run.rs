@@ -33,7 +33,9 @@ use std::time::Duration;
 ///
 /// Exit codes: 0 every task done (and landed with --land), 1 some task
 /// failed, escalated or could not start, 75 stopped early (Ctrl-C,
-/// --pause-after, repeated exit 75s): run it again to continue.
+/// --pause-after, --max-tasks reached, repeated exit 75s): run it again
+/// to continue (with a higher --max-tasks for that one). Failed and escalated
+/// tasks stay so until --rerun-failed, which reopens them on their branches.
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {

@@ -1,0 +1,205 @@
+//! After a landing is built and tested: the one push that moves the branch
+//! (or the local compare-and-swap with `--no-push`), then, only once that is
+//! confirmed, the local branch and checkout brought up to date and the
+//! landed tasks' claims, branches and worktrees cleaned up.
+
+use super::*;
+
+/// Moves the branch: one atomic leased push (remote), or a compare-and-swap
+/// of the local branch (`--no-push`). False when the remote moved.
+pub(super) fn publish(
+    store: &Store,
+    opts: &Options,
+    base: Oid,
+    tip: Oid,
+    landed: &[String],
+) -> Result<bool, LandError> {
+    let refname = format!("refs/heads/{}", opts.branch);
+    match (&opts.remote, opts.push) {
+        (Some(remote), true) => {
+            let lease = format!("--force-with-lease={refname}:{base}");
+            let spec = format!("{tip}:{refname}");
+            // The shared work refs of what lands go in the same push.
+            let deletions: Vec<String> = landed
+                .iter()
+                .map(|id| format!("refs/batch/work/{id}"))
+                .filter(|w| store.repo.refname_to_id(w).is_ok())
+                .map(|w| format!(":{w}"))
+                .collect();
+            let mut args = vec![
+                "push",
+                "--quiet",
+                "--atomic",
+                "--porcelain",
+                &lease,
+                remote,
+                &spec,
+            ];
+            args.extend(deletions.iter().map(String::as_str));
+            let out = std::process::Command::new("git")
+                .args(&args)
+                .current_dir(&store.root)
+                .env("GIT_BATCH_LANDING", "1")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|source| GitError::Spawn {
+                    args: args.join(" "),
+                    source,
+                })?;
+            if out.status.success() {
+                return Ok(true);
+            }
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if ["stale info", "fetch first", "non-fast-forward", "rejected"]
+                .iter()
+                .any(|r| text.contains(r))
+                && !text.contains("pre-receive hook declined")
+            {
+                return Ok(false);
+            }
+            Err(program::failed(&args, &out).into())
+        }
+        _ => {
+            // Onto the local branch. When it is checked out in the main
+            // working tree, move it with the checkout (a fast-forward that
+            // refuses to overwrite local changes), never under it.
+            let main_wt = main_worktree(store);
+            let checked_out = Repository::open(&main_wt)
+                .ok()
+                .and_then(|r| git::current_branch(&r))
+                .as_deref()
+                == Some(opts.branch.as_str());
+            if checked_out {
+                let head = program::ok(&main_wt, &["rev-parse", "HEAD"])?;
+                if head.trim() != base.to_string() {
+                    return Ok(false);
+                }
+                program::ok(
+                    &main_wt,
+                    &["merge", "--ff-only", "--quiet", &tip.to_string()],
+                )?;
+                return Ok(true);
+            }
+            let moved = store
+                .repo
+                .reference_matching(&refname, tip, true, base, "git batch land");
+            match moved {
+                Ok(_) => Ok(true),
+                Err(e) if git::is_race(&e) => Ok(false),
+                Err(source) => Err(GitError::Git {
+                    what: format!("moving {refname}"),
+                    source,
+                }
+                .into()),
+            }
+        }
+    }
+}
+
+/// The main working tree (the common git dir's parent).
+fn main_worktree(store: &Store) -> PathBuf {
+    let common = store.repo.commondir();
+    let common = common
+        .canonicalize()
+        .unwrap_or_else(|_| common.to_path_buf());
+    match (common.file_name(), common.parent()) {
+        (Some(n), Some(p)) if n == ".git" => p.to_path_buf(),
+        _ => store.root.clone(),
+    }
+}
+
+/// After a confirmed landing: claims released, worker branches and
+/// worktrees removed.
+pub(super) fn cleanup(store: &Store, opts: &Options, report: &Report) -> Result<(), LandError> {
+    let via = match (&opts.remote, opts.push) {
+        (Some(r), true) if store.config.remote.as_deref() == Some(r.as_str()) => Via::Remote(r),
+        _ => Via::Local,
+    };
+    let landed = report.landed.clone();
+    claims::transact(&store.repo, via, |set| {
+        let gone: Vec<String> = landed
+            .iter()
+            .filter(|id| set.claims.contains_key(*id))
+            .cloned()
+            .collect();
+        if gone.is_empty() {
+            return Ok(Decision::Keep(()));
+        }
+        Ok(Decision::Write {
+            message: format!(
+                "release {} by {} at {} (landed)",
+                gone.join(" "),
+                opts.worker,
+                claims::format_time(claims::now())
+            ),
+            put: vec![],
+            remove: gone,
+            result: (),
+        })
+    })?;
+    for id in &report.landed {
+        if let Some(path) = worktree::find_worktree(&store.repo, id)? {
+            let p = path.to_string_lossy().into_owned();
+            let _ = program::run(&store.root, &["worktree", "remove", "--force", &p]);
+        }
+        let _ = program::run(
+            &store.root,
+            &["branch", "-D", "--quiet", &work::branch_of(id)],
+        );
+        if let Ok(mut r) = store.repo.find_reference(&format!("refs/batch/work/{id}")) {
+            let _ = r.delete();
+        }
+    }
+    Ok(())
+}
+
+/// Fast-forwards the user's checkout of the branch when it is checked out,
+/// at the old tip and clean; otherwise says how to update it.
+pub(super) fn update_local_branch(
+    store: &Store,
+    opts: &Options,
+    base: Oid,
+    tip: Oid,
+) -> Result<String, LandError> {
+    let refname = format!("refs/heads/{}", opts.branch);
+    let main_wt = main_worktree(store);
+    let Ok(repo) = Repository::open(&main_wt) else {
+        return Ok("not updated (no main working tree)".into());
+    };
+    let local = repo.refname_to_id(&refname).ok();
+    let checked_out = git::current_branch(&repo).as_deref() == Some(opts.branch.as_str());
+    if !opts.push || opts.remote.is_none() {
+        // The landing moved the local branch itself (with its checkout).
+        return Ok(format!("{} is at {}", opts.branch, short(tip)));
+    }
+    if local != Some(base) && local.is_some() {
+        return Ok(format!(
+            "{} has commits of its own; run `git pull --rebase` to update it",
+            opts.branch
+        ));
+    }
+    if !checked_out {
+        repo.reference(&refname, tip, true, "git batch land: fast-forward")
+            .map_err(git_err("updating the local branch"))?;
+        return Ok(format!("{} fast-forwarded to {}", opts.branch, short(tip)));
+    }
+    Ok(sync_checkout(&main_wt, tip))
+}
+
+/// Fast-forwards a checked-out branch to `tip` if the checkout is clean.
+fn sync_checkout(dir: &Path, tip: Oid) -> String {
+    let clean = program::ok(dir, &["status", "--porcelain", "--untracked-files=no"])
+        .map(|s| s.trim().is_empty())
+        .unwrap_or(false);
+    if !clean {
+        return "checkout has changes, left alone; run `git merge --ff-only` (or `git pull`) when ready".into();
+    }
+    match program::ok(dir, &["merge", "--ff-only", "--quiet", &tip.to_string()]) {
+        Ok(_) => format!("fast-forwarded to {}", short(tip)),
+        Err(_) => "could not fast-forward; run `git pull --rebase`".into(),
+    }
+}

@@ -1,0 +1,188 @@
+//! What the commands ask the cache: ready tasks (streamed as JSON, best
+//! first), lists by filter, one task, children, blockers, the graph's nodes.
+
+use super::*;
+
+impl Cache {
+    /// Calls `each` with the JSON of every ready task, best first; `limit`
+    /// 0 means all. `parent` keeps the descendants of that task only; tasks
+    /// in `skip` (the claimed ones) are left out.
+    pub fn ready_json(
+        &self,
+        parent: Option<&str>,
+        limit: usize,
+        skip: &HashSet<String>,
+        mut each: impl FnMut(&str) -> std::io::Result<()>,
+    ) -> Result<std::io::Result<()>, CacheError> {
+        // Skipped rows still count against SQL's LIMIT: ask for enough more.
+        let sql_limit = if limit == 0 {
+            -1
+        } else {
+            (limit + skip.len()) as i64
+        };
+        let mut stmt;
+        let mut rows = match parent {
+            None => {
+                stmt = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT id, json FROM tasks WHERE ready = 1
+                         ORDER BY priority, created, id LIMIT ?1",
+                    )
+                    .map_err(self.sql())?;
+                stmt.query(params![sql_limit]).map_err(self.sql())?
+            }
+            Some(parent) => {
+                stmt = self
+                    .conn
+                    .prepare_cached(
+                        "WITH RECURSIVE below(id) AS (
+                           SELECT id FROM tasks WHERE parent = ?1
+                           UNION SELECT t.id FROM tasks t JOIN below b ON t.parent = b.id)
+                         SELECT id, json FROM tasks WHERE ready = 1 AND id IN below
+                         ORDER BY priority, created, id LIMIT ?2",
+                    )
+                    .map_err(self.sql())?;
+                stmt.query(params![parent, sql_limit]).map_err(self.sql())?
+            }
+        };
+        let mut given = 0;
+        while let Some(row) = rows.next().map_err(self.sql())? {
+            if limit != 0 && given == limit {
+                break;
+            }
+            if !skip.is_empty() {
+                let id: &str = row
+                    .get_ref(0)
+                    .and_then(|v| Ok(v.as_str()?))
+                    .map_err(self.sql())?;
+                if skip.contains(id) {
+                    continue;
+                }
+            }
+            let json: &str = row
+                .get_ref(1)
+                .and_then(|v| Ok(v.as_str()?))
+                .map_err(self.sql())?;
+            given += 1;
+            if let Err(e) = each(json) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// The tasks `list` shows, in priority order.
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<Task>, CacheError> {
+        let mut query = String::from("SELECT json FROM tasks t WHERE 1=1");
+        let mut args: Vec<String> = Vec::new();
+        if !filter.statuses.is_empty() {
+            let marks: Vec<String> = filter
+                .statuses
+                .iter()
+                .map(|s| {
+                    args.push(s.as_str().to_string());
+                    format!("?{}", args.len())
+                })
+                .collect();
+            query.push_str(&format!(" AND status IN ({})", marks.join(",")));
+        } else if !filter.all {
+            query.push_str(" AND status != 'closed'");
+        }
+        if let Some(parent) = &filter.parent {
+            args.push(parent.clone());
+            query.push_str(&format!(" AND parent = ?{}", args.len()));
+        }
+        if let Some(label) = &filter.label {
+            args.push(label.clone());
+            query.push_str(&format!(
+                " AND id IN (SELECT id FROM labels WHERE label = ?{})",
+                args.len()
+            ));
+        }
+        query.push_str(" ORDER BY priority, created, id");
+        self.tasks_where(&query, rusqlite::params_from_iter(args.iter()))
+    }
+
+    fn tasks_where(
+        &self,
+        query: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<Task>, CacheError> {
+        let mut stmt = self.conn.prepare_cached(query).map_err(self.sql())?;
+        let rows = stmt
+            .query_map(args, |r| r.get::<_, String>(0))
+            .map_err(self.sql())?;
+        let mut out = Vec::new();
+        for json in rows {
+            let json = json.map_err(self.sql())?;
+            out.push(serde_json::from_str(&json).expect("the cache stores tasks it serialized"));
+        }
+        Ok(out)
+    }
+
+    /// One task, if its file exists and parses.
+    pub fn get(&self, id: &str) -> Result<Option<Task>, CacheError> {
+        Ok(self
+            .tasks_where("SELECT json FROM tasks WHERE id = ?1", [id])?
+            .pop())
+    }
+
+    /// The direct children of `id`, in priority order.
+    pub fn children(&self, id: &str) -> Result<Vec<Task>, CacheError> {
+        self.tasks_where(
+            "SELECT json FROM tasks WHERE parent = ?1 ORDER BY priority, created, id",
+            [id],
+        )
+    }
+
+    /// Every task that is not closed and has at least one blocker.
+    pub fn blocked(&self) -> Result<Vec<(Task, Vec<Blocker>)>, CacheError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT json, blocked_by FROM tasks WHERE status != 'closed' AND blocked_by != '[]'
+                 ORDER BY priority, created, id",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(self.sql())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (json, blockers) = row.map_err(self.sql())?;
+            out.push((
+                serde_json::from_str(&json).expect("the cache stores tasks it serialized"),
+                serde_json::from_str(&blockers).expect("the cache stores blockers it serialized"),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// What keeps `id` from being ready (empty when nothing does).
+    pub fn blockers_of(&self, id: &str) -> Result<Vec<Blocker>, CacheError> {
+        let json: Option<String> = self
+            .conn
+            .query_row("SELECT blocked_by FROM tasks WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(self.sql())?;
+        Ok(json
+            .map(|j| serde_json::from_str(&j).expect("the cache stores blockers it serialized"))
+            .unwrap_or_default())
+    }
+
+    /// The graph of every readable task.
+    pub fn nodes(&self) -> Result<Vec<Node>, CacheError> {
+        load_nodes(&self.conn).map_err(self.sql())
+    }
+
+    /// How many readable tasks there are.
+    pub fn count(&self) -> Result<usize, CacheError> {
+        self.conn
+            .query_row("SELECT count(*) FROM tasks", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as usize)
+            .map_err(self.sql())
+    }
+}

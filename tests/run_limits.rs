@@ -252,7 +252,7 @@ fn a_worker_out_of_scope_fails_with_the_files_on_one_line() {
                 "--retries",
                 "0",
                 "--exec",
-                "echo stray >> src/m01.txt",
+                "echo all went well; echo stray >> src/m01.txt",
             ],
         )
         .output()
@@ -271,6 +271,8 @@ fn a_worker_out_of_scope_fails_with_the_files_on_one_line() {
         failed[0].contains("src/m01.txt after 1 attempt(s)"),
         "{err}"
     );
+    // The worker exited 0: its last line is not the reason, `done`'s is.
+    assert!(!failed[0].contains("all went well"), "{err}");
     let v = status(&env, &env.repo, "stray");
     let reason = v.task(&ids[1]).reason.clone().unwrap();
     assert!(

@@ -161,7 +161,7 @@ pub fn render(v: &BatchView) -> Vec<String> {
         let mut lines = vec![format!(
             "    {}  {}",
             paint(ui::ID, &t.id),
-            cut(&short_reason(t.reason.as_deref(), t.state), 66)
+            cut(&short_reason(t), 66)
         )];
         if let Some(log) = &t.log {
             lines.push(format!("      log {}", log.display()));
@@ -182,7 +182,7 @@ pub fn render(v: &BatchView) -> Vec<String> {
             vec![format!(
                 "    {}  {}",
                 paint(ui::ID, &t.id),
-                cut(&short_reason(t.reason.as_deref(), t.state), 66)
+                cut(&short_reason(t), 66)
             )]
         },
     );
@@ -202,10 +202,11 @@ pub fn render(v: &BatchView) -> Vec<String> {
 }
 
 /// The reason as the dashboard shows it: without the `failed: ` its section
-/// heading already says, nor the log its own line names.
-fn short_reason(reason: Option<&str>, state: &str) -> String {
-    let Some(reason) = reason else {
-        return if state == "escalated" {
+/// heading already says, nor the log its own line names (a reason naming
+/// another attempt's log keeps it).
+fn short_reason(t: &TaskLine) -> String {
+    let Some(reason) = t.reason.as_deref() else {
+        return if t.state == "escalated" {
             "(no question recorded)".into()
         } else {
             "(no reason recorded)".into()
@@ -213,9 +214,11 @@ fn short_reason(reason: Option<&str>, state: &str) -> String {
     };
     let reason = reason.lines().next().unwrap_or("");
     let reason = reason
-        .strip_prefix(state)
+        .strip_prefix(t.state)
         .and_then(|r| r.strip_prefix(": "))
         .unwrap_or(reason);
-    let reason = reason.rfind("; log /").map_or(reason, |i| &reason[..i]);
-    reason.to_string()
+    let log = t.log.as_ref().map(|l| format!("; log {}", l.display()));
+    log.and_then(|l| reason.strip_suffix(&l))
+        .unwrap_or(reason)
+        .to_string()
 }

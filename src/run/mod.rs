@@ -305,12 +305,8 @@ pub fn run(
         escalated: state.count(TaskState::Escalated),
         elsewhere: state.count(TaskState::Elsewhere),
         queued: state.count(TaskState::Queued) + state.count(TaskState::Running),
-        stopped: pool.stopped.clone(),
-        continue_with: pool.stopped.as_ref().map(|_| {
-            pool.stop_hint
-                .clone()
-                .unwrap_or_else(|| "run the same command again to continue where it stopped".into())
-        }),
+        stopped: pool.stopped.as_ref().map(|s| s.why.clone()),
+        continue_with: pool.stopped.as_ref().map(|s| s.continue_with.clone()),
         landed: pool.landed.clone(),
         left_out: pool.left_out.clone(),
         waiting,

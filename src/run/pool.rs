@@ -50,6 +50,13 @@ struct Running {
 
 type Exit = (String, std::io::Result<ExitStatus>);
 
+/// Why a run stopped before its end, and how to go on.
+#[derive(Debug, Clone)]
+pub(super) struct Stop {
+    pub why: String,
+    pub continue_with: String,
+}
+
 pub(super) struct Pool<'a> {
     store: &'a Store,
     opts: &'a Options,
@@ -61,9 +68,8 @@ pub(super) struct Pool<'a> {
     paused_until: Option<Instant>,
     backoff: Duration,
     temp_failures: u32,
-    pub stopped: Option<String>,
-    /// How to go on after that stop, when not by running it again.
-    pub stop_hint: Option<String>,
+    /// Why the run stops before its end, and how to go on; the first wins.
+    pub stopped: Option<Stop>,
     pub landed: Vec<String>,
     pub left_out: Vec<LeftOut>,
     /// Left out of a landing already: not tried again by this run.
@@ -94,7 +100,6 @@ impl<'a> Pool<'a> {
             backoff: opts.backoff,
             temp_failures: 0,
             stopped: None,
-            stop_hint: None,
             landed: Vec::new(),
             left_out: Vec::new(),
             land_tried: HashSet::new(),
@@ -139,6 +144,24 @@ impl<'a> Pool<'a> {
         state.save(&self.dir).map_err(io("writing", &self.dir))
     }
 
+    /// Stops starting tasks (the first reason wins); running the same
+    /// command again goes on.
+    fn stop(&mut self, why: impl Into<String>) {
+        self.stop_with(
+            why,
+            "run the same command again to continue where it stopped",
+        );
+    }
+
+    fn stop_with(&mut self, why: impl Into<String>, continue_with: &str) {
+        if self.stopped.is_none() {
+            self.stopped = Some(Stop {
+                why: why.into(),
+                continue_with: continue_with.to_string(),
+            });
+        }
+    }
+
     /// Picks up where a dead run stopped: what its attempts left running
     /// is killed, and those attempts are queued again (not counted).
     pub fn resume(
@@ -148,16 +171,17 @@ impl<'a> Pool<'a> {
     ) -> Result<(), RunError> {
         // Every task of the state, not only the order: a task taken out of
         // the plan since may still have a worker of the dead run alive.
+        let in_order: HashSet<String> = state.order.iter().cloned().collect();
         let mut ids = state.order.clone();
         ids.extend(
             state
                 .tasks
                 .keys()
-                .filter(|id| !state.order.contains(id))
+                .filter(|id| !in_order.contains(*id))
                 .cloned(),
         );
         for id in ids {
-            let in_order = state.order.contains(&id);
+            let in_order = in_order.contains(&id);
             let entry = state.get_mut(&id);
             if in_order
                 && self.opts.rerun_failed
@@ -208,9 +232,7 @@ impl<'a> Pool<'a> {
             let n = interrupts();
             if n > seen_interrupts {
                 seen_interrupts = n;
-                if self.stopped.is_none() {
-                    self.stopped = Some("interrupted".into());
-                }
+                self.stop("interrupted");
                 if n >= 2 {
                     for r in &mut self.running {
                         r.killed = true;
@@ -272,7 +294,7 @@ impl<'a> Pool<'a> {
                 && self.finished_here >= n
                 && self.stopped.is_none()
             {
-                self.stopped = Some(format!("paused after {n} task(s) (--pause-after)"));
+                self.stop(format!("paused after {n} task(s) (--pause-after)"));
                 let detail = format!("{n} task(s) finished: pausing for a look");
                 self.event(state, on_event, EventKind::Stopping, None, detail);
             }
@@ -280,24 +302,21 @@ impl<'a> Pool<'a> {
         if self.opts.land && self.stopped.is_none() {
             self.land(state, on_event)?;
         }
-        let started = state.tasks.values().filter(|t| !t.logs.is_empty()).count();
         let held_back = state
             .order
             .iter()
-            .any(|id| state.get(id).state == TaskState::Queued && state.get(id).logs.is_empty());
-        if self.opts.max_tasks > 0
-            && started >= self.opts.max_tasks
-            && held_back
-            && self.stopped.is_none()
-        {
-            // A cap the user set, not a failure: what is left is resumable
-            // with a higher cap.
-            self.stopped = Some(format!(
-                "--max-tasks {} reached ({started} task(s) started)",
-                self.opts.max_tasks
-            ));
-            self.stop_hint =
-                Some("a higher --max-tasks (or max_tasks in the plan) starts more".into());
+            .any(|id| state.get(id).state == TaskState::Queued && !state.get(id).ever_started());
+        if self.opts.max_tasks > 0 && state.started() >= self.opts.max_tasks && held_back {
+            // A cap the user set, not a failure: a higher one goes on.
+            let why = format!(
+                "--max-tasks {} reached ({} task(s) started)",
+                self.opts.max_tasks,
+                state.started()
+            );
+            self.stop_with(
+                why,
+                "a higher --max-tasks (or max_tasks in the plan) starts more",
+            );
         }
         Ok(())
     }
@@ -328,10 +347,9 @@ impl<'a> Pool<'a> {
         {
             return false;
         }
-        let ever_started = |t: &crate::run::state::TaskRun| !t.logs.is_empty();
         if self.opts.max_tasks > 0
-            && !ever_started(state.get(id))
-            && state.tasks.values().filter(|t| ever_started(t)).count() >= self.opts.max_tasks
+            && !state.get(id).ever_started()
+            && state.started() >= self.opts.max_tasks
         {
             return false;
         }

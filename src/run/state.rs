@@ -66,6 +66,13 @@ pub struct TaskRun {
     pub timing: Option<Timing>,
 }
 
+impl TaskRun {
+    /// Some attempt of it was started (by this run or an earlier one).
+    pub fn ever_started(&self) -> bool {
+        !self.logs.is_empty()
+    }
+}
+
 /// Milliseconds spent in each part of an attempt.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Timing {
@@ -132,6 +139,11 @@ impl RunState {
         self.updated = crate::store::now();
         let text = serde_json::to_string_pretty(self).expect("state serializes");
         crate::store::atomic::write_atomic(&RunState::path(dir, &self.name), text.as_bytes())
+    }
+
+    /// Tasks started at least once: what `--max-tasks` counts.
+    pub fn started(&self) -> usize {
+        self.tasks.values().filter(|t| t.ever_started()).count()
     }
 
     /// Tasks of the run (its order) in `state`.

@@ -194,8 +194,8 @@ pub(super) fn reopen_on_branch(
     }
     let note = format!("reopened for another attempt (it was {was})");
     set_status(&wt, &mut task, Status::Open, &who.worker, note)?;
+    // The task file is tracked: `commit -- <path>` takes it as it is now.
     let paths = vec![Store::task_rel(id)];
-    program::ok(&wt.root, &["add", "--", &paths[0]])?;
     commit_with_hooks(
         &wt,
         &format!("batch: retry {id} (it was {was})"),

@@ -22,19 +22,9 @@ pub fn append(
     worker: &str,
     lines: impl IntoIterator<Item = String>,
 ) -> Result<usize, WorkError> {
-    let io = |what: &'static str| {
-        move |source| WorkError::Io {
-            what,
-            path: path.to_path_buf(),
-            source,
-        }
-    };
+    let io = |what| io_error(path, what);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| WorkError::Io {
-            what: "creating",
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(io_error(dir, "creating"))?;
     }
     let mut file = std::fs::OpenOptions::new()
         .read(true)
@@ -61,11 +51,22 @@ pub fn append(
     Ok(written)
 }
 
+/// What failed, on which file.
+fn io_error(path: &Path, what: &'static str) -> impl FnOnce(std::io::Error) -> WorkError {
+    let path = path.to_path_buf();
+    move |source| WorkError::Io { what, path, source }
+}
+
 /// Cuts off a last line without its newline: what a writer killed in the
 /// middle of its write left. The caller holds the lock.
 fn drop_torn_tail(file: &std::fs::File) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
     let len = file.metadata()?.len();
+    // Every append comes here: one byte says whether there is anything to do.
+    let mut last = [0u8];
+    if len == 0 || (file.read_exact_at(&mut last, len - 1).is_ok() && last[0] == b'\n') {
+        return Ok(());
+    }
     let mut end = len;
     let mut chunk = vec![0u8; 64 * 1024];
     while end > 0 {
@@ -90,13 +91,7 @@ fn drop_torn_tail(file: &std::fs::File) -> std::io::Result<()> {
 /// Before a receipt is committed: a torn last line is cut off, under the
 /// writers' lock. A missing file is fine.
 pub fn repair(path: &Path) -> Result<(), WorkError> {
-    let io = |what: &'static str| {
-        move |source| WorkError::Io {
-            what,
-            path: path.to_path_buf(),
-            source,
-        }
-    };
+    let io = |what| io_error(path, what);
     let file = match std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -132,11 +127,7 @@ pub fn append_stream(
 ) -> Result<usize, WorkError> {
     let mut total = 0;
     for line in input.lines() {
-        let line = line.map_err(|source| WorkError::Io {
-            what: "reading standard input for",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let line = line.map_err(io_error(path, "reading standard input for"))?;
         total += append(path, worker, [line])?;
     }
     Ok(total)

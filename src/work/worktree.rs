@@ -150,21 +150,28 @@ pub fn start(
     let id = claimed.claim.task.clone();
     let branch = branch_of(&id);
     let scope = claimed.claim.scope.clone();
-    let (path, resumed) = match find_worktree(&store.repo, &id)? {
-        Some(path) => (path, true),
+    // Only a branch that existed before can hold an earlier end.
+    let (path, resumed, kept_branch) = match find_worktree(&store.repo, &id)? {
+        Some(path) => (path, true, true),
         None => {
             let path = worktree_path(store, &id);
-            if let Err(e) = add_worktree(store, &id, &path) {
-                // Nothing half-done: a claim without its worktree is let go.
-                if !claimed.renewed {
-                    let _ = claim::release(store, &id, who, true);
+            match add_worktree(store, &id, &path) {
+                Ok(kept) => (path, false, kept),
+                Err(e) => {
+                    // Nothing half-done: a claim without its worktree is let go.
+                    if !claimed.renewed {
+                        let _ = claim::release(store, &id, who, true);
+                    }
+                    return Err(e);
                 }
-                return Err(e);
             }
-            (path, false)
         }
     };
-    let reopened = super::finish::reopen_on_branch(&path, &id, who)?;
+    let reopened = if kept_branch {
+        super::finish::reopen_on_branch(&path, &id, who)?
+    } else {
+        None
+    };
     Ok(Started {
         id,
         path,
@@ -176,7 +183,8 @@ pub fn start(
     })
 }
 
-fn add_worktree(store: &Store, id: &str, path: &Path) -> Result<(), WorkError> {
+/// Adds the worktree; true when it checked out a branch kept from before.
+fn add_worktree(store: &Store, id: &str, path: &Path) -> Result<bool, WorkError> {
     if path.exists() {
         return Err(WorkError::PathTaken {
             id: id.to_string(),
@@ -206,7 +214,7 @@ fn add_worktree(store: &Store, id: &str, path: &Path) -> Result<(), WorkError> {
         ]
     };
     program::ok(&store.root, &args)?;
-    Ok(())
+    Ok(branch_exists)
 }
 
 /// The store of `id`'s worktree (the current one when it is that worktree).

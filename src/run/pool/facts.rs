@@ -105,7 +105,7 @@ impl Pool<'_> {
         cache: Option<&crate::store::Cache>,
     ) -> String {
         if let Some(stop) = &self.stopped {
-            return format!("not started: {stop}");
+            return format!("not started: {}", stop.why);
         }
         let Ok(task) = self.store.read_task(id) else {
             return "its task file cannot be read".into();
@@ -137,9 +137,6 @@ impl Pool<'_> {
                 " (finished work lands with `git batch land` or `run --land`)"
             };
             return format!("blocked: {b}{hint}");
-        }
-        if self.opts.max_tasks > 0 {
-            return format!("not started: --max-tasks {}", self.opts.max_tasks);
         }
         "its scope overlaps a live claim".into()
     }

@@ -49,11 +49,11 @@ impl Pool<'_> {
             self.event(state, on_event, EventKind::Paused, Some(&id), detail);
             self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
             if self.temp_failures >= MAX_TEMP_FAILURES && self.stopped.is_none() {
-                self.stopped = Some(format!(
+                let why = format!(
                     "{MAX_TEMP_FAILURES} temporary failures (exit 75) in a row; run again later"
-                ));
-                let detail = self.stopped.clone().unwrap_or_default();
-                self.event(state, on_event, EventKind::Stopping, None, detail);
+                );
+                self.stop(why.clone());
+                self.event(state, on_event, EventKind::Stopping, None, why);
             }
             return Ok(());
         }
@@ -81,17 +81,19 @@ impl Pool<'_> {
             self.record_final(state, &id, TaskState::Done, on_event, &detail);
             return Ok(());
         };
-        // On one line: it becomes a note, a status line and an event.
-        let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
         let tail = worker::log_tail(&r.log, 30);
-        // The worker's last word is usually the why (an error message).
-        let reason = match tail.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
-            Some(said) if !r.timed_out => {
-                let said: String = said.chars().take(160).collect();
-                format!("{reason}: {said}")
+        // A worker that failed usually says why last (an error message);
+        // when it exited 0 and `--validate` or `done` refused, the reason is
+        // theirs and the worker's last line is beside the point.
+        let said = tail.lines().rev().map(str::trim).find(|l| !l.is_empty());
+        let reason = match said {
+            Some(said) if code.is_some_and(|c| c != 0) => {
+                format!("{reason}: {}", said.chars().take(160).collect::<String>())
             }
             _ => reason,
         };
+        // On one line: it becomes a note, a status line and an event.
+        let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
         let e = state.get_mut(&id);
         e.attempts += 1;
         e.last_error = Some(format!("{reason}\n{tail}").trim_end().to_string());

@@ -100,18 +100,6 @@ pub(super) fn publish(
     }
 }
 
-/// The main working tree (the common git dir's parent).
-fn main_worktree(store: &Store) -> PathBuf {
-    let common = store.repo.commondir();
-    let common = common
-        .canonicalize()
-        .unwrap_or_else(|_| common.to_path_buf());
-    match (common.file_name(), common.parent()) {
-        (Some(n), Some(p)) if n == ".git" => p.to_path_buf(),
-        _ => store.root.clone(),
-    }
-}
-
 /// After a confirmed landing: claims released, worker branches and
 /// worktrees removed.
 pub(super) fn cleanup(store: &Store, opts: &Options, report: &Report) -> Result<(), LandError> {
@@ -202,4 +190,9 @@ fn sync_checkout(dir: &Path, tip: Oid) -> String {
         Ok(_) => format!("fast-forwarded to {}", short(tip)),
         Err(_) => "could not fast-forward; run `git pull --rebase`".into(),
     }
+}
+
+/// The main working tree, where the user's checkout of the branch lives.
+fn main_worktree(store: &Store) -> PathBuf {
+    worktree::main_worktree_top(&store.repo).unwrap_or_else(|| store.root.clone())
 }

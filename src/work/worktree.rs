@@ -115,7 +115,7 @@ pub fn worktree_path(store: &Store, id: &str) -> PathBuf {
 }
 
 /// The top of the main working tree (the common dir's parent).
-fn main_worktree_top(repo: &Repository) -> Option<PathBuf> {
+pub fn main_worktree_top(repo: &Repository) -> Option<PathBuf> {
     let common = repo.commondir();
     let common = common
         .canonicalize()

@@ -302,10 +302,11 @@ fn twelve_tasks_failures_kill_and_resume_then_one_landing() {
     let mut first: Child = run_cmd(&env, &env.repo, &state, "1", &args)
         .spawn()
         .unwrap();
-    // Half-way: some tasks finished, others still running. Then kill -9.
-    wait_until("four finished tasks", || {
+    // Half-way: some tasks finished, others still running (a worker alive
+    // at this very moment, not between two attempts). Then kill -9.
+    wait_until("four finished tasks and a live worker", || {
         let v = status(&env, &env.repo, "port");
-        v.done + v.failed + v.escalated >= 4
+        v.done + v.failed + v.escalated >= 4 && !leftovers(&state).is_empty()
     });
     first.kill().unwrap();
     let killed = first.wait_with_output().unwrap();

@@ -280,3 +280,34 @@ fn a_worker_out_of_scope_fails_with_the_files_on_one_line() {
         "{reason}"
     );
 }
+
+#[test]
+fn a_killed_attempt_leaves_no_git_lock_behind_for_the_next() {
+    // The first attempt takes the worktree's index lock, as a `git commit`
+    // does, and is killed at its timeout with the lock held.
+    let (env, _bare) = project(1);
+    split_plan(&env, &env.repo, "locked", &[]);
+    let exec = r#"if [ "$BATCH_ATTEMPT" = 1 ]; then touch "$(git rev-parse --git-dir)/index.lock"; sleep 30; fi; echo ported > src/m01.txt"#;
+    let out = env
+        .batch_cmd_in(
+            &env.repo,
+            &[
+                "--json",
+                "run",
+                "--plan",
+                "locked",
+                "--timeout",
+                "1s",
+                "--retries",
+                "1",
+                "--exec",
+                exec,
+            ],
+        )
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let s = summary(&out);
+    assert_eq!((s.done, s.failed), (1, 0), "{s:?}");
+}

@@ -208,6 +208,21 @@ fn fail_and_escalate_keep_the_work_and_release_the_claim() {
     let subject = env.git_in(&s.path, &["log", "-1", "--format=%s"]);
     assert_eq!(subject.trim(), format!("batch: retry {id} (it was failed)"));
     env.ok_in(&s.path, &["done"]);
+
+    // Only a committed end counts: a task file that says `escalated` but was
+    // never committed (a worker killed inside `escalate`) is not reopened.
+    let file = s2.path.join(format!(".batch/tasks/{other}.toml"));
+    env.git_in(&s2.path, &["reset", "-q", "--hard", "HEAD~1"]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("status = \"open\"", "status = \"escalated\""),
+    )
+    .unwrap();
+    let again: serde_json::Value = env.json(&["start", &other, "--worker", "w2"]);
+    assert_eq!(again["reopened"], serde_json::Value::Null);
+    let subject = env.git_in(&s2.path, &["log", "-1", "--format=%s"]);
+    assert!(!subject.starts_with("batch: retry"), "{subject}");
 }
 
 #[test]

@@ -200,6 +200,12 @@ impl<'a> Pool<'a> {
                 .token
                 .as_deref()
                 .map_or(0, |t| worker::kill_leftovers(t, entry.pid));
+            if killed > 0
+                && let Ok(Some(wt)) = worktree::find_worktree(&self.store.repo, &id)
+            {
+                worker::clear_git_locks(&wt, &id);
+            }
+            let entry = state.get_mut(&id);
             entry.state = TaskState::Queued;
             entry.pid = None;
             let log = entry.logs.last().cloned();

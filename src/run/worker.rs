@@ -152,6 +152,28 @@ pub fn kill_group(pid: u32) {
     }
 }
 
+/// After a worker's processes were killed (timeout, Ctrl-C, resume): the git
+/// locks they may have left in the task's worktree. A `git commit` killed
+/// half-way leaves `index.lock`, and every later git command there fails.
+/// Nothing but the task's worker works in its worktree, so a lock there now
+/// is theirs. Returns how many were removed.
+pub fn clear_git_locks(worktree: &Path, id: &str) -> usize {
+    let Ok(repo) = git2::Repository::open(worktree) else {
+        return 0;
+    };
+    let branch_lock = repo
+        .commondir()
+        .join(format!("refs/heads/{}.lock", crate::work::branch_of(id)));
+    [
+        repo.path().join("index.lock"),
+        repo.path().join("HEAD.lock"),
+        branch_lock,
+    ]
+    .iter()
+    .filter(|lock| std::fs::remove_file(lock).is_ok())
+    .count()
+}
+
 /// The processes whose environment carries `BATCH_ATTEMPT_TOKEN=token`:
 /// what is left of an attempt whose run died (`kill -9` of the run leaves
 /// its workers running, since they are in their own process groups).

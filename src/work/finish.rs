@@ -185,13 +185,16 @@ pub(super) fn reopen_on_branch(
     who: &Claimant<'_>,
 ) -> Result<Option<Status>, WorkError> {
     let wt = Store::open(path)?;
-    let Ok(mut task) = wt.read_task(id) else {
+    // What the branch committed, not what the file says: a worker killed
+    // half-way through `fail` may have written the file and not committed it.
+    let head = wt.repo.head().ok().and_then(|h| h.target());
+    let Some(was) = crate::guard::check::task_at(&wt.repo, head, id).map(|t| t.status) else {
         return Ok(None);
     };
-    let was = task.status;
     if !matches!(was, Status::Failed | Status::Escalated) {
         return Ok(None);
     }
+    let mut task = wt.read_task(id)?;
     let note = format!("reopened for another attempt (it was {was})");
     set_status(&wt, &mut task, Status::Open, &who.worker, note)?;
     // The task file is tracked: `commit -- <path>` takes it as it is now.

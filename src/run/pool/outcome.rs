@@ -14,6 +14,9 @@ impl Pool<'_> {
     ) -> Result<(), RunError> {
         let id = r.id.clone();
         state.get_mut(&id).pid = None;
+        if r.killed || r.timed_out {
+            worker::clear_git_locks(&r.worktree, &id);
+        }
         if r.killed {
             let e = state.get_mut(&id);
             e.state = TaskState::Queued;

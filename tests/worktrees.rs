@@ -289,3 +289,40 @@ fn done_works_on_a_machine_without_a_git_identity() {
         "git-batch"
     );
 }
+
+/// `git worktree list` fails while another process is adding a worktree;
+/// a worker's commands must not (a receipt line was lost this way).
+#[test]
+fn workers_find_their_worktree_while_others_are_being_added() {
+    let env = TestEnv::new();
+    let id = env.create(&["busy", "--scope", "src/**"]);
+    let s = start(&env, &id, "w1");
+    let adder = {
+        let (repo, home, dir) = (env.repo.clone(), env.home(), env.dir.path().to_path_buf());
+        std::thread::spawn(move || {
+            for i in 0..40 {
+                let mut cmd = std::process::Command::new("git");
+                crate::common::fixed_env(&mut cmd, &home);
+                let side = dir.join(format!("side{i}"));
+                let out = cmd
+                    .current_dir(&repo)
+                    .args(["worktree", "add", "-q", "-b", &format!("side{i}")])
+                    .arg(&side)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{out:?}");
+            }
+        })
+    };
+    // From the worktree itself, and by id from the main working tree.
+    let mut lines = 0;
+    while !adder.is_finished() || lines < 20 {
+        env.ok_in(&s.path, &["receipt", &format!("step {lines}")]);
+        env.ok(&["receipt", &id, &format!("step {} from main", lines + 1)]);
+        lines += 2;
+    }
+    adder.join().unwrap();
+    let text = std::fs::read_to_string(s.path.join(format!(".batch/receipts/{id}.log"))).unwrap();
+    assert_eq!(text.lines().count(), lines, "{text}");
+    env.ok_in(&s.path, &["done"]);
+}

@@ -34,16 +34,35 @@ pub fn receipt_rel(id: &str) -> String {
 }
 
 /// The worktree that has `batch/<id>` checked out, if any.
+///
+/// Read with libgit2, one worktree at a time, rather than with `git worktree
+/// list`: that command fails outright while another process is adding a
+/// worktree (it finds the new one's `commondir` still empty), and workers
+/// look up their worktree while the pool starts others. A worktree that
+/// cannot be read (half made, or its directory gone) is not the one asked
+/// for: the task's own worktree is complete before its worker starts.
 pub fn find_worktree(repo: &Repository, id: &str) -> Result<Option<PathBuf>, WorkError> {
-    let want = format!("refs/heads/{}", branch_of(id));
-    let dir = repo.workdir().unwrap_or_else(|| repo.path());
-    let list = program::ok(dir, &["worktree", "list", "--porcelain"])?;
-    let mut path = None;
-    for line in list.lines() {
-        if let Some(p) = line.strip_prefix("worktree ") {
-            path = Some(PathBuf::from(p));
-        } else if line.strip_prefix("branch ") == Some(want.as_str()) {
-            return Ok(path.filter(|p| p.exists()));
+    let want = branch_of(id);
+    let checks_out = |r: &Repository| git::current_branch(r).as_deref() == Some(want.as_str());
+    let existing = |r: &Repository| r.workdir().filter(|p| p.exists()).map(Path::to_path_buf);
+    // The common case: a worker asking from its own worktree.
+    if checks_out(repo) {
+        return Ok(existing(repo));
+    }
+    if let Ok(main) = Repository::open(repo.commondir())
+        && checks_out(&main)
+    {
+        return Ok(existing(&main));
+    }
+    let names = repo.worktrees().map_err(git_err("listing the worktrees"))?;
+    for name in names.iter().flatten().flatten() {
+        let Ok(wt) = repo.find_worktree(name) else {
+            continue;
+        };
+        if let Ok(r) = Repository::open_from_worktree(&wt)
+            && checks_out(&r)
+        {
+            return Ok(existing(&r));
         }
     }
     Ok(None)

@@ -344,12 +344,8 @@ fn move_ref(
     new: Oid,
     message: &str,
 ) -> Result<bool, ClaimError> {
-    let moved = match old {
-        Some(old) => repo.reference_matching(name, new, true, old, message),
-        None => repo.reference(name, new, false, message),
-    };
-    match moved {
-        Ok(_) => Ok(true),
+    match git::compare_and_swap(repo, name, old, new, message) {
+        Ok(()) => Ok(true),
         Err(e) if git::is_race(&e) => Ok(false),
         Err(source) => Err(GitError::Git {
             what: format!("moving {name}"),

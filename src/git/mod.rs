@@ -174,11 +174,7 @@ pub fn commit_paths(
             .commit(None, &author, &committer, message, &tree, &parents)
             .map_err(git_err("writing commit"))?;
         let reflog = format!("commit: {}", message.lines().next().unwrap_or(""));
-        let moved = match head.old {
-            Some(old) => repo.reference_matching(&head.refname, commit, true, old, &reflog),
-            None => repo.reference(&head.refname, commit, false, &reflog),
-        };
-        match moved {
+        match compare_and_swap(repo, &head.refname, head.old, commit, &reflog) {
             Ok(_) => {
                 update_index(repo, workdir, &blobs)?;
                 return Ok(Some(commit));
@@ -252,6 +248,27 @@ fn write_blobs_packed(repo: &Repository, blobs: &[&[u8]]) -> Result<Vec<Oid>, Gi
     })?;
     writer.commit().map_err(git_err("writing a pack"))?;
     Ok(oids)
+}
+
+/// Moves ref `name` from `old` to `new`, where `old` of `None` means the ref
+/// must not exist yet. Fails with an error [`is_race`] accepts when the ref
+/// was not at `old`.
+///
+/// The `None` case is a compare with the zero id rather than libgit2's
+/// `force = false`: libgit2 checks that a ref is absent before it takes the
+/// ref's lock, so two processes creating it at once could both succeed
+/// (two workers both won the first claim that way); the compare happens
+/// under the lock.
+pub fn compare_and_swap(
+    repo: &Repository,
+    name: &str,
+    old: Option<Oid>,
+    new: Oid,
+    message: &str,
+) -> Result<(), git2::Error> {
+    let old = old.unwrap_or(Oid::ZERO_SHA1);
+    repo.reference_matching(name, new, true, old, message)
+        .map(drop)
 }
 
 /// Whether a ref update lost a compare-and-swap (and may be retried).
@@ -367,4 +384,70 @@ pub fn lock_file(path: &Path) -> Result<File, GitError> {
         .map_err(io)?;
     file.lock().map_err(io)?;
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Many threads create the same ref at once, round after round: exactly
+    /// one of them may win each time.
+    #[test]
+    fn creating_a_ref_is_won_by_exactly_one_of_many() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        let repo = Repository::init_bare(path).unwrap();
+        let sig = git2::Signature::new("t", "t@example.com", &git2::Time::new(0, 0)).unwrap();
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        const THREADS: usize = 8;
+        let commits: Vec<Oid> = (0..THREADS)
+            .map(|i| {
+                repo.commit(None, &sig, &sig, &format!("{i}"), &tree, &[])
+                    .unwrap()
+            })
+            .collect();
+        for round in 0..40 {
+            let name = format!("refs/test/r{round}");
+            let start = std::sync::Barrier::new(THREADS);
+            let wins: usize = std::thread::scope(|s| {
+                let handles: Vec<_> = commits
+                    .iter()
+                    .map(|&commit| {
+                        let (name, start) = (&name, &start);
+                        s.spawn(move || {
+                            let repo = Repository::open_bare(path).unwrap();
+                            start.wait();
+                            match compare_and_swap(&repo, name, None, commit, "create") {
+                                Ok(()) => 1,
+                                Err(e) if is_race(&e) => 0,
+                                Err(e) => panic!("{e}"),
+                            }
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).sum()
+            });
+            assert_eq!(wins, 1, "round {round}: {wins} creators won");
+            // And moving it on from where it is: again one winner.
+            let at = repo.refname_to_id(&name).unwrap();
+            let next: Vec<Oid> = commits.iter().copied().filter(|&c| c != at).collect();
+            let wins: usize = std::thread::scope(|s| {
+                let handles: Vec<_> = next
+                    .iter()
+                    .map(|&commit| {
+                        let name = &name;
+                        s.spawn(move || {
+                            let repo = Repository::open_bare(path).unwrap();
+                            usize::from(
+                                compare_and_swap(&repo, name, Some(at), commit, "move").is_ok(),
+                            )
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).sum()
+            });
+            assert_eq!(wins, 1, "round {round}: {wins} movers won");
+        }
+    }
 }

@@ -115,6 +115,15 @@ echo "$BATCH_TASK $BATCH_ATTEMPT start $f" >> "$state/events"
   src/m09.txt)
     if [ ! -e "$state/m09.75" ]; then touch "$state/m09.75"; echo "rate limited" >&2; exit 75; fi ;;
 esac
+# With run.pid armed: the first plain worker to start once four tasks have
+# finished kills the run with kill -9 (once: mkdir is atomic) and stays alive,
+# so a worker of the dead run is surely running when it is resumed.
+case "$f" in src/m0[3579].txt) ;; *)
+  if [ -s "$state/run.pid" ] && [ "$(grep -c ' finished ' "$state/events")" -ge 4 ] \
+    && mkdir "$state/killed" 2>/dev/null; then
+    kill -9 "$(cat "$state/run.pid")"; sleep 30
+  fi ;;
+esac
 sleep "${WORKER_DELAY:-0}"
 echo "ported by $BATCH_TASK" > "$f"
 git batch receipt "ported $f"
@@ -299,23 +308,22 @@ fn twelve_tasks_failures_kill_and_resume_then_one_landing() {
 
     let state = env.dir.path().join("state");
     let args = ["--plan", "port", "-j", "4", "--remote", "origin"];
-    let mut first: Child = run_cmd(&env, &env.repo, &state, "1", &args)
+    let first: Child = run_cmd(&env, &env.repo, &state, "1", &args)
         .spawn()
         .unwrap();
-    // Half-way: some tasks finished, others still running (a worker alive
-    // at this very moment, not between two attempts). Then kill -9.
-    wait_until("four finished tasks and a live worker", || {
-        let v = status(&env, &env.repo, "port");
-        v.done + v.failed + v.escalated >= 4 && !leftovers(&state).is_empty()
-    });
-    first.kill().unwrap();
+    // Half-way, kill -9, from inside: a worker does it (see WORKER) at a
+    // moment when it is alive itself, not between two attempts.
+    let armed = state.join("run.pid.new");
+    std::fs::write(&armed, first.id().to_string()).unwrap();
+    std::fs::rename(&armed, state.join("run.pid")).unwrap();
     let killed = first.wait_with_output().unwrap();
     assert!(!killed.status.success());
     let mid = status(&env, &env.repo, "port");
-    assert!(mid.done >= 3 && mid.queued + mid.running > 0, "{mid:#?}");
+    // Four workers had finished; the pool may not have recorded all of
+    // them (one per slot) before it died.
+    assert!(mid.done >= 1 && mid.queued + mid.running > 0, "{mid:#?}");
     // Its workers live on in their own process groups, until the same
     // command, run again, finds and kills them.
-    // (m05's worker sleeps for 30 s on every attempt: one is running now.)
     assert!(!leftovers(&state).is_empty());
     let out = run_cmd(&env, &env.repo, &state, "1", &args)
         .output()
@@ -326,7 +334,9 @@ fn twelve_tasks_failures_kill_and_resume_then_one_landing() {
     assert_eq!(
         (s.total, s.done, s.failed, s.escalated, s.queued),
         (12, 10, 1, 1, 0),
-        "{s:?}"
+        "{s:?}\n{stderr}\n{}\n{}",
+        env.ok(&["status", "--plan", "port"]),
+        std::fs::read_to_string(state.join("events")).unwrap_or_default()
     );
     assert!(s.stopped.is_none() && s.landed.is_empty() && s.waiting.is_empty());
     assert!(

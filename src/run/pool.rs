@@ -209,8 +209,15 @@ impl<'a> Pool<'a> {
             entry.state = TaskState::Queued;
             entry.pid = None;
             let log = entry.logs.last().cloned();
-            entry.last_error =
-                Some("the run that started the previous attempt stopped before it ended".into());
+            let stopped = "the run that started the previous attempt stopped before it ended";
+            // The error that made that attempt a retry still matters to the next.
+            entry.last_error = Some(match entry.last_error.take() {
+                Some(earlier) if !earlier.starts_with(stopped) => {
+                    format!("{stopped}; the attempt before it failed:\n{earlier}")
+                }
+                Some(earlier) => earlier,
+                None => stopped.into(),
+            });
             let detail = match (killed, log) {
                 (0, Some(log)) => format!("attempt of a stopped run; log {}", log.display()),
                 (n, Some(log)) => format!(

@@ -35,34 +35,40 @@ pub fn receipt_rel(id: &str) -> String {
 
 /// The worktree that has `batch/<id>` checked out, if any.
 ///
-/// Read with libgit2, one worktree at a time, rather than with `git worktree
-/// list`: that command fails outright while another process is adding a
-/// worktree (it finds the new one's `commondir` still empty), and workers
-/// look up their worktree while the pool starts others. A worktree that
-/// cannot be read (half made, or its directory gone) is not the one asked
-/// for: the task's own worktree is complete before its worker starts.
+/// Not with `git worktree list`: that command fails outright while another
+/// process is adding a worktree (it finds the new one's `commondir` still
+/// empty), and workers look up their worktree while the pool starts others.
+/// Here a worktree that cannot be read (half made, or its directory gone) is
+/// skipped: it is not the one asked for, whose worktree was complete before
+/// its worker started.
 pub fn find_worktree(repo: &Repository, id: &str) -> Result<Option<PathBuf>, WorkError> {
     let want = branch_of(id);
     let checks_out = |r: &Repository| git::current_branch(r).as_deref() == Some(want.as_str());
-    let existing = |r: &Repository| r.workdir().filter(|p| p.exists()).map(Path::to_path_buf);
+    let existing = |p: &Path| Some(p.to_path_buf()).filter(|p| p.exists());
     // The common case: a worker asking from its own worktree.
     if checks_out(repo) {
-        return Ok(existing(repo));
+        return Ok(repo.workdir().and_then(existing));
     }
     if let Ok(main) = Repository::open(repo.commondir())
         && checks_out(&main)
     {
-        return Ok(existing(&main));
+        return Ok(main.workdir().and_then(existing));
     }
     let names = repo.worktrees().map_err(git_err("listing the worktrees"))?;
+    let admin = repo.commondir().join("worktrees");
+    let head = format!("ref: refs/heads/{want}");
     for name in names.iter().flatten().flatten() {
-        let Ok(wt) = repo.find_worktree(name) else {
+        // The worktree's HEAD file (gitrepository-layout), read directly:
+        // opening every worktree as a repository, config and all, made this
+        // twice as slow as `git worktree list` with a hundred worktrees.
+        let Ok(text) = std::fs::read_to_string(admin.join(name).join("HEAD")) else {
             continue;
         };
-        if let Ok(r) = Repository::open_from_worktree(&wt)
-            && checks_out(&r)
-        {
-            return Ok(existing(&r));
+        if text.trim_end() != head {
+            continue;
+        }
+        if let Ok(wt) = repo.find_worktree(name) {
+            return Ok(existing(wt.path()));
         }
     }
     Ok(None)

@@ -143,3 +143,38 @@ fn rusqlite_free_version_bump(db: &std::path::Path) -> bool {
     std::fs::write(db, bytes).unwrap();
     true
 }
+
+/// Eight processes opening a cache that does not exist yet, round after
+/// round: each one answers with every task (SQLite refused a second
+/// process's switch to WAL at once, and the loser deleted the cache under
+/// the others, which then answered "no ready tasks").
+#[test]
+fn processes_creating_the_cache_at_once_all_see_every_task() {
+    let env = TestEnv::new();
+    let mut ids: Vec<String> = (0..5).map(|i| env.create(&[&format!("t{i}")])).collect();
+    ids.sort();
+    let db = env.cache_db();
+    for round in 0..15 {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        let readers: Vec<_> = (0..8)
+            .map(|_| {
+                env.batch_cmd(&["--json", "ready"])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for reader in readers {
+            let out = reader.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "round {round}: {stderr}");
+            let ready: Vec<TaskJson> = serde_json::from_slice(&out.stdout).unwrap();
+            let mut got: Vec<String> = ready.into_iter().map(|t| t.id).collect();
+            got.sort();
+            assert_eq!(got, ids, "round {round}: {stderr}");
+        }
+    }
+}

@@ -368,22 +368,11 @@ fn update_index(
 /// Takes an exclusive lock on `path` (created if missing), released when the
 /// returned file is dropped or the process dies.
 pub fn lock_file(path: &Path) -> Result<File, GitError> {
-    let io = |source| GitError::Io {
+    crate::store::atomic::lock(path).map_err(|source| GitError::Io {
         what: "locking".into(),
         path: path.to_path_buf(),
         source,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(io)?;
-    file.lock().map_err(io)?;
-    Ok(file)
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Crash-safe file writes: a temp file in the same directory, fsync, rename,
 //! fsync of the directory. A `kill -9` at any moment leaves the old file or
-//! the new one, never a torn one.
+//! the new one, never a torn one. And the lock files that make processes
+//! take turns.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -79,6 +80,21 @@ fn sync_fs(dir: &Path) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// Takes an exclusive lock on `path` (created, with its directory, if
+/// missing); released when the returned file is dropped or the process dies.
+pub fn lock(path: &Path) -> io::Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    file.lock()?;
+    Ok(file)
 }
 
 #[cfg(test)]

@@ -88,15 +88,18 @@ impl Cache {
     ) -> Result<(Cache, Vec<BrokenFile>), CacheError> {
         let mut cache = match Cache::open(path, tasks_dir) {
             Ok(cache) => cache,
-            Err(_) => {
-                // Corrupt or unreadable: it is only a cache, start it over.
+            // Corrupt or unreadable: it is only a cache, start it over. Not
+            // when another process holds it: deleting the files under it
+            // would give it (and its readers) an empty cache.
+            Err(e) if !is_busy(&e) => {
                 remove_db(path);
                 Cache::open(path, tasks_dir)?
             }
+            Err(e) => return Err(e),
         };
         match cache.sync() {
             Ok(broken) => Ok((cache, broken)),
-            Err(CacheError::Sqlite { .. }) => {
+            Err(e @ CacheError::Sqlite { .. }) if !is_busy(&e) => {
                 drop(cache);
                 remove_db(path);
                 let mut cache = Cache::open(path, tasks_dir)?;
@@ -120,6 +123,10 @@ impl Cache {
         };
         let conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(Duration::from_secs(60)).map_err(sql)?;
+        // Setting up takes turns between processes: SQLite answers a
+        // journal-mode change that meets another connection with "database
+        // is locked" at once, without the busy timeout.
+        let _setup = setup_lock(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sql)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -418,6 +425,25 @@ fn is_racy(newest_ns: i64, now_ns: i64) -> bool {
 
 fn now_ns() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+/// The lock held while a connection sets the database up (`<path>.lock`).
+fn setup_lock(path: &Path) -> Result<std::fs::File, CacheError> {
+    let mut lock = path.as_os_str().to_owned();
+    lock.push(".lock");
+    let lock = PathBuf::from(lock);
+    super::atomic::lock(&lock).map_err(|source| CacheError::Io { path: lock, source })
+}
+
+/// SQLite gave up waiting for another process.
+fn is_busy(e: &CacheError) -> bool {
+    matches!(
+        e,
+        CacheError::Sqlite {
+            source: rusqlite::Error::SqliteFailure(f, _),
+            ..
+        } if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn remove_db(path: &Path) {

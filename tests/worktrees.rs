@@ -326,3 +326,35 @@ fn workers_find_their_worktree_while_others_are_being_added() {
     assert_eq!(text.lines().count(), lines, "{text}");
     env.ok_in(&s.path, &["done"]);
 }
+
+/// Agents starting tasks at once: every start gets its worktree (git's
+/// `worktree add` fails outright while another process is adding one, so
+/// git-batch's own adds take turns).
+#[test]
+fn eight_agents_start_tasks_at_once() {
+    let env = TestEnv::new();
+    let ids: Vec<String> = (0..48)
+        .map(|i| env.create(&[&format!("t{i}"), "--scope", &format!("d{i}/**")]))
+        .collect();
+    let started: Vec<String> = std::thread::scope(|s| {
+        let agents: Vec<_> = (0..8)
+            .map(|w| {
+                let env = &env;
+                s.spawn(move || {
+                    let worker = format!("w{w}");
+                    (0..6)
+                        .map(|_| start(env, "--next", &worker).id)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        agents.into_iter().flat_map(|a| a.join().unwrap()).collect()
+    });
+    let mut got = started.clone();
+    got.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(got, want, "each task started once");
+    let list = env.git(&["worktree", "list", "--porcelain"]);
+    assert_eq!(list.matches("\nbranch refs/heads/batch/").count(), 48);
+}

@@ -129,6 +129,7 @@ pub(super) fn cleanup(store: &Store, opts: &Options, report: &Report) -> Result<
             result: (),
         })
     })?;
+    let _turn = program::worktree_turn(store.repo.commondir())?;
     for id in &report.landed {
         if let Some(path) = worktree::find_worktree(&store.repo, id)? {
             let p = path.to_string_lossy().into_owned();

@@ -14,6 +14,8 @@ pub struct Stack {
     path: PathBuf,
     /// The main working tree, where `git worktree` commands run.
     root: PathBuf,
+    /// The repository's common git dir (for its worktree lock).
+    common_dir: PathBuf,
     /// Identity for the commits the landing makes, when git has none.
     identity: Vec<(String, String)>,
 }
@@ -31,10 +33,12 @@ impl Stack {
         let stack = Stack {
             path: path.to_path_buf(),
             root: store.root.clone(),
+            common_dir: store.repo.commondir().to_path_buf(),
             identity: program::identity_env(&store.repo),
         };
         stack.remove();
         let p = path.to_string_lossy().into_owned();
+        let _turn = program::worktree_turn(store.repo.commondir())?;
         program::ok(
             &store.root,
             &[
@@ -52,6 +56,7 @@ impl Stack {
     /// Removes the worktree (best effort: also used after failures).
     pub fn remove(&self) {
         let p = self.path.to_string_lossy().into_owned();
+        let _turn = program::worktree_turn(&self.common_dir);
         let _ = program::run(&self.root, &["worktree", "remove", "--force", &p]);
         if self.path.exists() {
             let _ = std::fs::remove_dir_all(&self.path);

@@ -238,6 +238,7 @@ fn add_worktree(store: &Store, id: &str, path: &Path) -> Result<bool, WorkError>
             "worktree", "add", "--quiet", "-b", &branch, &path_text, &tip,
         ]
     };
+    let _turn = program::worktree_turn(store.repo.commondir())?;
     program::ok(&store.root, &args)?;
     Ok(branch_exists)
 }
@@ -434,6 +435,7 @@ pub fn abandon(
             }
         }
     }
+    let turn = program::worktree_turn(store.repo.commondir())?;
     if let Some(path) = &worktree {
         let path_text = path.to_string_lossy().into_owned();
         let mut args = vec!["worktree", "remove"];
@@ -446,6 +448,7 @@ pub fn abandon(
     if branch_ref.is_some() {
         program::ok(&store.root, &["branch", "--quiet", "-D", &branch])?;
     }
+    drop(turn);
     let released = match claim::release(store, id, who, true) {
         Ok(_) => true,
         Err(WorkError::Claim(crate::claims::ClaimError::NotClaimed { .. })) => false,

@@ -133,6 +133,74 @@ fn plan_refuses_tasks_that_would_collide() {
 }
 
 #[test]
+fn plan_takes_the_ready_tasks_or_a_parents_open_descendants() {
+    let env = TestEnv::new();
+    let epic = env.create(&["migrate", "--kind", "epic"]);
+    let sub = env.create(&["the parser", "--kind", "epic", "--parent", &epic]);
+    // Children from split --parent, grandchildren under the sub-epic.
+    let out = feed(
+        &env,
+        &env.repo,
+        &[
+            "--json",
+            "split",
+            "--scope-from-items",
+            "--title",
+            "Port {first}",
+            "--parent",
+            &epic,
+        ],
+        "src/a.rs\nsrc/b.rs\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kids: Vec<String> = made["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    for id in &kids {
+        let t: crate::common::TaskJson = env.json(&["show", id]);
+        assert_eq!(t.parent.as_deref(), Some(epic.as_str()));
+    }
+    let grandchild = env.create(&["lexer", "--parent", &sub, "--scope", "lex/**"]);
+    let done = env.create(&["old", "--parent", &epic, "--scope", "old/**"]);
+    env.ok(&["close", &done]);
+    let outside = env.create(&["docs", "--scope", "docs/**"]);
+    let held = env.create(&["held", "--scope", "held/**"]);
+    env.ok(&["claim", &held, "--worker", "someone"]);
+
+    let ids = |p: &PlannedJson| {
+        let mut v: Vec<String> = p.plan.tasks.iter().map(|t| t.id.clone()).collect();
+        v.sort();
+        v
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    // --parent: every open descendant, epics left out, closed ones too.
+    let by_parent: PlannedJson = env.json(&["plan", "kids", "--parent", &epic]);
+    let mut want = kids.clone();
+    want.push(grandchild.clone());
+    assert_eq!(ids(&by_parent), sorted(want));
+    // --ready (and no ids at all): ready and nobody's, not in a plan yet.
+    let by_ready: PlannedJson = env.json(&["plan", "rest", "--ready"]);
+    assert_eq!(ids(&by_ready), vec![outside.clone()]);
+    let err = env.fails(&["plan", "none"], 1);
+    assert!(err.contains("no task"), "{err}");
+    let err = env.fails(&["plan", "x", "--parent", "bt-nope"], 1);
+    assert!(err.contains("no task 'bt-nope'"), "{err}");
+    let err = env.fails(&["plan", "x", &outside, "--ready"], 2);
+    assert!(err.contains("cannot be used with"), "{err}");
+}
+
+#[test]
 fn split_by_size_by_regex_and_by_month() {
     let env = TestEnv::new();
     let files = "src/net/a.rs\nsrc/net/b.rs\nsrc/db/c.rs\n\nsrc/net/d.rs\nsrc/db/e.rs\n";

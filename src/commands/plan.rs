@@ -21,7 +21,7 @@ pub struct Args {
     /// The tasks (default: --ready).
     #[arg(conflicts_with_all = ["ready", "parent"])]
     pub ids: Vec<String>,
-    /// Every ready task nobody holds.
+    /// Every ready task nobody holds and no other plan has.
     #[arg(long, conflicts_with = "parent")]
     pub ready: bool,
     /// The open descendants of this task (epics left out).
@@ -81,7 +81,11 @@ impl PlanConfigArgs {
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let cache = ctx.cache(&store)?;
-    let tasks = super::task_set(&store, &cache, &args.ids, args.parent.as_deref())?;
+    let mut tasks = super::task_set(&store, &cache, &args.ids, args.parent.as_deref())?;
+    if args.ids.is_empty() && args.parent.is_none() {
+        // "The rest": a task of another plan is left to it, not refused.
+        tasks.retain(|t| t.batch.as_deref().is_none_or(|b| b == args.name));
+    }
     let new = NewPlan {
         name: args.name.clone(),
         config: args.config.config(&store)?,

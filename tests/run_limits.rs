@@ -1,6 +1,6 @@
 //! How a run is held back and picked up again: `--pause-after`,
 //! `--max-tasks`, `--rerun-failed`, `--validate`, a failed dependency, a
-//! plan edited between runs, and a main branch the remote lacks.
+//! plan edited between runs, a main branch the remote lacks, and `--ready`.
 
 use crate::run::{project, run_cmd, split_plan, status, summary};
 
@@ -310,4 +310,36 @@ fn a_killed_attempt_leaves_no_git_lock_behind_for_the_next() {
     assert!(out.status.success(), "{err}");
     let s = summary(&out);
     assert_eq!((s.done, s.failed), (1, 0), "{s:?}");
+}
+
+/// `run --ready` runs the ready tasks nobody holds; without a selection the
+/// run is refused as a usage error.
+#[test]
+fn run_ready_takes_the_free_ready_tasks() {
+    let (env, _bare) = project(3);
+    let free = env.create(&["free", "--scope", "src/m01.txt"]);
+    let held = env.create(&["held", "--scope", "src/m02.txt"]);
+    let later = env.create(&["later", "--scope", "src/m03.txt", "--dep", &held]);
+    env.ok(&["claim", &held, "--worker", "someone"]);
+    let state = env.dir.path().join("state");
+    let out = run_cmd(&env, &env.repo, &state, "0", &["--ready"])
+        .env("WORKER_PLAIN", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&out);
+    assert_eq!((s.total, s.done), (1, 1), "{s:?}");
+    // Done on its branch (main hears of it when it lands); no branch for
+    // the others.
+    let on_branch = env.git(&["show", &format!("batch/{free}:.batch/tasks/{free}.toml")]);
+    assert!(on_branch.contains("status = \"done\""), "{on_branch}");
+    let branches = env.git(&["branch", "--list", "batch/*"]);
+    assert_eq!(branches.lines().count(), 1, "{branches}");
+    assert!(!branches.contains(&later) && !branches.contains(&held));
+    let err = env.fails(&["run", "--exec", "true"], 2);
+    assert!(err.contains("--plan NAME, task ids, or --ready"), "{err}");
 }

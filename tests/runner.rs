@@ -14,6 +14,7 @@ mod deps;
 mod guard;
 mod land;
 mod plan;
+mod progress;
 mod receipts;
 mod run;
 mod run_limits;

@@ -534,6 +534,22 @@ fn two_clones_share_one_plan_through_the_remote() {
     assert!(shared_left.trim().is_empty(), "{shared_left}");
     let v = status(&env, &env.repo, "shared");
     assert_eq!((v.closed, v.recorded.as_deref()), (12, Some("completed")));
+
+    // The other clone, landing after (before and after it pulls): nothing
+    // lands twice, though its own branches of those tasks are still there.
+    for pulled in [false, true] {
+        if pulled {
+            env.git_in(&other, &["pull", "-q", "--ff-only", "origin", "main"]);
+        }
+        let again: serde_json::Value =
+            serde_json::from_str(&env.ok_in(&other, &["--json", "land", "--remote", "origin"]))
+                .unwrap();
+        assert!(again["landed"].as_array().unwrap().is_empty(), "{again}");
+        assert!(again["commit"].is_null(), "{again}");
+    }
+    assert_eq!(remote_updates(&bare), updates + 1);
+    let v = status(&env, &other, "shared");
+    assert_eq!((v.closed, v.done), (12, 0));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Plans, `split`, `status`, `review`, `prime` and `demo`.
 
 use crate::common::TestEnv;
-use crate::run::{StatusJson, ViewJson, feed, project, split_plan, status};
+use crate::run::{StatusJson, ViewJson, feed, project, split_plan, status, strs};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -432,12 +432,7 @@ fn review_of_a_plan_and_of_a_range_and_marking_it_reviewed() {
     for (i, t) in tasks.iter().enumerate() {
         assert_eq!(t["id"], ids[i].as_str());
         assert_eq!(t["state"], "closed");
-        let receipt: Vec<&str> = t["receipt"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l.as_str().unwrap())
-            .collect();
+        let receipt = strs(&t["receipt"]);
         assert_eq!(receipt.len(), 2, "{t}");
         assert!(receipt[0].ends_with(&format!("rewrote src/m{:02}.txt", i + 1)));
         let file = &t["files"][0];

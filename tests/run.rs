@@ -416,21 +416,10 @@ fn twelve_tasks_failures_kill_and_resume_then_one_landing() {
     assert_eq!(tasks.len(), 12);
     for t in tasks {
         let id = t["id"].as_str().unwrap();
-        let lines: Vec<&str> = t["receipt"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l.as_str().unwrap())
-            .collect();
+        let lines = strs(&t["receipt"]);
         let file = if id == m07 || id == m05 {
-            let wt = env.git(&["worktree", "list", "--porcelain"]);
-            let path = wt
-                .lines()
-                .filter_map(|l| l.strip_prefix("worktree "))
-                .find(|p| p.ends_with(id))
-                .unwrap()
-                .to_string();
-            std::fs::read_to_string(Path::new(&path).join(format!(".batch/receipts/{id}.log")))
+            let path = worktree_of(&env, &env.repo, id);
+            std::fs::read_to_string(path.join(format!(".batch/receipts/{id}.log")))
                 .unwrap_or_default()
         } else {
             remote_file(&env, &bare, &format!(".batch/receipts/{id}.log")).unwrap()
@@ -536,7 +525,22 @@ fn two_clones_share_one_plan_through_the_remote() {
     assert_eq!((v.closed, v.recorded.as_deref()), (12, Some("completed")));
 
     // The other clone, landing after (before and after it pulls): nothing
-    // lands twice, though its own branches of those tasks are still there.
+    // lands twice, and its own worktrees and branches of what landed go,
+    // except a worktree with changes and a branch that moved on.
+    let mine: Vec<String> = env
+        .git_in(
+            &other,
+            &["branch", "--list", "batch/*", "--format=%(refname:short)"],
+        )
+        .lines()
+        .map(|b| b.trim_start_matches("batch/").to_string())
+        .collect();
+    assert!(mine.len() >= 2, "{mine:?}");
+    let (dirty, moved) = (&mine[0], &mine[1]);
+    let dirty_wt = worktree_of(&env, &other, dirty);
+    std::fs::write(dirty_wt.join("notes.txt"), "mine\n").unwrap();
+    let moved_wt = worktree_of(&env, &other, moved);
+    env.git_in(&moved_wt, &["commit", "-q", "--allow-empty", "-m", "more"]);
     for pulled in [false, true] {
         if pulled {
             env.git_in(&other, &["pull", "-q", "--ff-only", "origin", "main"]);
@@ -546,10 +550,50 @@ fn two_clones_share_one_plan_through_the_remote() {
                 .unwrap();
         assert!(again["landed"].as_array().unwrap().is_empty(), "{again}");
         assert!(again["commit"].is_null(), "{again}");
+        let removed = strs(&again["removed"]);
+        if pulled {
+            assert!(removed.is_empty(), "{again}");
+        } else {
+            let mut want: Vec<&str> = mine[2..].iter().map(String::as_str).collect();
+            want.sort();
+            assert_eq!(removed, want);
+        }
     }
     assert_eq!(remote_updates(&bare), updates + 1);
+    let left = env.git_in(
+        &other,
+        &["branch", "--list", "batch/*", "--format=%(refname:short)"],
+    );
+    let mut left: Vec<&str> = left.lines().collect();
+    left.sort();
+    let mut kept = vec![format!("batch/{dirty}"), format!("batch/{moved}")];
+    kept.sort();
+    assert_eq!(left, kept);
+    assert!(dirty_wt.join("notes.txt").exists() && moved_wt.exists());
+    let worktrees = env.git_in(&other, &["worktree", "list", "--porcelain"]);
+    assert_eq!(worktrees.matches("worktree ").count(), 3, "{worktrees}");
     let v = status(&env, &other, "shared");
     assert_eq!((v.closed, v.done), (12, 0));
+}
+
+/// A JSON array of strings.
+pub fn strs(v: &serde_json::Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
+}
+
+/// The worktree of `id` in the clone at `dir`.
+fn worktree_of(env: &TestEnv, dir: &Path, id: &str) -> PathBuf {
+    let list = env.git_in(dir, &["worktree", "list", "--porcelain"]);
+    let path = list
+        .lines()
+        .filter_map(|l| l.strip_prefix("worktree "))
+        .find(|p| p.ends_with(id))
+        .unwrap_or_else(|| panic!("no worktree of {id}: {list}"));
+    PathBuf::from(path)
 }
 
 #[test]

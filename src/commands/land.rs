@@ -9,7 +9,9 @@ use crate::land::{self, Options};
 /// temporary worktree, leave out conflicts and scope violations, close the
 /// tasks, run the tests once (bisecting to leave culprits out), and push
 /// once, atomically, with a lease. Your checkout is never touched during
-/// the landing; afterwards it is fast-forwarded if it is clean.
+/// the landing; afterwards it is fast-forwarded if it is clean. Worktrees
+/// and branches of tasks another clone landed exactly as they are here
+/// (and without changes) are removed.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only these tasks (default: every done task with a worker branch).
@@ -104,6 +106,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     }
     for e in &report.closed_epics {
         ctx.ui.line(format!("closed   {e} (all children landed)"))?;
+    }
+    if !report.removed.is_empty() {
+        ctx.ui.status(format!(
+            "removed the worktrees and branches of {} task(s) landed from another clone: {}",
+            report.removed.len(),
+            report.removed.join(" ")
+        ));
     }
     match &report.commit {
         Some(c) if report.pushed => ctx.ui.status(format!(

@@ -12,6 +12,7 @@
 
 mod publish;
 mod replay;
+mod sweep;
 
 use crate::claims::{self, Decision, Via};
 use crate::git::{self, GitError, git_err, program};
@@ -23,6 +24,7 @@ use publish::{cleanup, publish, update_local_branch};
 use replay::Stack;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use sweep::{FROM, sweep};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LandError {
@@ -92,6 +94,9 @@ pub struct Report {
     pub closed_epics: Vec<String>,
     /// What happened to the user's checkout of the branch.
     pub local_branch: String,
+    /// Tasks another clone landed whose worktree and branch here were
+    /// removed (their branch is what landed, their worktree has no changes).
+    pub removed: Vec<String>,
 }
 
 /// A finished worker branch.
@@ -216,6 +221,10 @@ pub fn land(store: &Store, opts: &Options) -> Result<Report, LandError> {
         };
         let Some(tip) = outcome else {
             stack.remove();
+            if !opts.dry_run {
+                // Best effort: what another clone landed is only tidied.
+                report.removed = sweep(store, base).unwrap_or_default();
+            }
             return Ok(report);
         };
         if opts.dry_run {
@@ -235,6 +244,7 @@ pub fn land(store: &Store, opts: &Options) -> Result<Report, LandError> {
         report.pushed = opts.push;
         cleanup(store, opts, &report)?;
         report.local_branch = update_local_branch(store, opts, base, tip)?;
+        report.removed = sweep(store, tip).unwrap_or_default();
         return Ok(report);
     }
     Err(LandError::RemoteMoving {
@@ -407,8 +417,12 @@ fn build_and_test(
             .iter()
             .map(|(c, t)| (c.task.id.clone(), *t))
             .collect();
+        let sources: HashMap<String, Oid> = stacked
+            .iter()
+            .map(|(c, _)| (c.task.id.clone(), c.tip))
+            .collect();
         let top = tips.last().copied().unwrap_or(base);
-        let tip = close_tasks(store, stack, base, top, &landed_tips, report)?;
+        let tip = close_tasks(store, stack, base, top, &landed_tips, &sources, report)?;
         if tip == base {
             return Ok(None);
         }
@@ -443,13 +457,14 @@ fn bisect(
 /// their work), left-out tasks noted (test failures marked failed), epics
 /// whose children are now all closed closed too, and the plans of the
 /// landed tasks `running`, or `completed` once each of their tasks is
-/// closed, failed or escalated.
+/// closed, failed or escalated. `sources` are the branch tips that landed.
 fn close_tasks(
     store: &Store,
     stack: &mut Stack,
     base: Oid,
     top: Oid,
     landed: &HashMap<String, Oid>,
+    sources: &HashMap<String, Oid>,
     report: &mut Report,
 ) -> Result<Oid, LandError> {
     let now = crate::store::now();
@@ -514,15 +529,23 @@ fn close_tasks(
     let plans = plan_statuses(store, stack, &all, &changed);
     let n = landed.len();
     // The base and the order of the stack let `review` find each task's
-    // commits: task N's are landed(N-1)..landed(N).
-    let message = format!(
-        "batch: land {n} task(s)\n\nBase: {base}\n{}",
+    // commits: task N's are landed(N-1)..landed(N). The branch tip each
+    // came from lets the clone that did the work know its branch landed
+    // as it is (see `sweep`).
+    let mut lines: Vec<String> = report
+        .landed
+        .iter()
+        .map(|id| format!("Landed: {id}"))
+        .collect();
+    lines.extend(
         report
             .landed
             .iter()
-            .map(|id| format!("Landed: {id}"))
-            .collect::<Vec<_>>()
-            .join("\n")
+            .filter_map(|id| Some(format!("{FROM} {id} {}", sources.get(id)?))),
+    );
+    let message = format!(
+        "batch: land {n} task(s)\n\nBase: {base}\n{}",
+        lines.join("\n")
     );
     stack.commit_tasks(top, changed.values(), &plans, &message)
 }

@@ -1,0 +1,105 @@
+//! The other side of a landing made on another clone: this clone's own
+//! worktrees and `batch/<id>` branches of tasks that landed there exactly
+//! as they are here are removed. A worktree with changes, or a branch that
+//! moved on, is kept.
+
+use super::*;
+
+/// The landing message's line naming the branch tip a task landed from:
+/// `From: <id> <tip>`.
+pub(super) const FROM: &str = "From:";
+
+/// How many commits of the main branch are searched for landings.
+const WALK_LIMIT: usize = 10_000;
+
+/// Removes the worktree and branch of every task that is closed at `base`
+/// and whose branch here is at the tip a landing in `base`'s first-parent
+/// history took; returns their ids.
+pub(super) fn sweep(store: &Store, base: Oid) -> Result<Vec<String>, LandError> {
+    let repo = &store.repo;
+    let mut local: BTreeMap<String, Oid> = BTreeMap::new();
+    for r in repo
+        .references_glob("refs/heads/batch/*")
+        .map_err(git_err("listing worker branches"))?
+        .flatten()
+    {
+        if let (Ok(name), Some(tip)) = (r.name(), r.target())
+            && let Some(id) = name
+                .strip_prefix("refs/heads/")
+                .and_then(work::task_of_branch)
+        {
+            local.insert(id.to_string(), tip);
+        }
+    }
+    let landed = landed_from(repo, base, &local);
+    let mut removed = Vec::new();
+    if landed.is_empty() {
+        return Ok(removed);
+    }
+    let _turn = program::worktree_turn(repo.commondir())?;
+    for (id, from) in landed {
+        let closed = crate::guard::check::task_at(repo, Some(base), &id)
+            .is_some_and(|t| t.status == Status::Closed);
+        if local.get(&id) != Some(&from) || !closed {
+            continue;
+        }
+        if let Some(path) = worktree::find_worktree(repo, &id)? {
+            // Without --force: git keeps a worktree with changes or
+            // untracked files, and so do we (its branch too).
+            let path = path.to_string_lossy().into_owned();
+            if !program::run(&store.root, &["worktree", "remove", &path])?
+                .status
+                .success()
+            {
+                continue;
+            }
+        }
+        program::ok(
+            &store.root,
+            &["branch", "-D", "--quiet", &work::branch_of(&id)],
+        )?;
+        if let Ok(mut r) = repo.find_reference(&format!("refs/batch/work/{id}")) {
+            let _ = r.delete();
+        }
+        removed.push(id);
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+/// The tip each of the `local` tasks last landed from, read from the
+/// landings on `base`'s first-parent history.
+fn landed_from(
+    repo: &Repository,
+    base: Oid,
+    local: &BTreeMap<String, Oid>,
+) -> HashMap<String, Oid> {
+    let mut found = HashMap::new();
+    let mut next = Some(base);
+    for _ in 0..WALK_LIMIT {
+        let Some(oid) = next else { break };
+        if found.len() == local.len() {
+            break;
+        }
+        let Ok(commit) = repo.find_commit(oid) else {
+            break;
+        };
+        let message = commit.message().unwrap_or_default();
+        if message.starts_with("batch: land ") {
+            for line in message.lines() {
+                let Some((id, tip)) = line
+                    .strip_prefix(FROM)
+                    .and_then(|rest| rest.trim().split_once(' '))
+                else {
+                    continue;
+                };
+                if let (true, Ok(tip)) = (local.contains_key(id), Oid::from_str(tip.trim())) {
+                    // The newest landing of a task is the one that counts.
+                    found.entry(id.to_string()).or_insert(tip);
+                }
+            }
+        }
+        next = commit.parent_id(0).ok();
+    }
+    found
+}

@@ -7,9 +7,11 @@
 //! the task files are closed in one commit, the tests run once on the
 //! result (bisecting to leave culprits out), and one atomic push with a lease
 //! on the tip moves the branch. Only after the push is confirmed are claims
-//! released and worker branches and worktrees removed. A `kill -9` at any
-//! point leaves the remote at the old tip or the complete new one.
+//! released and worker branches and worktrees removed, this clone's and (by
+//! [`sweep`]) those of tasks another clone landed. A `kill -9` at any point
+//! leaves the remote at the old tip or the complete new one.
 
+mod candidates;
 mod publish;
 mod replay;
 mod sweep;
@@ -19,6 +21,7 @@ use crate::git::{self, GitError, git_err, program};
 use crate::store::Store;
 use crate::task::{Kind, Note, Status, Task};
 use crate::work::{self, worktree};
+use candidates::{Candidate, candidates, ordered};
 use git2::{Oid, Repository};
 use publish::{cleanup, publish, update_local_branch};
 use replay::Stack;
@@ -97,103 +100,6 @@ pub struct Report {
     /// Tasks another clone landed whose worktree and branch here were
     /// removed (their branch is what landed, their worktree has no changes).
     pub removed: Vec<String>,
-}
-
-/// A finished worker branch.
-#[derive(Debug, Clone)]
-struct Candidate {
-    task: Task,
-    tip: Oid,
-}
-
-/// Every `done` task with a live `batch/<id>` branch (by the task file on
-/// that branch), optionally only `only`.
-fn candidates(
-    repo: &Repository,
-    only: Option<&[String]>,
-    base: Option<Oid>,
-) -> Result<Vec<Candidate>, LandError> {
-    let mut out = Vec::new();
-    // Local worker branches, then work shared by other clones under
-    // refs/batch/work/ (fetched), for tasks without a local branch.
-    let mut tips: BTreeMap<String, Oid> = BTreeMap::new();
-    for glob in ["refs/batch/work/*", "refs/heads/batch/*"] {
-        for r in repo
-            .references_glob(glob)
-            .map_err(git_err("listing worker branches"))?
-            .flatten()
-        {
-            let (Some(name), Some(tip)) = (r.name().ok().map(String::from), r.target()) else {
-                continue;
-            };
-            let id = name
-                .strip_prefix("refs/heads/")
-                .and_then(work::task_of_branch)
-                .or_else(|| name.strip_prefix("refs/batch/work/"));
-            if let Some(id) = id.filter(|i| crate::task::id::validate_id(i).is_ok()) {
-                tips.insert(id.to_string(), tip);
-            }
-        }
-    }
-    for (id, tip) in tips {
-        let id = id.as_str();
-        if only.is_some_and(|o| !o.iter().any(|x| x == id)) {
-            continue;
-        }
-        if let Some(mut task) = crate::guard::check::task_at(repo, Some(tip), id)
-            && task.status == Status::Done
-        {
-            // Dependencies added on the main branch after the worker
-            // started count too.
-            if let Some(base) = base
-                && let Some(planned) = crate::guard::check::task_at(repo, Some(base), id)
-            {
-                for d in planned.deps {
-                    crate::task::add_unique(&mut task.deps, &d);
-                }
-            }
-            out.push(Candidate { task, tip });
-        }
-    }
-    out.sort_by(|a, b| {
-        (a.task.priority, &a.task.created, &a.task.id).cmp(&(
-            b.task.priority,
-            &b.task.created,
-            &b.task.id,
-        ))
-    });
-    Ok(out)
-}
-
-/// Dependency order: a task after the tasks of the set it depends on.
-fn ordered(cands: Vec<Candidate>) -> Vec<Candidate> {
-    let ids: HashSet<String> = cands.iter().map(|c| c.task.id.clone()).collect();
-    let mut placed: HashSet<String> = HashSet::new();
-    let mut rest = cands;
-    let mut out = Vec::new();
-    while !rest.is_empty() {
-        let before = out.len();
-        let mut keep = Vec::new();
-        for c in rest {
-            let ready = c
-                .task
-                .deps
-                .iter()
-                .all(|d| !ids.contains(d) || placed.contains(d));
-            if ready {
-                placed.insert(c.task.id.clone());
-                out.push(c);
-            } else {
-                keep.push(c);
-            }
-        }
-        rest = keep;
-        if out.len() == before {
-            // A cycle among them: keep the remaining order.
-            out.append(&mut rest);
-        }
-    }
-    out
 }
 
 /// Lands finished work. See the module doc for the steps.

@@ -1,0 +1,101 @@
+//! Which finished worker branches a landing takes (local `batch/<id>`
+//! branches and work other clones shared), and in what order.
+
+use super::*;
+
+/// A finished worker branch.
+#[derive(Debug, Clone)]
+pub(super) struct Candidate {
+    pub(super) task: Task,
+    pub(super) tip: Oid,
+}
+
+/// Every `done` task with a live `batch/<id>` branch (by the task file on
+/// that branch), optionally only `only`.
+pub(super) fn candidates(
+    repo: &Repository,
+    only: Option<&[String]>,
+    base: Option<Oid>,
+) -> Result<Vec<Candidate>, LandError> {
+    let mut out = Vec::new();
+    // Local worker branches, then work shared by other clones under
+    // refs/batch/work/ (fetched), for tasks without a local branch.
+    let mut tips: BTreeMap<String, Oid> = BTreeMap::new();
+    for glob in ["refs/batch/work/*", "refs/heads/batch/*"] {
+        for r in repo
+            .references_glob(glob)
+            .map_err(git_err("listing worker branches"))?
+            .flatten()
+        {
+            let (Some(name), Some(tip)) = (r.name().ok().map(String::from), r.target()) else {
+                continue;
+            };
+            let id = name
+                .strip_prefix("refs/heads/")
+                .and_then(work::task_of_branch)
+                .or_else(|| name.strip_prefix("refs/batch/work/"));
+            if let Some(id) = id.filter(|i| crate::task::id::validate_id(i).is_ok()) {
+                tips.insert(id.to_string(), tip);
+            }
+        }
+    }
+    for (id, tip) in tips {
+        let id = id.as_str();
+        if only.is_some_and(|o| !o.iter().any(|x| x == id)) {
+            continue;
+        }
+        if let Some(mut task) = crate::guard::check::task_at(repo, Some(tip), id)
+            && task.status == Status::Done
+        {
+            // Dependencies added on the main branch after the worker
+            // started count too.
+            if let Some(base) = base
+                && let Some(planned) = crate::guard::check::task_at(repo, Some(base), id)
+            {
+                for d in planned.deps {
+                    crate::task::add_unique(&mut task.deps, &d);
+                }
+            }
+            out.push(Candidate { task, tip });
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.task.priority, &a.task.created, &a.task.id).cmp(&(
+            b.task.priority,
+            &b.task.created,
+            &b.task.id,
+        ))
+    });
+    Ok(out)
+}
+
+/// Dependency order: a task after the tasks of the set it depends on.
+pub(super) fn ordered(cands: Vec<Candidate>) -> Vec<Candidate> {
+    let ids: HashSet<String> = cands.iter().map(|c| c.task.id.clone()).collect();
+    let mut placed: HashSet<String> = HashSet::new();
+    let mut rest = cands;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let before = out.len();
+        let mut keep = Vec::new();
+        for c in rest {
+            let ready = c
+                .task
+                .deps
+                .iter()
+                .all(|d| !ids.contains(d) || placed.contains(d));
+            if ready {
+                placed.insert(c.task.id.clone());
+                out.push(c);
+            } else {
+                keep.push(c);
+            }
+        }
+        rest = keep;
+        if out.len() == before {
+            // A cycle among them: keep the remaining order.
+            out.append(&mut rest);
+        }
+    }
+    out
+}

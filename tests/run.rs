@@ -551,6 +551,10 @@ fn two_clones_share_one_plan_through_the_remote() {
         assert!(again["landed"].as_array().unwrap().is_empty(), "{again}");
         assert!(again["commit"].is_null(), "{again}");
         let removed = strs(&again["removed"]);
+        // Landed is landed, whether this clone pulled the landing or only
+        // fetched it.
+        let v = status(&env, &other, "shared");
+        assert_eq!((v.closed, v.done, v.running), (12, 0, 0), "{v:#?}");
         if pulled {
             assert!(removed.is_empty(), "{again}");
         } else {
@@ -572,8 +576,6 @@ fn two_clones_share_one_plan_through_the_remote() {
     assert!(dirty_wt.join("notes.txt").exists() && moved_wt.exists());
     let worktrees = env.git_in(&other, &["worktree", "list", "--porcelain"]);
     assert_eq!(worktrees.matches("worktree ").count(), 3, "{worktrees}");
-    let v = status(&env, &other, "shared");
-    assert_eq!((v.closed, v.done), (12, 0));
 }
 
 /// A JSON array of strings.

@@ -131,20 +131,15 @@ impl Landings {
 /// The main branch's newest known tip: the remote's when it is ahead of
 /// the local branch (a landing from another clone), else the local one.
 fn main_tip(store: &Store) -> Result<Oid, PlanError> {
-    let repo = &store.repo;
-    let branch = &store.config.main_branch;
-    let local = repo
-        .refname_to_id(&format!("refs/heads/{branch}"))
-        .or_else(|_| repo.refname_to_id("HEAD"))
-        .map_err(git("reading the main branch"))?;
-    if let Some(remote) = &store.config.remote
-        && let Ok(tracking) = repo.refname_to_id(&format!("refs/remotes/{remote}/{branch}"))
-        && tracking != local
-        && repo.graph_descendant_of(tracking, local).unwrap_or(false)
-    {
-        return Ok(tracking);
+    if let Some(ahead) = super::remote_main_ahead(store) {
+        return Ok(ahead);
     }
-    Ok(local)
+    let branch = &store.config.main_branch;
+    store
+        .repo
+        .refname_to_id(&format!("refs/heads/{branch}"))
+        .or_else(|_| store.repo.refname_to_id("HEAD"))
+        .map_err(git("reading the main branch"))
 }
 
 /// Reviews every task of plan `name`.

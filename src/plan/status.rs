@@ -93,6 +93,8 @@ pub struct Facts<'a> {
     claims: ClaimSet,
     runs: Vec<RunState>,
     now: chrono::DateTime<chrono::Utc>,
+    /// The remote's main branch when it is ahead of this clone's.
+    remote_main: Option<git2::Oid>,
 }
 
 impl<'a> Facts<'a> {
@@ -102,6 +104,7 @@ impl<'a> Facts<'a> {
             claims: claims::read(&store.repo).unwrap_or_default(),
             runs: crate::run::states(store).into_values().collect(),
             now: claims::now(),
+            remote_main: super::remote_main_ahead(store),
         }
     }
 
@@ -117,7 +120,12 @@ impl<'a> Facts<'a> {
 
     /// One task's line.
     pub fn line(&self, id: &str) -> TaskLine {
-        let main = self.store.read_task(id).ok();
+        // A landing another clone made (fetched, not pulled yet) counts.
+        let landed_elsewhere = self
+            .remote_main
+            .and_then(|tip| crate::guard::check::task_at(&self.store.repo, Some(tip), id))
+            .filter(|t| t.status == Status::Closed);
+        let main = landed_elsewhere.or_else(|| self.store.read_task(id).ok());
         let branch = self.on_branch(id);
         let run = self
             .run_entries(id)

@@ -68,17 +68,26 @@ pub(super) fn sweep(store: &Store, base: Oid) -> Result<Vec<String>, LandError> 
 }
 
 /// The tip each of the `local` tasks last landed from, read from the
-/// landings on `base`'s first-parent history.
+/// landings on `base`'s first-parent history. A branch cannot have landed
+/// before it forked from main, so the search stops at the oldest fork
+/// point of the branches not found yet (or after `WALK_LIMIT` commits).
 fn landed_from(
     repo: &Repository,
     base: Oid,
     local: &BTreeMap<String, Oid>,
 ) -> HashMap<String, Oid> {
     let mut found = HashMap::new();
+    let mut forks: HashMap<Oid, Vec<&str>> = HashMap::new();
+    for (id, tip) in local {
+        if let Ok(fork) = repo.merge_base(base, *tip) {
+            forks.entry(fork).or_default().push(id);
+        }
+    }
+    let mut searching: HashSet<&str> = local.keys().map(String::as_str).collect();
     let mut next = Some(base);
     for _ in 0..WALK_LIMIT {
         let Some(oid) = next else { break };
-        if found.len() == local.len() {
+        if searching.is_empty() {
             break;
         }
         let Ok(commit) = repo.find_commit(oid) else {
@@ -93,11 +102,14 @@ fn landed_from(
                 else {
                     continue;
                 };
-                if let (true, Ok(tip)) = (local.contains_key(id), Oid::from_str(tip.trim())) {
+                if let (true, Ok(tip)) = (searching.remove(id), Oid::from_str(tip.trim())) {
                     // The newest landing of a task is the one that counts.
-                    found.entry(id.to_string()).or_insert(tip);
+                    found.insert(id.to_string(), tip);
                 }
             }
+        }
+        for id in forks.get(&oid).into_iter().flatten() {
+            searching.remove(id);
         }
         next = commit.parent_id(0).ok();
     }

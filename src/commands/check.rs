@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long, value_name = "A..B")]
     pub range: Option<String>,
     /// With --range: the task of commits without a trailer (default: the
-    /// task of the current batch/<id> branch).
+    /// task of the current `batch/<id>` branch).
     #[arg(long, value_name = "ID", requires = "range")]
     pub task: Option<String>,
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 /// Print the git-batch(1) man page in roff, or write one page per command into DIR.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Write git-batch.1 and git-batch-<command>.1 into this directory.
+    /// Write `git-batch.1` and `git-batch-<command>.1` into this directory.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
 }

@@ -12,8 +12,7 @@ use crate::work::{receipt, worktree};
 /// worktree. A TEXT of `-` reads lines from standard input.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// [ID] TEXT...
-    #[arg(required = true, value_name = "ID_OR_TEXT")]
+    #[arg(required = true, value_name = "ID_OR_TEXT", help = "[ID] TEXT...")]
     pub words: Vec<String>,
     #[command(flatten)]
     pub worker: WorkerArgs,

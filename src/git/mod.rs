@@ -251,7 +251,7 @@ fn write_blobs_packed(repo: &Repository, blobs: &[&[u8]]) -> Result<Vec<Oid>, Gi
 }
 
 /// Moves ref `name` from `old` to `new`, where `old` of `None` means the ref
-/// must not exist yet. Fails with an error [`is_race`] accepts when the ref
+/// must not exist yet. Fails with an error `is_race` accepts when the ref
 /// was not at `old`.
 ///
 /// The `None` case is a compare with the zero id rather than libgit2's

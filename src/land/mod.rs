@@ -8,7 +8,7 @@
 //! result (bisecting to leave culprits out), and one atomic push with a lease
 //! on the tip moves the branch. Only after the push is confirmed are claims
 //! released and worker branches and worktrees removed, this clone's and (by
-//! [`sweep`]) those of tasks another clone landed. A `kill -9` at any point
+//! `sweep.rs`) those of tasks another clone landed. A `kill -9` at any point
 //! leaves the remote at the old tip or the complete new one.
 
 mod candidates;

@@ -4,10 +4,10 @@
 //! compares one aggregate of the task files' stat data with the one stored;
 //! when they differ, only the changed files are re-read, and readiness is
 //! recomputed for the whole graph. Files modified within the last
-//! [`RACY_NS`] may share a timestamp with a later edit (coarse kernel clocks),
+//! `RACY_NS` may share a timestamp with a later edit (coarse kernel clocks),
 //! so their content is checked again on the next use, like git's racy-clean
 //! rule. A cache that is missing, of another schema, or corrupt is rebuilt.
-//! The questions commands ask of it are in [`query`].
+//! The questions commands ask of it are in `cache/query.rs`.
 
 mod query;
 

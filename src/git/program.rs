@@ -31,7 +31,6 @@ pub fn ok(dir: &Path, args: &[&str]) -> Result<String, GitError> {
     }
 }
 
-/// The error for a `git` run that exited non-zero.
 /// The repository's turn for git commands that add or remove worktrees, or
 /// delete a branch (git checks every worktree first): while git does that it
 /// reads each worktree's admin files and fails outright on one that another
@@ -42,6 +41,7 @@ pub fn worktree_turn(common_dir: &Path) -> Result<std::fs::File, GitError> {
     super::lock_file(&common_dir.join("batch").join("worktrees.lock"))
 }
 
+/// The error for a `git` run that exited non-zero.
 pub fn failed(args: &[&str], out: &Output) -> GitError {
     GitError::Program {
         args: args.join(" "),

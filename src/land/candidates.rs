@@ -18,27 +18,9 @@ pub(super) fn candidates(
     base: Option<Oid>,
 ) -> Result<Vec<Candidate>, LandError> {
     let mut out = Vec::new();
-    // Local worker branches, then work shared by other clones under
-    // refs/batch/work/ (fetched), for tasks without a local branch.
-    let mut tips: BTreeMap<String, Oid> = BTreeMap::new();
-    for glob in ["refs/batch/work/*", "refs/heads/batch/*"] {
-        for r in repo
-            .references_glob(glob)
-            .map_err(git_err("listing worker branches"))?
-            .flatten()
-        {
-            let (Some(name), Some(tip)) = (r.name().ok().map(String::from), r.target()) else {
-                continue;
-            };
-            let id = name
-                .strip_prefix("refs/heads/")
-                .and_then(work::task_of_branch)
-                .or_else(|| name.strip_prefix("refs/batch/work/"));
-            if let Some(id) = id.filter(|i| crate::task::id::validate_id(i).is_ok()) {
-                tips.insert(id.to_string(), tip);
-            }
-        }
-    }
+    // Local worker branches win over work shared by other clones under
+    // refs/batch/work/ (fetched), used for tasks without a local branch.
+    let tips = worker_tips(repo, &["refs/batch/work/*", "refs/heads/batch/*"])?;
     for (id, tip) in tips {
         let id = id.as_str();
         if only.is_some_and(|o| !o.iter().any(|x| x == id)) {
@@ -67,6 +49,34 @@ pub(super) fn candidates(
         ))
     });
     Ok(out)
+}
+
+/// The tip of each task's worker ref matching `globs` (`refs/heads/batch/*`,
+/// `refs/batch/work/*`), by task id; a later glob wins for the same task.
+pub(super) fn worker_tips(
+    repo: &Repository,
+    globs: &[&str],
+) -> Result<BTreeMap<String, Oid>, LandError> {
+    let mut tips = BTreeMap::new();
+    for glob in globs {
+        for r in repo
+            .references_glob(glob)
+            .map_err(git_err("listing worker branches"))?
+            .flatten()
+        {
+            let (Ok(name), Some(tip)) = (r.name(), r.target()) else {
+                continue;
+            };
+            let id = name
+                .strip_prefix("refs/heads/")
+                .and_then(work::task_of_branch)
+                .or_else(|| name.strip_prefix("refs/batch/work/"));
+            if let Some(id) = id.filter(|i| crate::task::id::validate_id(i).is_ok()) {
+                tips.insert(id.to_string(), tip);
+            }
+        }
+    }
+    Ok(tips)
 }
 
 /// Dependency order: a task after the tasks of the set it depends on.

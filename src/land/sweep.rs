@@ -17,20 +17,7 @@ const WALK_LIMIT: usize = 10_000;
 /// history took; returns their ids.
 pub(super) fn sweep(store: &Store, base: Oid) -> Result<Vec<String>, LandError> {
     let repo = &store.repo;
-    let mut local: BTreeMap<String, Oid> = BTreeMap::new();
-    for r in repo
-        .references_glob("refs/heads/batch/*")
-        .map_err(git_err("listing worker branches"))?
-        .flatten()
-    {
-        if let (Ok(name), Some(tip)) = (r.name(), r.target())
-            && let Some(id) = name
-                .strip_prefix("refs/heads/")
-                .and_then(work::task_of_branch)
-        {
-            local.insert(id.to_string(), tip);
-        }
-    }
+    let local = super::candidates::worker_tips(repo, &["refs/heads/batch/*"])?;
     let landed = landed_from(repo, base, &local);
     let mut removed = Vec::new();
     if landed.is_empty() {

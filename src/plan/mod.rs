@@ -428,10 +428,7 @@ pub fn remote_main_ahead(store: &Store) -> Option<git2::Oid> {
         .ok()
         .and_then(|b| b.as_str().ok().map(String::from));
     let remote = store.config.remote.clone().or(upstream)?;
-    let local = repo
-        .refname_to_id(&format!("refs/heads/{branch}"))
-        .or_else(|_| repo.refname_to_id("HEAD"))
-        .ok()?;
+    let local = store.main_tip().ok()?;
     let tracking = repo
         .refname_to_id(&format!("refs/remotes/{remote}/{branch}"))
         .ok()?;

@@ -134,12 +134,7 @@ fn main_tip(store: &Store) -> Result<Oid, PlanError> {
     if let Some(ahead) = super::remote_main_ahead(store) {
         return Ok(ahead);
     }
-    let branch = &store.config.main_branch;
-    store
-        .repo
-        .refname_to_id(&format!("refs/heads/{branch}"))
-        .or_else(|_| store.repo.refname_to_id("HEAD"))
-        .map_err(git("reading the main branch"))
+    store.main_tip().map_err(git("reading the main branch"))
 }
 
 /// Reviews every task of plan `name`.

@@ -43,31 +43,27 @@ pub fn receipt_rel(id: &str) -> String {
 /// its worker started.
 pub fn find_worktree(repo: &Repository, id: &str) -> Result<Option<PathBuf>, WorkError> {
     let want = branch_of(id);
-    let checks_out = |r: &Repository| git::current_branch(r).as_deref() == Some(want.as_str());
     let existing = |p: &Path| Some(p.to_path_buf()).filter(|p| p.exists());
     // The common case: a worker asking from its own worktree.
-    if checks_out(repo) {
+    if git::current_branch(repo).as_deref() == Some(want.as_str()) {
         return Ok(repo.workdir().and_then(existing));
     }
-    if let Ok(main) = Repository::open(repo.commondir())
-        && checks_out(&main)
-    {
-        return Ok(main.workdir().and_then(existing));
+    // Each working tree's HEAD file (gitrepository-layout), read directly:
+    // opening every worktree as a repository, config and all, made this
+    // twice as slow as `git worktree list` with a hundred worktrees.
+    let head = format!("ref: refs/heads/{want}");
+    let checks_out = |git_dir: &Path| {
+        std::fs::read_to_string(git_dir.join("HEAD")).is_ok_and(|t| t.trim_end() == head)
+    };
+    let common = repo.commondir();
+    if checks_out(common) {
+        return Ok(main_worktree_top(repo).as_deref().and_then(existing));
     }
     let names = repo.worktrees().map_err(git_err("listing the worktrees"))?;
-    let admin = repo.commondir().join("worktrees");
-    let head = format!("ref: refs/heads/{want}");
     for name in names.iter().flatten().flatten() {
-        // The worktree's HEAD file (gitrepository-layout), read directly:
-        // opening every worktree as a repository, config and all, made this
-        // twice as slow as `git worktree list` with a hundred worktrees.
-        let Ok(text) = std::fs::read_to_string(admin.join(name).join("HEAD")) else {
-            continue;
-        };
-        if text.trim_end() != head {
-            continue;
-        }
-        if let Ok(wt) = repo.find_worktree(name) {
+        if checks_out(&common.join("worktrees").join(name))
+            && let Ok(wt) = repo.find_worktree(name)
+        {
             return Ok(existing(wt.path()));
         }
     }
@@ -95,9 +91,8 @@ pub fn task_or_current(store: &Store, id: Option<&str>) -> Result<String, WorkEr
 
 fn main_tip(store: &Store) -> Result<Oid, WorkError> {
     let name = format!("refs/heads/{}", store.config.main_branch);
-    let repo = &store.repo;
-    repo.refname_to_id(&name)
-        .or_else(|_| repo.refname_to_id("HEAD"))
+    store
+        .main_tip()
         .map_err(|e| git_err(format!("reading {name}"))(e).into())
 }
 

@@ -112,11 +112,7 @@ fn deleted_or_corrupt_cache_is_rebuilt_silently() {
     }
     std::fs::write(&db, b"this is not a database, just garbage bytes...").unwrap();
     let out = env.run(&["ready", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out);
     assert!(
         out.stderr.is_empty(),
         "{}",

@@ -209,11 +209,7 @@ fn expired_claims_can_be_stolen_and_live_ones_cannot() {
         "2026-03-01T12:00:00Z",
         &["--json", "claim", &a, "--worker", "w2", "--steal"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out);
     let stolen: ClaimJson = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(stolen.worker, "w2");
     assert_eq!(stolen.stolen_from.unwrap().worker, "w1");

@@ -463,11 +463,7 @@ fn pre_receive_rejects_out_of_scope_pushes_to_a_bare_repository() {
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out);
     assert!(bare.join("hooks/pre-receive").exists());
 
     let id = env.create(&["auth", "--scope", "src/auth/**"]);
@@ -510,11 +506,7 @@ fn pre_receive_rejects_out_of_scope_pushes_to_a_bare_repository() {
 fn push_work(env: &TestEnv, wt: &Path, id: &str) {
     let refspec = format!("HEAD:refs/batch/work/{id}");
     let out = git_out(env, wt, &["push", "-q", "origin", &refspec]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out);
 }
 
 fn set_exec(path: &Path) {

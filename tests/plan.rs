@@ -152,11 +152,7 @@ fn plan_takes_the_ready_tasks_or_a_parents_open_descendants() {
         ],
         "src/a.rs\nsrc/b.rs\n",
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out);
     let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let kids: Vec<String> = made["tasks"]
         .as_array()
@@ -218,11 +214,7 @@ fn split_by_size_by_regex_and_by_month() {
         ],
         files,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out);
     let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let tasks = made["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 3);
@@ -418,11 +410,7 @@ fn review_of_a_plan_and_of_a_range_and_marking_it_reviewed() {
     let base = env.git(&["rev-parse", "HEAD"]).trim().to_string();
     let exec = "f=$(sed -n 's/^- `\\(src\\/[^`]*\\)`$/\\1/p' \"$BATCH_CONTEXT\"); echo new > \"$f\"; git batch receipt \"rewrote $f\"; git batch receipt 'ran the checks'";
     let out = env.run(&["--json", "run", "--plan", "rv", "--exec", exec, "--land"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out);
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["landed"].as_array().unwrap().len(), 3, "{s}");
 

@@ -164,11 +164,7 @@ pub fn split_plan(env: &TestEnv, dir: &Path, plan: &str, extra: &[&str]) -> Vec<
     ];
     args.extend_from_slice(extra);
     let out = feed(env, dir, &args, &files);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out);
     let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     made["tasks"]
         .as_array()
@@ -662,11 +658,7 @@ fn ctrl_c_stops_starting_and_the_run_resumes() {
     assert!(queued.iter().all(|t| t["attempts"] == 0), "{queued:?}");
 
     let out = spawn("0").wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out);
     let s = summary(&out);
     assert_eq!((s.done, s.queued), (6, 0));
 }

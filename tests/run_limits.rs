@@ -110,11 +110,7 @@ fn a_task_taken_out_of_the_plan_is_not_run() {
     env.git(&["commit", "-q", "-am", "trim: drop a task"]);
 
     let out = run(&[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out);
     let s = summary(&out);
     assert_eq!((s.total, s.done, s.queued), (2, 2, 0), "{s:?}");
     let events = std::fs::read_to_string(state.join("events")).unwrap();
@@ -161,11 +157,7 @@ fn max_tasks_stops_the_run_and_a_higher_cap_goes_on() {
     assert!(err.contains("a higher --max-tasks"), "{err}");
 
     let out = run("3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out);
     let s = summary(&out);
     assert_eq!(
         (s.done, s.queued, s.stopped.as_deref()),
@@ -215,11 +207,7 @@ fn failed_tasks_stay_failed_until_rerun_failed() {
     assert_eq!(summary(&out).failed, 1);
 
     let out = run(&["--retries", "1", "--rerun-failed"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out);
     let s = summary(&out);
     assert_eq!((s.done, s.failed), (3, 0), "{s:?}");
     let v = status(&env, &env.repo, "again");
@@ -326,11 +314,7 @@ fn run_ready_takes_the_free_ready_tasks() {
         .env("WORKER_PLAIN", "1")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out);
     let s = summary(&out);
     assert_eq!((s.total, s.done), (1, 1), "{s:?}");
     // Done on its branch (main hears of it when it lands); no branch for

@@ -278,11 +278,7 @@ fn done_works_on_a_machine_without_a_git_identity() {
         cmd.env_remove(var);
     }
     let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out);
     assert_eq!(env.read_task_in(&s.path, &id).status, "done");
     assert_eq!(
         env.git_in(&s.path, &["log", "-1", "--format=%an"]).trim(),

@@ -217,6 +217,16 @@ pub struct NoteJson {
 }
 
 /// Path of a file under `tests/data`.
+/// Asserts that a finished command exited 0, showing its stderr if not.
+#[track_caller]
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")

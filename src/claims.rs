@@ -11,7 +11,8 @@
 //! same move is a push with `--force-with-lease` on the old commit. The ref's
 //! history is the audit log of who claimed what, when.
 
-use crate::git::{self, GitError, git_err, program};
+use crate::git::program::{self, Git};
+use crate::git::{self, GitError, git_err};
 use crate::scope::{self, Overlap, Scope, ScopeError};
 use chrono::{DateTime, Utc};
 use git2::{ErrorCode, FileMode, Oid, Repository};
@@ -125,29 +126,9 @@ pub fn format_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// The worker name: `batch.worker`, else `user.name@host`.
+/// The worker name: `batch.worker`, else `<author name>@<host>`.
 pub fn default_worker(repo: &Repository) -> String {
-    let config = repo.config().ok();
-    let get = |k: &str| config.as_ref().and_then(|c| c.get_string(k).ok());
-    if let Some(w) = get("batch.worker") {
-        return w;
-    }
-    let user = get("user.name")
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "worker".into());
-    format!("{user}@{}", hostname())
-}
-
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
-    // when the name fits, and we stop at the first NUL either way.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    git::identity::worker(repo)
 }
 
 /// The claims as this clone last saw them (no network).
@@ -362,6 +343,7 @@ pub fn tracking_ref(remote: &str) -> String {
 
 /// Fetches the remote's claims ref; `None` when the remote has none yet.
 fn fetch(repo: &Repository, remote: &str) -> Result<Option<Oid>, ClaimError> {
+    program::check_operand("remote", remote)?;
     let dir = git_dir_of(repo);
     // Workers of one clone take turns to fetch: concurrent fetches into one
     // repository trip over each other's ref updates. (Clones still race
@@ -369,32 +351,46 @@ fn fetch(repo: &Repository, remote: &str) -> Result<Option<Oid>, ClaimError> {
     let _turn = git::lock_file(&repo.commondir().join("batch").join("fetch.lock"))?;
     let scratch = format!("refs/batch/tmp/claims-{}", std::process::id());
     let spec = format!("+{CLAIMS_REF}:{scratch}");
-    let args = [
-        "fetch",
-        "--quiet",
-        "--no-tags",
-        "--no-write-fetch-head",
-        remote,
-        &spec,
-    ];
-    let out = program::run(dir, &args)?;
-    if out.status.success() {
-        let tip = resolve(repo, &scratch)?;
-        if let Ok(mut r) = repo.find_reference(&scratch) {
-            let _ = r.delete();
+    let fetch = || {
+        Git::new(dir)
+            .args([
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--",
+            ])
+            .args([remote, &spec])
+            .ok()
+    };
+    let mut fetched = fetch();
+    let mut tries = 1;
+    let tip = loop {
+        match fetched {
+            Ok(_) => {
+                let tip = resolve(repo, &scratch)?;
+                if let Ok(mut r) = repo.find_reference(&scratch) {
+                    let _ = r.delete();
+                }
+                break tip;
+            }
+            // Told apart by asking, not by reading the message: a remote
+            // nobody has claimed anything through yet has no claims ref.
+            // One that has it now was given it by another clone since.
+            Err(e) => match program::remote_ref(dir, remote, CLAIMS_REF)? {
+                None => break None,
+                Some(_) if tries < 3 => {
+                    tries += 1;
+                    fetched = fetch();
+                }
+                Some(_) => return Err(e.into()),
+            },
         }
-        // With a remote, the remote's claims are the truth: the local ref
-        // mirrors them, so `ready` and `claims` here see what others hold.
-        mirror(repo, remote, tip)?;
-        return Ok(tip);
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("couldn't find remote ref") {
-        // Nobody has claimed anything through this remote yet.
-        mirror(repo, remote, None)?;
-        return Ok(None);
-    }
-    Err(program::failed(&args, &out).into())
+    };
+    // With a remote, the remote's claims are the truth: the local ref
+    // mirrors them, so `ready` and `claims` here see what others hold.
+    mirror(repo, remote, tip)?;
+    Ok(tip)
 }
 
 /// Points the local claims ref (and the remote-tracking one) at `tip`.
@@ -431,46 +427,39 @@ pub fn refresh(repo: &Repository, remote: &str) -> Result<(), ClaimError> {
     fetch(repo, remote).map(|_| ())
 }
 
-/// Pushes `new` as the remote's claims ref if it is still `old`.
+/// Pushes `new` as the remote's claims ref if it is still `old`; false when
+/// another clone moved it first.
 fn push(repo: &Repository, remote: &str, old: Option<Oid>, new: Oid) -> Result<bool, ClaimError> {
+    program::check_operand("remote", remote)?;
     let dir = git_dir_of(repo);
     let lease = format!(
         "--force-with-lease={CLAIMS_REF}:{}",
         old.map(|o| o.to_string()).unwrap_or_default()
     );
     let spec = format!("{new}:{CLAIMS_REF}");
-    let args = [
-        "push",
-        "--quiet",
-        "--atomic",
-        "--porcelain",
-        "--no-verify",
-        &lease,
-        remote,
-        &spec,
-    ];
-    let out = program::run(dir, &args)?;
-    if out.status.success() {
-        mirror(repo, remote, Some(new))?;
-        return Ok(true);
+    let git = Git::new(dir)
+        .args(["push", "--quiet", "--atomic", "--porcelain", "--no-verify"])
+        .args([lease.as_str(), "--", remote, &spec]);
+    match program::push(git)? {
+        program::Pushed::Done => {
+            mirror(repo, remote, Some(new))?;
+            Ok(true)
+        }
+        // Lost the race when the ref is no longer where the lease said; a
+        // refusal while it still is there (a server hook) is an error. The
+        // remote may also refuse because another clone's push holds the
+        // ref's lock that moment: that push lands within milliseconds, so
+        // the ref is looked at twice before the refusal is believed.
+        program::Pushed::Rejected { error, .. } => {
+            for wait in [0, 20] {
+                std::thread::sleep(Duration::from_millis(wait));
+                if program::remote_ref(dir, remote, CLAIMS_REF)? != old {
+                    return Ok(false);
+                }
+            }
+            Err(error.into())
+        }
     }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let rejected = [
-        "stale info",
-        "fetch first",
-        "non-fast-forward",
-        "rejected",
-        "failed to lock",
-        "cannot lock ref",
-    ];
-    if rejected
-        .iter()
-        .any(|r| stdout.contains(r) || stderr.contains(r))
-    {
-        return Ok(false);
-    }
-    Err(program::failed(&args, &out).into())
 }
 
 fn git_dir_of(repo: &Repository) -> &Path {

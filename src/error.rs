@@ -152,6 +152,13 @@ impl From<GitError> for CommandError {
                 Some("finish or abort it first, or pass --no-commit".into()),
             ),
             GitError::BadDate { .. } | GitError::Program { .. } => (Exit::User, None),
+            GitError::BadOperand { .. } => (
+                Exit::User,
+                Some(
+                    "fix the value where it was set (.batch/config.toml, a plan, or the flag)"
+                        .into(),
+                ),
+            ),
             _ => (Exit::Internal, None),
         };
         let mut err = CommandError::new(exit, e);
@@ -299,6 +306,13 @@ impl From<crate::land::LandError> for CommandError {
             L::Io { .. } => CommandError::new(Exit::Internal, e),
             L::RemoteMoving { .. } => {
                 CommandError::new(Exit::Conflict, e).hint("run it again, or raise --attempts")
+            }
+            L::NoRemoteBranch {
+                ref branch,
+                ref remote,
+            } => {
+                let hint = format!("push it first: `git push {remote} {branch}`");
+                CommandError::new(Exit::User, e).hint(hint)
             }
             L::TestsFail { .. } => CommandError::new(Exit::User, e)
                 .hint("read the log; without --no-bisect the culprits are found and left out"),

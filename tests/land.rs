@@ -228,16 +228,7 @@ fn a_remote_that_moves_during_the_landing_is_rebuilt_on() {
     sync(&env);
     work(&env, &id, &[("mine/a", "a\n")]);
     // Someone else pushes while our tests run (once).
-    let other = env.dir.path().join("other");
-    env.git_in(
-        env.dir.path(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            other.to_str().unwrap(),
-        ],
-    );
+    let other = env.clone_of(&bare, "other");
     let flag = env.dir.path().join("pushed-once");
     let test = format!(
         "if [ ! -e {flag} ]; then touch {flag} && cd {other} && echo x > theirs.txt && \

@@ -11,6 +11,7 @@ mod cli;
 mod commits;
 mod concurrency;
 mod deps;
+mod git_runner;
 mod guard;
 mod land;
 mod plan;

@@ -97,7 +97,8 @@ fn create_with_every_field() {
     assert_eq!(task.acceptance, vec!["parses everything"]);
     assert_eq!(task.labels, vec!["parser", "rust"]);
     assert_eq!(task.estimate.as_deref(), Some("M"));
-    assert_eq!(task.created_by, "Tester");
+    // As git would name the author: GIT_AUTHOR_NAME over user.name.
+    assert_eq!(task.created_by, "Test Author");
     // The file is the same task, and show --json agrees.
     let shown: TaskJson = env.json(&["show", &task.id]);
     assert_eq!(shown, task);
@@ -333,7 +334,7 @@ fn close_reopen_and_notes() {
     assert_eq!(t.notes.len(), 2);
     assert_eq!(t.notes[0].text, "first finding");
     assert_eq!(t.notes[1].text, "second\nmultiline");
-    assert_eq!(t.notes[0].by, "Tester");
+    assert_eq!(t.notes[0].by, "Test Author");
     env.fails(&["note", &a, "  "], 1);
 }
 

@@ -6,7 +6,9 @@
 //! by compare-and-swap, and only those paths' index entries are updated, so the
 //! user's own staged and unstaged work stays exactly as it was.
 
+pub mod identity;
 pub mod program;
+pub mod remote;
 mod signature;
 mod tree;
 
@@ -52,6 +54,10 @@ pub enum GitError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "'{value}' is not a usable {what}: a value that is empty or starts with '-' could be read by git as an option"
+    )]
+    BadOperand { what: String, value: String },
     #[error("`git {args}` failed ({status}): {stderr}")]
     Program {
         args: String,

@@ -1,22 +1,17 @@
-//! Author and committer for metadata commits, resolved the way git does:
-//! `GIT_AUTHOR_*` / `GIT_COMMITTER_*` first, then `user.name`/`user.email`.
+//! Author and committer for metadata commits made with libgit2: the people
+//! git would name (see [`super::identity`]), at `GIT_AUTHOR_DATE` /
+//! `GIT_COMMITTER_DATE` when set, else now.
 
 use super::GitError;
+use super::identity::{self, Role};
 use git2::{Repository, Signature, Time};
 
 /// The (author, committer) pair git would use for a commit in `repo`.
 pub fn signature_from_env(
     repo: &Repository,
 ) -> Result<(Signature<'static>, Signature<'static>), GitError> {
-    let config = repo.config().ok();
-    let config_str = |key: &str| config.as_ref().and_then(|c| c.get_string(key).ok());
-    let fallback_name = config_str("user.name").unwrap_or_else(|| "git-batch".into());
-    let fallback_email = config_str("user.email").unwrap_or_else(|| "git-batch@localhost".into());
-    let make = |who: &str| -> Result<Signature<'static>, GitError> {
-        let name =
-            std::env::var(format!("GIT_{who}_NAME")).unwrap_or_else(|_| fallback_name.clone());
-        let email =
-            std::env::var(format!("GIT_{who}_EMAIL")).unwrap_or_else(|_| fallback_email.clone());
+    let make = |role: Role, who: &str| -> Result<Signature<'static>, GitError> {
+        let person = identity::person_or_fallback(repo, role);
         let var = format!("GIT_{who}_DATE");
         let sig = match std::env::var(&var) {
             Ok(value) => {
@@ -24,16 +19,19 @@ pub fn signature_from_env(
                     var: var.clone(),
                     value: value.clone(),
                 })?;
-                Signature::new(&name, &email, &time)
+                Signature::new(&person.name, &person.email, &time)
             }
-            Err(_) => Signature::now(&name, &email),
+            Err(_) => Signature::now(&person.name, &person.email),
         };
         sig.map_err(|source| GitError::Git {
             what: format!("making the {} signature", who.to_lowercase()),
             source,
         })
     };
-    Ok((make("AUTHOR")?, make("COMMITTER")?))
+    Ok((
+        make(Role::Author, "AUTHOR")?,
+        make(Role::Committer, "COMMITTER")?,
+    ))
 }
 
 /// Parses the date forms git accepts in `GIT_*_DATE` that scripts use:

@@ -31,10 +31,8 @@ pub fn shim(name: &str) -> Option<&'static str> {
 /// working tree, or the git dir when bare), else the common git dir's
 /// `hooks/`, which serves every worktree.
 pub fn hooks_dir(repo: &Repository) -> PathBuf {
-    let configured = repo
-        .config()
-        .ok()
-        .and_then(|c| c.get_path("core.hooksPath").ok());
+    let configured =
+        crate::git::identity::config(repo).and_then(|c| c.get_path("core.hooksPath").ok());
     match configured {
         Some(p) if p.is_absolute() => p,
         Some(p) => repo.workdir().unwrap_or_else(|| repo.path()).join(p),

@@ -17,7 +17,8 @@ mod replay;
 mod sweep;
 
 use crate::claims::{self, Decision, Via};
-use crate::git::{self, GitError, git_err, program};
+use crate::git::program::{self, Git, Pushed};
+use crate::git::{self, GitError, git_err};
 use crate::store::Store;
 use crate::task::{Kind, Note, Status, Task};
 use crate::work::{self, worktree};
@@ -52,6 +53,8 @@ pub enum LandError {
     },
     #[error("the remote kept moving: gave up after {attempts} attempt(s)")]
     RemoteMoving { attempts: u32 },
+    #[error("{remote} has no branch {branch} to land on")]
+    NoRemoteBranch { branch: String, remote: String },
     #[error("the tests fail on the combined result (log: {log})")]
     TestsFail { log: PathBuf },
 }
@@ -193,18 +196,14 @@ fn try_lock(path: &Path) -> Result<std::fs::File, LandError> {
 fn fetch_base(store: &Store, opts: &Options) -> Result<Oid, LandError> {
     let local = format!("refs/heads/{}", opts.branch);
     if let (true, Some(remote)) = (opts.push, &opts.remote) {
-        let tracking = format!("refs/remotes/{remote}/{}", opts.branch);
-        let spec = format!("+refs/heads/{}:{tracking}", opts.branch);
-        // Work finished on other clones, shared under refs/batch/work/.
-        let work = "+refs/batch/work/*:refs/batch/work/*";
-        program::ok(
-            &store.root,
-            &["fetch", "--quiet", "--no-tags", remote, &spec, work],
-        )?;
-        return Ok(store
-            .repo
-            .refname_to_id(&tracking)
-            .map_err(git_err(format!("reading {tracking}")))?);
+        // With the work finished on other clones, shared under
+        // refs/batch/work/.
+        return git::remote::fetch_main(&store.repo, remote, &opts.branch)?.ok_or_else(|| {
+            LandError::NoRemoteBranch {
+                branch: opts.branch.clone(),
+                remote: remote.clone(),
+            }
+        });
     }
     Ok(store
         .repo

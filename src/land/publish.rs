@@ -26,42 +26,25 @@ pub(super) fn publish(
                 .filter(|w| store.repo.refname_to_id(w).is_ok())
                 .map(|w| format!(":{w}"))
                 .collect();
-            let mut args = vec![
-                "push",
-                "--quiet",
-                "--atomic",
-                "--porcelain",
-                &lease,
-                remote,
-                &spec,
-            ];
-            args.extend(deletions.iter().map(String::as_str));
-            let out = std::process::Command::new("git")
-                .args(&args)
-                .current_dir(&store.root)
-                .env("GIT_BATCH_LANDING", "1")
-                .stdin(std::process::Stdio::null())
-                .output()
-                .map_err(|source| GitError::Spawn {
-                    args: args.join(" "),
-                    source,
-                })?;
-            if out.status.success() {
-                return Ok(true);
+            program::check_operand("remote", remote)?;
+            let git = Git::new(&store.root)
+                .args(["push", "--quiet", "--atomic", "--porcelain", &lease, "--"])
+                .args([remote.as_str(), &spec])
+                .args(&deletions)
+                .landing();
+            match program::push(git)? {
+                Pushed::Done => Ok(true),
+                // The remote moved since the landing fetched it: start over.
+                // Refused while it is still at the base (the remote's own
+                // hook said no): that is an error, not a race.
+                Pushed::Rejected { error, .. } => {
+                    if program::remote_ref(&store.root, remote, &refname)? != Some(base) {
+                        Ok(false)
+                    } else {
+                        Err(error.into())
+                    }
+                }
             }
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            if ["stale info", "fetch first", "non-fast-forward", "rejected"]
-                .iter()
-                .any(|r| text.contains(r))
-                && !text.contains("pre-receive hook declined")
-            {
-                return Ok(false);
-            }
-            Err(program::failed(&args, &out).into())
         }
         _ => {
             // Onto the local branch. When it is checked out in the main

@@ -2,7 +2,8 @@
 //! it, checking their scopes, running the tests, and the closing commit.
 
 use super::LandError;
-use crate::git::{GitError, git_err, program};
+use crate::git::git_err;
+use crate::git::program::{self, Git, Hooks};
 use crate::store::Store;
 use crate::task::Task;
 use git2::{Oid, Repository};
@@ -17,7 +18,7 @@ pub struct Stack {
     /// The repository's common git dir (for its worktree lock).
     common_dir: PathBuf,
     /// Identity for the commits the landing makes, when git has none.
-    identity: Vec<(String, String)>,
+    identity: Vec<(&'static str, String)>,
 }
 
 pub enum Replayed {
@@ -34,7 +35,7 @@ impl Stack {
             path: path.to_path_buf(),
             root: store.root.clone(),
             common_dir: store.repo.commondir().to_path_buf(),
-            identity: program::identity_env(&store.repo),
+            identity: crate::git::identity::fallback_env(&store.repo),
         };
         stack.remove();
         let p = path.to_string_lossy().into_owned();
@@ -64,32 +65,18 @@ impl Stack {
         let _ = program::run(&self.root, &["worktree", "prune"]);
     }
 
-    fn git(&self, args: &[&str]) -> Result<std::process::Output, LandError> {
-        Command::new("git")
-            // Our own hooks are not for the landing's replays.
-            .args(["-c", "core.hooksPath=/dev/null"])
+    /// git in the stack, as the landing runs it: no hooks (our own are not
+    /// for the landing's replays), an identity for its commits.
+    fn git(&self, args: &[&str]) -> Git {
+        Git::new(&self.path)
+            .hooks(Hooks::Skip)
+            .identity_env(&self.identity)
+            .landing()
             .args(args)
-            .current_dir(&self.path)
-            .envs(self.identity.iter().map(|(k, v)| (k, v)))
-            .env("GIT_BATCH_LANDING", "1")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|source| {
-                GitError::Spawn {
-                    args: args.join(" "),
-                    source,
-                }
-                .into()
-            })
     }
 
     fn git_ok(&self, args: &[&str]) -> Result<String, LandError> {
-        let out = self.git(args)?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(program::failed(args, &out).into())
-        }
+        Ok(self.git(args).ok()?)
     }
 
     pub fn head(&self) -> Result<Oid, LandError> {
@@ -121,7 +108,7 @@ impl Stack {
         }
         let mut args = vec!["cherry-pick", "--allow-empty", "--keep-redundant-commits"];
         args.extend(commits.iter().copied());
-        let mut out = self.git(&args)?;
+        let mut out = self.git(&args).output()?;
         while !out.status.success() {
             let unmerged = self.git_ok(&["diff", "--name-only", "--diff-filter=U"])?;
             let files: Vec<String> = unmerged.lines().map(String::from).collect();
@@ -130,7 +117,7 @@ impl Stack {
                     .iter()
                     .all(|f| f.starts_with(".batch/tasks/") || f.starts_with(".batch/receipts/"));
             if !only_tasks {
-                let _ = self.git(&["cherry-pick", "--abort"]);
+                let _ = self.git(&["cherry-pick", "--abort"]).output();
                 self.reset(before)?;
                 return Ok(Replayed::Conflict(if files.is_empty() {
                     vec![String::from_utf8_lossy(&out.stderr).trim().to_string()]
@@ -144,17 +131,12 @@ impl Stack {
                 self.git_ok(&["checkout", "--theirs", "--", f])?;
                 self.git_ok(&["add", "--", f])?;
             }
-            out = Command::new("git")
-                .args(["-c", "core.hooksPath=/dev/null", "-c", "core.editor=true"])
+            out = Git::new(&self.path)
+                .hooks(Hooks::Skip)
+                .config("core.editor", "true")
+                .identity_env(&self.identity)
                 .args(["cherry-pick", "--continue"])
-                .current_dir(&self.path)
-                .envs(self.identity.iter().map(|(k, v)| (k, v)))
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|source| GitError::Spawn {
-                    args: "cherry-pick --continue".into(),
-                    source,
-                })?;
+                .output()?;
         }
         Ok(Replayed::Ok(self.head()?))
     }

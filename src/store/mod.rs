@@ -330,14 +330,10 @@ impl Store {
         Ok(())
     }
 
-    /// Who is acting: `batch.worker`, else `user.name`, else the OS user.
+    /// Who is acting: `batch.worker`, else git's author name, else the OS
+    /// user (see [`git::identity::actor`]).
     pub fn actor(&self) -> String {
-        let config = self.repo.config().ok();
-        let get = |k: &str| config.as_ref().and_then(|c| c.get_string(k).ok());
-        get("batch.worker")
-            .or_else(|| get("user.name"))
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "unknown".into())
+        git::identity::actor(&self.repo)
     }
 }
 

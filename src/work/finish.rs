@@ -7,7 +7,8 @@
 use super::claim::{self, Claimant};
 use super::worktree::{ScopeCheck, current_task, receipt_rel, scope_violations, worktree_store};
 use super::{WorkError, branch_of};
-use crate::git::{git_err, program};
+use crate::git::git_err;
+use crate::git::program::{self, Git, Hooks};
 use crate::store::Store;
 use crate::task::{Note, Status};
 use git2::Repository;
@@ -101,23 +102,26 @@ fn commit_with_hooks(
         args.push("--");
         args.extend(only.iter().map(String::as_str));
     }
-    let out = std::process::Command::new("git")
-        .args(&args)
-        .current_dir(&wt.root)
-        .envs(program::identity_env(&wt.repo))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|source| crate::git::GitError::Spawn {
-            args: args.join(" "),
-            source,
-        })?;
-    if !out.status.success() {
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if stdout.contains("nothing to commit") || stdout.contains("no changes added") {
-            return Ok(None);
-        }
-        return Err(program::failed(&args, &out).into());
+    // Nothing to commit is told by git's exit code, not by its message:
+    // `diff --quiet` exits 1 when there are differences.
+    let pending = if only.is_empty() {
+        Git::new(&wt.root).args(["diff", "--cached", "--quiet"])
+    } else {
+        Git::new(&wt.root)
+            .args(["diff", "--quiet", "HEAD", "--"])
+            .args(only)
     }
+    .output()?;
+    match pending.status.code() {
+        Some(0) => return Ok(None),
+        Some(1) => {}
+        _ => return Err(program::failed(&["diff", "--quiet"], &pending).into()),
+    }
+    Git::new(&wt.root)
+        .hooks(Hooks::Run)
+        .identity(&wt.repo)
+        .args(&args)
+        .ok()?;
     // A fresh handle: the one `wt` holds may cache the old HEAD.
     let head = Repository::open(&wt.root)
         .and_then(|r| r.head().and_then(|h| h.peel_to_commit()).map(|c| c.id()))

@@ -145,6 +145,21 @@ impl TestEnv {
         String::from_utf8(out.stdout).expect("utf-8")
     }
 
+    /// Clones `remote` into `<temp>/<name>` and returns the clone's path.
+    pub fn clone_of(&self, remote: &Path, name: &str) -> PathBuf {
+        let dir = self.dir.path().join(name);
+        self.git_in(
+            self.dir.path(),
+            &[
+                "clone",
+                "-q",
+                remote.to_str().unwrap(),
+                dir.to_str().unwrap(),
+            ],
+        );
+        dir
+    }
+
     pub fn write(&self, rel: &str, text: &str) {
         let path = self.repo.join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

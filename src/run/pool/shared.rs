@@ -12,8 +12,17 @@ impl Pool<'_> {
             return;
         };
         let spec = format!("+refs/heads/batch/{id}:refs/batch/work/{id}");
-        let args = ["push", "--quiet", "--no-verify", remote.as_str(), &spec];
-        if let Err(e) = program::ok(&self.store.root, &args) {
+        let pushed = Git::new(&self.store.root)
+            .args([
+                "push",
+                "--quiet",
+                "--no-verify",
+                "--",
+                remote.as_str(),
+                &spec,
+            ])
+            .ok();
+        if let Err(e) = pushed {
             let detail = format!("could not share its branch through {remote}: {e}");
             self.event(state, on_event, EventKind::Warning, Some(id), detail);
         }
@@ -130,25 +139,12 @@ impl Pool<'_> {
 /// returns the remote's main tip.
 pub(super) fn fetch_remote(store: &Store, remote: &str) -> Result<Oid, RunError> {
     let branch = &store.config.main_branch;
-    let tracking = format!("refs/remotes/{remote}/{branch}");
-    let spec = format!("+refs/heads/{branch}:{tracking}");
-    let work = "+refs/batch/work/*:refs/batch/work/*";
-    let args = ["fetch", "--quiet", "--no-tags", remote, &spec, work];
-    let out = program::run(&store.root, &args)?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if stderr.contains("couldn't find remote ref") {
-            return Err(RunError::NoRemoteBranch {
-                branch: branch.clone(),
-                remote: remote.to_string(),
-            });
+    crate::git::remote::fetch_main(&store.repo, remote, branch)?.ok_or_else(|| {
+        RunError::NoRemoteBranch {
+            branch: branch.clone(),
+            remote: remote.to_string(),
         }
-        return Err(program::failed(&args, &out).into());
-    }
-    Ok(store
-        .repo
-        .refname_to_id(&tracking)
-        .map_err(git_err(format!("reading {tracking}")))?)
+    })
 }
 
 /// With a remote, worker branches start from the local main branch: it

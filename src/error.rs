@@ -190,6 +190,13 @@ impl From<StoreError> for CommandError {
     }
 }
 
+impl From<crate::store::SettingsError> for CommandError {
+    fn from(e: crate::store::SettingsError) -> Self {
+        // The files were checked when they were read: what is left is a flag.
+        CommandError::new(Exit::Usage, e)
+    }
+}
+
 impl From<OpError> for CommandError {
     fn from(e: OpError) -> Self {
         match e {

@@ -171,7 +171,7 @@ fn claims_refuse_closed_blocked_and_unknown_tasks() {
     assert!(err.contains("is closed"), "{err}");
     env.fails(&["claim", "bt-nope", "--worker", "w"], 1);
     env.fails(&["claim", "../x", "--worker", "w"], 1);
-    env.fails(&["claim", &b, "--ttl", "soon", "--worker", "w"], 1);
+    env.fails(&["claim", &b, "--ttl", "soon", "--worker", "w"], 2);
     // --next with nothing ready is a plain "no work" (1), not a lost race.
     env.ok(&["claim", &b, "--worker", "w"]);
     let err = env.fails(&["claim", "--next", "--worker", "w2"], 3);

@@ -10,6 +10,7 @@ mod claims;
 mod cli;
 mod commits;
 mod concurrency;
+mod config;
 mod deps;
 mod git_runner;
 mod guard;

@@ -71,7 +71,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         name: "book".into(),
         config: RunConfig {
             jobs: args.jobs as u32,
-            timeout: "2m".into(),
+            timeout: Duration::from_secs(120).into(),
             retries: 1,
             test: Some(demo::TEST.into()),
             max_tasks: 0,

@@ -3,6 +3,7 @@
 use crate::cli::Ctx;
 use crate::error::CommandError;
 use crate::land::{self, Options};
+use crate::store::{Flags, Settings};
 
 /// Integrate every finished worker branch (status `done`) into the main
 /// branch: replay them onto the remote tip in dependency order in a
@@ -29,8 +30,8 @@ pub struct Args {
     /// The branch to land on (default: the config's `main_branch`).
     #[arg(long, value_name = "BRANCH")]
     pub branch: Option<String>,
-    /// The test command, run once with `sh -c` (default: the config's
-    /// `test_command`).
+    /// The test command, run once with `sh -c` (default: the plan's with
+    /// --plan, else the config's `test_command`).
     #[arg(long, value_name = "CMD")]
     pub test: Option<String>,
     /// Land onto the local branch instead of pushing (for a repository
@@ -50,10 +51,12 @@ pub struct Args {
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
+    let plan = match (&args.plan, &args.parent) {
+        (Some(name), None) => Some(crate::plan::Plan::read(&store, name)?),
+        _ => None,
+    };
     let only = match &args.parent {
-        None if args.plan.is_some() => {
-            Some(crate::plan::Plan::read(&store, args.plan.as_deref().unwrap_or_default())?.ids())
-        }
+        None if plan.is_some() => plan.as_ref().map(|p| p.ids()),
         Some(parent) => {
             ctx.check_exists(&store, parent)?;
             let cache = ctx.cache(&store)?;
@@ -73,6 +76,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         None if !args.ids.is_empty() => Some(args.ids.clone()),
         None => None,
     };
+    let flags = Flags {
+        test: args.test.clone(),
+        ..Flags::default()
+    };
+    let settings = Settings::resolve(&flags, plan.as_ref().map(|p| &p.config), &store.config)?;
     let remote = args.remote.clone().or_else(|| store.config.remote.clone());
     let opts = Options {
         only,
@@ -82,10 +90,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             .branch
             .clone()
             .unwrap_or_else(|| store.config.main_branch.clone()),
-        test: args
-            .test
-            .clone()
-            .or_else(|| store.config.test_command.clone()),
+        test: settings.test,
         dry_run: args.dry_run,
         attempts: args.attempts,
         bisect: !args.no_bisect,

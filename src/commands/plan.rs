@@ -3,7 +3,7 @@
 use crate::cli::Ctx;
 use crate::error::CommandError;
 use crate::plan::{self, NewPlan, Planned, RunConfig};
-use crate::store::Store;
+use crate::store::{Flags, Settings, Store};
 
 /// Write a batch plan, `.batch/batches/NAME.toml`, and commit it.
 ///
@@ -50,31 +50,23 @@ pub struct PlanConfigArgs {
     /// The test command the landing runs.
     #[arg(long, value_name = "CMD")]
     pub test: Option<String>,
-    /// Start at most this many of the plan's tasks (0: all).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub max_tasks: u32,
+    /// Start at most this many of the plan's tasks (default: 0, all).
+    #[arg(long, value_name = "N")]
+    pub max_tasks: Option<u32>,
 }
 
 impl PlanConfigArgs {
+    /// The plan's `[config]`: these flags, else the config's defaults.
     pub fn config(&self, store: &Store) -> Result<RunConfig, CommandError> {
-        let w = &store.config.workers;
-        let timeout = self.timeout.clone().unwrap_or_else(|| w.timeout.clone());
-        crate::claims::parse_duration(&timeout)
-            .map_err(|e| CommandError::usage(format!("--timeout: {e}")))?;
-        let jobs = self.jobs.unwrap_or(w.jobs);
-        if jobs == 0 {
-            return Err(CommandError::usage("--jobs must be at least 1"));
-        }
-        Ok(RunConfig {
-            jobs,
-            timeout,
-            retries: self.retries.unwrap_or(w.retries),
-            test: self
-                .test
-                .clone()
-                .or_else(|| store.config.test_command.clone()),
+        let flags = Flags {
+            jobs: self.jobs,
+            timeout: self.timeout.clone(),
+            retries: self.retries,
+            test: self.test.clone(),
             max_tasks: self.max_tasks,
-        })
+            ttl: None,
+        };
+        Ok(Settings::resolve(&flags, None, &store.config)?.run_config())
     }
 }
 

@@ -5,6 +5,7 @@ use crate::cli::Ctx;
 use crate::error::{CommandError, Exit, Message};
 use crate::plan::Plan;
 use crate::run::{self, Event, EventKind, Options, Summary};
+use crate::store::{Flags, Settings};
 use crate::ui::Ui;
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
@@ -53,7 +54,7 @@ pub struct Args {
     pub exec: String,
     /// Workers at once (default: the plan's, else workers.jobs).
     #[arg(short = 'j', long, value_name = "N")]
-    pub jobs: Option<usize>,
+    pub jobs: Option<u32>,
     /// Time allowed per attempt, e.g. `30m` (default: the plan's, else
     /// workers.timeout).
     #[arg(long, value_name = "DURATION")]
@@ -79,7 +80,7 @@ pub struct Args {
     pub pause_after: Option<usize>,
     /// Start at most N of the tasks in all (default: the plan's; 0 = all).
     #[arg(long, value_name = "N")]
-    pub max_tasks: Option<usize>,
+    pub max_tasks: Option<u32>,
     /// Queue the failed and escalated tasks of this run again.
     #[arg(long)]
     pub rerun_failed: bool,
@@ -114,40 +115,31 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             .map(|t| t.id)
             .collect(),
     };
-    let w = &store.config.workers;
-    let pc = plan.as_ref().map(|p| &p.config);
-    let jobs = args
-        .jobs
-        .or(pc.map(|c| c.jobs as usize))
-        .unwrap_or(w.jobs as usize);
-    if jobs == 0 {
-        return Err(CommandError::usage("--jobs must be at least 1"));
-    }
-    let timeout = args
-        .timeout
-        .clone()
-        .or(pc.map(|c| c.timeout.clone()))
-        .unwrap_or_else(|| w.timeout.clone());
+    let settings = Settings::resolve(
+        &Flags {
+            jobs: args.jobs,
+            timeout: args.timeout.clone(),
+            retries: args.retries,
+            test: args.test.clone(),
+            max_tasks: args.max_tasks,
+            ttl: args.worker.ttl.clone(),
+        },
+        plan.as_ref().map(|p| &p.config),
+        &store.config,
+    )?;
     let opts = Options {
         name,
         plan: args.plan.clone(),
         ids,
         exec: args.exec.clone(),
-        jobs,
-        timeout: duration("--timeout", &timeout)?,
-        retries: args.retries.or(pc.map(|c| c.retries)).unwrap_or(w.retries),
+        jobs: settings.jobs as usize,
+        timeout: settings.timeout.get(),
+        retries: settings.retries,
         validate: args.validate.clone(),
         land: args.land,
-        test: args
-            .test
-            .clone()
-            .or(pc.and_then(|c| c.test.clone()))
-            .or_else(|| store.config.test_command.clone()),
+        test: settings.test,
         pause_after: args.pause_after,
-        max_tasks: args
-            .max_tasks
-            .or(pc.map(|c| c.max_tasks as usize))
-            .unwrap_or(0),
+        max_tasks: settings.max_tasks as usize,
         remote: args
             .worker
             .remote
@@ -158,7 +150,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             .worker
             .clone()
             .unwrap_or_else(|| run::worker::default_worker(&store)),
-        ttl: crate::work::claim::ttl(&store, args.worker.ttl.as_deref())?,
+        ttl: settings.claim_ttl.get(),
         rerun_failed: args.rerun_failed,
         backoff: duration("--backoff", &args.backoff)?,
     };

@@ -62,9 +62,10 @@ pub enum PlanStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
+    #[serde(deserialize_with = "crate::store::config::at_least_one")]
     pub jobs: u32,
     /// Per attempt, e.g. `30m`.
-    pub timeout: String,
+    pub timeout: crate::store::HumanDuration,
     pub retries: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<String>,
@@ -129,13 +130,13 @@ impl Plan {
                 .into());
             }
         };
-        toml::from_str(&text).map_err(|e| PlanError::Malformed {
-            line: e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
-                .unwrap_or(1),
-            message: e.message().to_string(),
-            path,
+        toml::from_str(&text).map_err(|e| {
+            let (line, message) = crate::store::located::locate(&text, &e);
+            PlanError::Malformed {
+                line,
+                message,
+                path,
+            }
         })
     }
 

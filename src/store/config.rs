@@ -1,8 +1,17 @@
 //! `.batch/config.toml`: the id prefix, the main branch, the remote, the
 //! default test command and worker defaults. Versioned by `format`.
+//!
+//! Every value is checked when the file is read, so that a bad one is
+//! reported as `file:line: key: ...` then, not later as if a flag were
+//! wrong, and so that a value which reaches `git` as an argument (the
+//! remote, the main branch) can never be read as an option of it.
 
-use serde::{Deserialize, Serialize};
+use super::StoreError;
+use super::duration::HumanDuration;
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
 
 /// The on-disk format this build reads and writes.
 pub const FORMAT: u32 = 1;
@@ -12,11 +21,17 @@ pub struct Config {
     /// On-disk format version; a newer one is refused rather than misread.
     pub format: u32,
     /// Prefix of new task ids (`<prefix>-<hash>`).
+    #[serde(deserialize_with = "prefix")]
     pub prefix: String,
     /// The branch that `land` integrates into.
+    #[serde(deserialize_with = "branch_name")]
     pub main_branch: String,
     /// The shared remote, when there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "remote_name"
+    )]
     pub remote: Option<String>,
     /// The command `land` runs once on the combined result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,17 +93,17 @@ impl Default for CheckRules {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerDefaults {
     /// How many workers run at once.
-    #[serde(default = "default_jobs")]
+    #[serde(default = "default_jobs", deserialize_with = "at_least_one")]
     pub jobs: u32,
     /// How long one attempt may take (e.g. `30m`).
     #[serde(default = "default_timeout")]
-    pub timeout: String,
+    pub timeout: HumanDuration,
     /// How many times a failed attempt is retried.
     #[serde(default = "default_retries")]
     pub retries: u32,
     /// How long a claim lives without being renewed.
     #[serde(default = "default_ttl")]
-    pub claim_ttl: String,
+    pub claim_ttl: HumanDuration,
     /// Where `start` puts worker worktrees, relative to the top of the
     /// working tree; `{repo}` is the repository directory's name. The
     /// default is a sibling directory, outside the user's working tree.
@@ -102,14 +117,14 @@ pub struct WorkerDefaults {
 fn default_jobs() -> u32 {
     4
 }
-fn default_timeout() -> String {
-    "30m".into()
+fn default_timeout() -> HumanDuration {
+    Duration::from_secs(30 * 60).into()
 }
 fn default_retries() -> u32 {
     1
 }
-fn default_ttl() -> String {
-    "2h".into()
+fn default_ttl() -> HumanDuration {
+    Duration::from_secs(2 * 3600).into()
 }
 fn default_worktree_dir() -> String {
     "../{repo}.worktrees".into()
@@ -128,7 +143,96 @@ impl Default for WorkerDefaults {
     }
 }
 
+/// A `deserialize_with` check: the value, or its refusal as a serde error
+/// (which the toml crate places at the value, so the report names its line).
+fn checked<'de, D, T>(d: D, check: impl FnOnce(&T) -> Result<(), String>) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let value = T::deserialize(d)?;
+    check(&value).map_err(serde::de::Error::custom)?;
+    Ok(value)
+}
+
+fn prefix<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked(d, |p: &String| {
+        crate::task::id::validate_prefix(p).map_err(|e| e.to_string())
+    })
+}
+
+pub(crate) fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    checked(d, |n: &u32| {
+        if *n == 0 {
+            Err("must be at least 1".to_string())
+        } else {
+            Ok(())
+        }
+    })
+}
+
+fn branch_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked(d, |b: &String| validate_branch(b))
+}
+
+fn remote_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    checked(d, |r: &Option<String>| {
+        r.as_deref().map_or(Ok(()), validate_remote)
+    })
+}
+
+/// Whether `name` can be a local branch, and so never an option of `git`.
+pub fn validate_branch(name: &str) -> Result<(), String> {
+    let valid = !name.starts_with('-') && git2::Branch::name_is_valid(name).unwrap_or(false);
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{}' is not a valid branch name",
+            name.escape_debug()
+        ))
+    }
+}
+
+/// Whether `name` is a plausible git remote name, and so never an option of
+/// `git` (a pulled config saying `remote = "--upload-pack=..."` must not
+/// become one).
+pub fn validate_remote(name: &str) -> Result<(), String> {
+    let valid = !name.starts_with('-')
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control())
+        && git2::Remote::is_valid_name(name);
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{}' is not a valid remote name",
+            name.escape_debug()
+        ))
+    }
+}
+
 impl Config {
+    /// Reads the text of `path`: every value typed and checked, a bad one
+    /// reported with the file, its line and its key.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, StoreError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let (line, message) = super::located::locate(text, &e);
+            StoreError::Malformed {
+                path: path.to_path_buf(),
+                line,
+                message,
+            }
+        })?;
+        if config.format > FORMAT {
+            return Err(StoreError::NewerFormat {
+                path: path.to_path_buf(),
+                found: config.format,
+                supported: FORMAT,
+            });
+        }
+        Ok(config)
+    }
+
     pub fn new(prefix: String, main_branch: String, remote: Option<String>) -> Config {
         Config {
             format: FORMAT,
@@ -160,5 +264,42 @@ impl Config {
              # remote: the shared remote; test_command: what `land` runs; commit: record .batch/ changes as commits\n\
              {body}"
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_valid_config_round_trips_and_durations_keep_their_text() {
+        let path = Path::new(".batch/config.toml");
+        let mut config = Config::new("bt".into(), "main".into(), Some("origin".into()));
+        config.test_command = Some("cargo test".into());
+        config.workers.timeout = HumanDuration::parse("1h 30m").unwrap();
+        config.workers.claim_ttl = HumanDuration::parse("90min").unwrap();
+        let text = config.render();
+        assert!(text.contains("timeout = \"1h 30m\""), "{text}");
+        assert!(text.contains("claim_ttl = \"90min\""), "{text}");
+        let read = Config::parse(path, &text).unwrap();
+        assert_eq!(read, config);
+        assert_eq!(read.workers.timeout.get(), Duration::from_secs(5400));
+        assert_eq!(read.render(), text);
+    }
+
+    #[test]
+    fn values_that_reach_git_are_checked() {
+        for ok in ["origin", "up-stream", "a.b_c"] {
+            assert!(validate_remote(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-o", "--upload-pack=x", "a b", "a\tb", "a\nb"] {
+            assert!(validate_remote(bad).is_err(), "{bad:?}");
+        }
+        for ok in ["main", "release/1.0"] {
+            assert!(validate_branch(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-x", "a..b", "a b", "HEAD"] {
+            assert!(validate_branch(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -4,10 +4,15 @@
 pub mod atomic;
 pub mod cache;
 pub mod config;
+pub mod duration;
+pub mod located;
 pub mod scan;
+pub mod settings;
 
 pub use cache::{BrokenFile, Cache, ListFilter};
 pub use config::Config;
+pub use duration::HumanDuration;
+pub use settings::{Flags, Settings, SettingsError};
 
 use crate::git::{self, GitError};
 use crate::task::{self, Task, id::IdError};
@@ -99,7 +104,7 @@ impl Store {
             .to_path_buf();
         let config_path = root.join(BATCH_DIR).join("config.toml");
         let config = match std::fs::read_to_string(&config_path) {
-            Ok(text) => parse_config(&config_path, &text)?,
+            Ok(text) => Config::parse(&config_path, &text)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StoreError::NotInitialized { path: config_path });
             }
@@ -142,7 +147,7 @@ impl Store {
         }
         let config = match std::fs::read_to_string(&config_path) {
             Ok(text) => {
-                let config = parse_config(&config_path, &text)?;
+                let config = Config::parse(&config_path, &text)?;
                 if let Some(asked) = prefix
                     && asked != config.prefix
                 {
@@ -335,33 +340,6 @@ impl Store {
     pub fn actor(&self) -> String {
         git::identity::actor(&self.repo)
     }
-}
-
-fn parse_config(path: &Path, text: &str) -> Result<Config, StoreError> {
-    let config: Config = toml::from_str(text).map_err(|e| StoreError::Malformed {
-        path: path.to_path_buf(),
-        line: e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
-            .unwrap_or(1),
-        message: e.message().lines().next().unwrap_or("").to_string(),
-    })?;
-    if config.format > config::FORMAT {
-        return Err(StoreError::NewerFormat {
-            path: path.to_path_buf(),
-            found: config.format,
-            supported: config::FORMAT,
-        });
-    }
-    task::id::validate_prefix(&config.prefix).map_err(|e| StoreError::Malformed {
-        path: path.to_path_buf(),
-        line: 1 + text
-            .lines()
-            .position(|l| l.starts_with("prefix"))
-            .unwrap_or(0),
-        message: e.to_string(),
-    })?;
-    Ok(config)
 }
 
 /// The current time as stored in task files (RFC 3339, UTC, seconds).

@@ -5,7 +5,7 @@
 use super::WorkError;
 use crate::claims::{self, Claim, ClaimError, ClaimSet, Decision, Via};
 use crate::scope::Scope;
-use crate::store::{Cache, Store, StoreError};
+use crate::store::{Cache, Flags, Settings, SettingsError, Store, StoreError};
 use crate::task::{Kind, Status};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -41,10 +41,14 @@ pub struct Claimed {
 }
 
 /// The claimant's TTL: `--ttl`, else the config's `workers.claim_ttl`.
-pub fn ttl(store: &Store, flag: Option<&str>) -> Result<Duration, WorkError> {
-    Ok(claims::parse_duration(
-        flag.unwrap_or(&store.config.workers.claim_ttl),
-    )?)
+pub fn ttl(store: &Store, flag: Option<&str>) -> Result<Duration, SettingsError> {
+    let flags = Flags {
+        ttl: flag.map(String::from),
+        ..Flags::default()
+    };
+    Ok(Settings::resolve(&flags, None, &store.config)?
+        .claim_ttl
+        .get())
 }
 
 /// Where claims go: `--remote`, else the config's `remote`, else local.

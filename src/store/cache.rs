@@ -10,6 +10,7 @@
 //! The questions commands ask of it are in `cache/query.rs`.
 
 mod query;
+mod schema;
 
 use super::scan::{self, Scan};
 use crate::graph::{self, Blocker, Node};
@@ -19,18 +20,6 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const SCHEMA_VERSION: i64 = 2;
-/// The indexes that only queries need. A rebuild from nothing drops them and
-/// creates them at the end: one sort is much cheaper than 100k inserts in
-/// random order.
-const SECONDARY_INDEXES: &str = "
-    CREATE INDEX tasks_ready ON tasks(ready, priority, created, id);
-    CREATE INDEX tasks_order ON tasks(priority, created, id);
-    CREATE INDEX tasks_parent ON tasks(parent);
-    CREATE INDEX labels_by_label ON labels(label, id);";
-const DROP_SECONDARY_INDEXES: &str = "
-    DROP INDEX tasks_ready; DROP INDEX tasks_order;
-    DROP INDEX tasks_parent; DROP INDEX labels_by_label;";
 /// From this many files on, a rebuild from nothing drops the indexes first.
 const BULK_FILES: usize = 1000;
 /// SQLite's page cache during a rebuild (KiB).
@@ -135,25 +124,18 @@ impl Cache {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(sql)?;
-        if version != SCHEMA_VERSION {
+        let current = schema::version();
+        if version != current {
             conn.execute_batch(&format!(
                 "BEGIN IMMEDIATE;
-                 DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS files;
-                 DROP TABLE IF EXISTS broken; DROP TABLE IF EXISTS tasks;
-                 DROP TABLE IF EXISTS deps; DROP TABLE IF EXISTS labels;
-                 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                 CREATE TABLE files(name TEXT PRIMARY KEY, fp INTEGER NOT NULL, content INTEGER NOT NULL);
-                 CREATE TABLE broken(name TEXT PRIMARY KEY, line INTEGER NOT NULL, message TEXT NOT NULL);
-                 CREATE TABLE tasks(
-                   id TEXT PRIMARY KEY, status TEXT NOT NULL, priority INTEGER NOT NULL,
-                   kind TEXT NOT NULL, parent TEXT, created TEXT NOT NULL,
-                   ephemeral INTEGER NOT NULL, ready INTEGER NOT NULL DEFAULT 0,
-                   blocked_by TEXT NOT NULL DEFAULT '[]', json TEXT NOT NULL);
-                 CREATE TABLE deps(id TEXT NOT NULL, dep TEXT NOT NULL, PRIMARY KEY(id, dep));
-                 CREATE TABLE labels(id TEXT NOT NULL, label TEXT NOT NULL, PRIMARY KEY(id, label));
+                 {DROP_TABLES}
+                 {TABLES}
                  {SECONDARY_INDEXES}
-                 PRAGMA user_version = {SCHEMA_VERSION};
-                 COMMIT;"
+                 PRAGMA user_version = {current};
+                 COMMIT;",
+                DROP_TABLES = schema::DROP_TABLES,
+                TABLES = schema::TABLES,
+                SECONDARY_INDEXES = schema::SECONDARY_INDEXES,
             ))
             .map_err(sql)?;
         }
@@ -288,7 +270,8 @@ impl Cache {
         let mut changed = false;
         let bulk = old.is_empty() && scan.entries.len() >= BULK_FILES;
         if bulk {
-            tx.execute_batch(DROP_SECONDARY_INDEXES).map_err(sql)?;
+            tx.execute_batch(schema::DROP_SECONDARY_INDEXES)
+                .map_err(sql)?;
         }
         // In name order, each primary key insert is an append.
         let mut entries: Vec<&scan::Entry> = scan.entries.iter().collect();
@@ -365,7 +348,7 @@ impl Cache {
             recompute_readiness(&tx).map_err(sql)?;
         }
         if bulk {
-            tx.execute_batch(SECONDARY_INDEXES).map_err(sql)?;
+            tx.execute_batch(schema::SECONDARY_INDEXES).map_err(sql)?;
         }
         tx.execute(
             "INSERT OR REPLACE INTO meta(key, value) VALUES ('aggregate', ?1), ('racy', ?2)",

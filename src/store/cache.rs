@@ -42,6 +42,16 @@ pub enum CacheError {
         #[source]
         source: std::io::Error,
     },
+    /// A row this binary cannot read (written by another git-batch, or
+    /// damaged): the cache rebuilds itself from the task files.
+    #[error("query cache {path}: the {column} of task '{id}' does not parse")]
+    BadRow {
+        path: PathBuf,
+        id: String,
+        column: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// A task file that could not be read as a task.
@@ -75,7 +85,7 @@ impl Cache {
         path: &Path,
         tasks_dir: &Path,
     ) -> Result<(Cache, Vec<BrokenFile>), CacheError> {
-        let mut cache = match Cache::open(path, tasks_dir) {
+        let cache = match Cache::open(path, tasks_dir) {
             Ok(cache) => cache,
             // Corrupt or unreadable: it is only a cache, start it over. Not
             // when another process holds it: deleting the files under it
@@ -91,7 +101,7 @@ impl Cache {
             Err(e @ CacheError::Sqlite { .. }) if !is_busy(&e) => {
                 drop(cache);
                 remove_db(path);
-                let mut cache = Cache::open(path, tasks_dir)?;
+                let cache = Cache::open(path, tasks_dir)?;
                 let broken = cache.sync()?;
                 Ok((cache, broken))
             }
@@ -155,15 +165,40 @@ impl Cache {
 
     /// Brings the cache up to date with the task files; returns the files
     /// that do not parse.
-    pub fn sync(&mut self) -> Result<Vec<BrokenFile>, CacheError> {
-        let scan = scan::scan(&self.tasks_dir).map_err(|source| CacheError::Io {
-            path: self.tasks_dir.clone(),
-            source,
-        })?;
+    pub fn sync(&self) -> Result<Vec<BrokenFile>, CacheError> {
+        let scan = self.scan()?;
         if !self.is_fresh(&scan)? {
-            self.rebuild_from(&scan)?;
+            match self.rebuild_from(&scan, false) {
+                // Readiness reads every stored row, the unchanged ones too.
+                Err(CacheError::BadRow { .. }) => self.rebuild_from(&scan, true)?,
+                result => result?,
+            }
         }
         self.broken()
+    }
+
+    fn scan(&self) -> Result<Scan, CacheError> {
+        scan::scan(&self.tasks_dir).map_err(|source| CacheError::Io {
+            path: self.tasks_dir.clone(),
+            source,
+        })
+    }
+
+    /// Runs `query`; when it meets a row this binary cannot read, rebuilds
+    /// the cache from the task files (they are the truth) and runs it once
+    /// more. A row that still does not read after a rebuild from nothing is
+    /// the error: no loop.
+    fn repairing<T>(
+        &self,
+        query: impl Fn(&Cache) -> Result<T, CacheError>,
+    ) -> Result<T, CacheError> {
+        match query(self) {
+            Err(CacheError::BadRow { .. }) => {
+                self.rebuild_from(&self.scan()?, true)?;
+                query(self)
+            }
+            result => result,
+        }
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, CacheError> {
@@ -180,8 +215,13 @@ impl Cache {
         if self.meta("aggregate")?.as_deref() != Some(scan.aggregate.as_str()) {
             return Ok(false);
         }
-        let racy_text = self.meta("racy")?.unwrap_or_default();
-        let racy: Vec<RacyFile> = serde_json::from_str(&racy_text).unwrap_or_default();
+        let Some(racy_text) = self.meta("racy")? else {
+            return Ok(true);
+        };
+        // An unreadable list: which files to re-check is unknown, so all are.
+        let Ok(racy) = serde_json::from_str::<Vec<RacyFile>>(&racy_text) else {
+            return Ok(false);
+        };
         if racy.is_empty() {
             return Ok(true);
         }
@@ -211,7 +251,10 @@ impl Cache {
         Ok(true)
     }
 
-    fn rebuild_from(&mut self, scan: &Scan) -> Result<(), CacheError> {
+    /// Brings the rows up to date with `scan`; `from_scratch` forgets every
+    /// row first, in the same transaction, so other processes never see the
+    /// cache empty.
+    fn rebuild_from(&self, scan: &Scan, from_scratch: bool) -> Result<(), CacheError> {
         let path = self.path.clone();
         let sql = |source| CacheError::Sqlite {
             path: path.clone(),
@@ -223,23 +266,30 @@ impl Cache {
         self.conn
             .pragma_update(None, "cache_size", -(REBUILD_CACHE_KIB as i64))
             .map_err(sql)?;
-        let result = self.rebuild_in_tx(scan);
+        let result = self.rebuild_in_tx(scan, from_scratch);
         self.conn
             .pragma_update(None, "cache_size", -2000)
             .map_err(sql)?;
         result
     }
 
-    fn rebuild_in_tx(&mut self, scan: &Scan) -> Result<(), CacheError> {
+    fn rebuild_in_tx(&self, scan: &Scan, from_scratch: bool) -> Result<(), CacheError> {
         let path = self.path.clone();
         let sql = |source| CacheError::Sqlite {
             path: path.clone(),
             source,
         };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+        // Unchecked: `&self` is enough, so a query can repair the cache it
+        // reads. No transaction is open here: queries run in autocommit.
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(sql)?;
+        if from_scratch {
+            tx.execute_batch(
+                "DELETE FROM files; DELETE FROM broken; DELETE FROM tasks;
+                 DELETE FROM deps; DELETE FROM labels; DELETE FROM meta;",
+            )
+            .map_err(sql)?;
+        }
 
         let old: HashMap<String, (i64, i64)> = {
             let mut stmt = tx
@@ -250,18 +300,20 @@ impl Cache {
                 .map_err(sql)?;
             rows.collect::<Result<_, _>>().map_err(sql)?
         };
-        let old_racy: HashSet<String> = {
+        // None: the stored list does not read, so every file is re-checked.
+        let old_racy: Option<HashSet<String>> = {
             let racy: Option<String> = tx
                 .query_row("SELECT value FROM meta WHERE key = 'racy'", [], |r| {
                     r.get(0)
                 })
                 .optional()
                 .map_err(sql)?;
-            serde_json::from_str::<Vec<RacyFile>>(&racy.unwrap_or_default())
-                .unwrap_or_default()
-                .into_iter()
-                .map(|f| f.name)
-                .collect()
+            match racy {
+                None => Some(HashSet::new()),
+                Some(text) => serde_json::from_str::<Vec<RacyFile>>(&text)
+                    .ok()
+                    .map(|files| files.into_iter().map(|f| f.name).collect()),
+            }
         };
 
         let now_ns = now_ns();
@@ -280,7 +332,7 @@ impl Cache {
             seen.insert(entry.name.as_str());
             let key = entry.fp.key();
             let unchanged = matches!(old.get(&entry.name), Some(&(fp, _)) if fp == key)
-                && !old_racy.contains(&entry.name);
+                && old_racy.as_ref().is_some_and(|r| !r.contains(&entry.name));
             if unchanged {
                 continue;
             }
@@ -345,7 +397,7 @@ impl Cache {
             }
         }
         if changed {
-            recompute_readiness(&tx).map_err(sql)?;
+            recompute_readiness(&tx, &self.path)?;
         }
         if bulk {
             tx.execute_batch(schema::SECONDARY_INDEXES).map_err(sql)?;
@@ -506,58 +558,84 @@ fn insert_task(tx: &rusqlite::Transaction, task: &Task) -> rusqlite::Result<()> 
     Ok(())
 }
 
-fn load_nodes(conn: &Connection) -> rusqlite::Result<Vec<Node>> {
+/// The graph of every stored task; `path` names the cache in errors.
+fn load_nodes(conn: &Connection, path: &Path) -> Result<Vec<Node>, CacheError> {
+    let sql = |source| CacheError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut deps: HashMap<String, Vec<String>> = HashMap::new();
-    let mut stmt = conn.prepare_cached("SELECT id, dep FROM deps ORDER BY id, dep")?;
-    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
-        let (id, dep) = row?;
+    let mut stmt = conn
+        .prepare_cached("SELECT id, dep FROM deps ORDER BY id, dep")
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(sql)?;
+    for row in rows {
+        let (id, dep) = row.map_err(sql)?;
         deps.entry(id).or_default().push(dep);
     }
-    let mut stmt =
-        conn.prepare_cached("SELECT id, status, kind, parent, ephemeral FROM tasks ORDER BY id")?;
-    let rows = stmt.query_map([], |r| {
-        let id: String = r.get(0)?;
-        let status: String = r.get(1)?;
-        let kind: String = r.get(2)?;
-        Ok(Node {
-            deps: Vec::new(),
-            status: status.parse().unwrap_or(Status::Open),
-            kind: kind.parse().unwrap_or(Kind::Task),
-            parent: r.get(3)?,
-            ephemeral: r.get(4)?,
-            id,
+    let mut stmt = conn
+        .prepare_cached("SELECT id, status, kind, parent, ephemeral FROM tasks ORDER BY id")
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map([], |r| {
+            <(String, String, String, Option<String>, bool)>::try_from(r)
         })
-    })?;
+        .map_err(sql)?;
     let mut nodes = Vec::new();
-    for node in rows {
-        let mut node = node?;
-        node.deps = deps.remove(&node.id).unwrap_or_default();
-        nodes.push(node);
+    for row in rows {
+        let (id, status, kind, parent, ephemeral) = row.map_err(sql)?;
+        let bad = |column, message: String| CacheError::BadRow {
+            path: path.to_path_buf(),
+            id: id.clone(),
+            column,
+            source: message.into(),
+        };
+        nodes.push(Node {
+            deps: deps.remove(&id).unwrap_or_default(),
+            status: status.parse::<Status>().map_err(|m| bad("status", m))?,
+            kind: kind.parse::<Kind>().map_err(|m| bad("kind", m))?,
+            parent,
+            ephemeral,
+            id,
+        });
     }
     Ok(nodes)
 }
 
-fn recompute_readiness(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
-    let nodes = load_nodes(tx)?;
+fn recompute_readiness(tx: &rusqlite::Transaction, path: &Path) -> Result<(), CacheError> {
+    let sql = |source| CacheError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let nodes = load_nodes(tx, path)?;
     let unreadable: HashSet<String> = {
-        let mut stmt = tx.prepare("SELECT name FROM broken")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        rows.filter_map(Result::ok)
-            .map(|n| n.trim_end_matches(".toml").to_string())
-            .collect()
+        let mut stmt = tx.prepare("SELECT name FROM broken").map_err(sql)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(sql)?;
+        rows.map(|n| n.map(|n| n.trim_end_matches(".toml").to_string()))
+            .collect::<Result<_, _>>()
+            .map_err(sql)?
     };
     let old: HashMap<String, (bool, String)> = {
-        let mut stmt = tx.prepare("SELECT id, ready, blocked_by FROM tasks")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
-        rows.collect::<Result<_, _>>()?
+        let mut stmt = tx
+            .prepare("SELECT id, ready, blocked_by FROM tasks")
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+            .map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)?
     };
     let analysis = graph::analyze(&nodes, &unreadable);
-    let mut update =
-        tx.prepare_cached("UPDATE tasks SET ready = ?2, blocked_by = ?3 WHERE id = ?1")?;
+    let mut update = tx
+        .prepare_cached("UPDATE tasks SET ready = ?2, blocked_by = ?3 WHERE id = ?1")
+        .map_err(sql)?;
     for (node, a) in nodes.iter().zip(analysis) {
         let blocked_by = serde_json::to_string(&a.blockers).expect("blockers serialize");
         if old.get(&node.id) != Some(&(a.ready, blocked_by.clone())) {
-            update.execute(params![node.id, a.ready, blocked_by])?;
+            update
+                .execute(params![node.id, a.ready, blocked_by])
+                .map_err(sql)?;
         }
     }
     Ok(())

@@ -174,3 +174,92 @@ fn processes_creating_the_cache_at_once_all_see_every_task() {
         }
     }
 }
+
+/// Runs `sql` on the cache, as another git-batch (or a damaged disk) would
+/// have left it.
+fn tamper(env: &TestEnv, sql: &str) {
+    let conn = rusqlite::Connection::open(env.cache_db()).unwrap();
+    let changed = conn.execute(sql, []).unwrap();
+    assert_eq!(changed, 1, "{sql}");
+}
+
+/// A row this binary cannot read (a task field another version added or
+/// dropped, blockers that are not JSON) does not panic the query that meets
+/// it: the cache is rebuilt from the task files and the command answers as
+/// if nothing had happened.
+#[test]
+fn rows_this_binary_cannot_read_are_rebuilt_from_the_files() {
+    let env = TestEnv::new();
+    let epic = env.create(&["epic", "--kind", "epic"]);
+    let child = env.create(&["child", "--parent", &epic]);
+    let waits = env.create(&["waits", "--dep", &child]);
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["--json", "list", "--all"],
+        vec!["--json", "show", &epic],
+        vec!["--json", "show", &waits],
+        vec!["--json", "blocked"],
+        vec!["ready"],
+    ];
+    let intact: Vec<String> = commands.iter().map(|c| env.ok(c)).collect();
+    let damage = [
+        format!("UPDATE tasks SET json = json_set(json, '$.reviewer', 'x') WHERE id = '{child}'"),
+        format!("UPDATE tasks SET json = json_remove(json, '$.title') WHERE id = '{child}'"),
+        format!("UPDATE tasks SET json = 'not json' WHERE id = '{waits}'"),
+        format!("UPDATE tasks SET blocked_by = 'garbage' WHERE id = '{waits}'"),
+        format!("UPDATE tasks SET blocked_by = '[{{\"reason\":\"new\"}}]' WHERE id = '{waits}'"),
+    ];
+    for sql in &damage {
+        for (command, want) in commands.iter().zip(&intact) {
+            tamper(&env, sql);
+            let out = env.run(command);
+            crate::common::assert_ok(&out);
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                *want,
+                "{command:?} after {sql}"
+            );
+        }
+    }
+}
+
+/// `ready --json` streams the rows without parsing them (its speed is the
+/// point), so it is checked for what it must still do: exit 0 with the
+/// right tasks. The next parsing query repairs the row.
+#[test]
+fn ready_json_streams_past_a_row_it_cannot_read() {
+    let env = TestEnv::new();
+    let first = env.create(&["first", "-p", "1"]);
+    let second = env.create(&["second"]);
+    assert_eq!(env.ready_ids(), vec![first.clone(), second.clone()]);
+    tamper(
+        &env,
+        &format!("UPDATE tasks SET json = json_set(json, '$.reviewer', 'x') WHERE id = '{second}'"),
+    );
+    assert_eq!(env.ready_ids(), vec![first.clone(), second.clone()]);
+    env.ok(&["list"]);
+    let ready: Vec<serde_json::Value> = env.json(&["ready"]);
+    assert!(
+        ready.iter().all(|t| t.get("reviewer").is_none()),
+        "{ready:?}"
+    );
+}
+
+/// A damaged status column (what the graph is built from) is no panic and no
+/// silent "open" either: the cache is rebuilt.
+#[test]
+fn a_status_this_binary_does_not_know_is_rebuilt_from_the_file() {
+    let env = TestEnv::new();
+    let dep = env.create(&["dep"]);
+    let waits = env.create(&["waits", "--dep", &dep]);
+    env.ok(&["close", &dep]);
+    assert_eq!(env.ready_ids(), vec![waits.clone()]);
+    let damage = format!("UPDATE tasks SET status = 'reviewing' WHERE id = '{dep}'");
+    // A query of the graph meets it.
+    let tree = env.ok(&["--json", "dep", "tree", &waits]);
+    tamper(&env, &damage);
+    assert_eq!(env.ok(&["--json", "dep", "tree", &waits]), tree);
+    // So does the readiness a changed file recomputes over every row.
+    tamper(&env, &damage);
+    env.ok(&["update", &waits, "--title", "still waits"]);
+    assert_eq!(env.ready_ids(), vec![waits]);
+}

@@ -118,14 +118,9 @@ pub fn task_set(
     let claimed = crate::claims::claimed_ids(&store.repo)?
         .into_iter()
         .collect();
-    let mut tasks = Vec::new();
-    cache
-        .ready_json(None, 0, &claimed, |json| {
-            tasks.push(serde_json::from_str(json).map_err(std::io::Error::other)?);
-            Ok(())
-        })
-        .map_err(crate::store::StoreError::from)??;
-    Ok(tasks)
+    Ok(cache
+        .ready(None, 0, &claimed)
+        .map_err(crate::store::StoreError::from)?)
 }
 
 /// Who is working, shared by the commands that claim and finish tasks.

@@ -46,13 +46,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         written?;
         out.write_all(b"]\n")?;
     } else {
-        let mut tasks = Vec::new();
-        cache
-            .ready_json(args.parent.as_deref(), args.limit, &claimed, |json| {
-                tasks.push(serde_json::from_str(json).map_err(std::io::Error::other)?);
-                Ok(())
-            })
-            .map_err(StoreError::from)??;
+        let tasks = cache
+            .ready(args.parent.as_deref(), args.limit, &claimed)
+            .map_err(StoreError::from)?;
         super::print_tasks(ctx, &tasks)?;
         if tasks.is_empty() {
             ctx.ui.status("no ready tasks");

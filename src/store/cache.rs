@@ -10,6 +10,7 @@
 //! The questions commands ask of it are in `cache/query.rs`.
 
 mod query;
+mod schema;
 
 use super::scan::{self, Scan};
 use crate::graph::{self, Blocker, Node};
@@ -19,18 +20,6 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const SCHEMA_VERSION: i64 = 2;
-/// The indexes that only queries need. A rebuild from nothing drops them and
-/// creates them at the end: one sort is much cheaper than 100k inserts in
-/// random order.
-const SECONDARY_INDEXES: &str = "
-    CREATE INDEX tasks_ready ON tasks(ready, priority, created, id);
-    CREATE INDEX tasks_order ON tasks(priority, created, id);
-    CREATE INDEX tasks_parent ON tasks(parent);
-    CREATE INDEX labels_by_label ON labels(label, id);";
-const DROP_SECONDARY_INDEXES: &str = "
-    DROP INDEX tasks_ready; DROP INDEX tasks_order;
-    DROP INDEX tasks_parent; DROP INDEX labels_by_label;";
 /// From this many files on, a rebuild from nothing drops the indexes first.
 const BULK_FILES: usize = 1000;
 /// SQLite's page cache during a rebuild (KiB).
@@ -52,6 +41,16 @@ pub enum CacheError {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+    /// A row this binary cannot read (written by another git-batch, or
+    /// damaged): the cache rebuilds itself from the task files.
+    #[error("query cache {path}: the {column} of task '{id}' does not parse")]
+    BadRow {
+        path: PathBuf,
+        id: String,
+        column: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -86,7 +85,7 @@ impl Cache {
         path: &Path,
         tasks_dir: &Path,
     ) -> Result<(Cache, Vec<BrokenFile>), CacheError> {
-        let mut cache = match Cache::open(path, tasks_dir) {
+        let cache = match Cache::open(path, tasks_dir) {
             Ok(cache) => cache,
             // Corrupt or unreadable: it is only a cache, start it over. Not
             // when another process holds it: deleting the files under it
@@ -102,7 +101,7 @@ impl Cache {
             Err(e @ CacheError::Sqlite { .. }) if !is_busy(&e) => {
                 drop(cache);
                 remove_db(path);
-                let mut cache = Cache::open(path, tasks_dir)?;
+                let cache = Cache::open(path, tasks_dir)?;
                 let broken = cache.sync()?;
                 Ok((cache, broken))
             }
@@ -135,25 +134,18 @@ impl Cache {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(sql)?;
-        if version != SCHEMA_VERSION {
+        let current = schema::version();
+        if version != current {
             conn.execute_batch(&format!(
                 "BEGIN IMMEDIATE;
-                 DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS files;
-                 DROP TABLE IF EXISTS broken; DROP TABLE IF EXISTS tasks;
-                 DROP TABLE IF EXISTS deps; DROP TABLE IF EXISTS labels;
-                 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                 CREATE TABLE files(name TEXT PRIMARY KEY, fp INTEGER NOT NULL, content INTEGER NOT NULL);
-                 CREATE TABLE broken(name TEXT PRIMARY KEY, line INTEGER NOT NULL, message TEXT NOT NULL);
-                 CREATE TABLE tasks(
-                   id TEXT PRIMARY KEY, status TEXT NOT NULL, priority INTEGER NOT NULL,
-                   kind TEXT NOT NULL, parent TEXT, created TEXT NOT NULL,
-                   ephemeral INTEGER NOT NULL, ready INTEGER NOT NULL DEFAULT 0,
-                   blocked_by TEXT NOT NULL DEFAULT '[]', json TEXT NOT NULL);
-                 CREATE TABLE deps(id TEXT NOT NULL, dep TEXT NOT NULL, PRIMARY KEY(id, dep));
-                 CREATE TABLE labels(id TEXT NOT NULL, label TEXT NOT NULL, PRIMARY KEY(id, label));
+                 {DROP_TABLES}
+                 {TABLES}
                  {SECONDARY_INDEXES}
-                 PRAGMA user_version = {SCHEMA_VERSION};
-                 COMMIT;"
+                 PRAGMA user_version = {current};
+                 COMMIT;",
+                DROP_TABLES = schema::DROP_TABLES,
+                TABLES = schema::TABLES,
+                SECONDARY_INDEXES = schema::SECONDARY_INDEXES,
             ))
             .map_err(sql)?;
         }
@@ -173,15 +165,40 @@ impl Cache {
 
     /// Brings the cache up to date with the task files; returns the files
     /// that do not parse.
-    pub fn sync(&mut self) -> Result<Vec<BrokenFile>, CacheError> {
-        let scan = scan::scan(&self.tasks_dir).map_err(|source| CacheError::Io {
-            path: self.tasks_dir.clone(),
-            source,
-        })?;
+    pub fn sync(&self) -> Result<Vec<BrokenFile>, CacheError> {
+        let scan = self.scan()?;
         if !self.is_fresh(&scan)? {
-            self.rebuild_from(&scan)?;
+            match self.rebuild_from(&scan, false) {
+                // Readiness reads every stored row, the unchanged ones too.
+                Err(CacheError::BadRow { .. }) => self.rebuild_from(&scan, true)?,
+                result => result?,
+            }
         }
         self.broken()
+    }
+
+    fn scan(&self) -> Result<Scan, CacheError> {
+        scan::scan(&self.tasks_dir).map_err(|source| CacheError::Io {
+            path: self.tasks_dir.clone(),
+            source,
+        })
+    }
+
+    /// Runs `query`; when it meets a row this binary cannot read, rebuilds
+    /// the cache from the task files (they are the truth) and runs it once
+    /// more. A row that still does not read after a rebuild from nothing is
+    /// the error: no loop.
+    fn repairing<T>(
+        &self,
+        query: impl Fn(&Cache) -> Result<T, CacheError>,
+    ) -> Result<T, CacheError> {
+        match query(self) {
+            Err(CacheError::BadRow { .. }) => {
+                self.rebuild_from(&self.scan()?, true)?;
+                query(self)
+            }
+            result => result,
+        }
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, CacheError> {
@@ -198,8 +215,13 @@ impl Cache {
         if self.meta("aggregate")?.as_deref() != Some(scan.aggregate.as_str()) {
             return Ok(false);
         }
-        let racy_text = self.meta("racy")?.unwrap_or_default();
-        let racy: Vec<RacyFile> = serde_json::from_str(&racy_text).unwrap_or_default();
+        let Some(racy_text) = self.meta("racy")? else {
+            return Ok(true);
+        };
+        // An unreadable list: which files to re-check is unknown, so all are.
+        let Ok(racy) = serde_json::from_str::<Vec<RacyFile>>(&racy_text) else {
+            return Ok(false);
+        };
         if racy.is_empty() {
             return Ok(true);
         }
@@ -229,7 +251,10 @@ impl Cache {
         Ok(true)
     }
 
-    fn rebuild_from(&mut self, scan: &Scan) -> Result<(), CacheError> {
+    /// Brings the rows up to date with `scan`; `from_scratch` forgets every
+    /// row first, in the same transaction, so other processes never see the
+    /// cache empty.
+    fn rebuild_from(&self, scan: &Scan, from_scratch: bool) -> Result<(), CacheError> {
         let path = self.path.clone();
         let sql = |source| CacheError::Sqlite {
             path: path.clone(),
@@ -241,23 +266,30 @@ impl Cache {
         self.conn
             .pragma_update(None, "cache_size", -(REBUILD_CACHE_KIB as i64))
             .map_err(sql)?;
-        let result = self.rebuild_in_tx(scan);
+        let result = self.rebuild_in_tx(scan, from_scratch);
         self.conn
             .pragma_update(None, "cache_size", -2000)
             .map_err(sql)?;
         result
     }
 
-    fn rebuild_in_tx(&mut self, scan: &Scan) -> Result<(), CacheError> {
+    fn rebuild_in_tx(&self, scan: &Scan, from_scratch: bool) -> Result<(), CacheError> {
         let path = self.path.clone();
         let sql = |source| CacheError::Sqlite {
             path: path.clone(),
             source,
         };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+        // Unchecked: `&self` is enough, so a query can repair the cache it
+        // reads. No transaction is open here: queries run in autocommit.
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(sql)?;
+        if from_scratch {
+            tx.execute_batch(
+                "DELETE FROM files; DELETE FROM broken; DELETE FROM tasks;
+                 DELETE FROM deps; DELETE FROM labels; DELETE FROM meta;",
+            )
+            .map_err(sql)?;
+        }
 
         let old: HashMap<String, (i64, i64)> = {
             let mut stmt = tx
@@ -268,18 +300,20 @@ impl Cache {
                 .map_err(sql)?;
             rows.collect::<Result<_, _>>().map_err(sql)?
         };
-        let old_racy: HashSet<String> = {
+        // None: the stored list does not read, so every file is re-checked.
+        let old_racy: Option<HashSet<String>> = {
             let racy: Option<String> = tx
                 .query_row("SELECT value FROM meta WHERE key = 'racy'", [], |r| {
                     r.get(0)
                 })
                 .optional()
                 .map_err(sql)?;
-            serde_json::from_str::<Vec<RacyFile>>(&racy.unwrap_or_default())
-                .unwrap_or_default()
-                .into_iter()
-                .map(|f| f.name)
-                .collect()
+            match racy {
+                None => Some(HashSet::new()),
+                Some(text) => serde_json::from_str::<Vec<RacyFile>>(&text)
+                    .ok()
+                    .map(|files| files.into_iter().map(|f| f.name).collect()),
+            }
         };
 
         let now_ns = now_ns();
@@ -288,7 +322,8 @@ impl Cache {
         let mut changed = false;
         let bulk = old.is_empty() && scan.entries.len() >= BULK_FILES;
         if bulk {
-            tx.execute_batch(DROP_SECONDARY_INDEXES).map_err(sql)?;
+            tx.execute_batch(schema::DROP_SECONDARY_INDEXES)
+                .map_err(sql)?;
         }
         // In name order, each primary key insert is an append.
         let mut entries: Vec<&scan::Entry> = scan.entries.iter().collect();
@@ -297,7 +332,7 @@ impl Cache {
             seen.insert(entry.name.as_str());
             let key = entry.fp.key();
             let unchanged = matches!(old.get(&entry.name), Some(&(fp, _)) if fp == key)
-                && !old_racy.contains(&entry.name);
+                && old_racy.as_ref().is_some_and(|r| !r.contains(&entry.name));
             if unchanged {
                 continue;
             }
@@ -362,10 +397,10 @@ impl Cache {
             }
         }
         if changed {
-            recompute_readiness(&tx).map_err(sql)?;
+            recompute_readiness(&tx, &self.path)?;
         }
         if bulk {
-            tx.execute_batch(SECONDARY_INDEXES).map_err(sql)?;
+            tx.execute_batch(schema::SECONDARY_INDEXES).map_err(sql)?;
         }
         tx.execute(
             "INSERT OR REPLACE INTO meta(key, value) VALUES ('aggregate', ?1), ('racy', ?2)",
@@ -523,58 +558,84 @@ fn insert_task(tx: &rusqlite::Transaction, task: &Task) -> rusqlite::Result<()> 
     Ok(())
 }
 
-fn load_nodes(conn: &Connection) -> rusqlite::Result<Vec<Node>> {
+/// The graph of every stored task; `path` names the cache in errors.
+fn load_nodes(conn: &Connection, path: &Path) -> Result<Vec<Node>, CacheError> {
+    let sql = |source| CacheError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut deps: HashMap<String, Vec<String>> = HashMap::new();
-    let mut stmt = conn.prepare_cached("SELECT id, dep FROM deps ORDER BY id, dep")?;
-    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
-        let (id, dep) = row?;
+    let mut stmt = conn
+        .prepare_cached("SELECT id, dep FROM deps ORDER BY id, dep")
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(sql)?;
+    for row in rows {
+        let (id, dep) = row.map_err(sql)?;
         deps.entry(id).or_default().push(dep);
     }
-    let mut stmt =
-        conn.prepare_cached("SELECT id, status, kind, parent, ephemeral FROM tasks ORDER BY id")?;
-    let rows = stmt.query_map([], |r| {
-        let id: String = r.get(0)?;
-        let status: String = r.get(1)?;
-        let kind: String = r.get(2)?;
-        Ok(Node {
-            deps: Vec::new(),
-            status: status.parse().unwrap_or(Status::Open),
-            kind: kind.parse().unwrap_or(Kind::Task),
-            parent: r.get(3)?,
-            ephemeral: r.get(4)?,
-            id,
+    let mut stmt = conn
+        .prepare_cached("SELECT id, status, kind, parent, ephemeral FROM tasks ORDER BY id")
+        .map_err(sql)?;
+    let rows = stmt
+        .query_map([], |r| {
+            <(String, String, String, Option<String>, bool)>::try_from(r)
         })
-    })?;
+        .map_err(sql)?;
     let mut nodes = Vec::new();
-    for node in rows {
-        let mut node = node?;
-        node.deps = deps.remove(&node.id).unwrap_or_default();
-        nodes.push(node);
+    for row in rows {
+        let (id, status, kind, parent, ephemeral) = row.map_err(sql)?;
+        let bad = |column, message: String| CacheError::BadRow {
+            path: path.to_path_buf(),
+            id: id.clone(),
+            column,
+            source: message.into(),
+        };
+        nodes.push(Node {
+            deps: deps.remove(&id).unwrap_or_default(),
+            status: status.parse::<Status>().map_err(|m| bad("status", m))?,
+            kind: kind.parse::<Kind>().map_err(|m| bad("kind", m))?,
+            parent,
+            ephemeral,
+            id,
+        });
     }
     Ok(nodes)
 }
 
-fn recompute_readiness(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
-    let nodes = load_nodes(tx)?;
+fn recompute_readiness(tx: &rusqlite::Transaction, path: &Path) -> Result<(), CacheError> {
+    let sql = |source| CacheError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let nodes = load_nodes(tx, path)?;
     let unreadable: HashSet<String> = {
-        let mut stmt = tx.prepare("SELECT name FROM broken")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        rows.filter_map(Result::ok)
-            .map(|n| n.trim_end_matches(".toml").to_string())
-            .collect()
+        let mut stmt = tx.prepare("SELECT name FROM broken").map_err(sql)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(sql)?;
+        rows.map(|n| n.map(|n| n.trim_end_matches(".toml").to_string()))
+            .collect::<Result<_, _>>()
+            .map_err(sql)?
     };
     let old: HashMap<String, (bool, String)> = {
-        let mut stmt = tx.prepare("SELECT id, ready, blocked_by FROM tasks")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
-        rows.collect::<Result<_, _>>()?
+        let mut stmt = tx
+            .prepare("SELECT id, ready, blocked_by FROM tasks")
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+            .map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)?
     };
     let analysis = graph::analyze(&nodes, &unreadable);
-    let mut update =
-        tx.prepare_cached("UPDATE tasks SET ready = ?2, blocked_by = ?3 WHERE id = ?1")?;
+    let mut update = tx
+        .prepare_cached("UPDATE tasks SET ready = ?2, blocked_by = ?3 WHERE id = ?1")
+        .map_err(sql)?;
     for (node, a) in nodes.iter().zip(analysis) {
         let blocked_by = serde_json::to_string(&a.blockers).expect("blockers serialize");
         if old.get(&node.id) != Some(&(a.ready, blocked_by.clone())) {
-            update.execute(params![node.id, a.ready, blocked_by])?;
+            update
+                .execute(params![node.id, a.ready, blocked_by])
+                .map_err(sql)?;
         }
     }
     Ok(())

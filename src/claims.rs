@@ -43,7 +43,7 @@ pub struct Claim {
 
 impl Claim {
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
-        parse_time(&self.expires).is_some_and(|t| t <= now)
+        crate::time::parse(&self.expires).is_some_and(|t| t <= now)
     }
 }
 
@@ -76,8 +76,6 @@ pub enum ClaimError {
     Live(Box<Claim>),
     #[error("{} is claimed by {}, not by {you}", .claim.task, .claim.worker)]
     NotYours { claim: Box<Claim>, you: String },
-    #[error("'{value}' is not a duration: {message}")]
-    BadDuration { value: String, message: String },
     #[error("{CLAIMS_REF} is damaged at {commit}: {message}")]
     Corrupt { commit: String, message: String },
     #[error("the claims kept changing under us ({attempts} attempts)")]
@@ -101,34 +99,6 @@ impl ClaimError {
                 | ClaimError::Contended { .. }
         ) || matches!(self, ClaimError::NothingFree { held, .. } if *held > 0)
     }
-}
-
-/// Parses `30m`, `2h`, `1d 12h`, `90s`.
-pub fn parse_duration(value: &str) -> Result<Duration, ClaimError> {
-    humantime::parse_duration(value.trim()).map_err(|e| ClaimError::BadDuration {
-        value: value.to_string(),
-        message: e.to_string(),
-    })
-}
-
-pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// "Now", honouring `GIT_BATCH_NOW` like every timestamp in task files.
-pub fn now() -> DateTime<Utc> {
-    parse_time(&crate::store::now()).unwrap_or_else(Utc::now)
-}
-
-pub fn format_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// The worker name: `batch.worker`, else `<author name>@<host>`.
-pub fn default_worker(repo: &Repository) -> String {
-    git::identity::worker(repo)
 }
 
 /// The claims as this clone last saw them (no network).
@@ -466,18 +436,6 @@ fn git_dir_of(repo: &Repository) -> &Path {
     repo.workdir().unwrap_or_else(|| repo.path())
 }
 
-/// Why (and on what) two scopes overlap, for messages.
-pub fn describe_overlap(overlap: &Overlap) -> String {
-    match overlap {
-        Overlap::Unscoped { a: true, .. } => {
-            "the task has no scope, so it may touch every file; give it one with `git batch update ID --add-scope GLOB`".into()
-        }
-        Overlap::Unscoped { .. } => "the claimed task has no scope, so it may touch every file".into(),
-        Overlap::Files { examples } => format!("both match {}", examples.join(", ")),
-        Overlap::Prefix { a, b } => format!("'{a}' and '{b}' can match the same files"),
-    }
-}
-
 /// The first live claim (other than `task`'s own) whose scope overlaps
 /// `scope`.
 pub fn find_overlap<'a>(
@@ -520,7 +478,7 @@ pub fn history(repo: &Repository, limit: usize) -> Result<Vec<HistoryEntry>, Cla
             .map_err(git_err("reading the claims history"))?;
         let when = commit.committer().when();
         let time = DateTime::from_timestamp(when.seconds(), 0)
-            .map(format_time)
+            .map(crate::time::format)
             .unwrap_or_default();
         out.push(HistoryEntry {
             commit: next.to_string(),

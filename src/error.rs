@@ -3,8 +3,8 @@
 //! in `docs/cli.md`).
 
 use crate::beads::BeadsError;
+use crate::edit::EditError;
 use crate::git::GitError;
-use crate::ops::OpError;
 use crate::store::StoreError;
 use std::error::Error as StdError;
 
@@ -197,18 +197,18 @@ impl From<crate::store::SettingsError> for CommandError {
     }
 }
 
-impl From<OpError> for CommandError {
-    fn from(e: OpError) -> Self {
+impl From<EditError> for CommandError {
+    fn from(e: EditError) -> Self {
         match e {
-            OpError::Store(s) => s.into(),
-            OpError::UnknownRef { .. } => CommandError::new(Exit::User, e)
+            EditError::Store(s) => s.into(),
+            EditError::UnknownRef { .. } => CommandError::new(Exit::User, e)
                 .hint("create it first, or check the id with `git batch list --all`"),
-            OpError::Cycle { .. } => CommandError::new(Exit::User, e)
+            EditError::Cycle { .. } => CommandError::new(Exit::User, e)
                 .hint("remove one of the edges with `git batch dep rm`, or leave this one out"),
-            OpError::BrokenGraph { .. } => CommandError::new(Exit::User, e)
+            EditError::BrokenGraph { .. } => CommandError::new(Exit::User, e)
                 .hint("fix those files first (`git batch list` shows each problem)"),
-            OpError::Invalid(_) => CommandError::new(Exit::User, e),
-            OpError::NoFreeId(_) => CommandError::new(Exit::Internal, e),
+            EditError::Invalid(_) => CommandError::new(Exit::User, e),
+            EditError::NoFreeId(_) => CommandError::new(Exit::Internal, e),
         }
     }
 }
@@ -243,9 +243,7 @@ impl From<crate::claims::ClaimError> for CommandError {
             }
             C::NothingFree { .. } => CommandError::new(Exit::User, e)
                 .hint("`git batch blocked` shows what waits on what"),
-            C::NotClaimed { .. } | C::BadDuration { .. } | C::Scope { .. } => {
-                CommandError::new(Exit::User, e)
-            }
+            C::NotClaimed { .. } | C::Scope { .. } => CommandError::new(Exit::User, e),
             C::NotYours { .. } => CommandError::new(Exit::Conflict, e)
                 .hint("pass --worker with its name, or --force to release it anyway"),
             C::Corrupt { .. } => CommandError::new(Exit::Internal, e),

@@ -1,5 +1,5 @@
 //! The `git-batch` binary: everything happens in the library.
 
 fn main() -> std::process::ExitCode {
-    git_batch::cli::main()
+    git_batch::commands::main()
 }

@@ -3,7 +3,7 @@
 
 use crate::common::{BIN, TestEnv, fixed_env};
 use clap::CommandFactory;
-use git_batch::cli::Cli;
+use git_batch::commands::Cli;
 use std::io::Read;
 use std::process::{Command, Stdio};
 

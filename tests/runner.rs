@@ -15,6 +15,7 @@ mod deps;
 mod git_runner;
 mod guard;
 mod land;
+mod layers;
 mod plan;
 mod progress;
 mod receipts;

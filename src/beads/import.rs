@@ -1,7 +1,8 @@
 //! `import --beads`: beads JSONL lines to task files, in one commit.
 
 use super::{BeadsError, LABEL_PREFIX, TYPE_PREFIX};
-use crate::store::{Store, atomic, scan};
+use crate::atomic;
+use crate::store::{Store, scan};
 use crate::task::{self, Estimate, Kind, Note, Status, Task, id};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -156,7 +157,7 @@ pub fn import(store: &Store, path: &Path) -> Result<ImportReport, BeadsError> {
         }
     }
     let known: HashSet<&str> = unique.iter().map(|(_, i)| i.id.as_str()).collect();
-    let now = crate::store::now();
+    let now = crate::time::now_text();
     let mut tasks = Vec::with_capacity(unique.len());
     for (line, issue) in &unique {
         let mut messages = Vec::new();

@@ -1,7 +1,7 @@
 //! `git batch abandon`: remove a task's worktree and branch.
 
 use super::WorkerArgs;
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::work::worktree;
 

@@ -1,6 +1,6 @@
 //! `git batch blocked`: every blocked task and what blocks it.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::graph::Blocker;
 use crate::store::StoreError;

@@ -1,7 +1,7 @@
 //! `git batch check`: can these tasks run in parallel; do these commits
 //! stay in scope.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::{CommandError, Exit};
 use crate::guard::{Problem, check, hooks};
 

@@ -1,7 +1,7 @@
 //! `git batch claim`: take a task (or the next free one) for a worker.
 
 use super::{TargetArgs, WorkerArgs};
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::work::claim;
 

@@ -1,7 +1,7 @@
 //! `git batch claims`: who holds what, and the history of claims.
 
 use crate::claims::{self, Via};
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::ui::{self, paint};
 
@@ -46,7 +46,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         return Ok(());
     }
     let set = claims::read(&store.repo)?;
-    let now = claims::now();
+    let now = crate::time::now();
     let rows: Vec<Row> = set
         .claims
         .values()

@@ -1,8 +1,8 @@
 //! `git batch close`: mark tasks closed, with a reason.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
+use crate::edit;
 use crate::error::CommandError;
-use crate::ops;
 
 /// Close one or more tasks (one commit for all).
 #[derive(Debug, clap::Args)]
@@ -17,6 +17,6 @@ pub struct Args {
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
-    let changed = ops::close(&store, &args.ids, args.reason)?;
+    let changed = edit::close(&store, &args.ids, args.reason)?;
     super::reopen::print_changes(ctx, &changed, "closed")
 }

@@ -1,6 +1,6 @@
 //! `git batch completions`: shell completion scripts.
 
-use crate::cli::{Cli, Ctx};
+use crate::commands::{Cli, Ctx};
 use crate::error::CommandError;
 use clap::CommandFactory;
 

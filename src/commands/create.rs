@@ -1,8 +1,8 @@
 //! `git batch create`: a new task with a fresh hash id.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
+use crate::edit::{self, NewTask};
 use crate::error::CommandError;
-use crate::ops::{self, NewTask};
 use crate::task::{Estimate, Kind};
 use std::path::PathBuf;
 
@@ -54,7 +54,7 @@ pub fn parse_estimate(s: &str) -> Result<Estimate, String> {
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let body = super::read_body(args.body, args.body_file.as_deref())?.unwrap_or_default();
-    let created = ops::create(
+    let created = edit::create(
         &store,
         NewTask {
             title: args.title,

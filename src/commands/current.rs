@@ -1,6 +1,6 @@
 //! `git batch current`: the task of this worker worktree.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::work::{WorkError, worktree};
 

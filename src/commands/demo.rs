@@ -1,12 +1,12 @@
 //! `git batch demo`: the whole loop on a scratch repository, in seconds.
 
-use crate::cli::Ctx;
-use crate::demo::{self, DemoRepo, Worked};
+use crate::commands::Ctx;
+use crate::edit::NewTask;
 use crate::error::{CommandError, Exit};
-use crate::ops::NewTask;
 use crate::plan::split::{self, Chunking};
 use crate::plan::{NewPlan, RunConfig};
 use crate::run::Options;
+use crate::sample::{self, DemoRepo, Worked};
 use crate::store::Store;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,8 +35,8 @@ pub struct Args {
 struct DemoReport {
     repo: DemoRepo,
     run: crate::run::Summary,
-    status: crate::plan::status::StatusReport,
-    review: crate::plan::review::Review,
+    status: crate::report::status::StatusReport,
+    review: crate::report::review::Review,
 }
 
 fn shell_quote(s: &str) -> String {
@@ -55,9 +55,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     // SAFETY: no other thread runs yet.
     unsafe { std::env::set_var("PATH", crate::run::worker::path_with_self()) };
     ctx.ui.status(format!("demo: setting up {}", dir.display()));
-    let repo = demo::setup(&dir).map_err(demo_err)?;
+    let repo = sample::setup(&dir).map_err(demo_err)?;
     let mut store = Store::open(&repo.work)?;
-    let items: Vec<String> = demo::CHAPTERS
+    let items: Vec<String> = sample::CHAPTERS
         .iter()
         .map(|(name, _)| format!("docs/{name}.md"))
         .collect();
@@ -73,7 +73,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             jobs: args.jobs as u32,
             timeout: Duration::from_secs(120).into(),
             retries: 1,
-            test: Some(demo::TEST.into()),
+            test: Some(sample::TEST.into()),
             max_tasks: 0,
         },
         force: false,
@@ -90,7 +90,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         "demo: split the book into {} tasks (plan book), one chapter each",
         made.tasks.len()
     ));
-    crate::git::program::ok(&repo.work, &["push", "--quiet", "origin", "main"])?;
+    repo.publish().map_err(demo_err)?;
     let exe = std::env::current_exe()?;
     let opts = Options {
         name: "book".into(),
@@ -102,7 +102,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         retries: 1,
         validate: None,
         land: true,
-        test: Some(demo::TEST.into()),
+        test: Some(sample::TEST.into()),
         pause_after: None,
         max_tasks: 0,
         remote: Some("origin".into()),
@@ -115,11 +115,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         "demo: running {} workers (`git batch run --plan book -j {} --land --test '{}'`)",
         opts.jobs,
         opts.jobs,
-        demo::TEST
+        sample::TEST
     ));
     let summary = super::run::run_with_progress(ctx, &store, &opts)?;
-    let status = crate::plan::status::status(&store, Some("book"))?;
-    let review = crate::plan::review::review_plan(&store, "book", false)?;
+    let status = crate::report::status::status(&store, Some("book"))?;
+    let review = crate::report::review::review_plan(&store, "book", false)?;
     if ctx.ui.json {
         ctx.ui.json_value(&DemoReport {
             repo: repo.clone(),
@@ -165,16 +165,18 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     Ok(())
 }
 
-fn demo_err(e: demo::DemoError) -> CommandError {
+fn demo_err(e: sample::DemoError) -> CommandError {
     match e {
-        demo::DemoError::Store(s) => s.into(),
-        demo::DemoError::Git(g) => g.into(),
-        demo::DemoError::Guard(g) => g.into(),
-        demo::DemoError::Work(w) => w.into(),
-        demo::DemoError::NotEmpty { .. } => {
+        sample::DemoError::Store(s) => s.into(),
+        sample::DemoError::Git(g) => g.into(),
+        sample::DemoError::Guard(g) => g.into(),
+        sample::DemoError::Work(w) => w.into(),
+        sample::DemoError::NotEmpty { .. } => {
             CommandError::new(Exit::User, e).hint("give a new directory, or leave DIR out")
         }
-        demo::DemoError::NotInRun | demo::DemoError::Io { .. } => CommandError::new(Exit::User, e),
+        sample::DemoError::NotInRun | sample::DemoError::Io { .. } => {
+            CommandError::new(Exit::User, e)
+        }
     }
 }
 
@@ -184,7 +186,7 @@ pub struct WorkerArgs {}
 
 pub fn run_worker(ctx: &mut Ctx, _args: WorkerArgs) -> Result<(), CommandError> {
     let store = ctx.store()?;
-    match demo::worker(&store).map_err(demo_err)? {
+    match sample::worker(&store).map_err(demo_err)? {
         Worked::Done { files } => {
             ctx.ui
                 .status(format!("demo worker: wrote {files} chapter(s)"));

@@ -1,9 +1,9 @@
 //! `git batch dep`: add, remove and inspect blocking dependencies.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
+use crate::edit;
 use crate::error::{CommandError, Exit, Message};
 use crate::graph::Node;
-use crate::ops;
 use crate::store::StoreError;
 use crate::task::Task;
 use crate::ui::{self, paint};
@@ -37,7 +37,7 @@ pub fn run(ctx: &mut Ctx, cmd: DepCommand) -> Result<(), CommandError> {
     let store = ctx.store()?;
     match cmd {
         DepCommand::Add { id, blocker } => {
-            let changed = ops::dep_add(&store, &id, &blocker)?;
+            let changed = edit::dep_add(&store, &id, &blocker)?;
             report(
                 ctx,
                 &changed,
@@ -46,7 +46,7 @@ pub fn run(ctx: &mut Ctx, cmd: DepCommand) -> Result<(), CommandError> {
             )
         }
         DepCommand::Rm { id, blocker } => {
-            let changed = ops::dep_rm(&store, &id, &blocker)?;
+            let changed = edit::dep_rm(&store, &id, &blocker)?;
             report(
                 ctx,
                 &changed,
@@ -103,7 +103,7 @@ pub fn run(ctx: &mut Ctx, cmd: DepCommand) -> Result<(), CommandError> {
 
 fn report(
     ctx: &mut Ctx,
-    changed: &ops::Changed,
+    changed: &edit::Changed,
     done: String,
     already: &str,
 ) -> Result<(), CommandError> {

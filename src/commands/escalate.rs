@@ -3,7 +3,7 @@
 //! It takes the same arguments as `fail` and differs only in the status it
 //! sets (`escalated`: the task needs a human decision).
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::task::Status;
 

@@ -1,9 +1,10 @@
 //! `git batch export --beads`: write the tasks as a beads issues.jsonl.
 
+use crate::atomic;
 use crate::beads;
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
-use crate::store::{ListFilter, StoreError, atomic};
+use crate::store::{ListFilter, StoreError};
 use std::path::PathBuf;
 
 /// Export every task as beads JSONL, to FILE or stdout.

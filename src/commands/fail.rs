@@ -1,7 +1,7 @@
 //! `git batch fail` and `git batch escalate`: stop work on a task, saying why.
 
 use super::WorkerArgs;
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::task::Status;
 use crate::work::worktree;

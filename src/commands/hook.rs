@@ -1,6 +1,6 @@
 //! `git batch hook NAME ARGS...`: what the installed hook shims run.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::{CommandError, Exit};
 use crate::guard::{GuardError, Problem, check, commit, hooks};
 use crate::store::Store;

@@ -1,6 +1,6 @@
 //! `git batch hooks`: install, remove or inspect the scope-guard hooks.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::guard::hooks::{self, CLIENT_HOOKS, SERVER_HOOKS};
 

@@ -1,7 +1,7 @@
 //! `git batch import --beads`: bring a beads tracker in.
 
 use crate::beads;
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use std::path::PathBuf;
 

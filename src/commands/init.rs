@@ -1,6 +1,6 @@
 //! `git batch init`: create `.batch/` (idempotent).
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::guard::hooks;
 use crate::store::Store;

@@ -1,6 +1,6 @@
 //! `git batch land`: integrate finished workers, test once, push once.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::land::{self, Options};
 use crate::store::{Flags, Settings};
@@ -94,7 +94,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         dry_run: args.dry_run,
         attempts: args.attempts,
         bisect: !args.no_bisect,
-        worker: crate::claims::default_worker(&store.repo),
+        worker: crate::git::identity::worker(&store.repo),
     };
     let report = land::land(&store, &opts)?;
     if ctx.ui.json {

@@ -1,6 +1,6 @@
 //! `git batch list`: tasks by status, parent or label.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::store::ListFilter;
 use crate::task::Status;

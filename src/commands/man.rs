@@ -1,6 +1,6 @@
 //! `git batch man`: the man page, generated from the same definitions as `--help`.
 
-use crate::cli::{Cli, Ctx};
+use crate::commands::{Cli, Ctx};
 use crate::error::CommandError;
 use clap::CommandFactory;
 use std::path::PathBuf;

@@ -1,6 +1,7 @@
-//! One module per subcommand: a clap `Args` struct and a `run` function that
-//! calls the library and hands the result to the output layer. Shared
-//! rendering of tasks lives here.
+//! The command line: global flags, the one `Command` enum and its dispatch,
+//! the mapping of errors to exit codes, and one module per subcommand (a
+//! clap `Args` struct and a `run` function that calls the library and hands
+//! the result to the output layer). Shared rendering of tasks lives here.
 
 pub mod abandon;
 pub mod blocked;
@@ -40,13 +41,201 @@ pub mod start;
 pub mod status;
 pub mod update;
 
-use crate::cli::Ctx;
-use crate::error::CommandError;
+use crate::error::{CommandError, Exit};
 use crate::store::{BrokenFile, Cache, Store};
 use crate::task::{Status, Task};
 use crate::ui::{self, paint};
+use crate::ui::{ColorWhen, Ui};
 use crate::work::claim::{Claimant, Target};
+use clap::{Parser, Subcommand};
 use std::path::Path;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Git-native batch work for parallel workers: tasks, claims, file scopes,
+/// receipts, and one landing.
+///
+/// Tasks live in `.batch/tasks/<id>.toml`, one file each, versioned and
+/// reviewed like code. Every command that changes `.batch/` records the
+/// change as one commit holding only `.batch/` paths (unless --no-commit).
+///
+/// Exit codes: 0 success, 1 user error or a check that found problems,
+/// 2 usage error, 3 a conflict another worker won, 75 a run stopped early
+/// (run it again to continue), 255 internal error.
+#[derive(Debug, Parser)]
+#[command(
+    name = "git-batch",
+    bin_name = "git batch",
+    version,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
+    /// Print machine-readable JSON on stdout (errors as one JSON line on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only data and errors: no status messages.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// When to colour the output (`auto` honours NO_COLOR and the terminal).
+    #[arg(long, value_enum, global = true, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+    /// Run as if git-batch was started in DIR (like `git -C`).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Change the files under .batch/ but do not commit them.
+    #[arg(long, global = true)]
+    pub no_commit: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Init(init::Args),
+    Create(create::Args),
+    Show(show::Args),
+    List(list::Args),
+    Update(update::Args),
+    Close(close::Args),
+    Reopen(reopen::Args),
+    Note(note::Args),
+    #[command(subcommand)]
+    Dep(dep::DepCommand),
+    Ready(ready::Args),
+    Blocked(blocked::Args),
+    Import(import::Args),
+    Export(export::Args),
+    Claim(claim::Args),
+    Release(release::Args),
+    Claims(claims::Args),
+    Start(start::Args),
+    Current(current::Args),
+    Receipt(receipt::Args),
+    Receipts(receipts::Args),
+    Done(done::Args),
+    Fail(fail::Args),
+    /// Mark a task escalated: it needs a human decision. The reason (the
+    /// question) becomes a note, the status is committed on its branch, and
+    /// the claim is released. Branch and worktree are kept.
+    #[command(long_about = None)]
+    Escalate(escalate::Args),
+    Abandon(abandon::Args),
+    Land(land::Args),
+    Plan(plan::Args),
+    Split(split::Args),
+    Run(run::Args),
+    Status(status::Args),
+    Review(review::Args),
+    Prime(prime::Args),
+    Demo(demo::Args),
+    #[command(hide = true, name = "demo-worker")]
+    DemoWorker(demo::WorkerArgs),
+    Check(check::Args),
+    #[command(subcommand)]
+    Hooks(hooks::HooksCommand),
+    Hook(hook::Args),
+    Completions(completions::Args),
+    Man(man::Args),
+}
+
+/// What every command gets: the output layer and the global flags.
+pub struct Ctx {
+    pub ui: Ui,
+    pub no_commit: bool,
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
+    match cli.command {
+        Command::Init(args) => init::run(ctx, args),
+        Command::Create(args) => create::run(ctx, args),
+        Command::Show(args) => show::run(ctx, args),
+        Command::List(args) => list::run(ctx, args),
+        Command::Update(args) => update::run(ctx, args),
+        Command::Close(args) => close::run(ctx, args),
+        Command::Reopen(args) => reopen::run(ctx, args),
+        Command::Note(args) => note::run(ctx, args),
+        Command::Dep(cmd) => dep::run(ctx, cmd),
+        Command::Ready(args) => ready::run(ctx, args),
+        Command::Blocked(args) => blocked::run(ctx, args),
+        Command::Import(args) => import::run(ctx, args),
+        Command::Export(args) => export::run(ctx, args),
+        Command::Claim(args) => claim::run(ctx, args),
+        Command::Release(args) => release::run(ctx, args),
+        Command::Claims(args) => claims::run(ctx, args),
+        Command::Start(args) => start::run(ctx, args),
+        Command::Current(args) => current::run(ctx, args),
+        Command::Receipt(args) => receipt::run(ctx, args),
+        Command::Receipts(args) => receipts::run(ctx, args),
+        Command::Done(args) => done::run(ctx, args),
+        Command::Fail(args) => fail::run(ctx, args),
+        Command::Escalate(args) => escalate::run(ctx, args),
+        Command::Abandon(args) => abandon::run(ctx, args),
+        Command::Land(args) => land::run(ctx, args),
+        Command::Plan(args) => plan::run(ctx, args),
+        Command::Split(args) => split::run(ctx, args),
+        Command::Run(args) => run::run(ctx, args),
+        Command::Status(args) => status::run(ctx, args),
+        Command::Review(args) => review::run(ctx, args),
+        Command::Prime(args) => prime::run(ctx, args),
+        Command::Demo(args) => demo::run(ctx, args),
+        Command::DemoWorker(args) => demo::run_worker(ctx, args),
+        Command::Check(args) => check::run(ctx, args),
+        Command::Hooks(cmd) => hooks::run(ctx, cmd),
+        Command::Hook(args) => hook::run(ctx, args),
+        Command::Completions(args) => completions::run(ctx, args),
+        Command::Man(args) => man::run(ctx, args),
+    }
+}
+
+/// The whole program: parse, run, print errors, choose the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(Exit::Usage as u8),
+            };
+        }
+    };
+    let mut ctx = Ctx {
+        ui: Ui::new(cli.global.json, cli.global.quiet, cli.global.color),
+        no_commit: cli.global.no_commit,
+    };
+    let json = cli.global.json;
+    let result = match &cli.global.dir {
+        Some(dir) => std::env::set_current_dir(dir).map_err(|e| {
+            CommandError::new(Exit::User, e)
+                .hint(format!("-C {}: no such directory", dir.display()))
+        }),
+        None => Ok(()),
+    }
+    .and_then(|()| run(cli, &mut ctx))
+    .and_then(|()| ctx.ui.flush().map_err(CommandError::from));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = ctx.ui.flush();
+            if json {
+                ctx.ui.err_text(&e.render_json());
+            } else {
+                ctx.ui.err_text(&e.render());
+            }
+            ExitCode::from(e.exit as u8)
+        }
+    }
+}
 
 /// Which task to claim or start: one by id, or the next free one.
 #[derive(Debug, Clone, clap::Args)]
@@ -142,7 +331,7 @@ impl WorkerArgs {
     pub fn name(&self, store: &Store) -> String {
         self.worker
             .clone()
-            .unwrap_or_else(|| crate::claims::default_worker(&store.repo))
+            .unwrap_or_else(|| crate::git::identity::worker(&store.repo))
     }
 
     /// The worker acting on `id`: `--worker`, else whoever holds its claim

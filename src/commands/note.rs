@@ -1,8 +1,8 @@
 //! `git batch note`: append a note to a task.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
+use crate::edit;
 use crate::error::CommandError;
-use crate::ops;
 
 /// Append a note (a comment, a finding, a reason) to a task's notes.
 #[derive(Debug, clap::Args)]
@@ -14,7 +14,7 @@ pub struct Args {
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
-    let changed = ops::note(&store, &args.id, &args.text)?;
+    let changed = edit::note(&store, &args.id, &args.text)?;
     if ctx.ui.json {
         ctx.ui.json_value(&changed.task)?;
     } else {

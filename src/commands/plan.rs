@@ -1,6 +1,6 @@
 //! `git batch plan`: write a batch plan (the manifest of one batch).
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::plan::{self, NewPlan, Planned, RunConfig};
 use crate::store::{Flags, Settings, Store};

@@ -1,6 +1,6 @@
 //! `git batch prime`: the instructions an agent needs to work here.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 
 /// Print the instructions an agent needs to work in this repository: how to
@@ -21,7 +21,7 @@ struct Prime {
 pub fn run(ctx: &mut Ctx, _args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let task = crate::work::worktree::current_task(&store);
-    let text = crate::plan::prime::text(&store, task.as_deref());
+    let text = crate::report::prime::text(&store, task.as_deref());
     if ctx.ui.json {
         ctx.ui.json_value(&Prime {
             main_branch: store.config.main_branch.clone(),

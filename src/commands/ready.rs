@@ -1,6 +1,6 @@
 //! `git batch ready`: what can be started now, best first.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::store::StoreError;
 use std::collections::HashSet;

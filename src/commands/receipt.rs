@@ -1,7 +1,7 @@
 //! `git batch receipt`: append to a task's receipt while working.
 
 use super::WorkerArgs;
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::work::{receipt, worktree};
 

@@ -1,6 +1,6 @@
 //! `git batch receipts`: print a task's receipt.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::{CommandError, Exit};
 use crate::work::{receipt, worktree};
 

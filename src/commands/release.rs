@@ -1,7 +1,7 @@
 //! `git batch release`: give a claim back.
 
 use super::WorkerArgs;
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::work::claim;
 

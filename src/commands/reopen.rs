@@ -1,8 +1,8 @@
 //! `git batch reopen`: put closed, failed, escalated or deferred tasks back to open.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
+use crate::edit::{self, Changed};
 use crate::error::CommandError;
-use crate::ops::{self, Changed};
 
 /// Reopen one or more tasks (one commit for all).
 #[derive(Debug, clap::Args)]
@@ -14,7 +14,7 @@ pub struct Args {
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
-    let changed = ops::reopen(&store, &args.ids)?;
+    let changed = edit::reopen(&store, &args.ids)?;
     print_changes(ctx, &changed, "open")
 }
 

@@ -1,10 +1,10 @@
 //! `git batch review`: what each task of a plan or range did, to read top
 //! to bottom.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
-use crate::plan::review::{self, Review, TaskReview};
 use crate::plan::{Plan, PlanError, PlanStatus};
+use crate::report::review::{self, Review, TaskReview};
 use crate::ui::{self, paint};
 
 /// For each task of a plan (default: the newest plan) or of a range of

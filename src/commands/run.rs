@@ -1,7 +1,7 @@
 //! `git batch run`: the hypervisor, and its progress display.
 
 use super::WorkerArgs;
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::{CommandError, Exit, Message};
 use crate::plan::Plan;
 use crate::run::{self, Event, EventKind, Options, Summary};
@@ -92,7 +92,9 @@ pub struct Args {
 }
 
 fn duration(flag: &str, value: &str) -> Result<Duration, CommandError> {
-    crate::claims::parse_duration(value).map_err(|e| CommandError::usage(format!("{flag}: {e}")))
+    crate::store::HumanDuration::parse(value)
+        .map(|d| d.get())
+        .map_err(|e| CommandError::usage(format!("{flag}: {e}")))
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {

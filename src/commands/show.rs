@@ -1,6 +1,6 @@
 //! `git batch show`: one task in full, with what blocks it and its children.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::graph::Blocker;
 use crate::store::StoreError;
@@ -64,7 +64,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         ui.line(field("blocked", paint(ui::WARN, b)))?;
     }
     if let Some(c) = claim {
-        let expired = if c.is_expired(crate::claims::now()) {
+        let expired = if c.is_expired(crate::time::now()) {
             " (expired)"
         } else {
             ""

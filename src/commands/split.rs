@@ -1,9 +1,9 @@
 //! `git batch split`: one task per chunk of items read from stdin.
 
 use super::plan::PlanConfigArgs;
-use crate::cli::Ctx;
+use crate::commands::Ctx;
+use crate::edit::NewTask;
 use crate::error::CommandError;
-use crate::ops::NewTask;
 use crate::plan::NewPlan;
 use crate::plan::split::{self, Chunking};
 use crate::task::{Estimate, Kind};

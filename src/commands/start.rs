@@ -1,7 +1,7 @@
 //! `git batch start`: claim a task and give it a worktree on its own branch.
 
 use super::{TargetArgs, WorkerArgs};
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::work::worktree;
 

@@ -1,8 +1,8 @@
 //! `git batch status`: the dashboard of plans and runs.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
 use crate::error::CommandError;
-use crate::plan::status::{self, BatchView, TaskLine};
+use crate::report::status::{self, BatchView, TaskLine};
 use crate::ui::{self, paint};
 use std::io::{IsTerminal, Write};
 
@@ -33,7 +33,8 @@ pub struct Args {
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
-    let interval = crate::claims::parse_duration(&args.interval)
+    let interval = crate::store::HumanDuration::parse(&args.interval)
+        .map(|d| d.get())
         .map_err(|e| CommandError::usage(format!("--interval: {e}")))?;
     let clear = args.watch && !ctx.ui.json && std::io::stdout().is_terminal();
     loop {

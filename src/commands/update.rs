@@ -1,8 +1,8 @@
 //! `git batch update`: change a task's fields.
 
-use crate::cli::Ctx;
+use crate::commands::Ctx;
+use crate::edit::{self, Edit};
 use crate::error::CommandError;
-use crate::ops::{self, Edit};
 use crate::task::{Estimate, Kind, Status};
 use std::path::PathBuf;
 
@@ -84,7 +84,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         add_accept: args.accept,
         rm_accept: args.rm_accept,
     };
-    let changed = ops::update(&store, &args.id, edit)?;
+    let changed = edit::update(&store, &args.id, edit)?;
     if ctx.ui.json {
         ctx.ui.json_value(&changed.task)?;
     } else if changed.changed {

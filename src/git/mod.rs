@@ -374,7 +374,7 @@ fn update_index(
 /// Takes an exclusive lock on `path` (created if missing), released when the
 /// returned file is dropped or the process dies.
 pub fn lock_file(path: &Path) -> Result<File, GitError> {
-    crate::store::atomic::lock(path).map_err(|source| GitError::Io {
+    crate::atomic::lock(path).map_err(|source| GitError::Io {
         what: "locking".into(),
         path: path.to_path_buf(),
         source,

@@ -5,6 +5,7 @@
 use super::{GuardError, Problem, git2_err};
 use crate::graph::Node;
 use crate::scope::{self, Scope};
+use crate::store::at_commit;
 use crate::store::config::CheckRules;
 use crate::task::{Status, Task};
 use git2::{Oid, Repository, Revwalk};
@@ -161,23 +162,6 @@ fn readiness(t: &Task, by_id: &HashMap<&str, &Node>, rules: &CheckRules) -> Vec<
     out
 }
 
-/// The task file at `commit` (None when absent or unreadable).
-pub fn task_at(repo: &Repository, commit: Option<Oid>, id: &str) -> Option<Task> {
-    let tree = match commit {
-        Some(oid) => repo.find_commit(oid).and_then(|c| c.tree()).ok()?,
-        None => repo.find_tree(empty_tree(repo)?).ok()?,
-    };
-    let entry = tree
-        .get_path(Path::new(&crate::store::Store::task_rel(id)))
-        .ok()?;
-    let blob = repo.find_blob(entry.id()).ok()?;
-    crate::store::cache::parse_file(blob.content(), id).ok()
-}
-
-fn empty_tree(repo: &Repository) -> Option<Oid> {
-    repo.treebuilder(None).ok()?.write().ok()
-}
-
 /// The `Batch-Task` trailer of a commit message.
 pub fn task_trailer(message: &str) -> Option<String> {
     let trailers = git2::message_trailers_strs(message).ok()?;
@@ -220,7 +204,9 @@ pub fn check_walk(
             continue;
         };
         let parent = commit.parent_id(0).ok();
-        let Some(task) = task_at(repo, parent, id).or_else(|| task_at(repo, Some(oid), id)) else {
+        let Some(task) = at_commit::task_at(repo, parent, id)
+            .or_else(|| at_commit::task_at(repo, Some(oid), id))
+        else {
             report.problems.push(Problem::UnknownTask {
                 commit: oid.to_string(),
                 task: id.to_string(),
@@ -239,7 +225,7 @@ pub fn check_walk(
         }
         let own = [
             crate::store::Store::task_rel(id),
-            crate::work::worktree::receipt_rel(id),
+            crate::store::Store::receipt_rel(id),
         ];
         let old_tree = match parent {
             Some(p) => Some(

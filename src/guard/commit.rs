@@ -82,7 +82,7 @@ fn scope_problem(
     if scope.is_unscoped() {
         return Ok(None);
     }
-    let own = [Store::task_rel(id), worktree::receipt_rel(id)];
+    let own = [Store::task_rel(id), Store::receipt_rel(id)];
     let files: Vec<String> = staged
         .iter()
         .filter(|f| !own.contains(f) && !scope.matches(f))

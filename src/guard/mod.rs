@@ -91,11 +91,7 @@ impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Problem::Overlap { a, b, overlap } => {
-                write!(
-                    f,
-                    "{a} and {b} overlap: {}",
-                    crate::claims::describe_overlap(overlap)
-                )
+                write!(f, "{a} and {b} overlap: {}", overlap.describe())
             }
             Problem::Cycle { path } => write!(f, "dependency cycle: {}", path.join(" -> ")),
             Problem::UnknownDep { task, dep } => write!(f, "{task} depends on unknown task {dep}"),

@@ -26,13 +26,13 @@ pub(super) fn candidates(
         if only.is_some_and(|o| !o.iter().any(|x| x == id)) {
             continue;
         }
-        if let Some(mut task) = crate::guard::check::task_at(repo, Some(tip), id)
+        if let Some(mut task) = crate::store::at_commit::task_at(repo, Some(tip), id)
             && task.status == Status::Done
         {
             // Dependencies added on the main branch after the worker
             // started count too.
             if let Some(base) = base
-                && let Some(planned) = crate::guard::check::task_at(repo, Some(base), id)
+                && let Some(planned) = crate::store::at_commit::task_at(repo, Some(base), id)
             {
                 for d in planned.deps {
                     crate::task::add_unique(&mut task.deps, &d);

@@ -219,7 +219,7 @@ fn build_and_test(
     base: Oid,
     report: &mut Report,
 ) -> Result<Option<Oid>, LandError> {
-    let base_tasks = |id: &str| crate::guard::check::task_at(&store.repo, Some(base), id);
+    let base_tasks = |id: &str| crate::store::at_commit::task_at(&store.repo, Some(base), id);
     let mut queue = Vec::new();
     for c in ordered(candidates(&store.repo, opts.only.as_deref(), Some(base))?) {
         // Landed already (a landing that died after its push): only the
@@ -372,7 +372,7 @@ fn close_tasks(
     sources: &HashMap<String, Oid>,
     report: &mut Report,
 ) -> Result<Oid, LandError> {
-    let now = crate::store::now();
+    let now = crate::time::now_text();
     let mut changed: BTreeMap<String, Task> = BTreeMap::new();
     for (id, tip) in landed {
         let mut t = stack.read_task(id)?;

@@ -105,7 +105,7 @@ pub(super) fn cleanup(store: &Store, opts: &Options, report: &Report) -> Result<
                 "release {} by {} at {} (landed)",
                 gone.join(" "),
                 opts.worker,
-                claims::format_time(claims::now())
+                crate::time::format(crate::time::now())
             ),
             put: vec![],
             remove: gone,

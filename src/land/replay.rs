@@ -255,7 +255,7 @@ impl Stack {
         let mut any = false;
         for (rel, text) in files {
             let path = self.path.join(rel);
-            crate::store::atomic::write_atomic(&path, text.as_bytes()).map_err(|source| {
+            crate::atomic::write_atomic(&path, text.as_bytes()).map_err(|source| {
                 LandError::Io {
                     what: "writing",
                     path: path.clone(),
@@ -267,12 +267,13 @@ impl Stack {
         }
         for t in tasks {
             let path = self.path.join(Store::task_rel(&t.id));
-            crate::store::atomic::write_atomic(&path, crate::task::render_task(t).as_bytes())
-                .map_err(|source| LandError::Io {
+            crate::atomic::write_atomic(&path, crate::task::render_task(t).as_bytes()).map_err(
+                |source| LandError::Io {
                     what: "writing",
                     path: path.clone(),
                     source,
-                })?;
+                },
+            )?;
             any = true;
         }
         if !any {

@@ -25,7 +25,7 @@ pub(super) fn sweep(store: &Store, base: Oid) -> Result<Vec<String>, LandError> 
     }
     let _turn = program::worktree_turn(repo.commondir())?;
     for (id, from) in landed {
-        let closed = crate::guard::check::task_at(repo, Some(base), &id)
+        let closed = crate::store::at_commit::task_at(repo, Some(base), &id)
             .is_some_and(|t| t.status == Status::Closed);
         if local.get(&id) != Some(&from) || !closed {
             continue;

@@ -2,10 +2,7 @@
 //! (its tasks, how to run them, where it stands), and `split`, which makes
 //! the tasks of a batch from a list of items.
 
-pub mod prime;
-pub mod review;
 pub mod split;
-pub mod status;
 
 use crate::graph::Node;
 use crate::guard::Problem;
@@ -20,7 +17,7 @@ pub enum PlanError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Op(#[from] crate::ops::OpError),
+    Op(#[from] crate::edit::EditError),
     #[error(transparent)]
     Guard(#[from] crate::guard::GuardError),
     #[error("the tasks of plan '{name}' cannot run in parallel:\n{}", problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
@@ -58,21 +55,7 @@ pub enum PlanStatus {
     Reviewed,
 }
 
-/// How the plan's tasks are run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunConfig {
-    #[serde(deserialize_with = "crate::store::config::at_least_one")]
-    pub jobs: u32,
-    /// Per attempt, e.g. `30m`.
-    pub timeout: crate::store::HumanDuration,
-    pub retries: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test: Option<String>,
-    /// At most this many tasks are started (0: all).
-    #[serde(default)]
-    pub max_tasks: u32,
-}
+pub use crate::store::config::RunConfig;
 
 /// One task as the plan records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -195,12 +178,10 @@ impl Plan {
             })?;
         }
         let text = self.render();
-        crate::store::atomic::write_atomic(&path, text.as_bytes()).map_err(|source| {
-            StoreError::Io {
-                what: "writing",
-                path,
-                source,
-            }
+        crate::atomic::write_atomic(&path, text.as_bytes()).map_err(|source| StoreError::Io {
+            what: "writing",
+            path,
+            source,
         })?;
         Ok(rel)
     }
@@ -389,7 +370,7 @@ pub fn write_plan(
 ) -> Result<(Plan, Vec<String>), PlanError> {
     let plan = Plan {
         name: new.name.clone(),
-        created: crate::store::now(),
+        created: crate::time::now_text(),
         status: PlanStatus::Pending,
         config: new.config.clone(),
         tasks: tasks
@@ -410,29 +391,10 @@ pub fn write_plan(
         if t.batch.as_deref() != Some(new.name.as_str()) {
             let mut t = store.read_task(&t.id)?;
             t.batch = Some(new.name.clone());
-            t.updated = crate::store::now();
+            t.updated = crate::time::now_text();
             store.write_task(&t)?;
             paths.push(Store::task_rel(&t.id));
         }
     }
     Ok((plan, paths))
-}
-
-/// The remote's main branch (as last fetched) when it is ahead of the local
-/// one: a landing made from another clone that this one has not pulled.
-pub fn remote_main_ahead(store: &Store) -> Option<git2::Oid> {
-    let repo = &store.repo;
-    let branch = &store.config.main_branch;
-    // The configured remote, else the one the main branch tracks.
-    let upstream = repo
-        .branch_upstream_remote(&format!("refs/heads/{branch}"))
-        .ok()
-        .and_then(|b| b.as_str().ok().map(String::from));
-    let remote = store.config.remote.clone().or(upstream)?;
-    let local = store.main_tip().ok()?;
-    let tracking = repo
-        .refname_to_id(&format!("refs/remotes/{remote}/{branch}"))
-        .ok()?;
-    (tracking != local && repo.graph_descendant_of(tracking, local).unwrap_or(false))
-        .then_some(tracking)
 }

@@ -6,7 +6,7 @@
 //! scope, so the tasks are independent by construction.
 
 use super::{NewPlan, PlanError, Planned};
-use crate::ops::{self, NewTask};
+use crate::edit::{self, NewTask};
 use crate::store::Store;
 use crate::task::Task;
 use regex::Regex;
@@ -163,7 +163,7 @@ pub fn split(
         if let Some(p) = plan {
             new.batch = Some(p.name.clone());
         }
-        match ops::create(store, new) {
+        match edit::create(store, new) {
             Ok(c) => tasks.push(c.task),
             Err(e) => {
                 result = Err(PlanError::from(e));

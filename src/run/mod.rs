@@ -244,7 +244,7 @@ pub fn run(
             name: opts.name.clone(),
             plan: opts.plan.clone(),
             worker: opts.worker.clone(),
-            started: crate::store::now(),
+            started: crate::time::now_text(),
             ..RunState::default()
         },
         Err(source) => {

@@ -465,7 +465,7 @@ impl<'a> Pool<'a> {
         );
         std::fs::create_dir_all(&self.logs).map_err(io("creating", &self.logs))?;
         let context_path = self.logs.join(format!("{id}.context.md"));
-        crate::store::atomic::write_atomic(&context_path, context.as_bytes())
+        crate::atomic::write_atomic(&context_path, context.as_bytes())
             .map_err(io("writing", &context_path))?;
         let log = self.logs.join(format!("{id}.{}.log", entry.logs.len() + 1));
         let token = format!(
@@ -481,7 +481,7 @@ impl<'a> Pool<'a> {
             let e = state.get_mut(id);
             e.state = TaskState::Running;
             e.logs.push(log.clone());
-            e.started_at = Some(crate::store::now());
+            e.started_at = Some(crate::time::now_text());
             e.token = Some(token.clone());
             e.pid = None;
         }

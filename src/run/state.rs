@@ -136,9 +136,9 @@ impl RunState {
     /// Writes the state atomically (a `kill -9` leaves the old or the new).
     pub fn save(&mut self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        self.updated = crate::store::now();
+        self.updated = crate::time::now_text();
         let text = serde_json::to_string_pretty(self).expect("state serializes");
-        crate::store::atomic::write_atomic(&RunState::path(dir, &self.name), text.as_bytes())
+        crate::atomic::write_atomic(&RunState::path(dir, &self.name), text.as_bytes())
     }
 
     /// Tasks started at least once: what `--max-tasks` counts.

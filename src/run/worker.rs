@@ -257,7 +257,7 @@ pub fn clone_id(store: &Store) -> String {
         let _ = std::fs::create_dir_all(dir);
     }
     // No-clobber: when two runs make one at once, both use the winner's.
-    let _ = crate::store::atomic::create_atomic(&path, id.as_bytes());
+    let _ = crate::atomic::create_atomic(&path, id.as_bytes());
     std::fs::read_to_string(&path)
         .map(|s| s.trim().to_string())
         .unwrap_or(id)
@@ -268,7 +268,7 @@ pub fn clone_id(store: &Store) -> String {
 pub fn default_worker(store: &Store) -> String {
     format!(
         "{}#{}",
-        crate::claims::default_worker(&store.repo),
+        crate::git::identity::worker(&store.repo),
         clone_id(store)
     )
 }

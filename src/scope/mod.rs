@@ -220,6 +220,23 @@ pub enum Overlap {
     Prefix { a: String, b: String },
 }
 
+impl Overlap {
+    /// Why (and on what) two scopes overlap, for messages; `a` is the task
+    /// being checked, `b` the one already claimed.
+    pub fn describe(&self) -> String {
+        match self {
+            Overlap::Unscoped { a: true, .. } => {
+                "the task has no scope, so it may touch every file; give it one with `git batch update ID --add-scope GLOB`".into()
+            }
+            Overlap::Unscoped { .. } => {
+                "the claimed task has no scope, so it may touch every file".into()
+            }
+            Overlap::Files { examples } => format!("both match {}", examples.join(", ")),
+            Overlap::Prefix { a, b } => format!("'{a}' and '{b}' can match the same files"),
+        }
+    }
+}
+
 /// Whether scopes `a` and `b` can touch a common file; `files` are the
 /// paths of the tree, when the caller has them (for examples).
 pub fn overlap(a: &Scope, b: &Scope, files: Option<&[String]>) -> Option<Overlap> {

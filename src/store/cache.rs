@@ -467,7 +467,7 @@ fn setup_lock(path: &Path) -> Result<std::fs::File, CacheError> {
     let mut lock = path.as_os_str().to_owned();
     lock.push(".lock");
     let lock = PathBuf::from(lock);
-    super::atomic::lock(&lock).map_err(|source| CacheError::Io { path: lock, source })
+    crate::atomic::lock(&lock).map_err(|source| CacheError::Io { path: lock, source })
 }
 
 /// SQLite gave up waiting for another process.

@@ -303,3 +303,20 @@ mod tests {
         }
     }
 }
+
+/// How a plan's tasks are run: the `[config]` table of a plan manifest
+/// (`.batch/batches/<name>.toml`), kept here beside the config it overrides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    #[serde(deserialize_with = "at_least_one")]
+    pub jobs: u32,
+    /// Per attempt, e.g. `30m`.
+    pub timeout: super::HumanDuration,
+    pub retries: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
+    /// At most this many tasks are started (0: all).
+    #[serde(default)]
+    pub max_tasks: u32,
+}

@@ -1,7 +1,7 @@
 //! The `.batch/` store: finding it, reading and writing task files
 //! atomically, the query cache, and recording changes as commits.
 
-pub mod atomic;
+pub mod at_commit;
 pub mod cache;
 pub mod config;
 pub mod duration;
@@ -14,6 +14,7 @@ pub use config::Config;
 pub use duration::HumanDuration;
 pub use settings::{Flags, Settings, SettingsError};
 
+use crate::atomic;
 use crate::git::{self, GitError};
 use crate::task::{self, Task, id::IdError};
 use git2::Repository;
@@ -226,6 +227,11 @@ impl Store {
         format!("{BATCH_DIR}/tasks/{id}.toml")
     }
 
+    /// Task `id`'s receipt, relative to the top.
+    pub fn receipt_rel(id: &str) -> String {
+        format!("{BATCH_DIR}/receipts/{id}.log")
+    }
+
     /// Per-worktree scratch under the git dir (the cache lives here).
     /// The tip of the local main branch (`main_branch`), else of HEAD.
     pub fn main_tip(&self) -> Result<git2::Oid, git2::Error> {
@@ -340,13 +346,4 @@ impl Store {
     pub fn actor(&self) -> String {
         git::identity::actor(&self.repo)
     }
-}
-
-/// The current time as stored in task files (RFC 3339, UTC, seconds).
-/// `GIT_BATCH_NOW` overrides it, so that tests and demos are reproducible.
-pub fn now() -> String {
-    if let Ok(fixed) = std::env::var("GIT_BATCH_NOW") {
-        return fixed;
-    }
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -7,8 +7,8 @@
 //! can still be wrong here, and such an error names the flag.
 
 use super::config::Config;
+use super::config::RunConfig;
 use super::duration::{DurationError, HumanDuration};
-use crate::plan::RunConfig;
 
 /// What was given on the command line (`None`: not given).
 #[derive(Debug, Clone, Default)]

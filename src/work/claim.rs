@@ -73,13 +73,13 @@ pub fn claim(
 }
 
 fn new_claim(task: &str, scope: &[String], who: &Claimant<'_>) -> Claim {
-    let now = claims::now();
+    let now = crate::time::now();
     let ttl = chrono::Duration::from_std(who.ttl).unwrap_or(chrono::Duration::MAX);
     Claim {
         task: task.to_string(),
         worker: who.worker.clone(),
-        since: claims::format_time(now),
-        expires: claims::format_time(now.checked_add_signed(ttl).unwrap_or(now)),
+        since: crate::time::format(now),
+        expires: crate::time::format(now.checked_add_signed(ttl).unwrap_or(now)),
         scope: scope.to_vec(),
     }
 }
@@ -123,7 +123,7 @@ fn claim_id(
                     }),
                 });
             }
-            Some(c) if steal && !c.is_expired(claims::now()) => {
+            Some(c) if steal && !c.is_expired(crate::time::now()) => {
                 return Err(ClaimError::Live(Box::new(c.clone())));
             }
             Some(c) if !steal => return Err(ClaimError::Held(Box::new(c.clone()))),
@@ -136,7 +136,7 @@ fn claim_id(
             return Err(ClaimError::Overlap {
                 task: id.to_string(),
                 other: Box::new(other.clone()),
-                detail: claims::describe_overlap(&overlap),
+                detail: overlap.describe(),
             });
         }
         let (verb, stolen_from) = match existing {
@@ -245,7 +245,7 @@ pub fn release(
         let Some(c) = set.claims.get(id) else {
             return Err(ClaimError::NotClaimed { task: id.into() });
         };
-        if c.worker != who.worker && !force && !c.is_expired(claims::now()) {
+        if c.worker != who.worker && !force && !c.is_expired(crate::time::now()) {
             return Err(ClaimError::NotYours {
                 claim: Box::new(c.clone()),
                 you: who.worker.clone(),
@@ -264,6 +264,6 @@ pub fn release(
 fn message(verb: &str, task: &str, worker: &str) -> String {
     format!(
         "{verb} {task} by {worker} at {}",
-        claims::format_time(claims::now())
+        crate::time::format(crate::time::now())
     )
 }

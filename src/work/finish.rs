@@ -5,7 +5,7 @@
 //! program so that the repository's hooks run.
 
 use super::claim::{self, Claimant};
-use super::worktree::{ScopeCheck, current_task, receipt_rel, scope_violations, worktree_store};
+use super::worktree::{ScopeCheck, current_task, scope_violations, worktree_store};
 use super::{WorkError, branch_of};
 use crate::git::git_err;
 use crate::git::program::{self, Git, Hooks};
@@ -49,10 +49,10 @@ pub fn done(
     let before = wt.read_task(id)?;
     let mut task = before.clone();
     task.status = Status::Done;
-    task.updated = crate::store::now();
+    task.updated = crate::time::now_text();
     wt.write_task(&task)?;
     let default = format!("batch: done {id} \"{}\"", task.title);
-    super::receipt::repair(&wt.root.join(receipt_rel(id)))?;
+    super::receipt::repair(&wt.root.join(Store::receipt_rel(id)))?;
     let committed = program::ok(&wt.root, &["add", "--all", "--", "."])
         .map_err(WorkError::from)
         .and_then(|_| commit_with_hooks(&wt, message.unwrap_or(&default), worker, &[]));
@@ -154,9 +154,9 @@ pub fn give_up(
         format!("{verb}: {reason}"),
     )?;
     let mut paths = vec![Store::task_rel(id)];
-    super::receipt::repair(&wt.root.join(receipt_rel(id)))?;
-    if wt.root.join(receipt_rel(id)).exists() {
-        paths.push(receipt_rel(id));
+    super::receipt::repair(&wt.root.join(Store::receipt_rel(id)))?;
+    if wt.root.join(Store::receipt_rel(id)).exists() {
+        paths.push(Store::receipt_rel(id));
     }
     let mut add: Vec<&str> = vec!["add", "--"];
     add.extend(paths.iter().map(String::as_str));
@@ -192,7 +192,7 @@ pub(super) fn reopen_on_branch(
     // What the branch committed, not what the file says: a worker killed
     // half-way through `fail` may have written the file and not committed it.
     let head = wt.repo.head().ok().and_then(|h| h.target());
-    let Some(was) = crate::guard::check::task_at(&wt.repo, head, id).map(|t| t.status) else {
+    let Some(was) = crate::store::at_commit::task_at(&wt.repo, head, id).map(|t| t.status) else {
         return Ok(None);
     };
     if !matches!(was, Status::Failed | Status::Escalated) {
@@ -221,7 +221,7 @@ fn set_status(
     by: &str,
     note: String,
 ) -> Result<(), WorkError> {
-    let now = crate::store::now();
+    let now = crate::time::now_text();
     task.status = status;
     task.updated = now.clone();
     task.notes.push(Note {

@@ -42,7 +42,7 @@ pub fn append(
             let line = line.strip_suffix('\r').unwrap_or(line);
             buf.clear();
             // Built whole, then written in one call: never half a line.
-            writeln!(buf, "{} {worker} {line}", crate::store::now()).expect("writes to a Vec");
+            writeln!(buf, "{} {worker} {line}", crate::time::now_text()).expect("writes to a Vec");
             file.write_all(&buf).map_err(io("appending to"))?;
             written += 1;
         }
@@ -136,7 +136,7 @@ pub fn append_stream(
 /// Where `id`'s receipt is read from: its worktree while it has one, else
 /// this working tree.
 pub fn location(store: &crate::store::Store, id: &str) -> Result<PathBuf, WorkError> {
-    let rel = super::worktree::receipt_rel(id);
+    let rel = crate::store::Store::receipt_rel(id);
     if let Some(wt) = super::worktree::find_worktree(&store.repo, id)? {
         return Ok(wt.join(rel));
     }

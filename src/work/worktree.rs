@@ -6,7 +6,7 @@ use super::claim::{self, Claimant, Claimed, Target};
 use super::{WorkError, branch_of, task_of_branch};
 use crate::git::{self, git_err, program};
 use crate::scope::Scope;
-use crate::store::{BATCH_DIR, Cache, Store};
+use crate::store::{Cache, Store, at_commit};
 use crate::task::{Status, Task};
 use git2::{Oid, Repository, StatusOptions};
 use std::path::{Path, PathBuf};
@@ -26,11 +26,6 @@ pub struct Started {
     /// there again (with a note and a commit): this is another attempt.
     pub reopened: Option<Status>,
     pub claim: Claimed,
-}
-
-/// The receipt of a task, relative to the top of a working tree.
-pub fn receipt_rel(id: &str) -> String {
-    format!("{BATCH_DIR}/receipts/{id}.log")
 }
 
 /// The worktree that has `batch/<id>` checked out, if any.
@@ -109,7 +104,7 @@ pub fn branch_tip(repo: &Repository, id: &str) -> Option<Oid> {
 
 /// The task as its worker branch has it (see [`branch_tip`]).
 pub fn branch_task(repo: &Repository, id: &str) -> Option<Task> {
-    crate::guard::check::task_at(repo, Some(branch_tip(repo, id)?), id)
+    crate::store::at_commit::task_at(repo, Some(branch_tip(repo, id)?), id)
 }
 
 /// Where `start` puts the worktree of `id`.
@@ -291,27 +286,12 @@ fn changed_files(repo: &Repository, base: Oid) -> Result<Vec<String>, WorkError>
     Ok(files.into_iter().collect())
 }
 
-/// The task as it stood where the branch started: its scope is the one the
-/// work is held to (a worker cannot widen it by editing its own task file).
-fn task_at(repo: &Repository, commit: Oid, id: &str) -> Result<Option<Task>, WorkError> {
-    let tree = repo
-        .find_commit(commit)
-        .and_then(|c| c.tree())
-        .map_err(git_err("reading the base tree"))?;
-    let Ok(entry) = tree.get_path(Path::new(&Store::task_rel(id))) else {
-        return Ok(None);
-    };
-    let blob = repo
-        .find_blob(entry.id())
-        .map_err(git_err("reading the task file"))?;
-    let text = String::from_utf8_lossy(blob.content());
-    Ok(crate::task::parse_task(&text).ok())
-}
-
-/// The task as it stood where the current worktree's branch left main.
+/// The task as it stood where the current worktree's branch left main: its
+/// scope is the one the work is held to (a worker cannot widen it by editing
+/// its own task file).
 pub fn base_task(store: &Store, id: &str) -> Result<Option<Task>, WorkError> {
     let base = branch_base(store, store)?;
-    match task_at(&store.repo, base, id)? {
+    match at_commit::task_at(&store.repo, Some(base), id) {
         Some(t) => Ok(Some(t)),
         None => Ok(store.read_task(id).ok()),
     }
@@ -344,7 +324,7 @@ pub struct ScopeCheck {
 pub fn scope_violations(store: &Store, wt: &Store, id: &str) -> Result<ScopeCheck, WorkError> {
     let base = branch_base(store, wt)?;
     let files = changed_files(&wt.repo, base)?;
-    let globs = match task_at(&wt.repo, base, id)? {
+    let globs = match at_commit::task_at(&wt.repo, Some(base), id) {
         Some(t) => t.scope,
         None => wt.read_task(id)?.scope,
     };
@@ -352,7 +332,7 @@ pub fn scope_violations(store: &Store, wt: &Store, id: &str) -> Result<ScopeChec
         id: id.to_string(),
         source,
     })?;
-    let own = [Store::task_rel(id), receipt_rel(id)];
+    let own = [Store::task_rel(id), Store::receipt_rel(id)];
     let outside = if scope.is_unscoped() {
         Vec::new()
     } else {

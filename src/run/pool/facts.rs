@@ -9,7 +9,7 @@ impl Pool<'_> {
     fn branch_task(&self, id: &str) -> Option<crate::task::Task> {
         let repo = &self.store.repo;
         let tip = repo.refname_to_id(&format!("refs/heads/batch/{id}")).ok()?;
-        crate::guard::check::task_at(repo, Some(tip), id)
+        crate::store::at_commit::task_at(repo, Some(tip), id)
     }
 
     /// The task's status on its local worker branch.
@@ -32,7 +32,7 @@ impl Pool<'_> {
             .read_task(id)
             .is_ok_and(|t| t.status == Status::Closed)
             || self.remote_main.is_some_and(|tip| {
-                crate::guard::check::task_at(repo, Some(tip), id)
+                crate::store::at_commit::task_at(repo, Some(tip), id)
                     .is_some_and(|t| t.status == Status::Closed)
             })
         {
@@ -51,7 +51,7 @@ impl Pool<'_> {
             None => {}
         }
         let shared = repo.refname_to_id(&format!("refs/batch/work/{id}")).ok()?;
-        match crate::guard::check::task_at(repo, Some(shared), id)?.status {
+        match crate::store::at_commit::task_at(repo, Some(shared), id)?.status {
             Status::Done => Some((TaskState::Elsewhere, "done by another clone")),
             Status::Failed if !rerun => Some((TaskState::Failed, "failed in another clone")),
             Status::Escalated if !rerun => {
@@ -73,7 +73,7 @@ impl Pool<'_> {
             Some(walk.count())
         })()
         .unwrap_or(0);
-        let receipt = crate::work::receipt::read(&wt.join(worktree::receipt_rel(id)))
+        let receipt = crate::work::receipt::read(&wt.join(Store::receipt_rel(id)))
             .map(|t| t.lines().count())
             .unwrap_or(0);
         format!("{commits} commit(s), {receipt} receipt line(s)")

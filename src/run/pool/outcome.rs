@@ -176,7 +176,7 @@ impl Pool<'_> {
     ) {
         let e = state.get_mut(id);
         e.state = final_state;
-        e.finished_at = Some(crate::store::now());
+        e.finished_at = Some(crate::time::now_text());
         if self.started_here.contains(id) {
             self.finished_here += 1;
         }

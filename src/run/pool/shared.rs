@@ -44,7 +44,7 @@ impl Pool<'_> {
         }
         claims::refresh(&self.store.repo, &remote)?;
         let set = claims::read(&self.store.repo)?;
-        let now = claims::now();
+        let now = crate::time::now();
         let mut held = false;
         for id in state.order.clone() {
             if state.get(&id).state.is_final() {

@@ -73,6 +73,14 @@ fn write(path: &Path, text: &str) -> Result<(), DemoError> {
 
 /// Creates `dir` with `remote.git` (bare) and `work` (a clone with a small
 /// book to write, `.batch/` initialised, hooks installed, pushed).
+impl DemoRepo {
+    /// Pushes the work repository's main branch to the demo's remote.
+    pub fn publish(&self) -> Result<(), DemoError> {
+        program::ok(&self.work, &["push", "--quiet", "origin", "main"])?;
+        Ok(())
+    }
+}
+
 pub fn setup(dir: &Path) -> Result<DemoRepo, DemoError> {
     if dir.exists()
         && std::fs::read_dir(dir)
@@ -157,7 +165,7 @@ pub fn worker(store: &Store) -> Result<Worked, DemoError> {
         .unwrap_or(1);
     let worker = std::env::var("BATCH_WORKER").unwrap_or_else(|_| "demo".into());
     let task = store.read_task(&id)?;
-    let receipt = store.root.join(crate::work::worktree::receipt_rel(&id));
+    let receipt = store.root.join(crate::store::Store::receipt_rel(&id));
     let note = |line: String| crate::work::receipt::append(&receipt, &worker, [line]);
     note(format!("attempt {attempt}: read the task: {}", task.title))?;
     let files: Vec<String> = task

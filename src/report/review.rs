@@ -9,8 +9,8 @@
 //! has not landed is its worker branch since it left the main branch.
 
 use super::status::Facts;
-use super::{Plan, PlanError};
 use crate::git::{GitError, git_err};
+use crate::plan::{Plan, PlanError};
 use crate::store::{Store, StoreError};
 use crate::work::worktree;
 use git2::{Commit, DiffFormat, Oid, Patch, Repository};
@@ -107,7 +107,7 @@ impl Landings {
             .next()
             .and_then(|b| Oid::from_str(&b).ok());
         for id in values(message, "Landed:") {
-            let to = crate::guard::check::task_at(repo, Some(oid), &id)
+            let to = crate::store::at_commit::task_at(repo, Some(oid), &id)
                 .and_then(|t| t.landed)
                 .and_then(|l| Oid::from_str(&l).ok());
             if let (Some(from), Some(to)) = (prev, to) {
@@ -287,7 +287,7 @@ fn review_task(
     // A worker still at it has receipt lines on disk not yet committed.
     if !matches!(line.state, "closed")
         && let Ok(Some(wt)) = worktree::find_worktree(repo, id)
-        && let Ok(text) = crate::work::receipt::read(&wt.join(worktree::receipt_rel(id)))
+        && let Ok(text) = crate::work::receipt::read(&wt.join(Store::receipt_rel(id)))
     {
         let on_disk: Vec<String> = text.lines().map(String::from).collect();
         if on_disk.len() > review.receipt.len() {
@@ -299,20 +299,7 @@ fn review_task(
 
 /// The lines the receipt of `id` gained between `from` and `to`.
 fn receipt_lines(repo: &Repository, from: Option<Oid>, to: Oid, id: &str) -> Vec<String> {
-    let rel = worktree::receipt_rel(id);
-    let at = |c: Oid| -> Vec<String> {
-        repo.find_commit(c)
-            .and_then(|c| c.tree())
-            .and_then(|t| t.get_path(Path::new(&rel)))
-            .and_then(|e| repo.find_blob(e.id()))
-            .map(|b| {
-                String::from_utf8_lossy(b.content())
-                    .lines()
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let at = |c: Oid| crate::store::at_commit::receipt_lines_at(repo, c, id);
     let old = from.map(at).unwrap_or_default();
     let new = at(to);
     if new.starts_with(&old) {

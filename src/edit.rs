@@ -7,7 +7,7 @@ use crate::store::{Store, StoreError};
 use crate::task::{self, Estimate, Kind, Note, Status, Task, id};
 
 #[derive(Debug, thiserror::Error)]
-pub enum OpError {
+pub enum EditError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("unknown {role} '{id}': no such task")]
@@ -46,12 +46,12 @@ pub struct Changed {
     pub commit: Option<String>,
 }
 
-fn check_title(title: &str) -> Result<String, OpError> {
+fn check_title(title: &str) -> Result<String, EditError> {
     let title = title.trim();
     if title.is_empty() {
-        Err(OpError::Invalid("the title is empty".into()))
+        Err(EditError::Invalid("the title is empty".into()))
     } else if title.contains('\n') {
-        Err(OpError::Invalid(
+        Err(EditError::Invalid(
             "the title must be one line (put details in the body)".into(),
         ))
     } else {
@@ -59,9 +59,9 @@ fn check_title(title: &str) -> Result<String, OpError> {
     }
 }
 
-fn check_priority(p: u8) -> Result<u8, OpError> {
+fn check_priority(p: u8) -> Result<u8, EditError> {
     if p > task::MAX_PRIORITY {
-        Err(OpError::Invalid(format!(
+        Err(EditError::Invalid(format!(
             "priority {p} is out of range 0-{} (0 is highest)",
             task::MAX_PRIORITY
         )))
@@ -70,12 +70,12 @@ fn check_priority(p: u8) -> Result<u8, OpError> {
     }
 }
 
-fn check_items(what: &str, items: &[String]) -> Result<(), OpError> {
+fn check_items(what: &str, items: &[String]) -> Result<(), EditError> {
     match items
         .iter()
         .find(|i| i.trim().is_empty() || i.contains('\0'))
     {
-        Some(_) => Err(OpError::Invalid(format!(
+        Some(_) => Err(EditError::Invalid(format!(
             "{what} cannot be empty or contain NUL"
         ))),
         None => Ok(()),
@@ -83,12 +83,12 @@ fn check_items(what: &str, items: &[String]) -> Result<(), OpError> {
 }
 
 /// Checks that `id` names an existing task, for the given role.
-fn check_ref(store: &Store, role: &'static str, id: &str) -> Result<(), OpError> {
+fn check_ref(store: &Store, role: &'static str, id: &str) -> Result<(), EditError> {
     id::validate_id(id).map_err(StoreError::from)?;
     if store.exists(id) {
         Ok(())
     } else {
-        Err(OpError::UnknownRef {
+        Err(EditError::UnknownRef {
             role,
             id: id.to_string(),
         })
@@ -96,7 +96,7 @@ fn check_ref(store: &Store, role: &'static str, id: &str) -> Result<(), OpError>
 }
 
 /// Creates one task with a fresh id and commits it.
-pub fn create(store: &Store, new: NewTask) -> Result<Changed, OpError> {
+pub fn create(store: &Store, new: NewTask) -> Result<Changed, EditError> {
     let title = check_title(&new.title)?;
     let priority = check_priority(new.priority.unwrap_or(task::DEFAULT_PRIORITY))?;
     if let Some(parent) = &new.parent {
@@ -113,7 +113,7 @@ pub fn create(store: &Store, new: NewTask) -> Result<Changed, OpError> {
     check_items("a label", &new.labels)?;
     store.check_can_commit()?;
 
-    let now = crate::store::now();
+    let now = crate::time::now_text();
     let mut task = Task::new(String::new(), title, &now, &store.actor());
     task.body = new.body;
     task.priority = priority;
@@ -149,7 +149,7 @@ pub fn create(store: &Store, new: NewTask) -> Result<Changed, OpError> {
             });
         }
     }
-    Err(OpError::NoFreeId(TRIES))
+    Err(EditError::NoFreeId(TRIES))
 }
 
 fn count_task_files(store: &Store) -> usize {
@@ -187,7 +187,7 @@ pub struct Edit {
 }
 
 /// Applies `edit` to task `id` and commits it.
-pub fn update(store: &Store, id: &str, edit: Edit) -> Result<Changed, OpError> {
+pub fn update(store: &Store, id: &str, edit: Edit) -> Result<Changed, EditError> {
     let mut task = store.read_task(id)?;
     let before = task.clone();
     if let Some(title) = edit.title {
@@ -209,7 +209,7 @@ pub fn update(store: &Store, id: &str, edit: Edit) -> Result<Changed, OpError> {
         if let Some(p) = &parent {
             check_ref(store, "parent", p)?;
             if p == id {
-                return Err(OpError::Invalid("a task cannot be its own parent".into()));
+                return Err(EditError::Invalid("a task cannot be its own parent".into()));
             }
         }
         task.parent = parent;
@@ -252,12 +252,12 @@ pub fn update(store: &Store, id: &str, edit: Edit) -> Result<Changed, OpError> {
 
 /// Refuses a parent or kind change that would make a parent cycle or a
 /// wait cycle (an epic waiting on a child that waits on it).
-fn check_graph_after(store: &Store, task: &Task) -> Result<(), OpError> {
+fn check_graph_after(store: &Store, task: &Task) -> Result<(), EditError> {
     let mut nodes = graph_nodes(store)?;
     if let Some(parent) = &task.parent
         && let Some(path) = graph::parent_cycle(&nodes, &task.id, parent)
     {
-        return Err(OpError::Cycle { path });
+        return Err(EditError::Cycle { path });
     }
     for n in nodes.iter_mut().filter(|n| n.id == task.id) {
         n.parent = task.parent.clone();
@@ -267,17 +267,17 @@ fn check_graph_after(store: &Store, task: &Task) -> Result<(), OpError> {
         .into_iter()
         .find(|c| c.contains(&task.id))
     {
-        Some(path) => Err(OpError::Cycle { path }),
+        Some(path) => Err(EditError::Cycle { path }),
         None => Ok(()),
     }
 }
 
 /// The graph, refusing when a task file does not parse (a cycle through it
 /// could not be seen).
-fn graph_nodes(store: &Store) -> Result<Vec<graph::Node>, OpError> {
+fn graph_nodes(store: &Store) -> Result<Vec<graph::Node>, EditError> {
     let (cache, broken) = store.cache()?;
     if !broken.is_empty() {
-        return Err(OpError::BrokenGraph {
+        return Err(EditError::BrokenGraph {
             files: broken
                 .iter()
                 .map(|b| format!("{}:{}", b.path.display(), b.line))
@@ -289,7 +289,7 @@ fn graph_nodes(store: &Store) -> Result<Vec<graph::Node>, OpError> {
 
 /// Writes `after` if it differs from `before`, stamping `updated`, and
 /// commits it as `batch: <verb> <id>`.
-fn save(store: &Store, before: Task, mut after: Task, verb: &str) -> Result<Changed, OpError> {
+fn save(store: &Store, before: Task, mut after: Task, verb: &str) -> Result<Changed, EditError> {
     if after == before {
         return Ok(Changed {
             task: after,
@@ -298,7 +298,7 @@ fn save(store: &Store, before: Task, mut after: Task, verb: &str) -> Result<Chan
         });
     }
     store.check_can_commit()?;
-    after.updated = crate::store::now();
+    after.updated = crate::time::now_text();
     store.write_task(&after)?;
     let commit = store.commit(
         &[Store::task_rel(&after.id)],
@@ -316,7 +316,7 @@ pub fn close(
     store: &Store,
     ids: &[String],
     reason: Option<String>,
-) -> Result<Vec<Changed>, OpError> {
+) -> Result<Vec<Changed>, EditError> {
     change_many(store, ids, "close", |task| {
         if task.status != Status::Closed {
             task.status = Status::Closed;
@@ -326,7 +326,7 @@ pub fn close(
 }
 
 /// Reopens tasks that are not open (closed, failed, escalated, ...).
-pub fn reopen(store: &Store, ids: &[String]) -> Result<Vec<Changed>, OpError> {
+pub fn reopen(store: &Store, ids: &[String]) -> Result<Vec<Changed>, EditError> {
     change_many(store, ids, "reopen", |task| {
         if task.status != Status::Open {
             task.status = Status::Open;
@@ -343,13 +343,13 @@ fn change_many(
     ids: &[String],
     verb: &str,
     f: impl Fn(&mut Task),
-) -> Result<Vec<Changed>, OpError> {
+) -> Result<Vec<Changed>, EditError> {
     let tasks = ids
         .iter()
         .map(|id| store.read_task(id))
         .collect::<Result<Vec<_>, _>>()?;
     store.check_can_commit()?;
-    let now = crate::store::now();
+    let now = crate::time::now_text();
     let mut out = Vec::new();
     let mut paths = Vec::new();
     for before in tasks {
@@ -388,14 +388,14 @@ fn change_many(
 }
 
 /// Appends a note to a task.
-pub fn note(store: &Store, id: &str, text: &str) -> Result<Changed, OpError> {
+pub fn note(store: &Store, id: &str, text: &str) -> Result<Changed, EditError> {
     if text.trim().is_empty() {
-        return Err(OpError::Invalid("the note is empty".into()));
+        return Err(EditError::Invalid("the note is empty".into()));
     }
     let before = store.read_task(id)?;
     let mut after = before.clone();
     after.notes.push(Note {
-        at: crate::store::now(),
+        at: crate::time::now_text(),
         by: store.actor(),
         text: text.to_string(),
     });
@@ -403,7 +403,7 @@ pub fn note(store: &Store, id: &str, text: &str) -> Result<Changed, OpError> {
 }
 
 /// Makes `id` wait for `blocker`, refusing unknown ids and cycles.
-pub fn dep_add(store: &Store, id: &str, blocker: &str) -> Result<Changed, OpError> {
+pub fn dep_add(store: &Store, id: &str, blocker: &str) -> Result<Changed, EditError> {
     let before = store.read_task(id)?;
     check_ref(store, "dependency", blocker)?;
     if before.deps.iter().any(|d| d == blocker) {
@@ -415,7 +415,7 @@ pub fn dep_add(store: &Store, id: &str, blocker: &str) -> Result<Changed, OpErro
     }
     let nodes = graph_nodes(store)?;
     if let Some(path) = graph::cycle_if_added(&nodes, id, blocker) {
-        return Err(OpError::Cycle { path });
+        return Err(EditError::Cycle { path });
     }
     let mut after = before.clone();
     after.deps.push(blocker.to_string());
@@ -423,11 +423,11 @@ pub fn dep_add(store: &Store, id: &str, blocker: &str) -> Result<Changed, OpErro
 }
 
 /// Removes a dependency; an unknown id is an error, a missing edge is not.
-pub fn dep_rm(store: &Store, id: &str, blocker: &str) -> Result<Changed, OpError> {
+pub fn dep_rm(store: &Store, id: &str, blocker: &str) -> Result<Changed, EditError> {
     let before = store.read_task(id)?;
     id::validate_id(blocker).map_err(StoreError::from)?;
     if !before.deps.iter().any(|d| d == blocker) && !store.exists(blocker) {
-        return Err(OpError::UnknownRef {
+        return Err(EditError::UnknownRef {
             role: "dependency",
             id: blocker.to_string(),
         });

@@ -4,8 +4,8 @@
 //! escalated; local or shared by another clone), the live claims
 //! (running), and this clone's run state (attempts, logs, errors, times).
 
-use super::{Plan, PlanStatus};
 use crate::claims::{self, ClaimSet};
+use crate::plan::{Plan, PlanStatus};
 use crate::run::state::{RunState, TaskState};
 use crate::store::Store;
 use crate::task::{Status, Task};
@@ -103,7 +103,7 @@ impl<'a> Facts<'a> {
             store,
             claims: claims::read(&store.repo).unwrap_or_default(),
             runs: crate::run::states(store).into_values().collect(),
-            now: claims::now(),
+            now: crate::time::now(),
             remote_main: super::remote_main_ahead(store),
         }
     }
@@ -123,7 +123,7 @@ impl<'a> Facts<'a> {
         // A landing another clone made (fetched, not pulled yet) counts.
         let landed_elsewhere = self
             .remote_main
-            .and_then(|tip| crate::guard::check::task_at(&self.store.repo, Some(tip), id))
+            .and_then(|tip| crate::store::at_commit::task_at(&self.store.repo, Some(tip), id))
             .filter(|t| t.status == Status::Closed);
         let main = landed_elsewhere.or_else(|| self.store.read_task(id).ok());
         let branch = self.on_branch(id);
@@ -165,7 +165,7 @@ impl<'a> Facts<'a> {
             line.state = "running";
             line.worker = Some(c.worker.clone());
             line.since = Some(c.since.clone());
-            line.age_secs = claims::parse_time(&c.since).map(|t| (self.now - t).num_seconds());
+            line.age_secs = crate::time::parse(&c.since).map(|t| (self.now - t).num_seconds());
         } else if run.is_some_and(|r| r.state == TaskState::Running) {
             line.state = "running";
         }
@@ -218,13 +218,13 @@ impl<'a> Facts<'a> {
         } else {
             "pending"
         };
-        if let Some(start) = view.started.as_deref().and_then(claims::parse_time) {
+        if let Some(start) = view.started.as_deref().and_then(crate::time::parse) {
             let end = if view.status == "running" || view.status == "pending" {
                 self.now
             } else {
                 runs.iter()
                     .flat_map(|r| r.tasks.values())
-                    .filter_map(|t| t.finished_at.as_deref().and_then(claims::parse_time))
+                    .filter_map(|t| t.finished_at.as_deref().and_then(crate::time::parse))
                     .max()
                     .unwrap_or(self.now)
             };
@@ -251,7 +251,7 @@ fn state_name(s: Status) -> &'static str {
 
 /// The status of one plan, or of every plan and of this clone's runs that
 /// have no plan.
-pub fn status(store: &Store, only: Option<&str>) -> Result<StatusReport, super::PlanError> {
+pub fn status(store: &Store, only: Option<&str>) -> Result<StatusReport, crate::plan::PlanError> {
     let facts = Facts::read(store);
     let (plans, errors) = match only {
         Some(name) => (vec![Plan::read(store, name)?], Vec::new()),

@@ -22,7 +22,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The ref whose commit holds every live claim.
-pub const CLAIMS_REF: &str = "refs/batch/claims";
+pub const CLAIMS_REF: &str = git::refs::CLAIMS;
 /// How often a lost compare-and-swap is retried before giving up.
 const ATTEMPTS: u32 = 200;
 
@@ -308,7 +308,7 @@ fn move_ref(
 
 /// Where a clone keeps the last claims tip it fetched from `remote`.
 pub fn tracking_ref(remote: &str) -> String {
-    format!("refs/batch/remotes/{remote}/claims")
+    git::refs::claims_tracking(remote)
 }
 
 /// Fetches the remote's claims ref; `None` when the remote has none yet.
@@ -319,7 +319,7 @@ fn fetch(repo: &Repository, remote: &str) -> Result<Option<Oid>, ClaimError> {
     // repository trip over each other's ref updates. (Clones still race
     // freely: the lease on the push decides between them.)
     let _turn = git::lock_file(&repo.commondir().join("batch").join("fetch.lock"))?;
-    let scratch = format!("refs/batch/tmp/claims-{}", std::process::id());
+    let scratch = git::refs::claims_scratch();
     let spec = format!("+{CLAIMS_REF}:{scratch}");
     let fetch = || {
         Git::new(dir)

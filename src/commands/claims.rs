@@ -39,8 +39,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             ctx.ui.json_value(&entries)?;
         } else {
             for e in &entries {
-                ctx.ui
-                    .line(format!("{} {}", paint(ui::DIM, &e.commit[..12]), e.message))?;
+                ctx.ui.line(format!(
+                    "{} {}",
+                    paint(ui::DIM, crate::git::short(&e.commit)),
+                    e.message
+                ))?;
             }
         }
         return Ok(());

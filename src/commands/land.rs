@@ -122,7 +122,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     match &report.commit {
         Some(c) if report.pushed => ctx.ui.status(format!(
             "pushed {} to {} on {} (tests {:.1}s); {}",
-            &c[..10],
+            crate::git::short(c),
             opts.branch,
             opts.remote.as_deref().unwrap_or(""),
             report.test_seconds,
@@ -131,7 +131,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         Some(c) => ctx.ui.status(format!(
             "{} is now at {} (tests {:.1}s)",
             opts.branch,
-            &c[..10],
+            crate::git::short(c),
             report.test_seconds
         )),
         None if report.dry_run => ctx.ui.status("dry run: nothing pushed, nothing changed"),

@@ -417,7 +417,7 @@ impl Ctx {
         match commit {
             Some(c) => self
                 .ui
-                .status(format!("committed {}", &c[..c.len().min(10)])),
+                .status(format!("committed {}", crate::git::short(c))),
             None if changed => self
                 .ui
                 .status("not committed (--no-commit or commit = false)"),

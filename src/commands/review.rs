@@ -103,7 +103,7 @@ fn render_task(t: &TaskReview) -> Vec<String> {
         out.push(format!("  {}: {r}", t.state));
     }
     match (&t.landed, &t.range) {
-        (Some(l), Some(range)) => out.push(format!("  landed {} ({range})", &l[..l.len().min(10)])),
+        (Some(l), Some(range)) => out.push(format!("  landed {} ({range})", crate::git::short(l))),
         (None, Some(range)) => out.push(format!("  commits {range}")),
         _ => {}
     }

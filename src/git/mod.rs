@@ -8,6 +8,7 @@
 
 pub mod identity;
 pub mod program;
+pub mod refs;
 pub mod remote;
 mod signature;
 mod tree;
@@ -71,6 +72,21 @@ pub(crate) fn git_err(what: impl Into<String>) -> impl FnOnce(git2::Error) -> Gi
     move |source| GitError::Git { what, source }
 }
 
+/// How many hex digits of a commit id messages show.
+pub const SHORT: usize = 10;
+
+/// A commit id as messages show it: its first [`SHORT`] hex digits (an id
+/// given as text may be shorter, and is shown whole).
+pub fn short(id: impl AsRef<str>) -> String {
+    let id = id.as_ref();
+    id[..id.len().min(SHORT)].to_string()
+}
+
+/// [`short`] of an object id.
+pub fn short_oid(oid: Oid) -> String {
+    short(oid.to_string())
+}
+
 /// Opens the repository that contains `dir` (like git's discovery).
 pub fn discover(dir: &Path) -> Result<Repository, GitError> {
     let repo = Repository::discover(dir).map_err(|source| GitError::NotARepo {
@@ -89,7 +105,7 @@ pub fn discover(dir: &Path) -> Result<Repository, GitError> {
 pub fn current_branch(repo: &Repository) -> Option<String> {
     let head = repo.find_reference("HEAD").ok()?;
     let target = head.symbolic_target().ok()??;
-    target.strip_prefix("refs/heads/").map(str::to_string)
+    refs::branch_name(target).map(str::to_string)
 }
 
 /// Refuses when a merge, rebase, cherry-pick or similar is in progress: a

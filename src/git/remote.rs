@@ -2,7 +2,7 @@
 //! together with the work other clones shared under `refs/batch/work/`.
 
 use super::program::{self, Git};
-use super::{GitError, git_err};
+use super::{GitError, git_err, refs};
 use git2::{Oid, Repository};
 
 /// Fetches `branch` of `remote` into its remote-tracking ref, and every
@@ -13,12 +13,19 @@ pub fn fetch_main(repo: &Repository, remote: &str, branch: &str) -> Result<Optio
     program::check_operand("remote", remote)?;
     program::check_operand("branch", branch)?;
     let dir = repo.workdir().unwrap_or_else(|| repo.path());
-    let tracking = format!("refs/remotes/{remote}/{branch}");
-    let head = format!("refs/heads/{branch}");
+    let tracking = refs::tracking(remote, branch);
+    let head = refs::branch(branch);
     let spec = format!("+{head}:{tracking}");
-    let work = "+refs/batch/work/*:refs/batch/work/*";
     let fetched = Git::new(dir)
-        .args(["fetch", "--quiet", "--no-tags", "--", remote, &spec, work])
+        .args([
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--",
+            remote,
+            &spec,
+            refs::WORK_REFSPEC,
+        ])
         .ok();
     if let Err(e) = fetched {
         return match program::remote_ref(dir, remote, &head)? {

@@ -308,13 +308,6 @@ pub fn check_update(
     } else {
         walk.hide(old).map_err(git2_err("walking the push"))?;
     }
-    let task = refname
-        .strip_prefix("refs/heads/")
-        .and_then(crate::work::task_of_branch)
-        .or_else(|| {
-            refname
-                .strip_prefix("refs/batch/work/")
-                .filter(|id| crate::task::id::validate_id(id).is_ok())
-        });
+    let task = crate::git::refs::task_of_ref(refname);
     check_walk(repo, walk, task)
 }

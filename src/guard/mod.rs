@@ -107,7 +107,7 @@ impl std::fmt::Display for Problem {
             } => {
                 let at = commit
                     .as_ref()
-                    .map(|c| format!("commit {} ", &c[..c.len().min(12)]))
+                    .map(|c| format!("commit {} ", crate::git::short(c)))
                     .unwrap_or_default();
                 write!(
                     f,
@@ -131,7 +131,7 @@ impl std::fmt::Display for Problem {
             Problem::UnknownTask { commit, task } => write!(
                 f,
                 "commit {} names task {task} in its Batch-Task trailer, and there is no such task",
-                &commit[..commit.len().min(12)]
+                crate::git::short(commit)
             ),
             Problem::Push { refname, message } => write!(f, "{refname}: {message}"),
         }

@@ -20,7 +20,13 @@ pub(super) fn candidates(
     let mut out = Vec::new();
     // Local worker branches win over work shared by other clones under
     // refs/batch/work/ (fetched), used for tasks without a local branch.
-    let tips = worker_tips(repo, &["refs/batch/work/*", "refs/heads/batch/*"])?;
+    let tips = worker_tips(
+        repo,
+        &[
+            crate::git::refs::WORK_GLOB,
+            crate::git::refs::WORKER_BRANCH_GLOB,
+        ],
+    )?;
     for (id, tip) in tips {
         let id = id.as_str();
         if only.is_some_and(|o| !o.iter().any(|x| x == id)) {
@@ -67,11 +73,7 @@ pub(super) fn worker_tips(
             let (Ok(name), Some(tip)) = (r.name(), r.target()) else {
                 continue;
             };
-            let id = name
-                .strip_prefix("refs/heads/")
-                .and_then(work::task_of_branch)
-                .or_else(|| name.strip_prefix("refs/batch/work/"));
-            if let Some(id) = id.filter(|i| crate::task::id::validate_id(i).is_ok()) {
+            if let Some(id) = crate::git::refs::task_of_ref(name) {
                 tips.insert(id.to_string(), tip);
             }
         }

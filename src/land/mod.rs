@@ -12,6 +12,7 @@
 //! leaves the remote at the old tip or the complete new one.
 
 mod candidates;
+pub mod message;
 mod publish;
 mod replay;
 mod sweep;
@@ -28,7 +29,7 @@ use publish::{cleanup, publish, update_local_branch};
 use replay::Stack;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use sweep::{FROM, sweep};
+use sweep::sweep;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LandError {
@@ -78,9 +79,39 @@ pub struct Options {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LeftOut {
     pub id: String,
-    /// `conflict`, `scope`, `test`, `dependency`.
-    pub reason: String,
+    pub reason: LeftOutReason,
     pub detail: String,
+}
+
+/// Why a landing left a task out (`reason` in JSON, snake_case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeftOutReason {
+    /// Its branch does not replay onto the stack.
+    Conflict,
+    /// Its commits change files outside its scope.
+    Scope,
+    /// The tests fail with it (found by bisection).
+    Test,
+    /// It depends on a task that is not landed (nor landing now).
+    Dependency,
+}
+
+impl LeftOutReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeftOutReason::Conflict => "conflict",
+            LeftOutReason::Scope => "scope",
+            LeftOutReason::Test => "test",
+            LeftOutReason::Dependency => "dependency",
+        }
+    }
+}
+
+impl std::fmt::Display for LeftOutReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What a landing did.
@@ -194,7 +225,7 @@ fn try_lock(path: &Path) -> Result<std::fs::File, LandError> {
 
 /// The lease: the remote branch's tip (fetched), or the local branch's.
 fn fetch_base(store: &Store, opts: &Options) -> Result<Oid, LandError> {
-    let local = format!("refs/heads/{}", opts.branch);
+    let local = git::refs::branch(&opts.branch);
     if let (true, Some(remote)) = (opts.push, &opts.remote) {
         // With the work finished on other clones, shared under
         // refs/batch/work/.
@@ -247,7 +278,7 @@ fn build_and_test(
                 out_ids.insert(id.clone());
                 report.left_out.push(LeftOut {
                     id: id.clone(),
-                    reason: "dependency".into(),
+                    reason: LeftOutReason::Dependency,
                     detail: format!("depends on {dep}, which is not landed"),
                 });
                 continue;
@@ -263,7 +294,7 @@ fn build_and_test(
                         out_ids.insert(id.clone());
                         report.left_out.push(LeftOut {
                             id: id.clone(),
-                            reason: "scope".into(),
+                            reason: LeftOutReason::Scope,
                             detail: problems.join("; "),
                         });
                     }
@@ -272,7 +303,7 @@ fn build_and_test(
                     out_ids.insert(id.clone());
                     report.left_out.push(LeftOut {
                         id: id.clone(),
-                        reason: "conflict".into(),
+                        reason: LeftOutReason::Conflict,
                         detail: format!("needs rebase onto {}: {}", short(base), files.join(", ")),
                     });
                 }
@@ -307,7 +338,7 @@ fn build_and_test(
                 let tail: Vec<&str> = tail.into_iter().rev().collect();
                 report.left_out.push(LeftOut {
                     id: c.task.id.clone(),
-                    reason: "test".into(),
+                    reason: LeftOutReason::Test,
                     detail: format!(
                         "tests fail with it ({}):\n{}",
                         log.display(),
@@ -386,7 +417,7 @@ fn close_tasks(
         let Ok(mut t) = stack.read_task(&l.id) else {
             continue;
         };
-        if l.reason == "test" {
+        if l.reason == LeftOutReason::Test {
             t.status = Status::Failed;
         }
         t.updated = now.clone();
@@ -432,26 +463,20 @@ fn close_tasks(
         }
     }
     let plans = plan_statuses(store, stack, &all, &changed);
-    let n = landed.len();
     // The base and the order of the stack let `review` find each task's
     // commits: task N's are landed(N-1)..landed(N). The branch tip each
     // came from lets the clone that did the work know its branch landed
     // as it is (see `sweep`).
-    let mut lines: Vec<String> = report
-        .landed
-        .iter()
-        .map(|id| format!("Landed: {id}"))
-        .collect();
-    lines.extend(
-        report
+    let message = message::LandingMessage {
+        base,
+        landed: report.landed.clone(),
+        from: report
             .landed
             .iter()
-            .filter_map(|id| Some(format!("{FROM} {id} {}", sources.get(id)?))),
-    );
-    let message = format!(
-        "batch: land {n} task(s)\n\nBase: {base}\n{}",
-        lines.join("\n")
-    );
+            .filter_map(|id| Some((id.clone(), *sources.get(id)?)))
+            .collect(),
+    }
+    .render();
     stack.commit_tasks(top, changed.values(), &plans, &message)
 }
 
@@ -504,5 +529,5 @@ fn plan_statuses(
 }
 
 fn short(oid: Oid) -> String {
-    oid.to_string()[..10].to_string()
+    git::short_oid(oid)
 }

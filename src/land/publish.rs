@@ -14,7 +14,7 @@ pub(super) fn publish(
     tip: Oid,
     landed: &[String],
 ) -> Result<bool, LandError> {
-    let refname = format!("refs/heads/{}", opts.branch);
+    let refname = git::refs::branch(&opts.branch);
     match (&opts.remote, opts.push) {
         (Some(remote), true) => {
             let lease = format!("--force-with-lease={refname}:{base}");
@@ -22,7 +22,7 @@ pub(super) fn publish(
             // The shared work refs of what lands go in the same push.
             let deletions: Vec<String> = landed
                 .iter()
-                .map(|id| format!("refs/batch/work/{id}"))
+                .map(|id| git::refs::work(id))
                 .filter(|w| store.repo.refname_to_id(w).is_ok())
                 .map(|w| format!(":{w}"))
                 .collect();
@@ -122,7 +122,7 @@ pub(super) fn cleanup(store: &Store, opts: &Options, report: &Report) -> Result<
             &store.root,
             &["branch", "-D", "--quiet", &work::branch_of(id)],
         );
-        if let Ok(mut r) = store.repo.find_reference(&format!("refs/batch/work/{id}")) {
+        if let Ok(mut r) = store.repo.find_reference(&git::refs::work(id)) {
             let _ = r.delete();
         }
     }
@@ -137,7 +137,7 @@ pub(super) fn update_local_branch(
     base: Oid,
     tip: Oid,
 ) -> Result<String, LandError> {
-    let refname = format!("refs/heads/{}", opts.branch);
+    let refname = git::refs::branch(&opts.branch);
     let main_wt = main_worktree(store);
     let Ok(repo) = Repository::open(&main_wt) else {
         return Ok("not updated (no main working tree)".into());

@@ -172,7 +172,7 @@ impl Stack {
             source,
         })?;
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-        let log = logs.join(format!("land-{stamp}-{}.log", &tip.to_string()[..10]));
+        let log = logs.join(format!("land-{stamp}-{}.log", crate::git::short_oid(tip)));
         let file = std::fs::File::create(&log).map_err(|source| LandError::Io {
             what: "creating",
             path: log.clone(),

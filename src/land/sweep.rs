@@ -5,10 +5,6 @@
 
 use super::*;
 
-/// The landing message's line naming the branch tip a task landed from:
-/// `From: <id> <tip>`.
-pub(super) const FROM: &str = "From:";
-
 /// How many commits of the main branch are searched for landings.
 const WALK_LIMIT: usize = 10_000;
 
@@ -17,7 +13,7 @@ const WALK_LIMIT: usize = 10_000;
 /// history took; returns their ids.
 pub(super) fn sweep(store: &Store, base: Oid) -> Result<Vec<String>, LandError> {
     let repo = &store.repo;
-    let local = super::candidates::worker_tips(repo, &["refs/heads/batch/*"])?;
+    let local = super::candidates::worker_tips(repo, &[git::refs::WORKER_BRANCH_GLOB])?;
     let landed = landed_from(repo, base, &local);
     let mut removed = Vec::new();
     if landed.is_empty() {
@@ -45,7 +41,7 @@ pub(super) fn sweep(store: &Store, base: Oid) -> Result<Vec<String>, LandError> 
             &store.root,
             &["branch", "-D", "--quiet", &work::branch_of(&id)],
         )?;
-        if let Ok(mut r) = repo.find_reference(&format!("refs/batch/work/{id}")) {
+        if let Ok(mut r) = repo.find_reference(&git::refs::work(&id)) {
             let _ = r.delete();
         }
         removed.push(id);
@@ -81,17 +77,11 @@ fn landed_from(
             break;
         };
         let message = commit.message().unwrap_or_default();
-        if message.starts_with("batch: land ") {
-            for line in message.lines() {
-                let Some((id, tip)) = line
-                    .strip_prefix(FROM)
-                    .and_then(|rest| rest.trim().split_once(' '))
-                else {
-                    continue;
-                };
-                if let (true, Ok(tip)) = (searching.remove(id), Oid::from_str(tip.trim())) {
+        if let Some(landing) = super::message::LandingMessage::parse(message) {
+            for (id, tip) in landing.from {
+                if searching.remove(id.as_str()) {
                     // The newest landing of a task is the one that counts.
-                    found.insert(id.to_string(), tip);
+                    found.insert(id, tip);
                 }
             }
         }

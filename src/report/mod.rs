@@ -16,13 +16,13 @@ pub fn remote_main_ahead(store: &Store) -> Option<git2::Oid> {
     let branch = &store.config.main_branch;
     // The configured remote, else the one the main branch tracks.
     let upstream = repo
-        .branch_upstream_remote(&format!("refs/heads/{branch}"))
+        .branch_upstream_remote(&crate::git::refs::branch(branch))
         .ok()
         .and_then(|b| b.as_str().ok().map(String::from));
     let remote = store.config.remote.clone().or(upstream)?;
     let local = store.main_tip().ok()?;
     let tracking = repo
-        .refname_to_id(&format!("refs/remotes/{remote}/{branch}"))
+        .refname_to_id(&crate::git::refs::tracking(&remote, branch))
         .ok()?;
     (tracking != local && repo.graph_descendant_of(tracking, local).unwrap_or(false))
         .then_some(tracking)

@@ -10,6 +10,7 @@
 
 use super::status::Facts;
 use crate::git::{GitError, git_err};
+use crate::land::message::LandingMessage;
 use crate::plan::{Plan, PlanError};
 use crate::store::{Store, StoreError};
 use crate::work::worktree;
@@ -86,8 +87,8 @@ impl Landings {
                 break;
             }
             let message = commit.message().unwrap_or_default();
-            if message.starts_with("batch: land ") {
-                out.read_landing(repo, oid, message);
+            if let Some(landing) = LandingMessage::parse(message) {
+                out.read_landing(repo, oid, landing);
             } else if let Some(id) = crate::guard::check::task_trailer(message) {
                 out.by_trailer.entry(id).or_default().push(oid);
             }
@@ -96,17 +97,9 @@ impl Landings {
         out
     }
 
-    fn read_landing(&mut self, repo: &Repository, oid: Oid, message: &str) {
-        fn values<'m>(message: &'m str, key: &'m str) -> impl Iterator<Item = String> + 'm {
-            message
-                .lines()
-                .filter_map(move |l| l.strip_prefix(key))
-                .map(|v| v.trim().to_string())
-        }
-        let mut prev = values(message, "Base:")
-            .next()
-            .and_then(|b| Oid::from_str(&b).ok());
-        for id in values(message, "Landed:") {
+    fn read_landing(&mut self, repo: &Repository, oid: Oid, landing: LandingMessage) {
+        let mut prev = Some(landing.base);
+        for id in landing.landed {
             let to = crate::store::at_commit::task_at(repo, Some(oid), &id)
                 .and_then(|t| t.landed)
                 .and_then(|l| Oid::from_str(&l).ok());
@@ -202,12 +195,9 @@ pub fn review_range(store: &Store, range: &str, patch: bool) -> Result<Review, P
             covered.extend(w.flatten());
         }
     }
-    let branch_task = b
-        .strip_prefix("refs/heads/")
-        .unwrap_or(b)
-        .strip_prefix("batch/")
-        .filter(|id| crate::task::id::validate_id(id).is_ok())
-        .map(String::from);
+    // `b` is a branch, named in full or short.
+    let short = crate::git::refs::branch_name(b).unwrap_or(b);
+    let branch_task = crate::git::refs::task_of_branch(short).map(String::from);
     let mut groups: BTreeMap<String, Vec<Oid>> = BTreeMap::new();
     for oid in &in_range {
         if covered.contains(oid) {
@@ -378,5 +368,5 @@ fn diff_files(
 }
 
 fn short(oid: Oid) -> String {
-    oid.to_string()[..10].to_string()
+    crate::git::short_oid(oid)
 }

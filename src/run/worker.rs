@@ -163,7 +163,7 @@ pub fn clear_git_locks(worktree: &Path, id: &str) -> usize {
     };
     let branch_lock = repo
         .commondir()
-        .join(format!("refs/heads/{}.lock", crate::work::branch_of(id)));
+        .join(format!("{}.lock", crate::git::refs::worker_branch_ref(id)));
     [
         repo.path().join("index.lock"),
         repo.path().join("HEAD.lock"),

@@ -235,7 +235,7 @@ impl Store {
     /// Per-worktree scratch under the git dir (the cache lives here).
     /// The tip of the local main branch (`main_branch`), else of HEAD.
     pub fn main_tip(&self) -> Result<git2::Oid, git2::Error> {
-        let name = format!("refs/heads/{}", self.config.main_branch);
+        let name = git::refs::branch(&self.config.main_branch);
         self.repo
             .refname_to_id(&name)
             .or_else(|_| self.repo.refname_to_id("HEAD"))

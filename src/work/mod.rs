@@ -65,13 +65,4 @@ pub enum WorkError {
     PathTaken { id: String, path: PathBuf },
 }
 
-/// The branch a task's worker works on.
-pub fn branch_of(id: &str) -> String {
-    format!("batch/{id}")
-}
-
-/// The task a branch name belongs to, if it is a worker branch.
-pub fn task_of_branch(branch: &str) -> Option<&str> {
-    let id = branch.strip_prefix("batch/")?;
-    crate::task::id::validate_id(id).ok().map(|_| id)
-}
+pub use crate::git::refs::{task_of_branch, worker_branch as branch_of};

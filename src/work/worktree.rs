@@ -85,7 +85,7 @@ pub fn task_or_current(store: &Store, id: Option<&str>) -> Result<String, WorkEr
 }
 
 fn main_tip(store: &Store) -> Result<Oid, WorkError> {
-    let name = format!("refs/heads/{}", store.config.main_branch);
+    let name = git::refs::branch(&store.config.main_branch);
     store
         .main_tip()
         .map_err(|e| git_err(format!("reading {name}"))(e).into())
@@ -94,12 +94,9 @@ fn main_tip(store: &Store) -> Result<Oid, WorkError> {
 /// The tip of `id`'s work: its local branch `batch/<id>`, else the one
 /// another clone shared as `refs/batch/work/<id>` (fetched).
 pub fn branch_tip(repo: &Repository, id: &str) -> Option<Oid> {
-    [
-        format!("refs/heads/{}", branch_of(id)),
-        format!("refs/batch/work/{id}"),
-    ]
-    .iter()
-    .find_map(|r| repo.refname_to_id(r).ok())
+    [git::refs::worker_branch_ref(id), git::refs::work(id)]
+        .iter()
+        .find_map(|r| repo.refname_to_id(r).ok())
 }
 
 /// The task as its worker branch has it (see [`branch_tip`]).

@@ -8,7 +8,9 @@ impl Pool<'_> {
     /// The task as its local worker branch has it.
     fn branch_task(&self, id: &str) -> Option<crate::task::Task> {
         let repo = &self.store.repo;
-        let tip = repo.refname_to_id(&format!("refs/heads/batch/{id}")).ok()?;
+        let tip = repo
+            .refname_to_id(&crate::git::refs::worker_branch_ref(id))
+            .ok()?;
         crate::store::at_commit::task_at(repo, Some(tip), id)
     }
 
@@ -50,7 +52,7 @@ impl Pool<'_> {
             Some(_) => return None,
             None => {}
         }
-        let shared = repo.refname_to_id(&format!("refs/batch/work/{id}")).ok()?;
+        let shared = repo.refname_to_id(&crate::git::refs::work(id)).ok()?;
         match crate::store::at_commit::task_at(repo, Some(shared), id)?.status {
             Status::Done => Some((TaskState::Elsewhere, "done by another clone")),
             Status::Failed if !rerun => Some((TaskState::Failed, "failed in another clone")),
@@ -64,9 +66,11 @@ impl Pool<'_> {
     /// `2 commit(s), 14 receipt line(s)`: what a finished task produced.
     pub(super) fn done_detail(&self, id: &str, wt: &Path) -> String {
         let repo = &self.store.repo;
-        let main = format!("refs/heads/{}", self.store.config.main_branch);
+        let main = crate::git::refs::branch(&self.store.config.main_branch);
         let commits = (|| -> Option<usize> {
-            let tip = repo.refname_to_id(&format!("refs/heads/batch/{id}")).ok()?;
+            let tip = repo
+                .refname_to_id(&crate::git::refs::worker_branch_ref(id))
+                .ok()?;
             let mut walk = repo.revwalk().ok()?;
             walk.push(tip).ok()?;
             walk.hide(repo.refname_to_id(&main).ok()?).ok()?;

@@ -11,7 +11,11 @@ impl Pool<'_> {
         let Some(remote) = &self.opts.remote else {
             return;
         };
-        let spec = format!("+refs/heads/batch/{id}:refs/batch/work/{id}");
+        let spec = format!(
+            "+{}:{}",
+            crate::git::refs::worker_branch_ref(id),
+            crate::git::refs::work(id)
+        );
         let pushed = Git::new(&self.store.root)
             .args([
                 "push",
@@ -106,7 +110,7 @@ impl Pool<'_> {
         self.landed.extend(report.landed.iter().cloned());
         for l in &report.left_out {
             self.land_tried.insert(l.id.clone());
-            if l.reason == "test"
+            if l.reason == crate::land::LeftOutReason::Test
                 && let Some(e) = state.tasks.get_mut(&l.id)
             {
                 e.state = TaskState::Failed;
@@ -121,7 +125,7 @@ impl Pool<'_> {
             report
                 .commit
                 .as_deref()
-                .map(|c| format!(" as {}", &c[..c.len().min(10)]))
+                .map(|c| format!(" as {}", crate::git::short(c)))
                 .unwrap_or_default(),
             report.left_out.len(),
             report
@@ -153,7 +157,7 @@ pub(super) fn fetch_remote(store: &Store, remote: &str) -> Result<Oid, RunError>
 pub(crate) fn check_pushed(store: &Store, remote: &str) -> Result<(), RunError> {
     let remote_tip = fetch_remote(store, remote)?;
     let branch = &store.config.main_branch;
-    let local = format!("refs/heads/{branch}");
+    let local = crate::git::refs::branch(branch);
     let repo = &store.repo;
     let local_tip = repo
         .refname_to_id(&local)

@@ -1,0 +1,86 @@
+//! The names of the refs git-batch reads and writes, built and read here
+//! only: the claims ref and its mirrors, worker branches (`batch/<id>`), the
+//! work other clones shared (`refs/batch/work/<id>`), and the main branch
+//! with its remote-tracking ref.
+
+use crate::task::id::validate_id;
+
+/// The ref whose commit holds every live claim.
+pub const CLAIMS: &str = "refs/batch/claims";
+/// Every shared work ref.
+pub const WORK_GLOB: &str = "refs/batch/work/*";
+/// Every local worker branch.
+pub const WORKER_BRANCH_GLOB: &str = "refs/heads/batch/*";
+/// The refspec that fetches every shared work ref as it is on the remote.
+pub const WORK_REFSPEC: &str = "+refs/batch/work/*:refs/batch/work/*";
+const WORKER_PREFIX: &str = "batch/";
+const WORK_PREFIX: &str = "refs/batch/work/";
+const HEADS: &str = "refs/heads/";
+
+/// `refs/heads/<name>`.
+pub fn branch(name: &str) -> String {
+    format!("{HEADS}{name}")
+}
+
+/// The short branch name of a full `refs/heads/` ref.
+pub fn branch_name(refname: &str) -> Option<&str> {
+    refname.strip_prefix(HEADS)
+}
+
+/// Where a fetch keeps `remote`'s `branch`: `refs/remotes/<remote>/<branch>`.
+pub fn tracking(remote: &str, branch: &str) -> String {
+    format!("refs/remotes/{remote}/{branch}")
+}
+
+/// The branch a task's worker works on (short name: `batch/<id>`).
+pub fn worker_branch(id: &str) -> String {
+    format!("{WORKER_PREFIX}{id}")
+}
+
+/// The full ref of a task's worker branch.
+pub fn worker_branch_ref(id: &str) -> String {
+    branch(&worker_branch(id))
+}
+
+/// Where a clone shares a task's finished branch on the remote.
+pub fn work(id: &str) -> String {
+    format!("{WORK_PREFIX}{id}")
+}
+
+/// Where a clone keeps the last claims tip it fetched from `remote`.
+pub fn claims_tracking(remote: &str) -> String {
+    format!("refs/batch/remotes/{remote}/claims")
+}
+
+/// A ref of this process's own, for one fetch of the claims.
+pub fn claims_scratch() -> String {
+    format!("refs/batch/tmp/claims-{}", std::process::id())
+}
+
+/// The task a short branch name belongs to, if it is a worker branch.
+pub fn task_of_branch(branch: &str) -> Option<&str> {
+    let id = branch.strip_prefix(WORKER_PREFIX)?;
+    validate_id(id).ok().map(|_| id)
+}
+
+/// The task a full ref belongs to: a worker branch or a shared work ref.
+pub fn task_of_ref(refname: &str) -> Option<&str> {
+    branch_name(refname).and_then(task_of_branch).or_else(|| {
+        let id = refname.strip_prefix(WORK_PREFIX)?;
+        validate_id(id).ok().map(|_| id)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        assert_eq!(task_of_ref(&worker_branch_ref("bt-1")), Some("bt-1"));
+        assert_eq!(task_of_ref(&work("bt-1")), Some("bt-1"));
+        assert_eq!(task_of_ref("refs/heads/main"), None);
+        assert_eq!(task_of_ref("refs/batch/work/../x"), None);
+        assert_eq!(task_of_branch(&worker_branch("bt-2")), Some("bt-2"));
+    }
+}

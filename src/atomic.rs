@@ -97,9 +97,38 @@ pub fn lock(path: &Path) -> io::Result<std::fs::File> {
     Ok(file)
 }
 
+/// Takes the lock on `path` if nobody holds it: `Ok(None)` when another
+/// process does (for "another land/run is going on" errors).
+pub fn try_lock(path: &Path) -> io::Result<Option<std::fs::File>> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_lock_is_not_taken_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.lock");
+        let held = try_lock(&p).unwrap();
+        assert!(held.is_some());
+        assert!(try_lock(&p).unwrap().is_none());
+        drop(held);
+        assert!(try_lock(&p).unwrap().is_some());
+    }
 
     #[test]
     fn create_refuses_existing() {

@@ -223,10 +223,6 @@ pub fn check_walk(
         if scope.is_unscoped() {
             continue;
         }
-        let own = [
-            crate::store::Store::task_rel(id),
-            crate::store::Store::receipt_rel(id),
-        ];
         let old_tree = match parent {
             Some(p) => Some(
                 repo.find_commit(p)
@@ -239,18 +235,12 @@ pub fn check_walk(
         let diff = repo
             .diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)
             .map_err(git2_err("diffing a commit"))?;
-        let mut outside = Vec::new();
-        for delta in diff.deltas() {
-            for f in [delta.old_file(), delta.new_file()] {
-                if let Some(p) = f.path().and_then(Path::to_str)
-                    && !own.iter().any(|o| o == p)
-                    && !scope.matches(p)
-                    && !outside.iter().any(|o| o == p)
-                {
-                    outside.push(p.to_string());
-                }
-            }
-        }
+        let paths: Vec<&str> = diff
+            .deltas()
+            .flat_map(|d| [d.old_file(), d.new_file()])
+            .filter_map(|f| f.path().and_then(Path::to_str))
+            .collect();
+        let outside = crate::store::outside_scope(&scope, id, paths);
         if !outside.is_empty() {
             report.problems.push(Problem::OutOfScope {
                 task: id.to_string(),

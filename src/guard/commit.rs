@@ -82,12 +82,7 @@ fn scope_problem(
     if scope.is_unscoped() {
         return Ok(None);
     }
-    let own = [Store::task_rel(id), Store::receipt_rel(id)];
-    let files: Vec<String> = staged
-        .iter()
-        .filter(|f| !own.contains(f) && !scope.matches(f))
-        .cloned()
-        .collect();
+    let files = crate::store::outside_scope(&scope, id, staged.iter().map(String::as_str));
     Ok((!files.is_empty()).then(|| Problem::OutOfScope {
         task: id.to_string(),
         scope: globs,

@@ -193,29 +193,12 @@ pub fn land(store: &Store, opts: &Options) -> Result<Report, LandError> {
 }
 
 fn try_lock(path: &Path) -> Result<std::fs::File, LandError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| LandError::Io {
-            what: "creating",
-            path: dir.to_path_buf(),
-            source,
-        })?;
-    }
-    let file = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(|source| LandError::Io {
-            what: "opening",
-            path: path.to_path_buf(),
-            source,
-        })?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(LandError::Busy {
+    match crate::atomic::try_lock(path) {
+        Ok(Some(file)) => Ok(file),
+        Ok(None) => Err(LandError::Busy {
             path: path.to_path_buf(),
         }),
-        Err(std::fs::TryLockError::Error(source)) => Err(LandError::Io {
+        Err(source) => Err(LandError::Io {
             what: "locking",
             path: path.to_path_buf(),
             source,

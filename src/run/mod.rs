@@ -223,18 +223,13 @@ pub fn run(
     let dir = runs_dir(store);
     std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
     let lock_path = dir.join(format!("{}.lock", opts.name));
-    let lock = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io("opening", &lock_path))?;
-    if lock.try_lock().is_err() {
+    let Some(_lock) = crate::atomic::try_lock(&lock_path).map_err(io("locking", &lock_path))?
+    else {
         return Err(RunError::Busy {
             name: opts.name.clone(),
             path: lock_path,
         });
-    }
+    };
     if let Some(remote) = &opts.remote {
         pool::check_pushed(store, remote)?;
     }

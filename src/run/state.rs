@@ -111,9 +111,17 @@ impl RunState {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        let state: RunState = serde_json::from_str(&text)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        // Every id of the order must have its entry: the pool looks them up
+        // without asking again.
+        if let Some(id) = state.order.iter().find(|id| !state.tasks.contains_key(*id)) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{id} is in the run's order but has no entry"),
+            ));
+        }
+        Ok(Some(state))
     }
 
     /// Every run recorded in `dir` that can be read.
@@ -171,5 +179,23 @@ impl RunState {
         self.tasks
             .get_mut(id)
             .expect("every id of the order has an entry")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state file from disk that lists a task in its order without its
+    /// entry is refused when it loads, not a panic later.
+    #[test]
+    fn a_state_file_without_an_entry_for_its_order_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let text =
+            r#"{"name":"r","worker":"w","started":"t","updated":"t","order":["bt-1"],"tasks":{}}"#;
+        std::fs::write(RunState::path(dir.path(), "r"), text).unwrap();
+        let err = RunState::load(dir.path(), "r").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("bt-1"));
     }
 }

@@ -64,6 +64,28 @@ pub enum StoreError {
     },
 }
 
+/// The files of `files` that task `id` may not change: outside its scope,
+/// except its own task file and receipt, which are always its to change.
+/// None for a task without a scope (it may change every file). In the
+/// order first seen, each once.
+pub fn outside_scope<'a>(
+    scope: &crate::scope::Scope,
+    id: &str,
+    files: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    if scope.is_unscoped() {
+        return Vec::new();
+    }
+    let own = [Store::task_rel(id), Store::receipt_rel(id)];
+    let mut outside: Vec<String> = Vec::new();
+    for f in files {
+        if !own.iter().any(|o| o == f) && !scope.matches(f) && !outside.iter().any(|o| o == f) {
+            outside.push(f.to_string());
+        }
+    }
+    outside
+}
+
 fn io_err<'a>(
     what: &'static str,
     path: &'a Path,

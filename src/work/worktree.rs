@@ -329,16 +329,7 @@ pub fn scope_violations(store: &Store, wt: &Store, id: &str) -> Result<ScopeChec
         id: id.to_string(),
         source,
     })?;
-    let own = [Store::task_rel(id), Store::receipt_rel(id)];
-    let outside = if scope.is_unscoped() {
-        Vec::new()
-    } else {
-        files
-            .iter()
-            .filter(|f| !own.contains(f) && !scope.matches(f))
-            .cloned()
-            .collect()
-    };
+    let outside = crate::store::outside_scope(&scope, id, files.iter().map(String::as_str));
     Ok(ScopeCheck {
         outside,
         files,
@@ -388,7 +379,16 @@ pub fn abandon(
             }
         }
         if let Some(b) = &branch_ref {
-            let tip = b.get().target().expect("a branch points at a commit");
+            let tip = b
+                .get()
+                .resolve()
+                .ok()
+                .and_then(|r| r.target())
+                .ok_or_else(|| {
+                    git_err(format!("reading {branch}"))(git2::Error::from_str(
+                        "the branch points at no commit",
+                    ))
+                })?;
             let main = main_tip(store)?;
             let mut walk = store
                 .repo

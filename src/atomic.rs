@@ -85,29 +85,27 @@ fn sync_fs(dir: &Path) -> io::Result<()> {
 /// Takes an exclusive lock on `path` (created, with its directory, if
 /// missing); released when the returned file is dropped or the process dies.
 pub fn lock(path: &Path) -> io::Result<std::fs::File> {
+    let file = open_lock(path)?;
+    file.lock()?;
+    Ok(file)
+}
+
+/// The lock file at `path`, created (with its directory) if missing.
+fn open_lock(path: &Path) -> io::Result<std::fs::File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let file = std::fs::File::options()
+    std::fs::File::options()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(path)?;
-    file.lock()?;
-    Ok(file)
+        .open(path)
 }
 
 /// Takes the lock on `path` if nobody holds it: `Ok(None)` when another
 /// process does (for "another land/run is going on" errors).
 pub fn try_lock(path: &Path) -> io::Result<Option<std::fs::File>> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let file = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)?;
+    let file = open_lock(path)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),

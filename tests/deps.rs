@@ -188,3 +188,28 @@ fn ready_orders_by_priority_then_age() {
         vec![ids[2].clone(), ids[1].clone(), ids[0].clone()]
     );
 }
+
+/// Parent links edited by hand into a loop: commands that take the tasks
+/// below a parent (`check --parent`, `land --parent`) still end, with each
+/// task once.
+#[test]
+fn the_tasks_below_a_parent_loop_are_each_taken_once() {
+    let env = TestEnv::new();
+    let a = env.create(&["a", "--kind", "epic"]);
+    let b = env.create(&["b", "--parent", &a]);
+    let c = env.create(&["c", "--parent", &b]);
+    // a's parent becomes c: a -> b -> c -> a.
+    let path = env.task_file(&a);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replacen("kind = ", &format!("parent = \"{c}\"\nkind = "), 1);
+    std::fs::write(&path, text).unwrap();
+    let out = env.run(&["--json", "check", "--parent", &a]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut tasks: Vec<String> = serde_json::from_value(report["tasks"].clone()).unwrap();
+    tasks.sort();
+    let mut want = vec![b, c];
+    want.sort();
+    assert_eq!(tasks, want, "b and c once each (the epic left out)");
+    let out = env.run(&["--json", "land", "--parent", &a, "--dry-run"]);
+    assert!(out.status.code().is_some(), "land --parent ends");
+}

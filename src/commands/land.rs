@@ -60,18 +60,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         Some(parent) => {
             ctx.check_exists(&store, parent)?;
             let cache = ctx.cache(&store)?;
-            let mut ids = Vec::new();
-            let mut stack = vec![parent.clone()];
-            while let Some(id) = stack.pop() {
-                for child in cache
-                    .children(&id)
-                    .map_err(crate::store::StoreError::from)?
-                {
-                    stack.push(child.id.clone());
-                    ids.push(child.id);
-                }
-            }
-            Some(ids)
+            let below = cache
+                .descendants(parent)
+                .map_err(crate::store::StoreError::from)?;
+            Some(below.into_iter().map(|t| t.id).collect())
         }
         None if !args.ids.is_empty() => Some(args.ids.clone()),
         None => None,

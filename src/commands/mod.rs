@@ -289,20 +289,11 @@ pub fn task_set(
             }
             .into());
         }
-        let mut out = Vec::new();
-        let mut stack = vec![parent.to_string()];
-        while let Some(id) = stack.pop() {
-            for child in cache
-                .children(&id)
-                .map_err(crate::store::StoreError::from)?
-            {
-                stack.push(child.id.clone());
-                if child.kind != crate::task::Kind::Epic && child.status != Status::Closed {
-                    out.push(child);
-                }
-            }
-        }
-        return Ok(out);
+        let mut below = cache
+            .descendants(parent)
+            .map_err(crate::store::StoreError::from)?;
+        below.retain(|t| t.kind != crate::task::Kind::Epic && t.status != Status::Closed);
+        return Ok(below);
     }
     let claimed = crate::claims::claimed_ids(&store.repo)?
         .into_iter()

@@ -190,6 +190,24 @@ impl Cache {
         )
     }
 
+    /// Every task below `id` (children, their children, ...), depth first,
+    /// each level in priority order; each task once, even when the parent
+    /// links of hand-edited files loop.
+    pub fn descendants(&self, id: &str) -> Result<Vec<Task>, CacheError> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::from([id.to_string()]);
+        let mut stack = vec![id.to_string()];
+        while let Some(id) = stack.pop() {
+            for child in self.children(&id)? {
+                if seen.insert(child.id.clone()) {
+                    stack.push(child.id.clone());
+                    out.push(child);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Every task that is not closed and has at least one blocker.
     pub fn blocked(&self) -> Result<Vec<(Task, Vec<Blocker>)>, CacheError> {
         self.repairing(|cache| {

@@ -332,6 +332,7 @@ pub fn reopen(store: &Store, ids: &[String]) -> Result<Vec<Changed>, EditError> 
             task.status = Status::Open;
             task.closed_reason = None;
             task.landed = None;
+            task.failure = None;
         }
     })
 }

@@ -208,6 +208,18 @@ fn a_failing_test_is_bisected_and_its_culprit_left_out() {
     assert_eq!(report.left_out[0].reason, "test");
     let t = remote_task(&env, &bare, &ids[2]);
     assert!(t.contains("status = \"failed\""), "{t}");
+    // Why, as a record: the reason and the test log that found it.
+    let record: toml::Value = toml::from_str(&t).unwrap();
+    let failure = &record["failure"];
+    assert!(
+        failure["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("the tests fail with it on "),
+        "{t}"
+    );
+    let log = failure["log"].as_str().unwrap();
+    assert!(std::path::Path::new(log).is_file(), "{log}");
     assert!(remote_file(&env, &bare, "m2/state").is_none());
     // --no-bisect stops at the failure and changes nothing.
     let out = env.run(&[

@@ -398,7 +398,7 @@ fn status_shows_each_stage_of_a_plan() {
     );
     assert_eq!(
         v.task(&ids[2]).reason.as_deref(),
-        Some("escalated: keep the old name?")
+        Some("keep the old name?")
     );
     assert!(all.runs.is_empty());
 }

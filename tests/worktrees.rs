@@ -354,3 +354,34 @@ fn eight_agents_start_tasks_at_once() {
     let list = env.git(&["worktree", "list", "--porcelain"]);
     assert_eq!(list.matches("\nbranch refs/heads/batch/").count(), 48);
 }
+
+/// Why a task failed is a record on the task (reason, when), not note text
+/// read back: a note written after the failure does not become its reason.
+#[test]
+fn a_failure_is_a_record_and_a_later_note_is_not_its_reason() {
+    let env = TestEnv::new();
+    let id = env.create(&["t", "--scope", "a/**"]);
+    env.ok(&["plan", "p", &id, "--force"]);
+    let wt = start(&env, &id, "w1").path;
+    env.ok_in(
+        &wt,
+        &["fail", "--reason", "the parser exploded", "--worker", "w1"],
+    );
+    env.ok_in(&wt, &["note", &id, "looked at it: the network was down"]);
+    let task: serde_json::Value =
+        serde_json::from_str(&env.ok_in(&wt, &["--json", "show", &id])).unwrap();
+    assert_eq!(task["status"], "failed");
+    assert_eq!(task["failure"]["reason"], "the parser exploded");
+    assert!(task["failure"]["at"].is_string());
+    let status: serde_json::Value =
+        serde_json::from_str(&env.ok(&["--json", "status", "--plan", "p"])).unwrap();
+    let line = &status["plans"][0]["tasks"][0];
+    assert_eq!(line["state"], "failed");
+    assert_eq!(line["reason"], "the parser exploded", "{status}");
+    // Started again, the record goes: the task is open on its branch.
+    let wt = start(&env, &id, "w1").path;
+    let task: serde_json::Value =
+        serde_json::from_str(&env.ok_in(&wt, &["--json", "show", &id])).unwrap();
+    assert_eq!(task["status"], "open");
+    assert!(task.get("failure").is_none(), "{task}");
+}

@@ -29,7 +29,13 @@ pub fn give_up(ctx: &mut Ctx, args: Args, status: Status) -> Result<(), CommandE
     let store = ctx.store()?;
     let id = worktree::task_or_current(&store, args.id.as_deref())?;
     let who = args.worker.claimant_for(&store, &id)?;
-    let finished = worktree::give_up(&store, &id, status, &args.reason, &who)?;
+    let finished = worktree::give_up(
+        &store,
+        &id,
+        status,
+        &worktree::Ended::because(&args.reason),
+        &who,
+    )?;
     if ctx.ui.json {
         ctx.ui.json_value(&finished)?;
     } else {

@@ -81,6 +81,9 @@ pub struct LeftOut {
     pub id: String,
     pub reason: LeftOutReason,
     pub detail: String,
+    /// The test log that found it (`test` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<PathBuf>,
 }
 
 /// Why a landing left a task out (`reason` in JSON, snake_case).
@@ -226,6 +229,8 @@ fn fetch_base(store: &Store, opts: &Options) -> Result<Oid, LandError> {
 }
 
 /// Stacks, closes and tests; the tip to publish, or None (nothing landed).
+/// Each round stacks what is not left out yet; a round whose tests fail
+/// leaves the culprit out and starts over.
 fn build_and_test(
     store: &Store,
     opts: &Options,
@@ -233,103 +238,25 @@ fn build_and_test(
     base: Oid,
     report: &mut Report,
 ) -> Result<Option<Oid>, LandError> {
-    let base_tasks = |id: &str| crate::store::at_commit::task_at(&store.repo, Some(base), id);
-    let mut queue = Vec::new();
-    for c in ordered(candidates(&store.repo, opts.only.as_deref(), Some(base))?) {
+    let queue: Vec<Candidate> = ordered(candidates(&store.repo, opts.only.as_deref(), Some(base))?)
+        .into_iter()
         // Landed already (a landing that died after its push): only the
         // cleanup is left, which a successful landing does for it.
-        if base_tasks(&c.task.id).is_some_and(|t| t.status == Status::Closed) {
-            continue;
-        }
-        queue.push(c);
-    }
+        .filter(|c| !closed_at(store, base, &c.task.id))
+        .collect();
     loop {
-        let mut stacked: Vec<(Candidate, Oid)> = Vec::new();
-        let mut out_ids: HashSet<String> = report.left_out.iter().map(|l| l.id.clone()).collect();
-        stack.reset(base)?;
-        for c in &queue {
-            let id = &c.task.id;
-            if out_ids.contains(id) {
-                continue;
-            }
-            let waiting = c.task.deps.iter().find(|d| {
-                let closed_at_base = base_tasks(d).is_some_and(|t| t.status == Status::Closed);
-                let in_stack = stacked.iter().any(|(s, _)| &s.task.id == *d);
-                !closed_at_base && !in_stack
-            });
-            if let Some(dep) = waiting {
-                out_ids.insert(id.clone());
-                report.left_out.push(LeftOut {
-                    id: id.clone(),
-                    reason: LeftOutReason::Dependency,
-                    detail: format!("depends on {dep}, which is not landed"),
-                });
-                continue;
-            }
-            let before = stack.head()?;
-            match stack.replay(store, c.tip, base)? {
-                replay::Replayed::Ok(tip) => {
-                    let problems = stack.check_scope(&store.repo, before, tip, id)?;
-                    if problems.is_empty() {
-                        stacked.push((c.clone(), tip));
-                    } else {
-                        stack.reset(before)?;
-                        out_ids.insert(id.clone());
-                        report.left_out.push(LeftOut {
-                            id: id.clone(),
-                            reason: LeftOutReason::Scope,
-                            detail: problems.join("; "),
-                        });
-                    }
-                }
-                replay::Replayed::Conflict(files) => {
-                    out_ids.insert(id.clone());
-                    report.left_out.push(LeftOut {
-                        id: id.clone(),
-                        reason: LeftOutReason::Conflict,
-                        detail: format!("needs rebase onto {}: {}", short(base), files.join(", ")),
-                    });
-                }
-            }
-        }
+        let stacked = stack_round(store, stack, base, &queue, report)?;
         // With nothing stacked, a commit is still made when tasks were left
         // out: it records why on their task files.
         if stacked.is_empty() && (report.left_out.is_empty() || opts.dry_run) {
             return Ok(None);
         }
         // Test the stack (before the closing commit: it only touches .batch/).
-        let tips: Vec<Oid> = stacked.iter().map(|(_, t)| *t).collect();
-        if let (Some(cmd), false) = (&opts.test, stacked.is_empty()) {
-            let top = *tips.last().expect("non-empty");
-            let (ok, log, secs) = stack.test(store, cmd, top)?;
-            report.test_seconds += secs;
-            report.test_log = Some(log.clone());
-            let ok = ok || {
-                // Once more, in case it is flaky.
-                let (ok, _, secs) = stack.test(store, cmd, top)?;
-                report.test_seconds += secs;
-                ok
-            };
-            if !ok {
-                if !opts.bisect {
-                    return Err(LandError::TestsFail { log });
-                }
-                let culprit = bisect(stack, store, cmd, &tips, report)?;
-                let (c, _) = &stacked[culprit];
-                let output = std::fs::read_to_string(&log).unwrap_or_default();
-                let tail: Vec<&str> = output.lines().rev().take(20).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                report.left_out.push(LeftOut {
-                    id: c.task.id.clone(),
-                    reason: LeftOutReason::Test,
-                    detail: format!(
-                        "tests fail with it ({}):\n{}",
-                        log.display(),
-                        tail.join("\n")
-                    ),
-                });
-                continue;
-            }
+        if let (Some(cmd), false) = (&opts.test, stacked.is_empty())
+            && let Some(culprit) = test_round(store, opts, stack, cmd, &stacked, report)?
+        {
+            report.left_out.push(culprit);
+            continue;
         }
         report.landed = stacked.iter().map(|(c, _)| c.task.id.clone()).collect();
         let landed_tips: HashMap<String, Oid> = stacked
@@ -340,13 +267,121 @@ fn build_and_test(
             .iter()
             .map(|(c, _)| (c.task.id.clone(), c.tip))
             .collect();
-        let top = tips.last().copied().unwrap_or(base);
+        let top = stacked.last().map_or(base, |(_, t)| *t);
         let tip = close_tasks(store, stack, base, top, &landed_tips, &sources, report)?;
-        if tip == base {
-            return Ok(None);
-        }
-        return Ok(Some(tip));
+        return Ok((tip != base).then_some(tip));
     }
+}
+
+fn closed_at(store: &Store, base: Oid, id: &str) -> bool {
+    crate::store::at_commit::task_at(&store.repo, Some(base), id)
+        .is_some_and(|t| t.status == Status::Closed)
+}
+
+/// One round of stacking: replays, from `base`, every queued task not left
+/// out yet, in order; a task waiting for an unlanded dependency, leaving its
+/// scope or conflicting is left out (recorded in `report`). Returns what
+/// was stacked, with the stack's tip after each.
+fn stack_round(
+    store: &Store,
+    stack: &mut Stack,
+    base: Oid,
+    queue: &[Candidate],
+    report: &mut Report,
+) -> Result<Vec<(Candidate, Oid)>, LandError> {
+    let mut stacked: Vec<(Candidate, Oid)> = Vec::new();
+    let mut out_ids: HashSet<String> = report.left_out.iter().map(|l| l.id.clone()).collect();
+    stack.reset(base)?;
+    for c in queue {
+        let id = &c.task.id;
+        if out_ids.contains(id) {
+            continue;
+        }
+        let waiting = c.task.deps.iter().find(|d| {
+            let in_stack = stacked.iter().any(|(s, _)| &s.task.id == *d);
+            !closed_at(store, base, d) && !in_stack
+        });
+        let left_out = if let Some(dep) = waiting {
+            Some((
+                LeftOutReason::Dependency,
+                format!("depends on {dep}, which is not landed"),
+            ))
+        } else {
+            let before = stack.head()?;
+            match stack.replay(store, c.tip, base)? {
+                replay::Replayed::Ok(tip) => {
+                    let problems = stack.check_scope(&store.repo, before, tip, id)?;
+                    if problems.is_empty() {
+                        stacked.push((c.clone(), tip));
+                        None
+                    } else {
+                        stack.reset(before)?;
+                        Some((LeftOutReason::Scope, problems.join("; ")))
+                    }
+                }
+                replay::Replayed::Conflict(files) => Some((
+                    LeftOutReason::Conflict,
+                    format!("needs rebase onto {}: {}", short(base), files.join(", ")),
+                )),
+            }
+        };
+        if let Some((reason, detail)) = left_out {
+            out_ids.insert(id.clone());
+            report.left_out.push(LeftOut {
+                id: id.clone(),
+                reason,
+                detail,
+                log: None,
+            });
+        }
+    }
+    Ok(stacked)
+}
+
+/// Tests the top of the stack (twice before it counts as failing: tests can
+/// be flaky). None when it passes; else the culprit bisection finds, to
+/// leave out (an error without `--bisect`).
+fn test_round(
+    store: &Store,
+    opts: &Options,
+    stack: &mut Stack,
+    cmd: &str,
+    stacked: &[(Candidate, Oid)],
+    report: &mut Report,
+) -> Result<Option<LeftOut>, LandError> {
+    let tips: Vec<Oid> = stacked.iter().map(|(_, t)| *t).collect();
+    let Some(&top) = tips.last() else {
+        return Ok(None);
+    };
+    let (ok, log, secs) = stack.test(store, cmd, top)?;
+    report.test_seconds += secs;
+    report.test_log = Some(log.clone());
+    let ok = ok || {
+        let (ok, _, secs) = stack.test(store, cmd, top)?;
+        report.test_seconds += secs;
+        ok
+    };
+    if ok {
+        return Ok(None);
+    }
+    if !opts.bisect {
+        return Err(LandError::TestsFail { log });
+    }
+    let culprit = bisect(stack, store, cmd, &tips, report)?;
+    let (c, _) = &stacked[culprit];
+    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    let tail: Vec<&str> = output.lines().rev().take(20).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    Ok(Some(LeftOut {
+        id: c.task.id.clone(),
+        reason: LeftOutReason::Test,
+        detail: format!(
+            "tests fail with it ({}):\n{}",
+            log.display(),
+            tail.join("\n")
+        ),
+        log: Some(log),
+    }))
 }
 
 /// The first stacked task whose tip fails the tests (the stack below it
@@ -402,6 +437,12 @@ fn close_tasks(
         };
         if l.reason == LeftOutReason::Test {
             t.status = Status::Failed;
+            t.failure = Some(crate::task::Failure {
+                reason: format!("the tests fail with it on {}", short(base)),
+                attempt: None,
+                log: l.log.as_ref().map(|p| p.display().to_string()),
+                at: now.clone(),
+            });
         }
         t.updated = now.clone();
         t.notes.push(Note {

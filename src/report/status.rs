@@ -146,7 +146,13 @@ impl<'a> Facts<'a> {
             log: run.and_then(|r| r.logs.last().cloned()),
             landed: None,
         };
-        let note = |t: &Task| t.notes.last().map(|n| n.text.clone());
+        // The failure record; a task file from before records existed has
+        // only its last note to say why.
+        let note = |t: &Task| match &t.failure {
+            Some(f) => Some(f.reason.clone()),
+            None => t.notes.last().map(|n| n.text.clone()),
+        };
+        let failure_log = |t: &Task| t.failure.as_ref().and_then(|f| f.log.clone());
         let main_status = main.as_ref().map(|t| t.status);
         let branch_status = branch.as_ref().map(|t| t.status);
         if main_status == Some(Status::Closed) {
@@ -157,10 +163,16 @@ impl<'a> Facts<'a> {
             line.state = state_name(s);
             if s != Status::Done {
                 line.reason = branch.as_ref().and_then(note);
+                if line.log.is_none() {
+                    line.log = branch.as_ref().and_then(failure_log).map(PathBuf::from);
+                }
             }
         } else if let Some(s @ (Status::Failed | Status::Escalated)) = main_status {
             line.state = state_name(s);
             line.reason = main.as_ref().and_then(note);
+            if line.log.is_none() {
+                line.log = main.as_ref().and_then(failure_log).map(PathBuf::from);
+            }
         } else if let Some(c) = self.claims.claims.get(id) {
             line.state = "running";
             line.worker = Some(c.worker.clone());

@@ -139,6 +139,36 @@ pub struct Note {
     pub text: String,
 }
 
+/// Why a task ended failed or escalated, as data rather than note text:
+/// the reason (an escalation's question), the attempt and its log when a
+/// run recorded it, and when. Written with the status by `fail`,
+/// `escalate`, the run and the landing (a task its tests left out); cleared
+/// when the task is reopened. The note beside it is for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Failure {
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    pub at: String,
+}
+
+impl Failure {
+    /// The reason with its attempt and log, on one line, for notes.
+    pub fn describe(&self) -> String {
+        let mut text = self.reason.clone();
+        if let Some(n) = self.attempt {
+            text.push_str(&format!(" after {n} attempt(s)"));
+        }
+        if let Some(log) = &self.log {
+            text.push_str(&format!("; log {log}"));
+        }
+        text
+    }
+}
+
 /// The highest priority is 0, the lowest 4.
 pub const MAX_PRIORITY: u8 = 4;
 /// What `create` uses when no priority is given (the beads default).
@@ -179,6 +209,9 @@ pub struct Task {
     pub body: String,
     #[serde(default)]
     pub notes: Vec<Note>,
+    /// Set while the task is failed or escalated (see [`Failure`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
 }
 
 impl Task {
@@ -204,6 +237,7 @@ impl Task {
             landed: None,
             body: String::new(),
             notes: Vec::new(),
+            failure: None,
         }
     }
 

@@ -10,7 +10,7 @@ use super::{WorkError, branch_of};
 use crate::git::git_err;
 use crate::git::program::{self, Git, Hooks};
 use crate::store::Store;
-use crate::task::{Note, Status};
+use crate::task::{Failure, Note, Status};
 use git2::Repository;
 use std::path::Path;
 
@@ -129,6 +129,26 @@ fn commit_with_hooks(
     Ok(Some(head.to_string()))
 }
 
+/// Why a task ends failed or escalated, for [`give_up`]: the reason (or the
+/// question), and the attempt and log when a run knows them.
+#[derive(Debug, Clone, Copy)]
+pub struct Ended<'a> {
+    pub reason: &'a str,
+    pub attempt: Option<u32>,
+    pub log: Option<&'a Path>,
+}
+
+impl<'a> Ended<'a> {
+    /// Only a reason (a worker's own `fail` or `escalate`).
+    pub fn because(reason: &'a str) -> Ended<'a> {
+        Ended {
+            reason,
+            attempt: None,
+            log: None,
+        }
+    }
+}
+
 /// `fail` or `escalate`: the reason as a note, the status on the branch, a
 /// commit of the task file and receipt only (the rest of the work stays in
 /// the worktree), and the claim released. Branch and worktree are kept.
@@ -136,7 +156,7 @@ pub fn give_up(
     store: &Store,
     id: &str,
     status: Status,
-    reason: &str,
+    why: &Ended<'_>,
     who: &Claimant<'_>,
 ) -> Result<Finished, WorkError> {
     let wt = worktree_store(store, id)?;
@@ -146,13 +166,16 @@ pub fn give_up(
     } else {
         "failed"
     };
-    set_status(
-        &wt,
-        &mut task,
-        status,
-        &who.worker,
-        format!("{verb}: {reason}"),
-    )?;
+    let failure = Failure {
+        reason: why.reason.to_string(),
+        attempt: why.attempt,
+        log: why.log.map(|l| l.display().to_string()),
+        at: crate::time::now_text(),
+    };
+    let note = format!("{verb}: {}", failure.describe());
+    task.failure = Some(failure);
+    set_status(&wt, &mut task, status, &who.worker, note)?;
+    let reason = why.reason;
     let mut paths = vec![Store::task_rel(id)];
     super::receipt::repair(&wt.root.join(Store::receipt_rel(id)))?;
     if wt.root.join(Store::receipt_rel(id)).exists() {
@@ -200,6 +223,7 @@ pub(super) fn reopen_on_branch(
     }
     let mut task = wt.read_task(id)?;
     let note = format!("reopened for another attempt (it was {was})");
+    task.failure = None;
     set_status(&wt, &mut task, Status::Open, &who.worker, note)?;
     // The task file is tracked: `commit -- <path>` takes it as it is now.
     let paths = vec![Store::task_rel(id)];

@@ -11,7 +11,7 @@ use crate::task::{Status, Task};
 use git2::{Oid, Repository, StatusOptions};
 use std::path::{Path, PathBuf};
 
-pub use super::finish::{Finished, done, give_up};
+pub use super::finish::{Ended, Finished, done, give_up};
 
 /// A worker's worktree.
 #[derive(Debug, Clone, serde::Serialize)]

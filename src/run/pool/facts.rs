@@ -20,8 +20,14 @@ impl Pool<'_> {
     }
 
     /// The last note on the task's branch (a failure's or escalation's reason).
-    pub(super) fn last_note(&self, id: &str) -> Option<String> {
-        self.branch_task(id)?.notes.pop().map(|n| n.text)
+    /// Why the task ended on its branch: its failure record, else (a task
+    /// file from before the records) its last note.
+    pub(super) fn branch_reason(&self, id: &str) -> Option<String> {
+        let mut task = self.branch_task(id)?;
+        match task.failure {
+            Some(f) => Some(f.reason),
+            None => task.notes.pop().map(|n| n.text),
+        }
     }
 
     /// Whether the task already reached an end that this run's state does

@@ -33,7 +33,7 @@ impl Pool<'_> {
                 TaskState::Failed
             };
             let why = self
-                .last_note(&id)
+                .branch_reason(&id)
                 .unwrap_or_else(|| format!("{s} by the worker"));
             state.get_mut(&id).last_error = Some(why.clone());
             self.record_final(state, &id, final_state, on_event, &why);
@@ -112,12 +112,17 @@ impl Pool<'_> {
             self.event(state, on_event, kind, Some(&id), detail);
             return Ok(());
         }
+        let ended = worktree::Ended {
+            reason: &reason,
+            attempt: Some(attempts),
+            log: Some(&r.log),
+        };
         let why = format!(
             "{reason} after {attempts} attempt(s); log {}",
             r.log.display()
         );
         let who = self.claimant();
-        if let Err(e) = worktree::give_up(self.store, &id, Status::Failed, &why, &who) {
+        if let Err(e) = worktree::give_up(self.store, &id, Status::Failed, &ended, &who) {
             let detail = format!("could not record the failure on its branch: {e}");
             self.event(state, on_event, EventKind::Warning, Some(&id), detail);
         }

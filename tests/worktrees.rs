@@ -378,6 +378,13 @@ fn a_failure_is_a_record_and_a_later_note_is_not_its_reason() {
     let line = &status["plans"][0]["tasks"][0];
     assert_eq!(line["state"], "failed");
     assert_eq!(line["reason"], "the parser exploded", "{status}");
+    // Said once, not as "failed: failed: ...".
+    let review = env.ok(&["review", "--plan", "p"]);
+    assert!(
+        review.contains("  failed: the parser exploded\n"),
+        "{review}"
+    );
+    assert!(!review.contains("failed: failed:"), "{review}");
     // Started again, the record goes: the task is open on its branch.
     let wt = start(&env, &id, "w1").path;
     let task: serde_json::Value =

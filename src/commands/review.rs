@@ -5,6 +5,7 @@ use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::plan::{Plan, PlanError, PlanStatus};
 use crate::report::review::{self, Review, TaskReview};
+use crate::report::status::LineState;
 use crate::ui::{self, paint};
 
 /// For each task of a plan (default: the newest plan) or of a range of
@@ -51,7 +52,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
                 let left = result
                     .tasks
                     .iter()
-                    .filter(|t| matches!(t.state, "running" | "queued"))
+                    .filter(|t| matches!(t.state, LineState::Running | LineState::Queued))
                     .count();
                 if left > 0 {
                     return Err(PlanError::NotCompleted { name, left }.into());
@@ -89,14 +90,14 @@ pub fn render(r: &Review) -> Vec<String> {
 
 fn render_task(t: &TaskReview) -> Vec<String> {
     let style = match t.state {
-        "closed" | "done" => ui::GOOD,
-        "failed" | "escalated" => ui::BAD,
-        _ => ui::DIM,
+        LineState::Closed | LineState::Done => ui::GOOD,
+        LineState::Failed | LineState::Escalated => ui::BAD,
+        LineState::Running | LineState::Queued => ui::DIM,
     };
     let mut out = vec![format!(
         "{}  {}  {}",
         paint(ui::ID, &t.id),
-        paint(style, t.state),
+        paint(style, t.state.as_str()),
         paint(ui::BOLD, &t.title)
     )];
     if let Some(r) = &t.reason {

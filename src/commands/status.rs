@@ -2,7 +2,7 @@
 
 use crate::commands::Ctx;
 use crate::error::CommandError;
-use crate::report::status::{self, BatchView, TaskLine};
+use crate::report::status::{self, BatchState, BatchView, LineState, TaskLine};
 use crate::ui::{self, paint};
 use std::io::{IsTerminal, Write};
 
@@ -105,14 +105,14 @@ pub fn render(v: &BatchView) -> Vec<String> {
     let mut out = Vec::new();
     let kind = if v.plan { "plan" } else { "run" };
     let style = match v.status {
-        "completed" | "reviewed" => ui::GOOD,
-        "running" => ui::BOLD,
-        _ => ui::DIM,
+        BatchState::Completed | BatchState::Reviewed => ui::GOOD,
+        BatchState::Running => ui::BOLD,
+        BatchState::Pending => ui::DIM,
     };
     out.push(format!(
         "{kind} {}  {}  {} task(s)",
         paint(ui::BOLD, &v.name),
-        paint(style, v.status),
+        paint(style, v.status.as_str()),
         v.total
     ));
     let mut counts = Vec::new();
@@ -149,7 +149,7 @@ pub fn render(v: &BatchView) -> Vec<String> {
     section(
         &mut out,
         "running",
-        v.with_state("running").collect(),
+        v.with_state(LineState::Running).collect(),
         &|t| {
             let who = t.worker.as_deref().unwrap_or("?");
             let age = t.age_secs.map(short_duration).unwrap_or_default();
@@ -172,13 +172,13 @@ pub fn render(v: &BatchView) -> Vec<String> {
     section(
         &mut out,
         "failed",
-        v.with_state("failed").collect(),
+        v.with_state(LineState::Failed).collect(),
         &reason_lines,
     );
     section(
         &mut out,
         "escalated, waiting for a person",
-        v.with_state("escalated").collect(),
+        v.with_state(LineState::Escalated).collect(),
         &|t| {
             vec![format!(
                 "    {}  {}",
@@ -190,7 +190,7 @@ pub fn render(v: &BatchView) -> Vec<String> {
     section(
         &mut out,
         "done, ready for review (`git batch review`) and landing",
-        v.with_state("done").collect(),
+        v.with_state(LineState::Done).collect(),
         &|t| {
             vec![format!(
                 "    {}  {}",
@@ -207,7 +207,7 @@ pub fn render(v: &BatchView) -> Vec<String> {
 /// another attempt's log keeps it).
 fn short_reason(t: &TaskLine) -> String {
     let Some(reason) = t.reason.as_deref() else {
-        return if t.state == "escalated" {
+        return if t.state == LineState::Escalated {
             "(no question recorded)".into()
         } else {
             "(no reason recorded)".into()
@@ -215,7 +215,7 @@ fn short_reason(t: &TaskLine) -> String {
     };
     let reason = reason.lines().next().unwrap_or("");
     let reason = reason
-        .strip_prefix(t.state)
+        .strip_prefix(t.state.as_str())
         .and_then(|r| r.strip_prefix(": "))
         .unwrap_or(reason);
     let log = t.log.as_ref().map(|l| format!("; log {}", l.display()));

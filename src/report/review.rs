@@ -8,7 +8,7 @@
 //! `landed(N-1)..landed(N)` (`base..landed(1)` for the first). Work that
 //! has not landed is its worker branch since it left the main branch.
 
-use super::status::Facts;
+use super::status::{Facts, LineState};
 use crate::git::{GitError, git_err};
 use crate::land::message::LandingMessage;
 use crate::plan::{Plan, PlanError};
@@ -35,7 +35,7 @@ pub struct TaskReview {
     pub id: String,
     pub title: String,
     /// As in `status`: closed, done, running, failed, escalated, queued.
-    pub state: &'static str,
+    pub state: LineState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -251,7 +251,7 @@ fn review_task(
     let repo = &store.repo;
     let line = facts.line(id);
     let range = range.or_else(|| {
-        if line.state == "closed" {
+        if line.state == LineState::Closed {
             return landings.range_of(repo, id);
         }
         let tip = worktree::branch_tip(repo, id)?;
@@ -275,7 +275,7 @@ fn review_task(
         review.patch = text;
     }
     // A worker still at it has receipt lines on disk not yet committed.
-    if !matches!(line.state, "closed")
+    if !matches!(line.state, LineState::Closed)
         && let Ok(Some(wt)) = worktree::find_worktree(repo, id)
         && let Ok(text) = crate::work::receipt::read(&wt.join(Store::receipt_rel(id)))
     {

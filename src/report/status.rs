@@ -12,13 +12,86 @@ use crate::task::{Status, Task};
 use serde::Serialize;
 use std::path::PathBuf;
 
+/// Where one task of a batch stands, each task in exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineState {
+    /// Landed on the main branch.
+    Closed,
+    /// Finished on its branch, not landed yet.
+    Done,
+    Running,
+    Failed,
+    Escalated,
+    Queued,
+}
+
+impl LineState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineState::Closed => "closed",
+            LineState::Done => "done",
+            LineState::Running => "running",
+            LineState::Failed => "failed",
+            LineState::Escalated => "escalated",
+            LineState::Queued => "queued",
+        }
+    }
+
+    /// The state a task's status on a branch or on main puts it in.
+    fn of(s: Status) -> LineState {
+        match s {
+            Status::Done => LineState::Done,
+            Status::Failed => LineState::Failed,
+            Status::Escalated => LineState::Escalated,
+            Status::Closed => LineState::Closed,
+            _ => LineState::Queued,
+        }
+    }
+}
+
+impl std::fmt::Display for LineState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a batch stands now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchState {
+    /// Nothing started yet.
+    Pending,
+    Running,
+    /// Every task closed, done, failed or escalated.
+    Completed,
+    /// Its plan was marked reviewed.
+    Reviewed,
+}
+
+impl BatchState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchState::Pending => "pending",
+            BatchState::Running => "running",
+            BatchState::Completed => "completed",
+            BatchState::Reviewed => "reviewed",
+        }
+    }
+}
+
+impl std::fmt::Display for BatchState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One task's place in its batch.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskLine {
     pub id: String,
     pub title: String,
-    /// `closed`, `done`, `running`, `failed`, `escalated` or `queued`.
-    pub state: &'static str,
+    pub state: LineState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker: Option<String>,
     /// When the claim (running) was taken.
@@ -48,8 +121,8 @@ pub struct BatchView {
     /// The manifest's status (plans only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recorded: Option<PlanStatus>,
-    /// Where it stands now: `pending`, `running`, `completed`, `reviewed`.
-    pub status: &'static str,
+    /// Where it stands now.
+    pub status: BatchState,
     pub total: usize,
     pub closed: usize,
     pub done: usize,
@@ -68,7 +141,7 @@ pub struct BatchView {
 }
 
 impl BatchView {
-    pub fn with_state(&self, state: &str) -> impl Iterator<Item = &TaskLine> {
+    pub fn with_state(&self, state: LineState) -> impl Iterator<Item = &TaskLine> {
         self.tasks.iter().filter(move |t| t.state == state)
     }
 
@@ -137,7 +210,7 @@ impl<'a> Facts<'a> {
                 .or(branch.as_ref())
                 .map(|t| t.title.clone())
                 .unwrap_or_default(),
-            state: "queued",
+            state: LineState::Queued,
             worker: None,
             since: None,
             age_secs: None,
@@ -156,11 +229,11 @@ impl<'a> Facts<'a> {
         let main_status = main.as_ref().map(|t| t.status);
         let branch_status = branch.as_ref().map(|t| t.status);
         if main_status == Some(Status::Closed) {
-            line.state = "closed";
+            line.state = LineState::Closed;
             line.landed = main.as_ref().and_then(|t| t.landed.clone());
         } else if let Some(s @ (Status::Done | Status::Failed | Status::Escalated)) = branch_status
         {
-            line.state = state_name(s);
+            line.state = LineState::of(s);
             if s != Status::Done {
                 line.reason = branch.as_ref().and_then(note);
                 if line.log.is_none() {
@@ -168,20 +241,20 @@ impl<'a> Facts<'a> {
                 }
             }
         } else if let Some(s @ (Status::Failed | Status::Escalated)) = main_status {
-            line.state = state_name(s);
+            line.state = LineState::of(s);
             line.reason = main.as_ref().and_then(note);
             if line.log.is_none() {
                 line.log = main.as_ref().and_then(failure_log).map(PathBuf::from);
             }
         } else if let Some(c) = self.claims.claims.get(id) {
-            line.state = "running";
+            line.state = LineState::Running;
             line.worker = Some(c.worker.clone());
             line.since = Some(c.since.clone());
             line.age_secs = crate::time::parse(&c.since).map(|t| (self.now - t).num_seconds());
         } else if run.is_some_and(|r| r.state == TaskState::Running) {
-            line.state = "running";
+            line.state = LineState::Running;
         }
-        if line.reason.is_none() && matches!(line.state, "failed" | "queued") {
+        if line.reason.is_none() && matches!(line.state, LineState::Failed | LineState::Queued) {
             line.reason = run
                 .and_then(|r| r.last_error.as_deref())
                 .and_then(|e| e.lines().next())
@@ -193,19 +266,19 @@ impl<'a> Facts<'a> {
     /// The view of a batch of `ids`.
     pub fn view(&self, name: &str, ids: &[String], plan: Option<&Plan>) -> BatchView {
         let tasks: Vec<TaskLine> = ids.iter().map(|id| self.line(id)).collect();
-        let count = |s: &str| tasks.iter().filter(|t| t.state == s).count();
+        let count = |s: LineState| tasks.iter().filter(|t| t.state == s).count();
         let mut view = BatchView {
             name: name.to_string(),
             plan: plan.is_some(),
             recorded: plan.map(|p| p.status),
-            status: "pending",
+            status: BatchState::Pending,
             total: tasks.len(),
-            closed: count("closed"),
-            done: count("done"),
-            running: count("running"),
-            failed: count("failed"),
-            escalated: count("escalated"),
-            queued: count("queued"),
+            closed: count(LineState::Closed),
+            done: count(LineState::Done),
+            running: count(LineState::Running),
+            failed: count(LineState::Failed),
+            escalated: count(LineState::Escalated),
+            queued: count(LineState::Queued),
             started: None,
             elapsed_secs: None,
             eta_secs: None,
@@ -222,16 +295,16 @@ impl<'a> Facts<'a> {
         view.started = runs.iter().map(|r| r.started.clone()).min();
         let finished = view.finished();
         view.status = if plan.is_some_and(|p| p.status == PlanStatus::Reviewed) {
-            "reviewed"
+            BatchState::Reviewed
         } else if finished == view.total {
-            "completed"
+            BatchState::Completed
         } else if finished > 0 || view.running > 0 || !runs.is_empty() {
-            "running"
+            BatchState::Running
         } else {
-            "pending"
+            BatchState::Pending
         };
         if let Some(start) = view.started.as_deref().and_then(crate::time::parse) {
-            let end = if view.status == "running" || view.status == "pending" {
+            let end = if matches!(view.status, BatchState::Running | BatchState::Pending) {
                 self.now
             } else {
                 runs.iter()
@@ -248,16 +321,6 @@ impl<'a> Facts<'a> {
             }
         }
         view
-    }
-}
-
-fn state_name(s: Status) -> &'static str {
-    match s {
-        Status::Done => "done",
-        Status::Failed => "failed",
-        Status::Escalated => "escalated",
-        Status::Closed => "closed",
-        _ => "queued",
     }
 }
 

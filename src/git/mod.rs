@@ -87,6 +87,22 @@ pub fn short_oid(oid: Oid) -> String {
     short(oid.to_string())
 }
 
+/// Every path a diff touches, old side and new (a rename names both), each
+/// once, in the diff's order; paths that are not UTF-8 are left out.
+pub fn diff_paths(diff: &git2::Diff<'_>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for delta in diff.deltas() {
+        for f in [delta.old_file(), delta.new_file()] {
+            if let Some(p) = f.path().and_then(Path::to_str)
+                && !out.iter().any(|o| o == p)
+            {
+                out.push(p.to_string());
+            }
+        }
+    }
+    out
+}
+
 /// Opens the repository that contains `dir` (like git's discovery).
 pub fn discover(dir: &Path) -> Result<Repository, GitError> {
     let repo = Repository::discover(dir).map_err(|source| GitError::NotARepo {

@@ -10,7 +10,6 @@ use crate::store::config::CheckRules;
 use crate::task::{Status, Task};
 use git2::{Oid, Repository, Revwalk};
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
 /// Every file path of `commit`'s tree (or HEAD's when `None`).
 pub fn tree_files(repo: &Repository, commit: Option<Oid>) -> Result<Vec<String>, GuardError> {
@@ -235,12 +234,8 @@ pub fn check_walk(
         let diff = repo
             .diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)
             .map_err(git2_err("diffing a commit"))?;
-        let paths: Vec<&str> = diff
-            .deltas()
-            .flat_map(|d| [d.old_file(), d.new_file()])
-            .filter_map(|f| f.path().and_then(Path::to_str))
-            .collect();
-        let outside = crate::store::outside_scope(&scope, id, paths);
+        let paths = crate::git::diff_paths(&diff);
+        let outside = crate::store::outside_scope(&scope, id, paths.iter().map(String::as_str));
         if !outside.is_empty() {
             report.problems.push(Problem::OutOfScope {
                 task: id.to_string(),

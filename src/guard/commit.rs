@@ -38,16 +38,9 @@ pub fn pre_commit(store: &Store) -> Result<Vec<Problem>, GuardError> {
     let diff = repo
         .diff_tree_to_index(head.as_ref(), Some(&index), None)
         .map_err(git2_err("diffing the index"))?;
-    let mut staged = Vec::new();
+    let staged = crate::git::diff_paths(&diff);
     let mut task_files = Vec::new();
     for delta in diff.deltas() {
-        for f in [delta.old_file(), delta.new_file()] {
-            if let Some(p) = f.path().and_then(Path::to_str)
-                && !staged.iter().any(|s| s == p)
-            {
-                staged.push(p.to_string());
-            }
-        }
         if let Some(p) = delta.new_file().path().and_then(Path::to_str)
             && p.starts_with(TASKS_PREFIX)
         {

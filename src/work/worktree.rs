@@ -255,13 +255,7 @@ fn changed_files(repo: &Repository, base: Oid) -> Result<Vec<String>, WorkError>
     let diff = repo
         .diff_tree_to_tree(Some(&base_tree), Some(&head_tree), None)
         .map_err(git_err("diffing the branch"))?;
-    for delta in diff.deltas() {
-        for f in [delta.old_file(), delta.new_file()] {
-            if let Some(p) = f.path().and_then(Path::to_str) {
-                files.insert(p.to_string());
-            }
-        }
-    }
+    files.extend(git::diff_paths(&diff));
     let mut opts = StatusOptions::new();
     opts.include_untracked(true)
         .recurse_untracked_dirs(true)

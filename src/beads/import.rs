@@ -264,6 +264,8 @@ fn timestamp(raw: Option<&str>) -> Option<String> {
     )
 }
 
+/// One beads issue as a task: each part of the mapping below says what it
+/// does with what beads allows, and warns where it has to change something.
 fn map_issue(
     issue: &Issue,
     known: &HashSet<&str>,
@@ -271,7 +273,61 @@ fn map_issue(
     warn: &mut impl FnMut(String),
     counts: &mut Counts,
 ) -> Task {
-    let title = match issue.title.as_deref().map(str::trim) {
+    let title = import_title(issue, warn);
+    let (created, updated) = import_times(issue, now, warn);
+    let by = issue.created_by.clone().unwrap_or_else(|| "beads".into());
+    let mut task = Task::new(issue.id.clone(), title, &created, &by);
+    task.updated = updated.clone();
+    let mut labels: Vec<String> = Vec::new();
+    for l in issue.labels.iter().flatten() {
+        if l.trim().is_empty() {
+            warn("an empty label was dropped".into());
+        } else {
+            task::add_unique(&mut labels, l.trim());
+        }
+    }
+    task.priority = import_priority(issue.priority, warn);
+    import_status(issue, &mut task, &mut labels, warn, counts);
+    match issue.issue_type.as_deref().unwrap_or("task") {
+        "epic" => {
+            task.kind = Kind::Epic;
+            *counts.epics += 1;
+        }
+        "task" => {}
+        other => {
+            task::add_unique(&mut labels, &format!("{TYPE_PREFIX}{other}"));
+        }
+    }
+    if issue.ephemeral == Some(true) || issue.id.contains("-wisp-") {
+        task::add_unique(&mut labels, Task::EPHEMERAL_LABEL);
+    }
+    task.labels = labels;
+    let mut body = issue.description.clone().unwrap_or_default();
+    if let Some(design) = issue.design.as_deref().filter(|d| !d.trim().is_empty()) {
+        body.push_str("\n\n## Design\n\n");
+        body.push_str(design);
+    }
+    task.body = body;
+    task.acceptance = issue
+        .acceptance_criteria
+        .as_deref()
+        .map(acceptance_items)
+        .unwrap_or_default();
+    task.estimate = match issue.estimated_minutes {
+        Some(m) if m > 0 && m <= 60 => Some(Estimate::S),
+        Some(m) if m > 60 && m <= 240 => Some(Estimate::M),
+        Some(m) if m > 240 => Some(Estimate::L),
+        _ => None,
+    };
+    import_dependencies(issue, known, &mut task, warn, counts);
+    import_notes(issue, &mut task, &by, &updated);
+    *counts.notes += task.notes.len();
+    task
+}
+
+/// The title on one line, never empty.
+fn import_title(issue: &Issue, warn: &mut impl FnMut(String)) -> String {
+    match issue.title.as_deref().map(str::trim) {
         Some(t) if t.contains('\n') => {
             warn("multi-line title joined into one line".into());
             t.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -281,7 +337,12 @@ fn map_issue(
             warn("empty title; imported as \"(untitled)\"".into());
             "(untitled)".into()
         }
-    };
+    }
+}
+
+/// `(created, updated)` as RFC 3339 UTC; times that contradict each other
+/// are kept and warned about.
+fn import_times(issue: &Issue, now: &str, warn: &mut impl FnMut(String)) -> (String, String) {
     let created = timestamp(issue.created_at.as_deref()).unwrap_or_else(|| {
         warn(format!(
             "created_at {:?} is missing or not RFC 3339; using the import time",
@@ -300,20 +361,12 @@ fn map_issue(
     {
         warn(format!("closed_at {closed} is before created_at {created}"));
     }
-    let by = issue.created_by.clone().unwrap_or_else(|| "beads".into());
-    let mut task = Task::new(issue.id.clone(), title, &created, &by);
-    task.updated = updated.clone();
+    (created, updated)
+}
 
-    let mut labels: Vec<String> = Vec::new();
-    for l in issue.labels.iter().flatten() {
-        if l.trim().is_empty() {
-            warn("an empty label was dropped".into());
-        } else {
-            task::add_unique(&mut labels, l.trim());
-        }
-    }
-
-    task.priority = match issue.priority {
+/// Beads' priority, clamped into 0-4.
+fn import_priority(priority: Option<i64>, warn: &mut impl FnMut(String)) -> u8 {
+    match priority {
         Some(p @ 0..=4) => p as u8,
         Some(p) => {
             let clamped = p.clamp(0, i64::from(task::MAX_PRIORITY)) as u8;
@@ -323,8 +376,18 @@ fn map_issue(
             clamped
         }
         None => task::DEFAULT_PRIORITY,
-    };
+    }
+}
 
+/// The status (beads' own statuses that git-batch has no such state for
+/// become a state and a `beads:` label), and the close reason.
+fn import_status(
+    issue: &Issue,
+    task: &mut Task,
+    labels: &mut Vec<String>,
+    warn: &mut impl FnMut(String),
+    counts: &mut Counts,
+) {
     let raw_status = issue.status.as_deref().unwrap_or("open");
     let (status, marker) = match raw_status {
         "open" => (Status::Open, None),
@@ -344,12 +407,12 @@ fn map_issue(
         warn(format!(
             "status '{raw_status}' imported as {status} with label {LABEL_PREFIX}{m}"
         ));
-        task::add_unique(&mut labels, &format!("{LABEL_PREFIX}{m}"));
+        task::add_unique(labels, &format!("{LABEL_PREFIX}{m}"));
     }
     if issue.pinned == Some(true) && status == Status::Open {
         warn("pinned issue imported as deferred with label beads:pinned".into());
         task.status = Status::Deferred;
-        task::add_unique(&mut labels, &format!("{LABEL_PREFIX}pinned"));
+        task::add_unique(labels, &format!("{LABEL_PREFIX}pinned"));
     } else {
         task.status = status;
     }
@@ -364,40 +427,17 @@ fn map_issue(
             .or_else(|| issue.delete_reason.clone())
             .filter(|r| !r.trim().is_empty());
     }
+}
 
-    match issue.issue_type.as_deref().unwrap_or("task") {
-        "epic" => {
-            task.kind = Kind::Epic;
-            *counts.epics += 1;
-        }
-        "task" => {}
-        other => {
-            task::add_unique(&mut labels, &format!("{TYPE_PREFIX}{other}"));
-        }
-    }
-    if issue.ephemeral == Some(true) || issue.id.contains("-wisp-") {
-        task::add_unique(&mut labels, Task::EPHEMERAL_LABEL);
-    }
-    task.labels = labels;
-
-    let mut body = issue.description.clone().unwrap_or_default();
-    if let Some(design) = issue.design.as_deref().filter(|d| !d.trim().is_empty()) {
-        body.push_str("\n\n## Design\n\n");
-        body.push_str(design);
-    }
-    task.body = body;
-    task.acceptance = issue
-        .acceptance_criteria
-        .as_deref()
-        .map(acceptance_items)
-        .unwrap_or_default();
-    task.estimate = match issue.estimated_minutes {
-        Some(m) if m > 0 && m <= 60 => Some(Estimate::S),
-        Some(m) if m > 60 && m <= 240 => Some(Estimate::M),
-        Some(m) if m > 240 => Some(Estimate::L),
-        _ => None,
-    };
-
+/// Blocking dependencies and the parent; other relations are counted and
+/// dropped.
+fn import_dependencies(
+    issue: &Issue,
+    known: &HashSet<&str>,
+    task: &mut Task,
+    warn: &mut impl FnMut(String),
+    counts: &mut Counts,
+) {
     for dep in issue.dependencies.iter().flatten() {
         let kind = dep.kind.as_deref().unwrap_or("blocks").replace('_', "-");
         if dep.kind.as_deref() == Some("parent_child") {
@@ -455,7 +495,10 @@ fn map_issue(
             }
         }
     }
+}
 
+/// Beads' notes field and comments as notes, in time order.
+fn import_notes(issue: &Issue, task: &mut Task, by: &str, updated: &str) {
     if let Some(notes) = &issue.notes {
         let text = match notes {
             Value::String(s) => s.clone(),
@@ -464,8 +507,8 @@ fn map_issue(
         };
         if !text.trim().is_empty() {
             task.notes.push(Note {
-                at: updated.clone(),
-                by: by.clone(),
+                at: updated.to_string(),
+                by: by.to_string(),
                 text,
             });
         }
@@ -475,14 +518,12 @@ fn map_issue(
             continue;
         };
         task.notes.push(Note {
-            at: timestamp(c.created_at.as_deref()).unwrap_or_else(|| updated.clone()),
+            at: timestamp(c.created_at.as_deref()).unwrap_or_else(|| updated.to_string()),
             by: c.author.clone().unwrap_or_else(|| "beads".into()),
             text,
         });
     }
     task.notes.sort_by(|a, b| a.at.cmp(&b.at));
-    *counts.notes += task.notes.len();
-    task
 }
 
 /// Splits beads' free-text acceptance criteria into one item per line,

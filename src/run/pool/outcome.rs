@@ -26,38 +26,12 @@ impl Pool<'_> {
         // The worker may have ended the task itself (fail/escalate/done).
         let on_branch = self.branch_status(&id);
         if let Some(s @ (Status::Escalated | Status::Failed)) = on_branch {
-            self.share(state, &id, on_event);
-            let final_state = if s == Status::Escalated {
-                TaskState::Escalated
-            } else {
-                TaskState::Failed
-            };
-            let why = self
-                .branch_reason(&id)
-                .unwrap_or_else(|| format!("{s} by the worker"));
-            state.get_mut(&id).last_error = Some(why.clone());
-            self.record_final(state, &id, final_state, on_event, &why);
+            self.ended_by_worker(state, &id, s, on_event);
             return Ok(());
         }
         let code = status.as_ref().ok().and_then(|s| s.code());
         if code == Some(75) && !r.timed_out {
-            self.temp_failures += 1;
-            state.get_mut(&id).state = TaskState::Queued;
-            self.paused_until = Some(Instant::now() + self.backoff);
-            let detail = format!(
-                "exit 75 (temporary failure): no new starts for {}; log {}",
-                humantime::format_duration(self.backoff),
-                r.log.display()
-            );
-            self.event(state, on_event, EventKind::Paused, Some(&id), detail);
-            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-            if self.temp_failures >= MAX_TEMP_FAILURES && self.stopped.is_none() {
-                let why = format!(
-                    "{MAX_TEMP_FAILURES} temporary failures (exit 75) in a row; run again later"
-                );
-                self.stop(why.clone());
-                self.event(state, on_event, EventKind::Stopping, None, why);
-            }
+            self.rate_limited(state, &r, on_event);
             return Ok(());
         }
         self.temp_failures = 0;
@@ -75,15 +49,82 @@ impl Pool<'_> {
                 (Ok(s), None) => Some(format!("killed by {s}")),
             }
         };
-        let Some(reason) = failure else {
-            self.share(state, &id, on_event);
-            let detail = self.done_detail(&id, &r.worktree);
-            let e = state.get_mut(&id);
-            e.attempts += 1;
-            e.last_error = None;
-            self.record_final(state, &id, TaskState::Done, on_event, &detail);
-            return Ok(());
+        match failure {
+            None => {
+                self.share(state, &id, on_event);
+                let detail = self.done_detail(&id, &r.worktree);
+                let e = state.get_mut(&id);
+                e.attempts += 1;
+                e.last_error = None;
+                self.record_final(state, &id, TaskState::Done, on_event, &detail);
+            }
+            Some(reason) => self.failed_attempt(state, &r, code, reason, on_event),
+        }
+        Ok(())
+    }
+
+    /// The worker ran `git batch fail` or `escalate` itself: its branch says
+    /// why, and that is final for this run.
+    fn ended_by_worker(
+        &mut self,
+        state: &mut RunState,
+        id: &str,
+        s: Status,
+        on_event: &mut dyn FnMut(&Event),
+    ) {
+        self.share(state, id, on_event);
+        let final_state = if s == Status::Escalated {
+            TaskState::Escalated
+        } else {
+            TaskState::Failed
         };
+        let why = self
+            .branch_reason(id)
+            .unwrap_or_else(|| format!("{s} by the worker"));
+        state.get_mut(id).last_error = Some(why.clone());
+        self.record_final(state, id, final_state, on_event, &why);
+    }
+
+    /// Exit 75, a temporary failure (a rate limit): the task waits, no new
+    /// start for a backoff that doubles each time, and too many in a row
+    /// stop the run.
+    fn rate_limited(
+        &mut self,
+        state: &mut RunState,
+        r: &Running,
+        on_event: &mut dyn FnMut(&Event),
+    ) {
+        self.temp_failures += 1;
+        state.get_mut(&r.id).state = TaskState::Queued;
+        self.paused_until = Some(Instant::now() + self.backoff);
+        let detail = format!(
+            "exit 75 (temporary failure): no new starts for {}; log {}",
+            humantime::format_duration(self.backoff),
+            r.log.display()
+        );
+        self.event(state, on_event, EventKind::Paused, Some(&r.id), detail);
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        if self.temp_failures >= MAX_TEMP_FAILURES && self.stopped.is_none() {
+            let why = format!(
+                "{MAX_TEMP_FAILURES} temporary failures (exit 75) in a row; run again later"
+            );
+            self.stop(why.clone());
+            self.event(state, on_event, EventKind::Stopping, None, why);
+        }
+    }
+
+    /// An attempt that failed for `reason`: tried again while retries are
+    /// left (with the error fed back), else recorded as failed on its
+    /// branch.
+    fn failed_attempt(
+        &mut self,
+        state: &mut RunState,
+        r: &Running,
+        code: Option<i32>,
+        reason: String,
+        on_event: &mut dyn FnMut(&Event),
+    ) {
+        let id = r.id.as_str();
         let tail = worker::log_tail(&r.log, 30);
         // A worker that failed usually says why last (an error message);
         // when it exited 0 and `--validate` or `done` refused, the reason is
@@ -97,7 +138,7 @@ impl Pool<'_> {
         };
         // On one line: it becomes a note, a status line and an event.
         let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
-        let e = state.get_mut(&id);
+        let e = state.get_mut(id);
         e.attempts += 1;
         e.last_error = Some(format!("{reason}\n{tail}").trim_end().to_string());
         let attempts = e.attempts;
@@ -109,8 +150,8 @@ impl Pool<'_> {
                 EventKind::Retry
             };
             let detail = format!("{reason}; trying again (log {})", r.log.display());
-            self.event(state, on_event, kind, Some(&id), detail);
-            return Ok(());
+            self.event(state, on_event, kind, Some(id), detail);
+            return;
         }
         let ended = worktree::Ended {
             reason: &reason,
@@ -122,13 +163,12 @@ impl Pool<'_> {
             r.log.display()
         );
         let who = self.claimant();
-        if let Err(e) = worktree::give_up(self.store, &id, Status::Failed, &ended, &who) {
+        if let Err(e) = worktree::give_up(self.store, id, Status::Failed, &ended, &who) {
             let detail = format!("could not record the failure on its branch: {e}");
-            self.event(state, on_event, EventKind::Warning, Some(&id), detail);
+            self.event(state, on_event, EventKind::Warning, Some(id), detail);
         }
-        self.share(state, &id, on_event);
-        self.record_final(state, &id, TaskState::Failed, on_event, &why);
-        Ok(())
+        self.share(state, id, on_event);
+        self.record_final(state, id, TaskState::Failed, on_event, &why);
     }
 
     /// After exit 0: `--validate`, then `done` (the scope check). The

@@ -92,7 +92,12 @@ impl CommandError {
         let mut out = Vec::new();
         let mut source = self.error.source();
         while let Some(s) = source {
-            out.push(s.to_string());
+            // libgit2's own text, without its `; class=..; code=..` tail,
+            // which says nothing to a user.
+            match s.downcast_ref::<git2::Error>() {
+                Some(g) => out.push(g.message().to_string()),
+                None => out.push(s.to_string()),
+            }
             source = s.source();
         }
         out

@@ -19,7 +19,51 @@ pub struct Ui {
     pub json: bool,
     pub quiet: bool,
     out: anstream::AutoStream<Box<dyn Write>>,
-    err: anstream::Stderr,
+    err: anstream::AutoStream<Box<dyn Write>>,
+}
+
+/// What a [`Ui::buffered`] wrote: stdout's and stderr's bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<(Vec<u8>, Vec<u8>)>>);
+
+impl Captured {
+    /// `(stdout, stderr)` as text so far.
+    pub fn text(&self) -> (String, String) {
+        let guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        (
+            String::from_utf8_lossy(&guard.0).into_owned(),
+            String::from_utf8_lossy(&guard.1).into_owned(),
+        )
+    }
+
+    fn writer(&self, stderr: bool) -> Box<dyn Write> {
+        Box::new(CaptureWriter {
+            into: self.clone(),
+            stderr,
+        })
+    }
+}
+
+struct CaptureWriter {
+    into: Captured,
+    stderr: bool,
+}
+
+impl Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut guard = self.into.0.lock().unwrap_or_else(|e| e.into_inner());
+        let target = if self.stderr {
+            &mut guard.1
+        } else {
+            &mut guard.0
+        };
+        target.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 pub const BOLD: Style = Style::new().bold();
@@ -49,12 +93,27 @@ impl Ui {
         };
         let raw: Box<dyn Write> = Box::new(io::BufWriter::with_capacity(64 * 1024, io::stdout()));
         let out = anstream::AutoStream::new(raw, resolved);
+        let err_choice = anstream::AutoStream::choice(&io::stderr());
+        let err: Box<dyn Write> = Box::new(io::stderr());
         Ui {
             json,
             quiet,
             out,
-            err: anstream::stderr(),
+            err: anstream::AutoStream::new(err, err_choice),
         }
+    }
+
+    /// A Ui that writes into memory, without colour: for running commands
+    /// in-process and reading what they print.
+    pub fn buffered(json: bool, quiet: bool) -> (Ui, Captured) {
+        let captured = Captured::default();
+        let ui = Ui {
+            json,
+            quiet,
+            out: anstream::AutoStream::new(captured.writer(false), anstream::ColorChoice::Never),
+            err: anstream::AutoStream::new(captured.writer(true), anstream::ColorChoice::Never),
+        };
+        (ui, captured)
     }
 
     /// Where data goes.

@@ -79,8 +79,14 @@ fn dash_c_runs_elsewhere() {
         &["-C", env.repo.to_str().unwrap(), "show", &id],
     );
     assert!(out.contains("from here"));
-    let err = env.fails(&["-C", "/definitely/not/here", "list"], 1);
-    assert!(err.contains("Error:"), "{err}");
+    insta::assert_snapshot!(env.snapshot(&["-C", "/definitely/not/here", "list"], &[]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    Error: -C /definitely/not/here: cannot run there
+    Caused by: No such file or directory (os error 2)
+    Hint: give -C a directory inside the repository
+    ");
 }
 
 #[test]
@@ -96,8 +102,13 @@ fn outside_a_repository_is_a_clear_error() {
     assert!(err.contains("not a git repository"), "{err}");
     assert!(err.contains("Hint:"), "{err}");
     // Inside a repository without .batch/: says to run init.
-    let err = env.fails(&["list"], 1);
-    assert!(err.contains("git batch init"), "{err}");
+    insta::assert_snapshot!(env.snapshot(&["list"], &[]), @"
+    exit: 1
+    --- stdout
+    --- stderr
+    Error: not a git-batch repository: [TMP]/repo/.batch/config.toml does not exist
+    Hint: run `git batch init` first
+    ");
 }
 
 #[test]

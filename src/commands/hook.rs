@@ -18,7 +18,7 @@ pub struct Args {
     pub args: Vec<String>,
 }
 
-pub fn run(_ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     if hooks::shim(&args.name).is_none() {
         return Err(GuardError::UnknownHook { name: args.name }.into());
     }
@@ -53,7 +53,7 @@ pub fn run(_ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         }
         name => {
             // Client hooks run in a working tree that has `.batch/`.
-            let store = match Store::open(std::path::Path::new(".")) {
+            let store = match Store::open(&ctx.dir) {
                 Ok(store) => store,
                 Err(crate::store::StoreError::NotInitialized { .. }) => return Ok(()),
                 Err(e) => return Err(e.into()),

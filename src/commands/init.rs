@@ -4,7 +4,6 @@ use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::guard::hooks;
 use crate::store::Store;
-use std::path::Path;
 
 /// Create .batch/ in this repository (config, tasks/, receipts/, .gitattributes).
 ///
@@ -20,9 +19,9 @@ pub struct Args {
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
-    let report = Store::init(Path::new("."), args.prefix.as_deref(), ctx.no_commit)?;
+    let report = Store::init(&ctx.dir, args.prefix.as_deref(), ctx.no_commit)?;
     if !args.no_hooks {
-        let repo = crate::git::discover(Path::new("."))?;
+        let repo = crate::git::discover(&ctx.dir)?;
         for change in hooks::install(&repo, &hooks::CLIENT_HOOKS)? {
             if change.action != "unchanged" {
                 ctx.ui.status(format!(

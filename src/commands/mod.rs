@@ -144,10 +144,14 @@ pub enum Command {
     Man(man::Args),
 }
 
-/// What every command gets: the output layer and the global flags.
+/// What every command gets: the output layer, the global flags, and the
+/// directory it acts in.
 pub struct Ctx {
     pub ui: Ui,
     pub no_commit: bool,
+    /// Where the repository is looked for: `.` for the program (which
+    /// moved there for `-C`), a given directory when run in-process.
+    pub dir: PathBuf,
 }
 
 /// Runs one parsed command line.
@@ -200,40 +204,99 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    ExitCode::SUCCESS
-                }
-                _ => ExitCode::from(Exit::Usage as u8),
-            };
+            return ExitCode::from(parse_error_exit(&e));
         }
     };
     let mut ctx = Ctx {
         ui: Ui::new(cli.global.json, cli.global.quiet, cli.global.color),
         no_commit: cli.global.no_commit,
+        dir: PathBuf::from("."),
     };
-    let json = cli.global.json;
-    let result = match &cli.global.dir {
+    let moved = match &cli.global.dir {
         Some(dir) => std::env::set_current_dir(dir).map_err(|e| {
-            CommandError::new(Exit::User, e)
-                .hint(format!("-C {}: no such directory", dir.display()))
+            CommandError::context(
+                Exit::User,
+                format!("-C {}: cannot run there", dir.display()),
+                e,
+            )
+            .hint("give -C a directory inside the repository")
         }),
         None => Ok(()),
+    };
+    ExitCode::from(match moved {
+        Ok(()) => execute(cli, &mut ctx),
+        Err(e) => report(&mut ctx, false, e),
+    })
+}
+
+/// The exit code of a command line clap refused (help and version are
+/// not errors).
+fn parse_error_exit(e: &clap::Error) -> u8 {
+    match e.kind() {
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+        _ => Exit::Usage as u8,
     }
-    .and_then(|()| run(cli, &mut ctx))
-    .and_then(|()| ctx.ui.flush().map_err(CommandError::from));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+}
+
+/// Runs a parsed command line and prints its error, if any; the exit code.
+fn execute(cli: Cli, ctx: &mut Ctx) -> u8 {
+    let json = cli.global.json;
+    match run(cli, ctx).and_then(|()| ctx.ui.flush().map_err(CommandError::from)) {
+        Ok(()) => 0,
+        Err(e) if e.is_broken_pipe() => 0,
+        Err(e) => report(ctx, json, e),
+    }
+}
+
+fn report(ctx: &mut Ctx, json: bool, e: CommandError) -> u8 {
+    let _ = ctx.ui.flush();
+    if json {
+        ctx.ui.err_text(&e.render_json());
+    } else {
+        ctx.ui.err_text(&e.render());
+    }
+    e.exit as u8
+}
+
+/// What an in-process run printed, and its exit code.
+#[derive(Debug, Clone)]
+pub struct RunOutput {
+    pub exit: u8,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `git batch args...` in-process, acting on the repository around
+/// `dir`, with output captured (no colour). For tests of what commands
+/// print: the process's environment is the caller's, and `-C` is taken
+/// relative to `dir` without moving the process.
+pub fn run_captured(dir: &Path, args: &[&str]) -> RunOutput {
+    let cli = match Cli::try_parse_from(std::iter::once("git-batch").chain(args.iter().copied())) {
+        Ok(cli) => cli,
         Err(e) => {
-            let _ = ctx.ui.flush();
-            if json {
-                ctx.ui.err_text(&e.render_json());
-            } else {
-                ctx.ui.err_text(&e.render());
-            }
-            ExitCode::from(e.exit as u8)
+            return RunOutput {
+                exit: parse_error_exit(&e),
+                stdout: String::new(),
+                stderr: e.render().to_string(),
+            };
         }
+    };
+    let (ui, captured) = Ui::buffered(cli.global.json, cli.global.quiet);
+    let dir = match &cli.global.dir {
+        Some(d) => dir.join(d),
+        None => dir.to_path_buf(),
+    };
+    let mut ctx = Ctx {
+        ui,
+        no_commit: cli.global.no_commit,
+        dir,
+    };
+    let exit = execute(cli, &mut ctx);
+    let (stdout, stderr) = captured.text();
+    RunOutput {
+        exit,
+        stdout,
+        stderr,
     }
 }
 
@@ -358,9 +421,9 @@ impl WorkerArgs {
 }
 
 impl Ctx {
-    /// The store of the repository around the current directory.
+    /// The store of the repository around the directory acted in.
     pub fn store(&mut self) -> Result<Store, CommandError> {
-        let mut store = Store::open(Path::new("."))?;
+        let mut store = Store::open(&self.dir)?;
         store.no_commit = self.no_commit;
         for key in store.config.unknown_keys() {
             self.ui.warn(format!(

@@ -114,6 +114,20 @@ impl TestEnv {
         String::from_utf8(out.stderr).expect("utf-8 stderr")
     }
 
+    /// Runs git-batch and renders what a user sees, for snapshots: the exit
+    /// code, stdout and stderr, with this test's temp directory shown as
+    /// `[TMP]` and each of `names` (ids, say) as `[0]`, `[1]`, ...
+    pub fn snapshot(&self, args: &[&str], names: &[&str]) -> String {
+        let out = self.run(args);
+        render_output(
+            out.status.code().unwrap_or(-1),
+            &String::from_utf8_lossy(&out.stdout),
+            &String::from_utf8_lossy(&out.stderr),
+            self.dir.path(),
+            names,
+        )
+    }
+
     /// Runs git-batch with `--json` and parses stdout.
     pub fn json<T: DeserializeOwned>(&self, args: &[&str]) -> T {
         let mut all = vec!["--json"];
@@ -246,4 +260,24 @@ pub fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(rel)
+}
+
+/// A command's exit code and output as one text, temp paths and `names`
+/// replaced by placeholders (see [`TestEnv::snapshot`]).
+pub fn render_output(code: i32, stdout: &str, stderr: &str, tmp: &Path, names: &[&str]) -> String {
+    let mut text = format!("exit: {code}\n--- stdout\n{stdout}--- stderr\n{stderr}");
+    // The canonical form too: macOS-style symlinked temp dirs.
+    for dir in [
+        tmp.to_path_buf(),
+        tmp.canonicalize().unwrap_or(tmp.to_path_buf()),
+    ] {
+        text = text.replace(&dir.display().to_string(), "[TMP]");
+    }
+    // Longest first, so that no name is replaced inside a longer one.
+    let mut order: Vec<(usize, &str)> = names.iter().copied().enumerate().collect();
+    order.sort_by_key(|(_, n)| std::cmp::Reverse(n.len()));
+    for (i, name) in order {
+        text = text.replace(name, &format!("[{i}]"));
+    }
+    text
 }

@@ -114,7 +114,10 @@ pub fn create(store: &Store, new: NewTask) -> Result<Changed, EditError> {
     store.check_can_commit()?;
 
     let now = crate::time::now_text();
-    let mut task = Task::new(String::new(), title, &now, &store.actor());
+    let existing = count_task_files(store);
+    let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as i128;
+    let first = id::draw_id(&store.config.prefix, &title, nanos, existing);
+    let mut task = Task::new(first, title, &now, &store.actor());
     task.body = new.body;
     task.priority = priority;
     task.kind = new.kind;
@@ -132,11 +135,11 @@ pub fn create(store: &Store, new: NewTask) -> Result<Changed, EditError> {
     task.estimate = new.estimate;
     task.batch = new.batch;
 
-    let existing = count_task_files(store);
-    let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as i128;
     const TRIES: usize = 100;
-    for _ in 0..TRIES {
-        task.id = id::draw_id(&store.config.prefix, &task.title, nanos, existing);
+    for attempt in 0..TRIES {
+        if attempt > 0 {
+            task.id = id::draw_id(&store.config.prefix, &task.title, nanos, existing);
+        }
         if store.create_task_file(&task)? {
             let commit = store.commit(
                 &[Store::task_rel(&task.id)],
@@ -265,7 +268,7 @@ fn check_graph_after(store: &Store, task: &Task) -> Result<(), EditError> {
     }
     match graph::cycles(&nodes)
         .into_iter()
-        .find(|c| c.contains(&task.id))
+        .find(|c| c.iter().any(|id| *id == task.id))
     {
         Some(path) => Err(EditError::Cycle { path }),
         None => Ok(()),

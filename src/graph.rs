@@ -26,7 +26,7 @@ pub struct Node {
 impl Node {
     pub fn of(task: &crate::task::Task) -> Node {
         Node {
-            id: task.id.clone(),
+            id: task.id.to_string(),
             status: task.status,
             kind: task.kind,
             parent: task.parent.clone(),

@@ -31,7 +31,7 @@ pub fn seed_tasks(env: &TestEnv, dir: &Path, scopes: &[Vec<String>]) -> Vec<Stri
     for (i, scope) in scopes.iter().enumerate() {
         let id = format!("bt-s{i:03}");
         let mut task = git_batch::task::Task::new(
-            id.clone(),
+            git_batch::task::TaskId::parse(&id).unwrap(),
             format!("seeded {i}"),
             "2026-01-01T00:00:00Z",
             "test",

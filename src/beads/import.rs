@@ -3,7 +3,7 @@
 use super::{BeadsError, LABEL_PREFIX, TYPE_PREFIX};
 use crate::atomic;
 use crate::store::{Store, scan};
-use crate::task::{self, Estimate, Kind, Note, Status, Task, id};
+use crate::task::{self, Estimate, Kind, Note, Status, Task, TaskId, id};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -161,13 +161,19 @@ pub fn import(store: &Store, path: &Path) -> Result<ImportReport, BeadsError> {
     let mut tasks = Vec::with_capacity(unique.len());
     for (line, issue) in &unique {
         let mut messages = Vec::new();
-        let task = map_issue(
+        let task = match map_issue(
             issue,
             &known,
             &now,
             &mut |m| messages.push(m),
             &mut report_counts(&mut report),
-        );
+        ) {
+            Ok(task) => task,
+            Err(e) => {
+                errors.push((*line, format!("bad id: {e}")));
+                continue;
+            }
+        };
         report
             .warnings
             .extend(messages.into_iter().map(|message| Warning {
@@ -178,7 +184,7 @@ pub fn import(store: &Store, path: &Path) -> Result<ImportReport, BeadsError> {
         tasks.push((*line, task));
     }
     for (line, task) in &tasks {
-        for (key, _) in unique[by_id[&task.id]].1.rest.iter() {
+        for (key, _) in unique[by_id[task.id.as_str()]].1.rest.iter() {
             if !MAPPED.contains(&key.as_str()) {
                 *report.dropped_fields.entry(key.clone()).or_default() += 1;
             }
@@ -199,7 +205,7 @@ pub fn import(store: &Store, path: &Path) -> Result<ImportReport, BeadsError> {
     let existing: Vec<String> = tasks
         .iter()
         .filter(|(_, t)| store.task_path(&t.id).exists())
-        .map(|(_, t)| t.id.clone())
+        .map(|(_, t)| t.id.to_string())
         .collect();
     if !existing.is_empty() {
         return Err(BeadsError::Exists { ids: existing });
@@ -272,11 +278,11 @@ fn map_issue(
     now: &str,
     warn: &mut impl FnMut(String),
     counts: &mut Counts,
-) -> Task {
+) -> Result<Task, id::IdError> {
     let title = import_title(issue, warn);
     let (created, updated) = import_times(issue, now, warn);
     let by = issue.created_by.clone().unwrap_or_else(|| "beads".into());
-    let mut task = Task::new(issue.id.clone(), title, &created, &by);
+    let mut task = Task::new(TaskId::parse(&issue.id)?, title, &created, &by);
     task.updated = updated.clone();
     let mut labels: Vec<String> = Vec::new();
     for l in issue.labels.iter().flatten() {
@@ -322,7 +328,7 @@ fn map_issue(
     import_dependencies(issue, known, &mut task, warn, counts);
     import_notes(issue, &mut task, &by, &updated);
     *counts.notes += task.notes.len();
-    task
+    Ok(task)
 }
 
 /// The title on one line, never empty.

@@ -95,7 +95,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let opts = Options {
         name: "book".into(),
         plan: Some("book".into()),
-        ids: made.tasks.iter().map(|t| t.id.clone()).collect(),
+        ids: made.tasks.iter().map(|t| t.id.to_string()).collect(),
         exec: format!("{} demo-worker", shell_quote(&exe.to_string_lossy())),
         jobs: args.jobs.max(1),
         timeout: Duration::from_secs(120),

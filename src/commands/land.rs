@@ -63,7 +63,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             let below = cache
                 .descendants(parent)
                 .map_err(crate::store::StoreError::from)?;
-            Some(below.into_iter().map(|t| t.id).collect())
+            Some(below.into_iter().map(|t| t.id.into()).collect())
         }
         None if !args.ids.is_empty() => Some(args.ids.clone()),
         None => None,

@@ -114,7 +114,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         Some(p) => p.ids(),
         None => super::task_set(&store, &cache, &args.ids, None)?
             .into_iter()
-            .map(|t| t.id)
+            .map(|t| t.id.into())
             .collect(),
     };
     let settings = Settings::resolve(

@@ -31,7 +31,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let blockers = cache.blockers_of(&task.id).map_err(StoreError::from)?;
     let children = cache.children(&task.id).map_err(StoreError::from)?;
     let claims = crate::claims::read(&store.repo)?;
-    let claim = claims.claims.get(&task.id);
+    let claim = claims.claims.get(task.id.as_str());
     if ctx.ui.json {
         ctx.ui.json_value(&Shown {
             task: &task,

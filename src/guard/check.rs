@@ -53,7 +53,7 @@ pub fn check_set(
     for t in tasks {
         if let Err(e) = Scope::parse(&t.scope) {
             problems.push(Problem::Readiness {
-                task: t.id.clone(),
+                task: t.id.to_string(),
                 rule: "scope".into(),
                 message: e.to_string(),
             });
@@ -65,8 +65,8 @@ pub fn check_set(
             let Some(sb) = parse_scope(b) else { continue };
             if let Some(overlap) = scope::overlap(&sa, &sb, Some(files)) {
                 problems.push(Problem::Overlap {
-                    a: a.id.clone(),
-                    b: b.id.clone(),
+                    a: a.id.to_string(),
+                    b: b.id.to_string(),
                     overlap,
                 });
             }
@@ -81,14 +81,14 @@ pub fn check_set(
         for dep in t.deps.iter().chain(t.parent.as_ref()) {
             if !by_id.contains_key(dep.as_str()) {
                 problems.push(Problem::UnknownDep {
-                    task: t.id.clone(),
+                    task: t.id.to_string(),
                     dep: dep.clone(),
                 });
             }
         }
         if let Some(on) = waits_within(&t.id, &by_id, &in_set) {
             problems.push(Problem::DependsWithinSet {
-                task: t.id.clone(),
+                task: t.id.to_string(),
                 on,
             });
         }
@@ -121,7 +121,7 @@ fn readiness(t: &Task, by_id: &HashMap<&str, &Node>, rules: &CheckRules) -> Vec<
     let mut out = Vec::new();
     let mut miss = |rule: &str, message: String| {
         out.push(Problem::Readiness {
-            task: t.id.clone(),
+            task: t.id.to_string(),
             rule: rule.into(),
             message,
         })

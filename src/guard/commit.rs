@@ -152,7 +152,7 @@ fn task_file_problems(
             .map(|n| (n.id.clone(), n))
             .collect();
         for t in &staged_tasks {
-            nodes.insert(t.id.clone(), Node::of(t));
+            nodes.insert(t.id.to_string(), Node::of(t));
         }
         let nodes: Vec<Node> = nodes.into_values().collect();
         let staged_ids: HashSet<&str> = staged_tasks.iter().map(|t| t.id.as_str()).collect();

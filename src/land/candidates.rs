@@ -83,7 +83,7 @@ pub(super) fn worker_tips(
 
 /// Dependency order: a task after the tasks of the set it depends on.
 pub(super) fn ordered(cands: Vec<Candidate>) -> Vec<Candidate> {
-    let ids: HashSet<String> = cands.iter().map(|c| c.task.id.clone()).collect();
+    let ids: HashSet<String> = cands.iter().map(|c| c.task.id.to_string()).collect();
     let mut placed: HashSet<String> = HashSet::new();
     let mut rest = cands;
     let mut out = Vec::new();
@@ -97,7 +97,7 @@ pub(super) fn ordered(cands: Vec<Candidate>) -> Vec<Candidate> {
                 .iter()
                 .all(|d| !ids.contains(d) || placed.contains(d));
             if ready {
-                placed.insert(c.task.id.clone());
+                placed.insert(c.task.id.to_string());
                 out.push(c);
             } else {
                 keep.push(c);

@@ -258,14 +258,14 @@ fn build_and_test(
             report.left_out.push(culprit);
             continue;
         }
-        report.landed = stacked.iter().map(|(c, _)| c.task.id.clone()).collect();
+        report.landed = stacked.iter().map(|(c, _)| c.task.id.to_string()).collect();
         let landed_tips: HashMap<String, Oid> = stacked
             .iter()
-            .map(|(c, t)| (c.task.id.clone(), *t))
+            .map(|(c, t)| (c.task.id.to_string(), *t))
             .collect();
         let sources: HashMap<String, Oid> = stacked
             .iter()
-            .map(|(c, _)| (c.task.id.clone(), c.tip))
+            .map(|(c, _)| (c.task.id.to_string(), c.tip))
             .collect();
         let top = stacked.last().map_or(base, |(_, t)| *t);
         let tip = close_tasks(store, stack, base, top, &landed_tips, &sources, report)?;
@@ -294,7 +294,7 @@ fn stack_round(
     stack.reset(base)?;
     for c in queue {
         let id = &c.task.id;
-        if out_ids.contains(id) {
+        if out_ids.contains(id.as_str()) {
             continue;
         }
         let waiting = c.task.deps.iter().find(|d| {
@@ -326,9 +326,9 @@ fn stack_round(
             }
         };
         if let Some((reason, detail)) = left_out {
-            out_ids.insert(id.clone());
+            out_ids.insert(id.to_string());
             report.left_out.push(LeftOut {
-                id: id.clone(),
+                id: id.to_string(),
                 reason,
                 detail,
                 log: None,
@@ -373,7 +373,7 @@ fn test_round(
     let tail: Vec<&str> = output.lines().rev().take(20).collect();
     let tail: Vec<&str> = tail.into_iter().rev().collect();
     Ok(Some(LeftOut {
-        id: c.task.id.clone(),
+        id: c.task.id.to_string(),
         reason: LeftOutReason::Test,
         detail: format!(
             "tests fail with it ({}):\n{}",
@@ -476,7 +476,7 @@ fn close_tasks(
         let all_closed = all
             .iter()
             .filter(|t| t.parent.as_deref() == Some(&p))
-            .all(|t| changed.get(&t.id).map_or(t.status, |c| c.status) == Status::Closed);
+            .all(|t| changed.get(t.id.as_str()).map_or(t.status, |c| c.status) == Status::Closed);
         if all_closed {
             let mut e = epic.clone();
             e.status = Status::Closed;

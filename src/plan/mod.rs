@@ -376,7 +376,7 @@ pub fn write_plan(
         tasks: tasks
             .iter()
             .map(|t| PlanTask {
-                id: t.id.clone(),
+                id: t.id.to_string(),
                 title: t.title.clone(),
                 priority: t.priority,
                 estimate: t.estimate,

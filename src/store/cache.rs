@@ -538,7 +538,7 @@ fn insert_task(tx: &rusqlite::Transaction, task: &Task) -> rusqlite::Result<()> 
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
-        task.id,
+        task.id.as_str(),
         task.status.as_str(),
         task.priority,
         task.kind.as_str(),
@@ -549,11 +549,11 @@ fn insert_task(tx: &rusqlite::Transaction, task: &Task) -> rusqlite::Result<()> 
     ])?;
     let mut dep = tx.prepare_cached("INSERT OR IGNORE INTO deps(id, dep) VALUES (?1, ?2)")?;
     for d in &task.deps {
-        dep.execute(params![task.id, d])?;
+        dep.execute(params![task.id.as_str(), d])?;
     }
     let mut label = tx.prepare_cached("INSERT OR IGNORE INTO labels(id, label) VALUES (?1, ?2)")?;
     for l in &task.labels {
-        label.execute(params![task.id, l])?;
+        label.execute(params![task.id.as_str(), l])?;
     }
     Ok(())
 }

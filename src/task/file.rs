@@ -110,7 +110,7 @@ mod tests {
 
     fn sample() -> Task {
         let mut t = Task::new(
-            "bt-abc1".into(),
+            crate::task::TaskId::parse("bt-abc1").unwrap(),
             "Port the parser".into(),
             "2026-01-01T00:00:00Z",
             "alice",

@@ -25,6 +25,104 @@ pub enum IdError {
     BadPrefix(String),
 }
 
+/// A task id that has been checked ([`validate_id`]): safe as a file name
+/// inside `.batch/tasks/` and inside a branch or ref name. Reads as a `str`
+/// (it derefs to one, and maps keyed by it are looked up with `&str`), and
+/// is written as a plain string in files and JSON.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+pub struct TaskId(String);
+
+impl TaskId {
+    /// Checks `id` and wraps it.
+    pub fn parse(id: &str) -> Result<TaskId, IdError> {
+        validate_id(id)?;
+        Ok(TaskId(id.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TaskId {
+    type Error = IdError;
+    fn try_from(id: String) -> Result<TaskId, IdError> {
+        validate_id(&id)?;
+        Ok(TaskId(id))
+    }
+}
+
+impl From<TaskId> for String {
+    fn from(id: TaskId) -> String {
+        id.0
+    }
+}
+
+impl std::ops::Deref for TaskId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for TaskId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for TaskId {
+    fn as_ref(&self) -> &std::path::Path {
+        std::path::Path::new(&self.0)
+    }
+}
+
+impl std::borrow::Borrow<str> for TaskId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TaskId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, not `write_str`: list columns give ids a width.
+        f.pad(&self.0)
+    }
+}
+
+impl PartialEq<str> for TaskId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for TaskId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for TaskId {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl PartialEq<TaskId> for String {
+    fn eq(&self, other: &TaskId) -> bool {
+        self == &other.0
+    }
+}
+
+impl PartialEq<TaskId> for &str {
+    fn eq(&self, other: &TaskId) -> bool {
+        *self == other.0
+    }
+}
+
 /// Checks that `id` is usable as a file name inside `.batch/tasks/`:
 /// no `/`, no `..`, no NUL, not absolute, not hidden.
 pub fn validate_id(id: &str) -> Result<(), IdError> {
@@ -77,7 +175,7 @@ pub fn hash_length(existing: usize) -> usize {
 static DRAWS: AtomicU64 = AtomicU64::new(0);
 
 /// Draws a candidate id. Call again for a new candidate after a collision.
-pub fn draw_id(prefix: &str, title: &str, now_nanos: i128, existing: usize) -> String {
+pub fn draw_id(prefix: &str, title: &str, now_nanos: i128, existing: usize) -> TaskId {
     let len = hash_length(existing);
     // RandomState is seeded from the OS once per process; mixing in the pid,
     // the time and a counter makes two draws differ even within one process.
@@ -98,12 +196,24 @@ pub fn draw_id(prefix: &str, title: &str, now_nanos: i128, existing: usize) -> S
         value /= 36;
         out.push(std::char::from_digit(digit, 36).expect("digit below 36"));
     }
-    out
+    // A valid prefix, '-' and base36 digits: a valid id by construction.
+    TaskId(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_task_id_reads_and_pads_like_a_string() {
+        let id = TaskId::parse("bt-x1").unwrap();
+        assert_eq!(format!("[{id:<7}]"), "[bt-x1  ]");
+        assert_eq!(id, "bt-x1");
+        assert!(TaskId::parse("../x").is_err());
+        let back: TaskId = serde_json::from_str("\"bt-x1\"").unwrap();
+        assert_eq!(back, id);
+        assert!(serde_json::from_str::<TaskId>("\"a/b\"").is_err());
+    }
 
     #[test]
     fn escaping_ids_are_refused() {

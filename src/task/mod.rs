@@ -7,6 +7,7 @@ mod file;
 pub mod id;
 
 pub use file::{ParseError, parse_task, render_task};
+pub use id::TaskId;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -178,7 +179,7 @@ pub const DEFAULT_PRIORITY: u8 = 2;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Task {
-    pub id: String,
+    pub id: TaskId,
     pub title: String,
     pub status: Status,
     pub priority: u8,
@@ -216,7 +217,7 @@ pub struct Task {
 
 impl Task {
     /// A new open task with the given id and title, stamped `now` by `by`.
-    pub fn new(id: String, title: String, now: &str, by: &str) -> Task {
+    pub fn new(id: TaskId, title: String, now: &str, by: &str) -> Task {
         Task {
             id,
             title,

@@ -199,8 +199,8 @@ impl Cache {
         let mut stack = vec![id.to_string()];
         while let Some(id) = stack.pop() {
             for child in self.children(&id)? {
-                if seen.insert(child.id.clone()) {
-                    stack.push(child.id.clone());
+                if seen.insert(child.id.to_string()) {
+                    stack.push(child.id.to_string());
                     out.push(child);
                 }
             }

@@ -142,7 +142,12 @@ mod tests {
             assert!(format.contains(&key.to_string()), "{key} in {format:?}");
         }
         // Every key a fully populated task serializes is one the version covers.
-        let mut task = Task::new("bt-1".into(), "t".into(), "now", "me");
+        let mut task = Task::new(
+            crate::task::TaskId::parse("bt-1").unwrap(),
+            "t".into(),
+            "now",
+            "me",
+        );
         task.parent = Some("bt-0".into());
         task.estimate = Some(crate::task::Estimate::S);
         task.batch = Some("b".into());

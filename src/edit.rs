@@ -4,7 +4,7 @@
 
 use crate::graph;
 use crate::store::{Store, StoreError};
-use crate::task::{self, Estimate, Kind, Note, Status, Task, id};
+use crate::task::{self, Estimate, Kind, Note, Status, Task, TaskId, id};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
@@ -83,10 +83,10 @@ fn check_items(what: &str, items: &[String]) -> Result<(), EditError> {
 }
 
 /// Checks that `id` names an existing task, for the given role.
-fn check_ref(store: &Store, role: &'static str, id: &str) -> Result<(), EditError> {
-    id::validate_id(id).map_err(StoreError::from)?;
+fn check_ref(store: &Store, role: &'static str, id: &str) -> Result<TaskId, EditError> {
+    let checked = TaskId::parse(id).map_err(StoreError::from)?;
     if store.exists(id) {
-        Ok(())
+        Ok(checked)
     } else {
         Err(EditError::UnknownRef {
             role,
@@ -99,12 +99,15 @@ fn check_ref(store: &Store, role: &'static str, id: &str) -> Result<(), EditErro
 pub fn create(store: &Store, new: NewTask) -> Result<Changed, EditError> {
     let title = check_title(&new.title)?;
     let priority = check_priority(new.priority.unwrap_or(task::DEFAULT_PRIORITY))?;
-    if let Some(parent) = &new.parent {
-        check_ref(store, "parent", parent)?;
-    }
-    for dep in &new.deps {
-        check_ref(store, "dependency", dep)?;
-    }
+    let parent = match &new.parent {
+        Some(p) => Some(check_ref(store, "parent", p)?),
+        None => None,
+    };
+    let deps = new
+        .deps
+        .iter()
+        .map(|d| check_ref(store, "dependency", d))
+        .collect::<Result<Vec<TaskId>, EditError>>()?;
     if let Some(batch) = &new.batch {
         id::validate_name(batch).map_err(StoreError::from)?;
     }
@@ -121,8 +124,8 @@ pub fn create(store: &Store, new: NewTask) -> Result<Changed, EditError> {
     task.body = new.body;
     task.priority = priority;
     task.kind = new.kind;
-    task.parent = new.parent;
-    for dep in &new.deps {
+    task.parent = parent;
+    for dep in &deps {
         task::add_unique(&mut task.deps, dep);
     }
     for s in &new.scope {
@@ -209,13 +212,13 @@ pub fn update(store: &Store, id: &str, edit: Edit) -> Result<Changed, EditError>
         task.kind = kind;
     }
     if let Some(parent) = edit.parent {
-        if let Some(p) = &parent {
-            check_ref(store, "parent", p)?;
-            if p == id {
+        task.parent = match &parent {
+            Some(p) if p == id => {
                 return Err(EditError::Invalid("a task cannot be its own parent".into()));
             }
-        }
-        task.parent = parent;
+            Some(p) => Some(check_ref(store, "parent", p)?),
+            None => None,
+        };
     }
     if let Some(estimate) = edit.estimate {
         task.estimate = estimate;
@@ -263,7 +266,7 @@ fn check_graph_after(store: &Store, task: &Task) -> Result<(), EditError> {
         return Err(EditError::Cycle { path });
     }
     for n in nodes.iter_mut().filter(|n| n.id == task.id) {
-        n.parent = task.parent.clone();
+        n.parent = task.parent.as_ref().map(|p| p.to_string());
         n.kind = task.kind;
     }
     match graph::cycles(&nodes)
@@ -409,7 +412,7 @@ pub fn note(store: &Store, id: &str, text: &str) -> Result<Changed, EditError> {
 /// Makes `id` wait for `blocker`, refusing unknown ids and cycles.
 pub fn dep_add(store: &Store, id: &str, blocker: &str) -> Result<Changed, EditError> {
     let before = store.read_task(id)?;
-    check_ref(store, "dependency", blocker)?;
+    let blocker_id = check_ref(store, "dependency", blocker)?;
     if before.deps.iter().any(|d| d == blocker) {
         return Ok(Changed {
             task: before,
@@ -422,7 +425,7 @@ pub fn dep_add(store: &Store, id: &str, blocker: &str) -> Result<Changed, EditEr
         return Err(EditError::Cycle { path });
     }
     let mut after = before.clone();
-    after.deps.push(blocker.to_string());
+    after.deps.push(blocker_id);
     save(store, before, after, "dep add")
 }
 
@@ -437,6 +440,6 @@ pub fn dep_rm(store: &Store, id: &str, blocker: &str) -> Result<Changed, EditErr
         });
     }
     let mut after = before.clone();
-    task::remove_item(&mut after.deps, blocker);
+    after.deps.retain(|d| d != blocker);
     save(store, before, after, "dep rm")
 }

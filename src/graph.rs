@@ -29,8 +29,8 @@ impl Node {
             id: task.id.to_string(),
             status: task.status,
             kind: task.kind,
-            parent: task.parent.clone(),
-            deps: task.deps.clone(),
+            parent: task.parent.as_ref().map(|p| p.to_string()),
+            deps: task.deps.iter().map(|d| d.to_string()).collect(),
             ephemeral: task.is_ephemeral(),
         }
     }

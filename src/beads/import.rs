@@ -462,7 +462,7 @@ fn import_dependencies(
             *counts.dropped_relations.entry(kind).or_default() += 1;
             continue;
         }
-        if id::validate_id(target).is_err() {
+        let Ok(target_id) = TaskId::parse(target) else {
             warn(format!(
                 "{kind} target '{target}' is not a usable id; dropped"
             ));
@@ -471,7 +471,7 @@ fn import_dependencies(
                 .entry(format!("{kind} (bad id)"))
                 .or_default() += 1;
             continue;
-        }
+        };
         if target == issue.id {
             warn(format!("{kind} on itself; dropped"));
             continue;
@@ -484,7 +484,7 @@ fn import_dependencies(
         if kind == "parent-child" {
             match &task.parent {
                 None => {
-                    task.parent = Some(target.to_string());
+                    task.parent = Some(target_id);
                     *counts.parents += 1;
                 }
                 Some(first) if first != target => {
@@ -496,7 +496,7 @@ fn import_dependencies(
             if kind != "blocks" {
                 warn(format!("'{kind}' imported as a plain blocking dependency"));
             }
-            if task::add_unique(&mut task.deps, target) {
+            if task::add_unique(&mut task.deps, &target_id) {
                 *counts.deps += 1;
             }
         }

@@ -55,7 +55,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     ))?;
     let field = |name: &str, value: String| format!("{:<11} {value}", format!("{name}:"));
     if let Some(p) = &task.parent {
-        ui.line(field("parent", p.clone()))?;
+        ui.line(field("parent", p.to_string()))?;
     }
     if !task.deps.is_empty() {
         ui.line(field("deps", task.deps.join(", ")))?;

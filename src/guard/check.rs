@@ -82,7 +82,7 @@ pub fn check_set(
             if !by_id.contains_key(dep.as_str()) {
                 problems.push(Problem::UnknownDep {
                     task: t.id.to_string(),
-                    dep: dep.clone(),
+                    dep: dep.to_string(),
                 });
             }
         }

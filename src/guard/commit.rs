@@ -130,7 +130,7 @@ fn task_file_problems(
         match cache::parse_file(blob.content(), stem) {
             Ok(task) => {
                 for dep in task.deps.iter().chain(task.parent.as_ref()) {
-                    if !ids.contains(dep) {
+                    if !ids.contains(dep.as_str()) {
                         let line = line_of(blob.content(), dep);
                         problems.push(bad(line, format!("depends on unknown task {dep}")));
                     }

@@ -95,7 +95,7 @@ pub(super) fn ordered(cands: Vec<Candidate>) -> Vec<Candidate> {
                 .task
                 .deps
                 .iter()
-                .all(|d| !ids.contains(d) || placed.contains(d));
+                .all(|d| !ids.contains(d.as_str()) || placed.contains(d.as_str()));
             if ready {
                 placed.insert(c.task.id.to_string());
                 out.push(c);

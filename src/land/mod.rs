@@ -462,7 +462,7 @@ fn close_tasks(
     let mut parents: Vec<String> = changed
         .values()
         .filter(|t| t.status == Status::Closed)
-        .filter_map(|t| t.parent.clone())
+        .filter_map(|t| t.parent.as_ref().map(|p| p.to_string()))
         .collect();
     parents.sort();
     parents.dedup();

@@ -381,7 +381,7 @@ pub fn write_plan(
                 priority: t.priority,
                 estimate: t.estimate,
                 scope: t.scope.clone(),
-                deps: t.deps.clone(),
+                deps: t.deps.iter().map(|d| d.to_string()).collect(),
             })
             .collect(),
     };

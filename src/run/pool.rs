@@ -399,7 +399,7 @@ impl<'a> Pool<'a> {
             let dep_failed = task.deps.iter().any(|d| {
                 state
                     .tasks
-                    .get(d)
+                    .get(d.as_str())
                     .is_some_and(|t| matches!(t.state, TaskState::Failed | TaskState::Escalated))
             });
             let blocked = !cache.blockers_of(&id).map_err(StoreError::from)?.is_empty();

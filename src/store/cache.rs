@@ -542,14 +542,14 @@ fn insert_task(tx: &rusqlite::Transaction, task: &Task) -> rusqlite::Result<()> 
         task.status.as_str(),
         task.priority,
         task.kind.as_str(),
-        task.parent,
+        task.parent.as_ref().map(|p| p.as_str()),
         task.created,
         task.is_ephemeral(),
         json
     ])?;
     let mut dep = tx.prepare_cached("INSERT OR IGNORE INTO deps(id, dep) VALUES (?1, ?2)")?;
     for d in &task.deps {
-        dep.execute(params![task.id.as_str(), d])?;
+        dep.execute(params![task.id.as_str(), d.as_str()])?;
     }
     let mut label = tx.prepare_cached("INSERT OR IGNORE INTO labels(id, label) VALUES (?1, ?2)")?;
     for l in &task.labels {

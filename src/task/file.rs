@@ -116,7 +116,7 @@ mod tests {
             "alice",
         );
         t.body = "line one\nline two\n".into();
-        t.deps = vec!["bt-zzz9".into()];
+        t.deps = vec![crate::task::TaskId::parse("bt-zzz9").unwrap()];
         t.scope = vec!["src/parser/**".into(), "!src/parser/gen.rs".into()];
         t.notes.push(Note {
             at: "2026-01-02T00:00:00Z".into(),

@@ -55,6 +55,12 @@ impl TryFrom<String> for TaskId {
     }
 }
 
+impl From<&TaskId> for TaskId {
+    fn from(id: &TaskId) -> TaskId {
+        id.clone()
+    }
+}
+
 impl From<TaskId> for String {
     fn from(id: TaskId) -> String {
         id.0

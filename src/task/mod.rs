@@ -185,9 +185,9 @@ pub struct Task {
     pub priority: u8,
     pub kind: Kind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<String>,
+    pub parent: Option<TaskId>,
     #[serde(default)]
-    pub deps: Vec<String>,
+    pub deps: Vec<TaskId>,
     #[serde(default)]
     pub labels: Vec<String>,
     #[serde(default)]
@@ -251,11 +251,15 @@ impl Task {
 }
 
 /// Adds `item` to a list unless it is already there; keeps the list's order.
-pub fn add_unique(list: &mut Vec<String>, item: &str) -> bool {
+pub fn add_unique<T, Q>(list: &mut Vec<T>, item: &Q) -> bool
+where
+    T: PartialEq<Q> + for<'a> From<&'a Q>,
+    Q: ?Sized,
+{
     if list.iter().any(|x| x == item) {
         false
     } else {
-        list.push(item.to_string());
+        list.push(T::from(item));
         true
     }
 }

@@ -123,7 +123,7 @@ impl Pool<'_> {
         if let Some(d) = task.deps.iter().find(|d| {
             state
                 .tasks
-                .get(*d)
+                .get(d.as_str())
                 .is_some_and(|t| matches!(t.state, TaskState::Failed | TaskState::Escalated))
         }) {
             return format!("waits for {d}, which {}", state.get(d).state.as_str());

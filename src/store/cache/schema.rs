@@ -148,7 +148,7 @@ mod tests {
             "now",
             "me",
         );
-        task.parent = Some("bt-0".into());
+        task.parent = Some(crate::task::TaskId::parse("bt-0").unwrap());
         task.estimate = Some(crate::task::Estimate::S);
         task.batch = Some("b".into());
         task.closed_reason = Some("r".into());

@@ -9,6 +9,10 @@ use crate::task::id::validate_id;
 pub const CLAIMS: &str = "refs/batch/claims";
 /// Every shared work ref.
 pub const WORK_GLOB: &str = "refs/batch/work/*";
+/// Every local branch.
+pub const BRANCH_GLOB: &str = "refs/heads/*";
+/// Everything git-batch shares under its own namespace.
+pub const BATCH_NAMESPACE: &str = "refs/batch/";
 /// Every local worker branch.
 pub const WORKER_BRANCH_GLOB: &str = "refs/heads/batch/*";
 /// The refspec that fetches every shared work ref as it is on the remote.

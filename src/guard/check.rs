@@ -282,7 +282,7 @@ pub fn check_update(
     if old.is_zero() {
         // A new ref: what no existing branch has yet.
         for r in repo
-            .references_glob("refs/heads/*")
+            .references_glob(crate::git::refs::BRANCH_GLOB)
             .map_err(git2_err("listing branches"))?
             .flatten()
         {

@@ -213,7 +213,7 @@ pub fn pre_push(store: &Store, input: &str) -> Vec<Problem> {
     input
         .lines()
         .filter_map(|line| line.split_whitespace().nth(2))
-        .filter(|remote_ref| !remote_ref.starts_with("refs/batch/"))
+        .filter(|remote_ref| !remote_ref.starts_with(crate::git::refs::BATCH_NAMESPACE))
         .map(|remote_ref| Problem::Push {
             refname: remote_ref.to_string(),
             message: "workers commit locally and do not push branches; `git batch land` integrates finished work".into(),

@@ -46,7 +46,7 @@ pub fn find_worktree(repo: &Repository, id: &str) -> Result<Option<PathBuf>, Wor
     // Each working tree's HEAD file (gitrepository-layout), read directly:
     // opening every worktree as a repository, config and all, made this
     // twice as slow as `git worktree list` with a hundred worktrees.
-    let head = format!("ref: refs/heads/{want}");
+    let head = format!("ref: {}", git::refs::branch(&want));
     let checks_out = |git_dir: &Path| {
         std::fs::read_to_string(git_dir.join("HEAD")).is_ok_and(|t| t.trim_end() == head)
     };

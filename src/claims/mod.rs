@@ -10,15 +10,22 @@
 //! worktree of a clone (refs are shared) and, with a remote, across clones: the
 //! same move is a push with `--force-with-lease` on the old commit. The ref's
 //! history is the audit log of who claimed what, when.
+//!
+//! This module is the claims ref as a store; `remote.rs` moves it through a
+//! shared remote. The rules for who may claim what (ready, not held, scopes
+//! apart, renew, release, steal) are a worker's business: `work::claim`.
 
-use crate::git::program::{self, Git};
+mod remote;
+
+use remote::{fetch, push};
+pub use remote::{refresh, tracking_ref};
+
 use crate::git::{self, GitError, git_err};
 use crate::scope::{self, Overlap, Scope, ScopeError};
 use chrono::{DateTime, Utc};
 use git2::{ErrorCode, FileMode, Oid, Repository};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 /// The ref whose commit holds every live claim.
@@ -304,136 +311,6 @@ fn move_ref(
         }
         .into()),
     }
-}
-
-/// Where a clone keeps the last claims tip it fetched from `remote`.
-pub fn tracking_ref(remote: &str) -> String {
-    git::refs::claims_tracking(remote)
-}
-
-/// Fetches the remote's claims ref; `None` when the remote has none yet.
-fn fetch(repo: &Repository, remote: &str) -> Result<Option<Oid>, ClaimError> {
-    program::check_operand("remote", remote)?;
-    let dir = git_dir_of(repo);
-    // Workers of one clone take turns to fetch: concurrent fetches into one
-    // repository trip over each other's ref updates. (Clones still race
-    // freely: the lease on the push decides between them.)
-    let _turn = git::lock_file(&repo.commondir().join("batch").join("fetch.lock"))?;
-    let scratch = git::refs::claims_scratch();
-    let spec = format!("+{CLAIMS_REF}:{scratch}");
-    let fetch = || {
-        Git::new(dir)
-            .args([
-                "fetch",
-                "--quiet",
-                "--no-tags",
-                "--no-write-fetch-head",
-                "--",
-            ])
-            .args([remote, &spec])
-            .ok()
-    };
-    let mut fetched = fetch();
-    let mut tries = 1;
-    let tip = loop {
-        match fetched {
-            Ok(_) => {
-                let tip = resolve(repo, &scratch)?;
-                if let Ok(mut r) = repo.find_reference(&scratch) {
-                    let _ = r.delete();
-                }
-                break tip;
-            }
-            // Told apart by asking, not by reading the message: a remote
-            // nobody has claimed anything through yet has no claims ref.
-            // One that has it now was given it by another clone since.
-            Err(e) => match program::remote_ref(dir, remote, CLAIMS_REF)? {
-                None => break None,
-                Some(_) if tries < 3 => {
-                    tries += 1;
-                    fetched = fetch();
-                }
-                Some(_) => return Err(e.into()),
-            },
-        }
-    };
-    // With a remote, the remote's claims are the truth: the local ref
-    // mirrors them, so `ready` and `claims` here see what others hold.
-    mirror(repo, remote, tip)?;
-    Ok(tip)
-}
-
-/// Points the local claims ref (and the remote-tracking one) at `tip`.
-/// Only a view of the remote: when another process of this clone is
-/// updating it at the same moment, its newer view wins and we move on.
-fn mirror(repo: &Repository, remote: &str, tip: Option<Oid>) -> Result<(), ClaimError> {
-    for name in [CLAIMS_REF.to_string(), tracking_ref(remote)] {
-        let result = match tip {
-            Some(tip) => repo
-                .reference(&name, tip, true, &format!("claims fetched from {remote}"))
-                .map(|_| ()),
-            None => match repo.find_reference(&name) {
-                Ok(mut r) => r.delete(),
-                Err(_) => Ok(()),
-            },
-        };
-        match result {
-            Ok(()) => {}
-            Err(e) if git::is_race(&e) || e.code() == ErrorCode::NotFound => {}
-            Err(source) => {
-                return Err(GitError::Git {
-                    what: "updating the claims ref".into(),
-                    source,
-                }
-                .into());
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Makes the local claims ref what `remote` has (for reading).
-pub fn refresh(repo: &Repository, remote: &str) -> Result<(), ClaimError> {
-    fetch(repo, remote).map(|_| ())
-}
-
-/// Pushes `new` as the remote's claims ref if it is still `old`; false when
-/// another clone moved it first.
-fn push(repo: &Repository, remote: &str, old: Option<Oid>, new: Oid) -> Result<bool, ClaimError> {
-    program::check_operand("remote", remote)?;
-    let dir = git_dir_of(repo);
-    let lease = format!(
-        "--force-with-lease={CLAIMS_REF}:{}",
-        old.map(|o| o.to_string()).unwrap_or_default()
-    );
-    let spec = format!("{new}:{CLAIMS_REF}");
-    let git = Git::new(dir)
-        .args(["push", "--quiet", "--atomic", "--porcelain", "--no-verify"])
-        .args([lease.as_str(), "--", remote, &spec]);
-    match program::push(git)? {
-        program::Pushed::Done => {
-            mirror(repo, remote, Some(new))?;
-            Ok(true)
-        }
-        // Lost the race when the ref is no longer where the lease said; a
-        // refusal while it still is there (a server hook) is an error. The
-        // remote may also refuse because another clone's push holds the
-        // ref's lock that moment: that push lands within milliseconds, so
-        // the ref is looked at twice before the refusal is believed.
-        program::Pushed::Rejected { error, .. } => {
-            for wait in [0, 20] {
-                std::thread::sleep(Duration::from_millis(wait));
-                if program::remote_ref(dir, remote, CLAIMS_REF)? != old {
-                    return Ok(false);
-                }
-            }
-            Err(error.into())
-        }
-    }
-}
-
-fn git_dir_of(repo: &Repository) -> &Path {
-    repo.workdir().unwrap_or_else(|| repo.path())
 }
 
 /// The first live claim (other than `task`'s own) whose scope overlaps

@@ -441,8 +441,23 @@ fn check_range_catches_a_no_verify_commit() {
             "b\n\nBatch-Task: bt-zzzz",
         ],
     );
+    // On the task's own branch the branch decides whose it is: a trailer
+    // naming another task is itself a problem.
     let out = env
         .batch_cmd_in(&wt, &["--json", "check", "--range", "HEAD~1..HEAD"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["problems"][0]["kind"], "foreign_trailer");
+    // On no worker ref, the trailer names the task: an unknown one fails.
+    let branch = format!("batch/{id}");
+    let out = env
+        .batch_cmd(&[
+            "--json",
+            "check",
+            "--range",
+            &format!("{branch}~1..{branch}"),
+        ])
         .output()
         .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -23,4 +23,5 @@ mod receipts;
 mod run;
 mod run_limits;
 mod tasks;
+mod trust;
 mod worktrees;

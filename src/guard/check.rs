@@ -2,6 +2,7 @@
 //! cycles, unknown deps, deps within the set, the readiness checklist), and
 //! whether the commits of a range stay inside their tasks' scopes.
 
+use super::trust::Trust;
 use super::{GuardError, Problem, git2_err};
 use crate::graph::Node;
 use crate::scope::{self, Scope};
@@ -180,15 +181,15 @@ pub struct RangeReport {
     pub problems: Vec<Problem>,
 }
 
-/// Checks every commit `walk` yields: a commit belongs to the task its
-/// `Batch-Task` trailer names, else to `default_task` (the worker branch's
-/// task: `--no-verify` skips the trailer hook too); it may change only files
-/// inside that task's scope as the task stood in the commit's parent, plus
-/// the task's own file and receipt.
+/// Checks every commit `walk` yields against what `trust` says (see
+/// [`super::trust`]): a commit belongs to the task of its ref, else to the
+/// one its `Batch-Task` trailer names; it may change files inside that
+/// task's scope as the task stands at the trusted base, and in `.batch/`
+/// only what a worker may.
 pub fn check_walk(
     repo: &Repository,
     walk: Revwalk<'_>,
-    default_task: Option<&str>,
+    trust: Trust<'_>,
 ) -> Result<RangeReport, GuardError> {
     let mut report = RangeReport::default();
     for oid in walk {
@@ -199,12 +200,24 @@ pub fn check_walk(
         report.commits += 1;
         let message = commit.message().unwrap_or_default();
         let trailer = task_trailer(message);
-        let Some(id) = trailer.as_deref().or(default_task) else {
-            continue;
+        let id = match (trust.task, trailer.as_deref()) {
+            (Some(task), Some(named)) if named != task => {
+                report.problems.push(Problem::ForeignTrailer {
+                    task: task.to_string(),
+                    commit: oid.to_string(),
+                    named: named.to_string(),
+                });
+                task
+            }
+            (Some(task), _) => task,
+            (None, Some(named)) => named,
+            (None, None) => continue,
         };
-        let parent = commit.parent_id(0).ok();
-        let Some(task) = at_commit::task_at(repo, parent, id)
-            .or_else(|| at_commit::task_at(repo, Some(oid), id))
+        // The task as the trusted history has it, never as the branch
+        // wrote it (the branch may widen its own scope one commit earlier).
+        let fork = repo.merge_base(oid, trust.base).unwrap_or(trust.base);
+        let Some(task) = at_commit::task_at(repo, Some(trust.base), id)
+            .or_else(|| at_commit::task_at(repo, Some(fork), id))
         else {
             report.problems.push(Problem::UnknownTask {
                 commit: oid.to_string(),
@@ -213,16 +226,7 @@ pub fn check_walk(
             continue;
         };
         report.checked += 1;
-        let scope = Scope::parse(&task.scope).map_err(|source| {
-            GuardError::Work(crate::work::WorkError::Scope {
-                id: id.to_string(),
-                source,
-            })
-        })?;
-        if scope.is_unscoped() {
-            continue;
-        }
-        let old_tree = match parent {
+        let old_tree = match commit.parent_id(0).ok() {
             Some(p) => Some(
                 repo.find_commit(p)
                     .and_then(|c| c.tree())
@@ -235,34 +239,41 @@ pub fn check_walk(
             .diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)
             .map_err(git2_err("diffing a commit"))?;
         let paths = crate::git::diff_paths(&diff);
-        let outside = crate::store::outside_scope(&scope, id, paths.iter().map(String::as_str));
-        if !outside.is_empty() {
-            report.problems.push(Problem::OutOfScope {
-                task: id.to_string(),
-                scope: task.scope.clone(),
-                files: outside,
-                commit: Some(oid.to_string()),
-            });
-        }
+        report.problems.extend(super::trust::commit_problems(
+            repo, &trust, oid, id, &task, &paths,
+        )?);
     }
     Ok(report)
 }
 
-/// Checks the commits of `A..B`.
+/// Checks the commits of `A..B`, trusting `A` (the base the range was cut
+/// from).
 pub fn check_range(
     repo: &Repository,
     range: &str,
     default_task: Option<&str>,
 ) -> Result<RangeReport, GuardError> {
-    if !range.contains("..") {
+    let Some((from, _)) = range.split_once("..") else {
         return Err(GuardError::BadRange {
             range: range.to_string(),
         });
-    }
+    };
+    let base = repo
+        .revparse_single(from.trim_end_matches('.'))
+        .and_then(|o| o.peel_to_commit())
+        .map(|c| c.id())
+        .map_err(git2_err(format!("resolving {range}")))?;
     let mut walk = repo.revwalk().map_err(git2_err("walking the range"))?;
     walk.push_range(range)
         .map_err(git2_err(format!("resolving {range}")))?;
-    check_walk(repo, walk, default_task)
+    check_walk(
+        repo,
+        walk,
+        Trust {
+            base,
+            task: default_task,
+        },
+    )
 }
 
 /// The pre-receive check of one pushed update (`old new refname`): commits
@@ -294,5 +305,17 @@ pub fn check_update(
         walk.hide(old).map_err(git2_err("walking the push"))?;
     }
     let task = crate::git::refs::task_of_ref(refname);
-    check_walk(repo, walk, task)
+    // The server's own main branch (its HEAD) is the truth for a worker's
+    // ref or a new one; an update of another branch (main itself, by a
+    // landing) is judged by that branch as it was before the push.
+    let base = if task.is_some() || old.is_zero() {
+        repo.head().ok().and_then(|h| h.target())
+    } else {
+        Some(old)
+    };
+    let Some(base) = base else {
+        // An empty server: nothing trusted to judge by.
+        return Ok(RangeReport::default());
+    };
+    check_walk(repo, walk, Trust { base, task })
 }

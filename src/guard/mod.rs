@@ -6,6 +6,7 @@
 pub mod check;
 pub mod commit;
 pub mod hooks;
+pub mod trust;
 
 use crate::git::GitError;
 use crate::store::StoreError;
@@ -85,6 +86,19 @@ pub enum Problem {
     UnknownTask { commit: String, task: String },
     /// A push a worker must not make.
     Push { refname: String, message: String },
+    /// A commit changes a file of `.batch/` that is not its task's to change.
+    Forbidden {
+        task: String,
+        commit: String,
+        path: String,
+        why: String,
+    },
+    /// A commit on a task's ref names another task in its trailer.
+    ForeignTrailer {
+        task: String,
+        commit: String,
+        named: String,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -134,6 +148,25 @@ impl std::fmt::Display for Problem {
                 crate::git::short(commit)
             ),
             Problem::Push { refname, message } => write!(f, "{refname}: {message}"),
+            Problem::Forbidden {
+                task,
+                commit,
+                path,
+                why,
+            } => write!(
+                f,
+                "commit {} of {task} {why} ({path})",
+                crate::git::short(commit)
+            ),
+            Problem::ForeignTrailer {
+                task,
+                commit,
+                named,
+            } => write!(
+                f,
+                "commit {} is on the branch of {task} but its Batch-Task trailer names {named}; it is judged as {task}'s",
+                crate::git::short(commit)
+            ),
         }
     }
 }

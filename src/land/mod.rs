@@ -307,22 +307,20 @@ fn stack_round(
                 format!("depends on {dep}, which is not landed"),
             ))
         } else {
-            let before = stack.head()?;
-            match stack.replay(store, c.tip, base)? {
-                replay::Replayed::Ok(tip) => {
-                    let problems = stack.check_scope(&store.repo, before, tip, id)?;
-                    if problems.is_empty() {
+            let problems = stack.check_scope(&store.repo, base, c.tip, id)?;
+            if !problems.is_empty() {
+                Some((LeftOutReason::Scope, problems.join("; ")))
+            } else {
+                match stack.replay(store, c.tip, base)? {
+                    replay::Replayed::Ok(tip) => {
                         stacked.push((c.clone(), tip));
                         None
-                    } else {
-                        stack.reset(before)?;
-                        Some((LeftOutReason::Scope, problems.join("; ")))
                     }
+                    replay::Replayed::Conflict(files) => Some((
+                        LeftOutReason::Conflict,
+                        format!("needs rebase onto {}: {}", short(base), files.join(", ")),
+                    )),
                 }
-                replay::Replayed::Conflict(files) => Some((
-                    LeftOutReason::Conflict,
-                    format!("needs rebase onto {}: {}", short(base), files.join(", ")),
-                )),
             }
         };
         if let Some((reason, detail)) = left_out {

@@ -141,18 +141,28 @@ impl Stack {
         Ok(Replayed::Ok(self.head()?))
     }
 
-    /// Scope problems of the commits `before..after`, as `--range` finds them.
+    /// Problems of the commits task `id`'s branch made (where it left the
+    /// trusted history up to `tip`), judged against the landing's `base`:
+    /// the worker's own commits, not their replay (whose conflict
+    /// resolution in task files is the landing's, not the worker's).
     pub fn check_scope(
         &self,
         repo: &Repository,
-        before: Oid,
-        after: Oid,
+        base: Oid,
+        tip: Oid,
         id: &str,
     ) -> Result<Vec<String>, LandError> {
-        let mut walk = repo.revwalk().map_err(git_err("walking the replay"))?;
-        walk.push(after).map_err(git_err("walking the replay"))?;
-        walk.hide(before).map_err(git_err("walking the replay"))?;
-        let report = crate::guard::check::check_walk(repo, walk, Some(id))?;
+        let fork = repo
+            .merge_base(tip, base)
+            .map_err(git_err("finding where the branch starts"))?;
+        let mut walk = repo.revwalk().map_err(git_err("walking the branch"))?;
+        walk.push(tip).map_err(git_err("walking the branch"))?;
+        walk.hide(fork).map_err(git_err("walking the branch"))?;
+        let trust = crate::guard::trust::Trust {
+            base,
+            task: Some(id),
+        };
+        let report = crate::guard::check::check_walk(repo, walk, trust)?;
         Ok(report.problems.iter().map(|p| p.to_string()).collect())
     }
 

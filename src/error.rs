@@ -214,6 +214,12 @@ impl From<EditError> for CommandError {
                 .hint("fix those files first (`git batch list` shows each problem)"),
             EditError::Invalid(_) => CommandError::new(Exit::User, e),
             EditError::NoFreeId(_) => CommandError::new(Exit::Internal, e),
+            EditError::Scope(_) => CommandError::new(Exit::User, e).hint(
+                "globs name files from the repository root, like `src/**` or `docs/*.md`; `!glob` excludes",
+            ),
+            EditError::ScopeWhileClaimed { .. } => CommandError::new(Exit::Conflict, e)
+                .hint("change it once the task has landed or the claim is released (`git batch release ID`)"),
+            EditError::Claims(c) => c.into(),
         }
     }
 }

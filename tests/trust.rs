@@ -306,3 +306,79 @@ fn pre_receive_refuses_the_tricks_on_a_real_server() {
         "{err}"
     );
 }
+
+#[test]
+fn scopes_are_checked_where_they_enter() {
+    let env = TestEnv::new();
+    let tasks = || {
+        std::fs::read_dir(env.repo.join(".batch/tasks"))
+            .unwrap()
+            .count()
+    };
+    let before = tasks();
+    for bad in [
+        "../**",
+        ".git/**",
+        "src/../../etc",
+        "//etc/passwd",
+        "[unclosed",
+        "!only/exclusions",
+    ] {
+        let err = env.fails(&["create", "t", "--scope", bad], 1);
+        assert!(err.contains("invalid scope"), "{bad}: {err}");
+        assert!(err.contains("Hint:"), "{bad}: {err}");
+    }
+    assert_eq!(tasks(), before, "nothing was created");
+    let id = env.create(&["t", "--scope", "src/**"]);
+    env.fails(&["update", &id, "--add-scope", "../x"], 1);
+    let split = env
+        .batch_cmd(&[
+            "split",
+            "--title",
+            "chunk {n}",
+            "--size",
+            "1",
+            "--scope",
+            ".git/hooks/**",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = {
+        let mut child = split;
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"a\nb\n").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(tasks(), before + 1, "split made no task");
+}
+
+#[test]
+fn a_broken_scope_in_one_task_file_holds_up_no_other_worker() {
+    let env = TestEnv::new();
+    let broken = env.create(&["broken", "--scope", "a/**", "-p", "0"]);
+    let fine = env.create(&["fine", "--scope", "b/**", "-p", "1"]);
+    // Edited by hand (or pulled) after it entered.
+    let path = env.task_file(&broken);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("\"a/**\"", "\"[unclosed\"")).unwrap();
+    let out = env.run(&["--json", "claim", "--next", "--worker", "w1"]);
+    crate::common::assert_ok(&out);
+    let claimed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(claimed["task"], fine.as_str());
+    assert_eq!(claimed["skipped"][0]["id"], broken.as_str());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{broken} skipped")), "{err}");
+}
+
+#[test]
+fn a_claimed_task_cannot_widen_its_scope() {
+    let env = TestEnv::new();
+    let id = env.create(&["t", "--scope", "src/**"]);
+    env.ok(&["claim", &id, "--worker", "w1"]);
+    let err = env.fails(&["update", &id, "--add-scope", "**"], 3);
+    assert!(err.contains("claimed by w1"), "{err}");
+    env.ok(&["release", &id, "--worker", "w1"]);
+    env.ok(&["update", &id, "--add-scope", "docs/**"]);
+}

@@ -137,10 +137,19 @@ fn a_worker_cannot_widen_its_own_scope() {
     let env = TestEnv::new();
     let id = env.create(&["narrow", "--scope", "a/**"]);
     let s = start(&env, &id, "w1");
-    env.ok_in(
-        &s.path,
-        &["--no-commit", "update", &id, "--add-scope", "b/**"],
-    );
+    // Refused while it holds the claim...
+    let out = env
+        .batch_cmd_in(
+            &s.path,
+            &["--no-commit", "update", &id, "--add-scope", "b/**"],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    // ...and a hand edit of its task file widens nothing either.
+    let rel = s.path.join(format!(".batch/tasks/{id}.toml"));
+    let text = std::fs::read_to_string(&rel).unwrap();
+    std::fs::write(&rel, text.replace("\"a/**\"", "\"a/**\", \"b/**\"")).unwrap();
     std::fs::create_dir_all(s.path.join("b")).unwrap();
     std::fs::write(s.path.join("b/x"), "x\n").unwrap();
     let out = env.batch_cmd_in(&s.path, &["done"]).output().unwrap();

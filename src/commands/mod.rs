@@ -300,6 +300,17 @@ pub fn run_captured(dir: &Path, args: &[&str]) -> RunOutput {
     }
 }
 
+/// Says which ready tasks `--next` passed over, and why (stderr, also with
+/// `--json`, whose data keeps them in `skipped`).
+pub fn warn_skipped(ctx: &mut Ctx, skipped: &[crate::work::claim::Skipped]) {
+    for s in skipped {
+        ctx.ui.warn(format!(
+            "{} skipped: {} (fix its task file; other workers are not held up)",
+            s.id, s.why
+        ));
+    }
+}
+
 /// Which task to claim or start: one by id, or the next free one.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArgs {

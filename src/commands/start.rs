@@ -23,6 +23,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let cache = ctx.cache(&store)?;
     let who = args.worker.claimant(&store)?;
     let started = worktree::start(&store, &cache, &target, &who)?;
+    super::warn_skipped(ctx, &started.claim.skipped);
     if ctx.ui.json {
         ctx.ui.json_value(&started)?;
     } else {

@@ -38,6 +38,17 @@ pub struct Claimed {
     /// The expired claim this one replaced (`--steal`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stolen_from: Option<Claim>,
+    /// Ready tasks `--next` passed over because their scope does not parse
+    /// (one broken task file must not stop every worker).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+}
+
+/// A task `--next` could not consider, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Skipped {
+    pub id: String,
+    pub why: String,
 }
 
 /// The claimant's TTL: `--ttl`, else the config's `workers.claim_ttl`.
@@ -120,6 +131,7 @@ fn claim_id(
                         claim: renewed,
                         renewed: true,
                         stolen_from: None,
+                        skipped: Vec::new(),
                     }),
                 });
             }
@@ -151,6 +163,7 @@ fn claim_id(
                 claim: fresh.clone(),
                 renewed: false,
                 stolen_from,
+                skipped: Vec::new(),
             }),
         })
     })?;
@@ -202,13 +215,20 @@ fn claim_next(
             path: store.state_dir(),
             source,
         })?;
-    let mut scopes = Vec::with_capacity(candidates.len());
-    for c in &candidates {
-        scopes.push(parse_scope(&c.id, &c.scope)?);
+    let mut usable = Vec::with_capacity(candidates.len());
+    let mut skipped = Vec::new();
+    for c in candidates {
+        match parse_scope(&c.id, &c.scope) {
+            Ok(scope) => usable.push((c, scope)),
+            Err(e) => skipped.push(Skipped {
+                why: with_causes(&e),
+                id: c.id,
+            }),
+        }
     }
     Ok(claims::transact(&store.repo, who.via, |set: &ClaimSet| {
         let mut held = 0;
-        for (c, scope) in candidates.iter().zip(&scopes) {
+        for (c, scope) in &usable {
             if set.claims.contains_key(&c.id) || claims::find_overlap(set, &c.id, scope)?.is_some()
             {
                 held += 1;
@@ -223,11 +243,12 @@ fn claim_next(
                     claim,
                     renewed: false,
                     stolen_from: None,
+                    skipped: skipped.clone(),
                 },
             });
         }
         Err(ClaimError::NothingFree {
-            considered: candidates.len(),
+            considered: usable.len() + skipped.len(),
             held,
         })
     })?)
@@ -266,4 +287,15 @@ fn message(verb: &str, task: &str, worker: &str) -> String {
         "{verb} {task} by {worker} at {}",
         crate::time::format(crate::time::now())
     )
+}
+
+/// An error with its causes, on one line.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }

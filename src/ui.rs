@@ -123,7 +123,7 @@ impl Ui {
 
     /// One line of data on stdout.
     pub fn line(&mut self, text: impl std::fmt::Display) -> io::Result<()> {
-        writeln!(self.out, "{text}")
+        writeln!(self.out, "{}", terminal_safe(&text.to_string()))
     }
 
     /// A confirmation of what a command did, on stdout; silenced by
@@ -132,7 +132,7 @@ impl Ui {
         if self.quiet {
             return Ok(());
         }
-        writeln!(self.out, "{text}")
+        writeln!(self.out, "{}", terminal_safe(&text.to_string()))
     }
 
     /// A value as pretty JSON on stdout.
@@ -145,18 +145,22 @@ impl Ui {
     /// in `--json` mode where stderr is for warnings and errors only).
     pub fn status(&mut self, text: impl std::fmt::Display) {
         if !self.quiet && !self.json {
-            let _ = writeln!(self.err, "{text}");
+            let _ = writeln!(self.err, "{}", terminal_safe(&text.to_string()));
         }
     }
 
     /// A warning on stderr; shown even with `--quiet`.
     pub fn warn(&mut self, text: impl std::fmt::Display) {
-        let _ = writeln!(self.err, "{WARN}warning:{WARN:#} {text}");
+        let _ = writeln!(
+            self.err,
+            "{WARN}warning:{WARN:#} {}",
+            terminal_safe(&text.to_string())
+        );
     }
 
     /// Writes raw text to stderr (errors).
     pub fn err_text(&mut self, text: &str) {
-        let _ = self.err.write_all(text.as_bytes());
+        let _ = self.err.write_all(terminal_safe(text).as_bytes());
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
@@ -164,7 +168,98 @@ impl Ui {
     }
 }
 
+/// Everything printed as text goes through here: every control character
+/// but a newline and a tab is shown in caret notation (`^[` for ESC, `^G`
+/// for BEL), so nothing a task, a receipt or a worker's output says can set
+/// the window title, write the clipboard or move the cursor. Only the
+/// colours [`paint`] marks pass as colours. `--json` keeps the exact text
+/// (JSON escapes control characters itself).
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| needs_escape(c) || c == MARK) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
+        if c == MARK
+            && let Some((inner, after)) = rest.split_once(END)
+            && is_colour(inner)
+        {
+            out.push_str(inner);
+            rest = after;
+        } else if needs_escape(c) {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Marks around the colour sequences [`paint`] makes, so that
+/// [`terminal_safe`] can tell them from an `ESC` that came with the text.
+const MARK: char = '\u{E000}';
+const END: char = '\u{E001}';
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    match c as u32 {
+        n @ 0..=0x1f => {
+            out.push('^');
+            out.push(char::from(b'@' + n as u8));
+        }
+        0x7f => out.push_str("^?"),
+        n => out.push_str(&format!("\\u{{{n:x}}}")),
+    }
+}
+
+/// Whether `text` is nothing but colour sequences (`ESC [ digits/; m`).
+fn is_colour(mut text: &str) -> bool {
+    while !text.is_empty() {
+        let Some(rest) = text.strip_prefix("\u{1b}[") else {
+            return false;
+        };
+        let params = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b';')
+            .count();
+        if rest.as_bytes().get(params) != Some(&b'm') {
+            return false;
+        }
+        text = &rest[params + 1..];
+    }
+    true
+}
+
 /// Wraps `text` in `style` (the stream strips it when colour is off).
 pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
-    format!("{style}{text}{style:#}")
+    format!("{MARK}{style}{END}{text}{MARK}{style:#}{END}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_sequences_from_task_data_are_shown_not_run() {
+        // OSC 0 (window title) and OSC 52 (clipboard), BEL-terminated.
+        let title = "\u{1b}]0;pwned\u{7}\u{1b}]52;c;ZWNobyBoaQ==\u{7}ok";
+        assert_eq!(terminal_safe(title), "^[]0;pwned^G^[]52;c;ZWNobyBoaQ==^Gok");
+        assert_eq!(
+            terminal_safe("two\nlines\tand a tab"),
+            "two\nlines\tand a tab"
+        );
+        assert_eq!(terminal_safe("c1 \u{9b}2J"), "c1 \\u{9b}2J");
+        // A colour a title brings is text too; the colours we paint pass.
+        assert_eq!(terminal_safe("\u{1b}[31mred"), "^[[31mred");
+        let painted = paint(BOLD, "x");
+        assert_eq!(terminal_safe(&painted), format!("{BOLD}x{BOLD:#}"));
+        // A forged mark around anything but colour is escaped.
+        let forged = format!("{MARK}\u{1b}]0;t\u{7}{END}");
+        assert!(!terminal_safe(&forged).contains('\u{1b}'));
+    }
 }

@@ -382,3 +382,84 @@ fn a_claimed_task_cannot_widen_its_scope() {
     env.ok(&["release", &id, "--worker", "w1"]);
     env.ok(&["update", &id, "--add-scope", "docs/**"]);
 }
+
+#[test]
+fn terminal_control_sequences_in_task_data_are_shown_not_run() {
+    let env = TestEnv::new();
+    // Sets the window title, then writes the clipboard (OSC 0 and OSC 52).
+    let evil = "fix\u{1b}]0;owned\u{7}\u{1b}]52;c;cm0gLXJmIH4=\u{7} it";
+    let id = env.create(&[evil, "--scope", "src/**", "-d", "body \u{1b}[2J clear"]);
+    env.ok(&["note", &id, "note \u{1b}]0;x\u{7}"]);
+    env.ok(&["plan", "p", &id, "--force"]);
+    let wt = {
+        let s: serde_json::Value = env.json(&["start", &id, "--worker", "w\u{1b}[31m"]);
+        PathBuf::from(s["path"].as_str().unwrap())
+    };
+    env.ok_in(&wt, &["receipt", "line \u{1b}]0;y\u{7}"]);
+    env.ok_in(
+        &wt,
+        &[
+            "fail",
+            "--reason",
+            "why \u{1b}]0;z\u{7}",
+            "--worker",
+            "w\u{1b}[31m",
+        ],
+    );
+    for args in [
+        vec!["show", id.as_str()],
+        vec!["list", "--all"],
+        vec!["status", "--plan", "p"],
+        vec!["review", "--plan", "p"],
+        vec!["receipts", id.as_str()],
+    ] {
+        for colour in ["never", "always"] {
+            let mut all = vec!["--color", colour];
+            all.extend(args.iter().copied());
+            let out = env.run(&all);
+            crate::common::assert_ok(&out);
+            let text = [out.stdout, out.stderr].concat();
+            let text = String::from_utf8_lossy(&text);
+            // No OSC, no other sequence than colours.
+            assert!(
+                !text.contains("\u{1b}]"),
+                "{args:?} --color {colour}: {text:?}"
+            );
+            assert!(
+                !text.contains("\u{7}"),
+                "{args:?} --color {colour}: {text:?}"
+            );
+            if colour == "never" {
+                assert!(!text.contains('\u{1b}'), "{args:?}: {text:?}");
+            } else {
+                assert!(!text.contains("\u{1b}[2J"), "{args:?}: {text:?}");
+            }
+        }
+    }
+    let shown = env.ok(&["show", &id]);
+    assert!(
+        shown.contains("fix^[]0;owned^G^[]52;c;cm0gLXJmIH4=^G it"),
+        "{shown}"
+    );
+    // --json keeps the exact text.
+    let task: serde_json::Value = env.json(&["show", &id]);
+    assert_eq!(task["title"], evil);
+}
+
+#[test]
+fn a_workers_output_reaches_the_run_lines_escaped() {
+    let env = TestEnv::new();
+    env.create(&["t", "--scope", "src/**"]);
+    let out = env.run(&[
+        "run",
+        "--ready",
+        "--retries",
+        "0",
+        "--exec",
+        "printf 'oops \\033]0;owned\\007\\n'; exit 1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("oops ^[]0;owned^G"), "{err}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}

@@ -30,7 +30,9 @@ pub fn run(ctx: &mut Ctx, _args: Args) -> Result<(), CommandError> {
             text,
         })?;
     } else {
-        ctx.ui.out().write_all(text.as_bytes())?;
+        ctx.ui
+            .out()
+            .write_all(crate::ui::terminal_safe(&text).as_bytes())?;
     }
     Ok(())
 }

@@ -36,7 +36,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         let lines = text.lines().map(String::from).collect();
         ctx.ui.json_value(&Receipt { id, path, lines })?;
     } else {
-        std::io::Write::write_all(ctx.ui.out(), text.as_bytes())?;
+        std::io::Write::write_all(ctx.ui.out(), crate::ui::terminal_safe(&text).as_bytes())?;
         if text.is_empty() {
             ctx.ui.status(format!("{id} has no receipt yet"));
         }

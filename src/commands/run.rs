@@ -317,7 +317,7 @@ impl Progress {
                 bar.set_position(e.finished as u64);
                 bar.set_message(format!("{} running", self.running.len()));
                 if e.kind != EventKind::Started {
-                    bar.println(line);
+                    bar.println(crate::ui::terminal_safe(&line));
                 }
             }
             None if e.kind == EventKind::Warning => ui.warn(line),

@@ -102,6 +102,61 @@ fn open_lock(path: &Path) -> io::Result<std::fs::File> {
         .open(path)
 }
 
+/// How large a task file may be: far beyond any real one, small enough that
+/// a hostile file cannot take the memory of every command.
+pub const TASK_FILE_LIMIT: u64 = 8 << 20;
+/// The same for `.batch/config.toml`.
+pub const CONFIG_LIMIT: u64 = 1 << 20;
+/// The same for a plan manifest (it lists every task of the plan).
+pub const PLAN_LIMIT: u64 = 64 << 20;
+/// The same for a receipt read whole.
+pub const RECEIPT_LIMIT: u64 = 256 << 20;
+
+/// Reads a file git-batch trusts only as data: a symbolic link is refused
+/// (its target may be anything: `/dev/zero`, a file outside the
+/// repository), so is anything but a regular file, and so is a file larger
+/// than `limit`. Errors of that kind have `ErrorKind::InvalidData`.
+pub fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let refused = |why: String| io::Error::new(io::ErrorKind::InvalidData, why);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                refused("is a symbolic link; git-batch reads only regular files".into())
+            } else {
+                e
+            }
+        })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(refused("is not a regular file".into()));
+    }
+    if meta.len() > limit {
+        return Err(refused(format!(
+            "is {} bytes, more than the {limit} git-batch reads",
+            meta.len()
+        )));
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > limit {
+        return Err(refused(format!(
+            "grew past the {limit} bytes git-batch reads"
+        )));
+    }
+    Ok(data)
+}
+
+/// [`read_regular`] as UTF-8 text.
+pub fn read_regular_text(path: &Path, limit: u64) -> io::Result<String> {
+    String::from_utf8(read_regular(path, limit)?)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
 /// Takes the lock on `path` if nobody holds it: `Ok(None)` when another
 /// process does (for "another land/run is going on" errors).
 pub fn try_lock(path: &Path) -> io::Result<Option<std::fs::File>> {

@@ -190,6 +190,13 @@ impl From<StoreError> for CommandError {
             StoreError::BadId(_) => CommandError::new(Exit::User, e),
             StoreError::PrefixMismatch { .. } => CommandError::new(Exit::User, e)
                 .hint("the prefix only affects new ids; edit .batch/config.toml to change it"),
+            // A link or an oversized file, refused on purpose: the user's to fix.
+            StoreError::Io { ref source, .. }
+                if source.kind() == std::io::ErrorKind::InvalidData =>
+            {
+                CommandError::new(Exit::User, e)
+                    .hint("replace it with a regular file (`git checkout -- <file>` restores the committed one)")
+            }
             StoreError::Io { .. } | StoreError::Cache(_) => CommandError::new(Exit::Internal, e),
         }
     }

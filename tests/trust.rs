@@ -17,8 +17,16 @@ struct Scene {
 
 impl Scene {
     fn new(scope: &str) -> Scene {
+        Scene::with_scopes(&[scope])
+    }
+
+    fn with_scopes(scopes: &[&str]) -> Scene {
         let env = TestEnv::new();
-        let id = env.create(&["the work", "--scope", scope]);
+        let mut args = vec!["the work"];
+        for s in scopes {
+            args.extend(["--scope", s]);
+        }
+        let id = env.create(&args);
         let s: serde_json::Value = env.json(&["start", &id, "--worker", "agent"]);
         let wt = PathBuf::from(s["path"].as_str().unwrap());
         Scene { env, id, wt }
@@ -462,4 +470,98 @@ fn a_workers_output_reaches_the_run_lines_escaped() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("oops ^[]0;owned^G"), "{err}");
     assert!(!err.contains('\u{1b}'), "{err:?}");
+}
+
+#[test]
+fn files_that_are_links_or_huge_are_refused_not_read() {
+    let env = TestEnv::new();
+    let fine = env.create(&["fine"]);
+    let big = env.create(&["big"]);
+    let linked = env.create(&["linked"]);
+    // A 2 MiB task file, and one that is a link to a file outside.
+    let path = env.task_file(&big);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}\n# {}\n", "x".repeat(9 << 20))).unwrap();
+    let outside = env.dir.path().join("outside.toml");
+    std::fs::copy(env.task_file(&linked), &outside).unwrap();
+    std::fs::remove_file(env.task_file(&linked)).unwrap();
+    std::os::unix::fs::symlink(&outside, env.task_file(&linked)).unwrap();
+    let err = env.fails(&["show", &big], 1);
+    assert!(err.contains("more than the 8388608"), "{err}");
+    let err = env.fails(&["show", &linked], 1);
+    assert!(err.contains("symbolic link"), "{err}");
+    // Listing goes on, with the two named as broken.
+    let out = env.run(&["list", "--json"]);
+    crate::common::assert_ok(&out);
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], fine.as_str());
+    let warned = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warned.contains(&big) && warned.contains(&linked),
+        "{warned}"
+    );
+
+    // Nor is a task written that no command could read back.
+    let huge = env.dir.path().join("huge.txt");
+    std::fs::write(&huge, "y".repeat(9 << 20)).unwrap();
+    let before = std::fs::read_to_string(env.task_file(&fine)).unwrap();
+    let err = env.fails(&["update", &fine, "--body-file", huge.to_str().unwrap()], 1);
+    assert!(err.contains("more than the 8388608"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(env.task_file(&fine)).unwrap(),
+        before
+    );
+
+    // A config that is a link to /dev/zero: refused at once, not read.
+    let config = env.repo.join(".batch/config.toml");
+    std::fs::remove_file(&config).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &config).unwrap();
+    let err = env.fails(&["ready"], 1);
+    assert!(
+        err.contains("config.toml") && err.contains("symbolic link"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_receipt_that_is_a_link_is_never_written_through() {
+    let s = Scene::new("src/**");
+    let target = s.env.dir.path().join("elsewhere.txt");
+    std::fs::write(&target, "precious\n").unwrap();
+    let rel = s.wt.join(format!(".batch/receipts/{}.log", s.id));
+    std::fs::create_dir_all(rel.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&rel);
+    std::os::unix::fs::symlink(&target, &rel).unwrap();
+    let out = s
+        .env
+        .batch_cmd_in(&s.wt, &["receipt", "a line"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+}
+
+#[test]
+fn a_link_out_of_the_repository_is_out_of_scope_unless_named() {
+    let s = Scene::new("src/**");
+    std::fs::create_dir_all(s.wt.join("src")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", s.wt.join("src/passwd")).unwrap();
+    std::os::unix::fs::symlink("lib.rs", s.wt.join("src/alias.rs")).unwrap();
+    s.commit("links");
+    s.mark_done();
+    let detail = s.land_verdict().expect("a link out must not land");
+    assert!(
+        detail.contains("symbolic link to \"/etc/passwd\""),
+        "{detail}"
+    );
+    assert!(!detail.contains("alias.rs"), "{detail}");
+
+    // Named exactly by the scope, it is the task's to add.
+    let s = Scene::with_scopes(&["src/**", "src/passwd"]);
+    std::fs::create_dir_all(s.wt.join("src")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", s.wt.join("src/passwd")).unwrap();
+    s.commit("a named link");
+    s.mark_done();
+    assert_eq!(s.land_verdict(), None);
 }

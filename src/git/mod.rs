@@ -103,6 +103,26 @@ pub fn diff_paths(diff: &git2::Diff<'_>) -> Vec<String> {
     out
 }
 
+/// The symbolic links a diff adds or changes: `(path, target)`.
+pub fn diff_links(repo: &Repository, diff: &git2::Diff<'_>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for delta in diff.deltas() {
+        let new = delta.new_file();
+        if delta.status() == git2::Delta::Deleted || new.mode() != git2::FileMode::Link {
+            continue;
+        }
+        let (Some(path), Ok(blob)) = (new.path().and_then(Path::to_str), repo.find_blob(new.id()))
+        else {
+            continue;
+        };
+        out.push((
+            path.to_string(),
+            String::from_utf8_lossy(blob.content()).into_owned(),
+        ));
+    }
+    out
+}
+
 /// Opens the repository that contains `dir` (like git's discovery).
 pub fn discover(dir: &Path) -> Result<Repository, GitError> {
     let repo = Repository::discover(dir).map_err(|source| GitError::NotARepo {

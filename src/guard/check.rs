@@ -239,8 +239,9 @@ pub fn check_walk(
             .diff_tree_to_tree(old_tree.as_ref(), Some(&new_tree), None)
             .map_err(git2_err("diffing a commit"))?;
         let paths = crate::git::diff_paths(&diff);
+        let links = crate::git::diff_links(repo, &diff);
         report.problems.extend(super::trust::commit_problems(
-            repo, &trust, oid, id, &task, &paths,
+            repo, &trust, oid, id, &task, &paths, &links,
         )?);
     }
     Ok(report)

@@ -44,6 +44,7 @@ pub fn commit_problems(
     id: &str,
     trusted: &Task,
     paths: &[String],
+    links: &[(String, String)],
 ) -> Result<Vec<Problem>, GuardError> {
     let mut problems = Vec::new();
     // Where this commit's branch left the trusted history: what the worker
@@ -67,6 +68,20 @@ pub fn commit_problems(
             commit: Some(oid.to_string()),
         });
     }
+    for (path, target) in links {
+        // A link out of the repository makes whatever reads the file (a
+        // test, a build, the next agent) read or write outside it.
+        if points_outside(path, target) && !trusted.scope.iter().any(|g| g == path) {
+            problems.push(Problem::Forbidden {
+                task: id.to_string(),
+                commit: oid.to_string(),
+                path: path.clone(),
+                why: format!(
+                    "adds a symbolic link to {target:?}, outside the repository (a scope must name such a link exactly)"
+                ),
+            });
+        }
+    }
     for path in batch {
         if let Some(why) = batch_change(repo, fork, trust.base, oid, id, path)? {
             problems.push(Problem::Forbidden {
@@ -78,6 +93,26 @@ pub fn commit_problems(
         }
     }
     Ok(problems)
+}
+
+/// Whether a link at `path` (from the top) to `target` leaves the
+/// repository: an absolute target, or one whose `..` climb above the top.
+fn points_outside(path: &str, target: &str) -> bool {
+    if target.starts_with('/') {
+        return true;
+    }
+    let mut depth = path.split('/').count() as i64 - 1;
+    for part in target.split('/') {
+        match part {
+            ".." => depth -= 1,
+            "" | "." => {}
+            _ => depth += 1,
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
 }
 
 /// Why the change of `path` (under `.batch/`) at `oid` is not the task's to
@@ -161,4 +196,19 @@ fn own_task_change(repo: &Repository, fork: Oid, oid: Oid, id: &str) -> Option<S
         return Some(format!("drops the label {l} of its own task"));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::points_outside;
+
+    #[test]
+    fn links_that_leave_the_repository() {
+        assert!(points_outside("src/a", "/etc/passwd"));
+        assert!(points_outside("src/a", "../../x"));
+        assert!(points_outside("a", "../x"));
+        assert!(!points_outside("src/a", "../b"));
+        assert!(!points_outside("src/a", "b/../c"));
+        assert!(points_outside("src/a", "b/../../../c"));
+    }
 }

@@ -211,11 +211,13 @@ impl Stack {
 
     pub fn read_task(&self, id: &str) -> Result<Task, LandError> {
         let path = self.path.join(Store::task_rel(id));
-        let data = std::fs::read(&path).map_err(|source| LandError::Io {
-            what: "reading",
-            path: path.clone(),
-            source,
-        })?;
+        let data = crate::atomic::read_regular(&path, crate::atomic::TASK_FILE_LIMIT).map_err(
+            |source| LandError::Io {
+                what: "reading",
+                path: path.clone(),
+                source,
+            },
+        )?;
         crate::store::cache::parse_file(&data, id).map_err(|e| {
             crate::store::StoreError::Malformed {
                 path,
@@ -248,7 +250,9 @@ impl Stack {
 
     /// The plan manifest at `rel` in the stack, if it reads.
     pub fn read_plan(&self, rel: &str) -> Option<crate::plan::Plan> {
-        let text = std::fs::read_to_string(self.path.join(rel)).ok()?;
+        let text =
+            crate::atomic::read_regular_text(&self.path.join(rel), crate::atomic::PLAN_LIMIT)
+                .ok()?;
         toml::from_str(&text).ok()
     }
 

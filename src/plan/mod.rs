@@ -96,7 +96,7 @@ impl Plan {
     pub fn read(store: &Store, name: &str) -> Result<Plan, PlanError> {
         id::validate_name(name).map_err(StoreError::from)?;
         let path = store.root.join(Plan::rel(name));
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::atomic::read_regular_text(&path, crate::atomic::PLAN_LIMIT) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(PlanError::Unknown {

@@ -226,7 +226,10 @@ impl Cache {
             return Ok(true);
         }
         for file in &racy {
-            match std::fs::read(self.tasks_dir.join(&file.name)) {
+            match crate::atomic::read_regular(
+                &self.tasks_dir.join(&file.name),
+                crate::atomic::TASK_FILE_LIMIT,
+            ) {
                 Ok(data) if scan::content_hash(&data) == file.content => {}
                 _ => return Ok(false),
             }
@@ -337,11 +340,17 @@ impl Cache {
                 continue;
             }
             let full = self.tasks_dir.join(&entry.name);
-            let data = match std::fs::read(&full) {
-                Ok(data) => data,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(source) => return Err(CacheError::Io { path: full, source }),
-            };
+            // A link or an oversized file is a broken task file, not a
+            // reason to stop every command.
+            let (data, refused) =
+                match crate::atomic::read_regular(&full, crate::atomic::TASK_FILE_LIMIT) {
+                    Ok(data) => (data, None),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                        (Vec::new(), Some(e.to_string()))
+                    }
+                    Err(source) => return Err(CacheError::Io { path: full, source }),
+                };
             let content = scan::content_hash(&data);
             if is_racy(entry.fp.newest_ns(), now_ns) {
                 racy.push(RacyFile {
@@ -374,7 +383,14 @@ impl Cache {
                 exec_cached(&tx, "DELETE FROM broken WHERE name = ?1", [&entry.name])
                     .map_err(sql)?;
             }
-            match parse_file(&data, stem) {
+            let parsed = match refused {
+                Some(why) => Err(task::ParseError {
+                    line: 1,
+                    message: why,
+                }),
+                None => parse_file(&data, stem),
+            };
+            match parsed {
                 Ok(task) => insert_task(&tx, &task).map_err(sql)?,
                 Err(err) => {
                     tx.execute(

@@ -86,6 +86,27 @@ pub fn outside_scope<'a>(
     outside
 }
 
+/// A task's file text, refused when it would be larger than any command
+/// reads back ([`atomic::TASK_FILE_LIMIT`]).
+fn rendered_within_limit(task: &Task, path: &Path) -> Result<String, StoreError> {
+    let text = task::render_task(task);
+    if text.len() as u64 > atomic::TASK_FILE_LIMIT {
+        return Err(StoreError::Io {
+            what: "writing",
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the task would be {} bytes, more than the {} a task file may have; keep long material in a file the task names",
+                    text.len(),
+                    atomic::TASK_FILE_LIMIT
+                ),
+            ),
+        });
+    }
+    Ok(text)
+}
+
 fn io_err<'a>(
     what: &'static str,
     path: &'a Path,
@@ -126,7 +147,7 @@ impl Store {
             .expect("discover refuses bare repositories")
             .to_path_buf();
         let config_path = root.join(BATCH_DIR).join("config.toml");
-        let config = match std::fs::read_to_string(&config_path) {
+        let config = match atomic::read_regular_text(&config_path, atomic::CONFIG_LIMIT) {
             Ok(text) => Config::parse(&config_path, &text)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StoreError::NotInitialized { path: config_path });
@@ -168,7 +189,7 @@ impl Store {
         if let Some(p) = prefix {
             task::id::validate_prefix(p)?;
         }
-        let config = match std::fs::read_to_string(&config_path) {
+        let config = match atomic::read_regular_text(&config_path, atomic::CONFIG_LIMIT) {
             Ok(text) => {
                 let config = Config::parse(&config_path, &text)?;
                 if let Some(asked) = prefix
@@ -271,7 +292,7 @@ impl Store {
     pub fn read_task(&self, id: &str) -> Result<Task, StoreError> {
         task::id::validate_id(id)?;
         let path = self.task_path(id);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match atomic::read_regular_text(&path, atomic::TASK_FILE_LIMIT) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StoreError::UnknownTask {
@@ -311,8 +332,8 @@ impl Store {
     pub fn write_task(&self, task: &Task) -> Result<(), StoreError> {
         task::id::validate_id(&task.id)?;
         let path = self.task_path(&task.id);
-        atomic::write_atomic(&path, task::render_task(task).as_bytes())
-            .map_err(io_err("writing", &path))
+        let text = rendered_within_limit(task, &path)?;
+        atomic::write_atomic(&path, text.as_bytes()).map_err(io_err("writing", &path))
     }
 
     /// Creates a task's file; `Ok(false)` when the id is taken.
@@ -321,7 +342,8 @@ impl Store {
         let dir = self.tasks_dir();
         std::fs::create_dir_all(&dir).map_err(io_err("creating", &dir))?;
         let path = self.task_path(&task.id);
-        match atomic::create_atomic(&path, task::render_task(task).as_bytes()) {
+        let text = rendered_within_limit(task, &path)?;
+        match atomic::create_atomic(&path, text.as_bytes()) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
             Err(source) => Err(StoreError::Io {

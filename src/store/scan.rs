@@ -81,7 +81,9 @@ pub fn scan(dir: &Path) -> io::Result<Scan> {
     let stat_all = |part: &[(String, std::fs::DirEntry)]| -> io::Result<Vec<Entry>> {
         part.iter()
             .filter_map(|(name, entry)| match entry.metadata() {
-                Ok(meta) if meta.is_file() => Some(Ok(Entry {
+                // A link is listed too, so that reading it refuses it out
+                // loud (a broken file) instead of it silently not existing.
+                Ok(meta) if meta.is_file() || meta.file_type().is_symlink() => Some(Ok(Entry {
                     name: name.clone(),
                     fp: Fingerprint::of(&meta),
                 })),

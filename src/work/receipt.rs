@@ -13,6 +13,7 @@
 
 use super::WorkError;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Appends each line of `lines` as `<RFC3339 UTC> <worker> <text>`; text
@@ -30,6 +31,9 @@ pub fn append(
         .read(true)
         .append(true)
         .create(true)
+        // Never through a link a worker planted (to a file outside the
+        // repository): opening one fails.
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(io("opening"))?;
     // Released when the file closes, also when the process is killed.
@@ -95,6 +99,7 @@ pub fn repair(path: &Path) -> Result<(), WorkError> {
     let file = match std::fs::OpenOptions::new()
         .read(true)
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
     {
         Ok(f) => f,
@@ -109,7 +114,7 @@ pub fn repair(path: &Path) -> Result<(), WorkError> {
 /// The receipt's complete lines (a torn last line left out); empty when
 /// there is no receipt yet.
 pub fn read(path: &Path) -> std::io::Result<String> {
-    let mut text = match std::fs::read_to_string(path) {
+    let mut text = match crate::atomic::read_regular_text(path, crate::atomic::RECEIPT_LIMIT) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
         Err(e) => return Err(e),

@@ -153,10 +153,15 @@ pub fn create(store: &Store, new: NewTask) -> Result<Changed, EditError> {
             task.id = id::draw_id(&store.config.prefix, &task.title, nanos, existing);
         }
         if store.create_task_file(&task)? {
-            let commit = store.commit(
-                &[Store::task_rel(&task.id)],
-                &format!("batch: create {} {:?}", task.id, task.title),
-            )?;
+            let commit = store
+                .commit(
+                    &[Store::task_rel(&task.id)],
+                    &format!("batch: create {} {:?}", task.id, task.title),
+                )
+                .inspect_err(|_| {
+                    // Nothing half-done: no task file that no commit holds.
+                    let _ = std::fs::remove_file(store.task_path(&task.id));
+                })?;
             return Ok(Changed {
                 task,
                 changed: true,
@@ -329,10 +334,15 @@ fn save(store: &Store, before: Task, mut after: Task, verb: &str) -> Result<Chan
     store.check_can_commit()?;
     after.updated = crate::time::now_text();
     store.write_task(&after)?;
-    let commit = store.commit(
-        &[Store::task_rel(&after.id)],
-        &format!("batch: {verb} {} {:?}", after.id, after.title),
-    )?;
+    let commit = store
+        .commit(
+            &[Store::task_rel(&after.id)],
+            &format!("batch: {verb} {} {:?}", after.id, after.title),
+        )
+        .inspect_err(|_| {
+            // The file goes back to what the last commit has.
+            let _ = store.write_task(&before);
+        })?;
     Ok(Changed {
         task: after,
         changed: true,

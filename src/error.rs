@@ -157,6 +157,10 @@ impl From<GitError> for CommandError {
                 Some("finish or abort it first, or pass --no-commit".into()),
             ),
             GitError::BadDate { .. } | GitError::Program { .. } => (Exit::User, None),
+            GitError::IndexLocked { .. } => (
+                Exit::User,
+                Some("wait for that git to finish; if none is running, remove the lock file (git left it)".into()),
+            ),
             GitError::BadOperand { .. } => (
                 Exit::User,
                 Some(

@@ -149,3 +149,70 @@ fn refuses_to_commit_during_a_merge() {
             .all(|e| { e.unwrap().file_name() == ".gitkeep" })
     );
 }
+
+/// A user's git holding `index.lock`: a metadata command waits for it, or
+/// (after its bounded wait) changes nothing: no commit, no staged deletion,
+/// no task file left behind. The lock is never deleted.
+#[test]
+fn a_held_index_lock_is_waited_for_and_never_half_committed() {
+    let env = TestEnv::new();
+    let lock = env.repo.join(".git/index.lock");
+    // Held for a moment, as a running git would.
+    std::fs::write(&lock, "").unwrap();
+    let release = {
+        let lock = lock.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(700));
+            std::fs::remove_file(&lock).unwrap();
+        })
+    };
+    let id = env.create(&["waited for"]);
+    release.join().unwrap();
+    assert_eq!(
+        env.git(&["status", "--porcelain"]),
+        "",
+        "the index has the new task"
+    );
+    assert!(env.git(&["log", "-1", "--format=%s"]).contains(&id));
+
+    // Held for longer than the wait: nothing changes.
+    std::fs::write(&lock, "").unwrap();
+    let head = env.git(&["rev-parse", "HEAD"]);
+    let before = std::fs::read_dir(env.repo.join(".batch/tasks"))
+        .unwrap()
+        .count();
+    let out = env
+        .batch_cmd(&["create", "never half made"])
+        .env("GIT_BATCH_LOCK_WAIT", "0.3")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("index.lock") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(env.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(
+        std::fs::read_dir(env.repo.join(".batch/tasks"))
+            .unwrap()
+            .count(),
+        before
+    );
+    let out = env
+        .batch_cmd(&["update", &id, "-p", "0"])
+        .env("GIT_BATCH_LOCK_WAIT", "0.3")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        env.read(&format!(".batch/tasks/{id}.toml"))
+            .contains("priority = 2")
+    );
+    assert!(
+        lock.exists(),
+        "a lock git-batch did not take is never removed"
+    );
+    std::fs::remove_file(&lock).unwrap();
+    assert_eq!(env.git(&["status", "--porcelain"]), "");
+}

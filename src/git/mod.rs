@@ -47,6 +47,8 @@ pub enum GitError {
     },
     #[error("{var} is not a date git understands: '{value}'")]
     BadDate { var: String, value: String },
+    #[error("another git process holds {path} (waited {waited_secs} s); nothing was changed")]
+    IndexLocked { path: PathBuf, waited_secs: u64 },
     #[error("HEAD kept moving while committing (tried {attempts} times)")]
     HeadMoving { attempts: usize },
     #[error("could not run `git {args}`")]
@@ -204,6 +206,10 @@ pub fn commit_paths(
         .collect();
 
     let (author, committer) = signature_from_env(repo)?;
+    // The user's own git may hold the index for a moment: wait for it
+    // before anything moves, so that the commit and its index entries
+    // happen together or not at all.
+    wait_for_index(repo)?;
     const ATTEMPTS: usize = 20;
     for attempt in 0..ATTEMPTS {
         let head = HeadState::read(repo)?;
@@ -234,7 +240,20 @@ pub fn commit_paths(
         let reflog = format!("commit: {}", message.lines().next().unwrap_or(""));
         match compare_and_swap(repo, &head.refname, head.old, commit, &reflog) {
             Ok(_) => {
-                update_index(repo, workdir, &blobs)?;
+                if let Err(e) = update_index(repo, workdir, &blobs) {
+                    // Taken back: a commit whose paths the index does not
+                    // have would show them as staged deletions.
+                    if let Some(old) = head.old {
+                        let _ = compare_and_swap(
+                            repo,
+                            &head.refname,
+                            Some(commit),
+                            old,
+                            "git-batch: undo a commit whose index update failed",
+                        );
+                    }
+                    return Err(e);
+                }
                 return Ok(Some(commit));
             }
             Err(e) if is_race(&e) => {
@@ -371,6 +390,36 @@ impl HeadState {
             }),
         }
     }
+}
+
+/// How long a metadata commit waits for another git's `index.lock`:
+/// `GIT_BATCH_LOCK_WAIT` seconds, 10 by default.
+fn lock_wait() -> std::time::Duration {
+    let secs = std::env::var("GIT_BATCH_LOCK_WAIT")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .unwrap_or(10.0);
+    std::time::Duration::from_secs_f64(secs)
+}
+
+/// Waits (bounded) while `index.lock` exists. The lock is git's own: a git
+/// that holds it is running, and one that died leaves it for the user to
+/// remove (git says so too), so it is waited for and never deleted.
+fn wait_for_index(repo: &Repository) -> Result<(), GitError> {
+    let lock = repo.path().join("index.lock");
+    let wait = lock_wait();
+    let start = std::time::Instant::now();
+    while lock.exists() {
+        if start.elapsed() >= wait {
+            return Err(GitError::IndexLocked {
+                path: lock,
+                waited_secs: wait.as_secs(),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Ok(())
 }
 
 /// Points the index entries of `blobs` at the committed content, keeping

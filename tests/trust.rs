@@ -565,3 +565,46 @@ fn a_link_out_of_the_repository_is_out_of_scope_unless_named() {
     s.mark_done();
     assert_eq!(s.land_verdict(), None);
 }
+
+#[test]
+fn a_temp_file_a_killed_write_left_never_blocks_done() {
+    let s = Scene::new("src/**");
+    s.write("src/a.rs", "a\n");
+    // What a write killed between its temp file and its rename leaves.
+    s.write(".batch/tasks/.batch-tmp-AbC123", "id = \"half");
+    s.env.ok_in(&s.wt, &["done"]);
+    let tree = s
+        .env
+        .git_in(&s.wt, &["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert!(!tree.contains(".batch-tmp-"), "{tree}");
+    assert!(tree.contains("src/a.rs"));
+}
+
+#[test]
+fn a_worker_that_sets_its_own_status_done_still_gets_the_scope_check() {
+    let env = TestEnv::new();
+    let id = env.create(&["t", "--scope", "src/**"]);
+    // The worker writes out of scope, sets `done` by hand and commits with
+    // the hooks skipped, then exits 0.
+    let worker = format!(
+        "echo owned > README.md && sed -i 's/status = \"open\"/status = \"done\"/' .batch/tasks/{id}.toml && git add -A && git commit -q --no-verify -m done"
+    );
+    let out = env.run(&[
+        "--json",
+        "run",
+        "--ready",
+        "--retries",
+        "0",
+        "--exec",
+        &worker,
+    ]);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["done"], 0, "{summary}");
+    assert_eq!(summary["failed"], 1, "{summary}");
+    let status: serde_json::Value = env.json(&["status"]);
+    let reason = status["runs"][0]["tasks"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(reason.contains("outside its scope"), "{status}");
+}

@@ -53,7 +53,9 @@ pub fn done(
     wt.write_task(&task)?;
     let default = format!("batch: done {id} \"{}\"", task.title);
     super::receipt::repair(&wt.root.join(Store::receipt_rel(id)))?;
-    let committed = program::ok(&wt.root, &["add", "--all", "--", "."])
+    // Everything but the temp files a killed write may have left.
+    let leftovers = format!(":(exclude,glob)**/{}*", crate::atomic::TEMP_PREFIX);
+    let committed = program::ok(&wt.root, &["add", "--all", "--", ".", &leftovers])
         .map_err(WorkError::from)
         .and_then(|_| commit_with_hooks(&wt, message.unwrap_or(&default), worker, &[]));
     let commit = match committed {

@@ -265,7 +265,10 @@ fn changed_files(repo: &Repository, base: Oid) -> Result<Vec<String>, WorkError>
         .map_err(git_err("reading the worktree status"))?;
     for entry in statuses.iter() {
         if let Ok(p) = entry.path() {
-            files.insert(p.to_string());
+            // A temp file a killed write left behind is nobody's change.
+            if !is_leftover_temp(p) {
+                files.insert(p.to_string());
+            }
         }
         if let Some(p) = entry
             .head_to_index()
@@ -275,6 +278,13 @@ fn changed_files(repo: &Repository, base: Oid) -> Result<Vec<String>, WorkError>
         }
     }
     Ok(files.into_iter().collect())
+}
+
+/// A temp file of an atomic write (`.batch-tmp-*`), left by a killed one.
+pub fn is_leftover_temp(path: &str) -> bool {
+    path.rsplit('/')
+        .next()
+        .is_some_and(|name| name.starts_with(crate::atomic::TEMP_PREFIX))
 }
 
 /// The task as it stood where the current worktree's branch left main: its

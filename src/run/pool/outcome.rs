@@ -202,8 +202,20 @@ impl Pool<'_> {
             }
         }
         if on_branch == Some(Status::Done) {
-            // The worker ran `git batch done` itself.
-            return None;
+            // The worker ran `git batch done` itself, or set the status by
+            // hand and committed with the hooks skipped: its branch gets the
+            // scope check of `done` all the same.
+            let check = worktree::worktree_store(self.store, id)
+                .and_then(|wt| worktree::scope_violations(self.store, &wt, id));
+            return match check {
+                Ok(c) if c.outside.is_empty() => None,
+                Ok(c) => Some(format!(
+                    "`done` refused: changes outside its scope ({}): {}",
+                    c.globs.join(" "),
+                    c.outside.join(", ")
+                )),
+                Err(e) => Some(format!("`done` refused: {e}")),
+            };
         }
         match worktree::done(self.store, id, &self.opts.worker, None) {
             Ok(_) => None,

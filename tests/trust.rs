@@ -608,3 +608,42 @@ fn a_worker_that_sets_its_own_status_done_still_gets_the_scope_check() {
         .to_string();
     assert!(reason.contains("outside its scope"), "{status}");
 }
+
+#[test]
+fn a_worker_name_alone_does_not_renew_or_release_another_clones_claim() {
+    let env = TestEnv::new();
+    let id = env.create(&["t", "--scope", "src/**"]);
+    let bare = env.dir.path().join("origin.git");
+    env.git(&["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
+    env.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
+    env.git(&["push", "-q", "origin", "main"]);
+    let other = env.clone_of(&bare, "other");
+    let via = ["--remote", "origin", "--worker", "w"];
+    env.ok(&[&["claim", id.as_str()][..], &via].concat());
+    // The other clone says it is "w" too: that is no renewal...
+    let out = env
+        .batch_cmd_in(&other, &[&["claim", id.as_str()][..], &via].concat())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // ...and no release, unless it forces it (the trust model: a clone can).
+    let out = env
+        .batch_cmd_in(&other, &[&["release", id.as_str()][..], &via].concat())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("of clone"));
+    env.ok_in(
+        &other,
+        &[&["release", id.as_str(), "--force"][..], &via].concat(),
+    );
+    // The clone that claimed it renews and releases with the name alone.
+    env.ok(&[&["claim", id.as_str()][..], &via].concat());
+    env.ok(&[&["claim", id.as_str()][..], &via].concat());
+    env.ok(&[&["release", id.as_str()][..], &via].concat());
+}

@@ -33,9 +33,10 @@ pub const CLAIMS_REF: &str = git::refs::CLAIMS;
 /// How often a lost compare-and-swap is retried before giving up.
 const ATTEMPTS: u32 = 200;
 
-/// One live claim, as stored in `<task>.toml` in the claims tree.
+/// One live claim, as stored in `<task>.toml` in the claims tree. Keys
+/// this version does not know are ignored, so clones of different versions
+/// share one claims ref.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Claim {
     pub task: String,
     pub worker: String,
@@ -46,9 +47,19 @@ pub struct Claim {
     /// The task's scope when it was claimed.
     #[serde(default)]
     pub scope: Vec<String>,
+    /// The clone that holds it (`git::identity::clone_id`); claims from
+    /// before it was recorded have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clone: Option<String>,
 }
 
 impl Claim {
+    /// Whether `worker` of clone `clone` holds it: the name alone is not
+    /// enough once the claim records its clone.
+    pub fn held_by(&self, worker: &str, clone: &str) -> bool {
+        self.worker == worker && self.clone.as_deref().is_none_or(|c| c == clone)
+    }
+
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         crate::time::parse(&self.expires).is_some_and(|t| t <= now)
     }
@@ -81,7 +92,7 @@ pub enum ClaimError {
     NotClaimed { task: String },
     #[error("the claim on {} by {} is live until {}; only an expired claim can be stolen", .0.task, .0.worker, .0.expires)]
     Live(Box<Claim>),
-    #[error("{} is claimed by {}, not by {you}", .claim.task, .claim.worker)]
+    #[error("{} is claimed by {}{}, not by {you}", .claim.task, .claim.worker, .claim.clone.as_deref().map(|c| format!(" of clone {c}")).unwrap_or_default())]
     NotYours { claim: Box<Claim>, you: String },
     #[error("{CLAIMS_REF} is damaged at {commit}: {message}")]
     Corrupt { commit: String, message: String },

@@ -174,6 +174,44 @@ pub fn worker(repo: &Repository) -> String {
     format!("{user}@{}", hostname())
 }
 
+/// A short random id for this clone, made once and kept under the common
+/// git dir (`batch/clone-id`): part of a run's default worker name, and
+/// recorded on each claim, so that a worker name alone (`--worker`) does
+/// not let another clone renew or release it.
+pub fn clone_id(repo: &Repository) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let path = repo.commondir().join("batch").join("clone-id");
+    if let Ok(id) = std::fs::read_to_string(&path)
+        && !id.trim().is_empty()
+    {
+        return id.trim().to_string();
+    }
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write(
+        format!(
+            "{:?}{}{:?}",
+            std::time::SystemTime::now(),
+            std::process::id(),
+            path
+        )
+        .as_bytes(),
+    );
+    let mut n = hasher.finish();
+    let mut id = String::new();
+    for _ in 0..6 {
+        id.push(char::from_digit((n % 36) as u32, 36).unwrap_or('0'));
+        n /= 36;
+    }
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    // No-clobber: when two processes make one at once, both use the winner's.
+    let _ = crate::atomic::create_atomic(&path, id.as_bytes());
+    std::fs::read_to_string(&path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or(id)
+}
+
 fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname NUL-terminates

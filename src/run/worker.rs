@@ -231,36 +231,9 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// A short random id for this clone, made once and kept under the common
-/// git dir: part of the run's default worker name, so two clones of one
-/// plan never take each other's claims for their own.
+/// This clone's id (see [`crate::git::identity::clone_id`]).
 pub fn clone_id(store: &Store) -> String {
-    let path = store.repo.commondir().join("batch").join("clone-id");
-    if let Ok(id) = std::fs::read_to_string(&path)
-        && !id.trim().is_empty()
-    {
-        return id.trim().to_string();
-    }
-    let seed = format!(
-        "{:?}{}{:?}",
-        std::time::SystemTime::now(),
-        std::process::id(),
-        path
-    );
-    let mut n = crate::store::scan::content_hash(seed.as_bytes()) as u64;
-    let mut id = String::new();
-    for _ in 0..6 {
-        id.push(char::from_digit((n % 36) as u32, 36).expect("base 36"));
-        n /= 36;
-    }
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    // No-clobber: when two runs make one at once, both use the winner's.
-    let _ = crate::atomic::create_atomic(&path, id.as_bytes());
-    std::fs::read_to_string(&path)
-        .map(|s| s.trim().to_string())
-        .unwrap_or(id)
+    crate::git::identity::clone_id(&store.repo)
 }
 
 /// The worker name a run uses by default: `batch.worker` (else

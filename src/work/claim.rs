@@ -83,7 +83,7 @@ pub fn claim(
     }
 }
 
-fn new_claim(task: &str, scope: &[String], who: &Claimant<'_>) -> Claim {
+fn new_claim(store: &Store, task: &str, scope: &[String], who: &Claimant<'_>) -> Claim {
     let now = crate::time::now();
     let ttl = chrono::Duration::from_std(who.ttl).unwrap_or(chrono::Duration::MAX);
     Claim {
@@ -92,6 +92,7 @@ fn new_claim(task: &str, scope: &[String], who: &Claimant<'_>) -> Claim {
         since: crate::time::format(now),
         expires: crate::time::format(now.checked_add_signed(ttl).unwrap_or(now)),
         scope: scope.to_vec(),
+        clone: Some(crate::git::identity::clone_id(&store.repo)),
     }
 }
 
@@ -114,13 +115,14 @@ fn claim_id(
         return Err(WorkError::Epic { id: id.into() });
     }
     let scope = parse_scope(id, &task.scope)?;
-    let fresh = new_claim(id, &task.scope, who);
+    let fresh = new_claim(store, id, &task.scope, who);
+    let clone = crate::git::identity::clone_id(&store.repo);
     // `None`: the task is not open (decided inside, after we know this is
     // not a renewal of our own claim, which any status allows).
     let result = claims::transact(&store.repo, who.via, |set| {
         let existing = set.claims.get(id);
         match existing {
-            Some(c) if c.worker == who.worker && !steal => {
+            Some(c) if c.held_by(&who.worker, &clone) && !steal => {
                 let mut renewed = fresh.clone();
                 renewed.since = c.since.clone();
                 return Ok(Decision::Write {
@@ -234,7 +236,7 @@ fn claim_next(
                 held += 1;
                 continue;
             }
-            let claim = new_claim(&c.id, &c.scope, who);
+            let claim = new_claim(store, &c.id, &c.scope, who);
             return Ok(Decision::Write {
                 message: message("claim", &c.id, &who.worker),
                 put: vec![claim.clone()],
@@ -262,11 +264,12 @@ pub fn release(
     force: bool,
 ) -> Result<Claim, WorkError> {
     crate::task::id::validate_id(id).map_err(StoreError::from)?;
+    let clone = crate::git::identity::clone_id(&store.repo);
     Ok(claims::transact(&store.repo, who.via, |set| {
         let Some(c) = set.claims.get(id) else {
             return Err(ClaimError::NotClaimed { task: id.into() });
         };
-        if c.worker != who.worker && !force && !c.is_expired(crate::time::now()) {
+        if !c.held_by(&who.worker, &clone) && !force && !c.is_expired(crate::time::now()) {
             return Err(ClaimError::NotYours {
                 claim: Box::new(c.clone()),
                 you: who.worker.clone(),

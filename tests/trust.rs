@@ -647,3 +647,113 @@ fn a_worker_name_alone_does_not_renew_or_release_another_clones_claim() {
     env.ok(&[&["claim", id.as_str()][..], &via].concat());
     env.ok(&[&["release", id.as_str()][..], &via].concat());
 }
+
+#[test]
+fn the_server_refuses_claims_pushes_git_batch_would_never_make() {
+    let env = TestEnv::new();
+    let id = env.create(&["t", "--scope", "src/**"]);
+    let bare = env.dir.path().join("server.git");
+    env.git(&["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
+    env.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
+    env.git(&["push", "-q", "origin", "main"]);
+    let out = Command::new(crate::common::BIN)
+        .current_dir(&bare)
+        .args(["hooks", "install", "--server"])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    crate::common::assert_ok(&out);
+    let other = env.clone_of(&bare, "other");
+    let via = ["--remote", "origin", "--worker", "w"];
+    env.ok(&[&["claim", id.as_str()][..], &via].concat());
+    // Another clone forcing the live claim away: git-batch lets a clone
+    // force, the server does not.
+    let out = env
+        .batch_cmd_in(
+            &other,
+            &[&["release", id.as_str(), "--force"][..], &via].concat(),
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lets go of the live claim"), "{err}");
+    // A forged claims commit, and a rewrite of the claims history.
+    let git = |dir: &Path, args: &[&str]| {
+        let mut cmd = Command::new("git");
+        fixed_env(&mut cmd, &env.home());
+        cmd.current_dir(dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let tree = {
+        let mut cmd = Command::new("git");
+        fixed_env(&mut cmd, &env.home());
+        let mut child = cmd
+            .current_dir(&other)
+            .args(["hash-object", "-w", "--stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"not = a claim\n")
+            .unwrap();
+        let blob = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+        let mut cmd = Command::new("git");
+        fixed_env(&mut cmd, &env.home());
+        let mut child = cmd
+            .current_dir(&other)
+            .args(["mktree"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("100644 blob {}\tbt-zzzz.toml\n", blob.trim()).as_bytes())
+            .unwrap();
+        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+    };
+    let tip = git(&other, &["ls-remote", "origin", "refs/batch/claims"]);
+    let tip = String::from_utf8(tip.stdout).unwrap();
+    let tip = tip.split_whitespace().next().unwrap().to_string();
+    let _ = git(&other, &["fetch", "-q", "origin", "refs/batch/claims"]);
+    let push_claims = |commit: &str| {
+        let out = git(
+            &other,
+            &[
+                "push",
+                "--force",
+                "origin",
+                &format!("{commit}:refs/batch/claims"),
+            ],
+        );
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let child = git(
+        &other,
+        &["commit-tree", tree.trim(), "-p", &tip, "-m", "forged"],
+    );
+    let child = String::from_utf8(child.stdout).unwrap();
+    let err = push_claims(child.trim());
+    assert!(
+        err.contains("holds a claim on") || err.contains("damaged"),
+        "{err}"
+    );
+    let unrelated = git(&other, &["commit-tree", tree.trim(), "-m", "rewrite"]);
+    let unrelated = String::from_utf8(unrelated.stdout).unwrap();
+    let err = push_claims(unrelated.trim());
+    assert!(err.contains("rewrites the claims ref's history"), "{err}");
+    // The clone that holds the claim releases it through the server.
+    env.ok(&[&["release", id.as_str()][..], &via].concat());
+}

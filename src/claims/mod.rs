@@ -30,6 +30,8 @@ use std::time::Duration;
 
 /// The ref whose commit holds every live claim.
 pub const CLAIMS_REF: &str = git::refs::CLAIMS;
+/// The trailer of a claims commit naming the clone that made it.
+pub const CLONE_TRAILER: &str = "Batch-Clone";
 /// How often a lost compare-and-swap is retried before giving up.
 const ATTEMPTS: u32 = 200;
 
@@ -155,7 +157,9 @@ fn resolve(repo: &Repository, name: &str) -> Result<Option<Oid>, ClaimError> {
     }
 }
 
-fn read_at(repo: &Repository, tip: Option<Oid>) -> Result<BTreeMap<String, Claim>, ClaimError> {
+/// The claims of commit `tip` of the claims ref (none for `None`); a tree
+/// entry that is not `<task>.toml` holding that task's claim is damage.
+pub fn read_at(repo: &Repository, tip: Option<Oid>) -> Result<BTreeMap<String, Claim>, ClaimError> {
     let mut claims = BTreeMap::new();
     let Some(tip) = tip else {
         return Ok(claims);
@@ -176,6 +180,11 @@ fn read_at(repo: &Repository, tip: Option<Oid>) -> Result<BTreeMap<String, Claim
         let text =
             std::str::from_utf8(blob.content()).map_err(|e| corrupt(format!("{name}: {e}")))?;
         let claim: Claim = toml::from_str(text).map_err(|e| corrupt(format!("{name}: {e}")))?;
+        if name.strip_suffix(".toml") != Some(claim.task.as_str())
+            || crate::task::id::validate_id(&claim.task).is_err()
+        {
+            return Err(corrupt(format!("{name} holds a claim on '{}'", claim.task)));
+        }
         claims.insert(claim.task.clone(), claim);
     }
     Ok(claims)
@@ -300,8 +309,14 @@ fn write_commit(
         .map_err(git_err("reading the claims tree"))?;
     let (author, committer) = git::signature_from_env(repo)?;
     let parents: Vec<&git2::Commit> = parent.iter().collect();
+    // Which clone made the change: a server hook lets a live claim go only
+    // by the clone that holds it (or once its task has landed).
+    let message = format!(
+        "{message}\n\n{CLONE_TRAILER}: {}",
+        git::identity::clone_id(repo)
+    );
     Ok(repo
-        .commit(None, &author, &committer, message, &tree, &parents)
+        .commit(None, &author, &committer, &message, &tree, &parents)
         .map_err(git_err("writing the claims commit"))?)
 }
 

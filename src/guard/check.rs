@@ -277,6 +277,94 @@ pub fn check_range(
     )
 }
 
+/// The pre-receive check of an update of the claims ref: no deletion, no
+/// rewrite of its history (the audit log), every commit's tree a set of
+/// claims, and no live claim let go of (released, or taken over) but by
+/// the clone that holds it (its `Batch-Clone` trailer) or because its task
+/// has landed on the server's main branch. An expired claim anyone may take.
+pub fn check_claims_update(
+    repo: &Repository,
+    old: Oid,
+    new: Oid,
+) -> Result<RangeReport, GuardError> {
+    let mut report = RangeReport::default();
+    let bad = |commit: Oid, message: String| Problem::ClaimsPush {
+        commit: commit.to_string(),
+        message,
+    };
+    if new.is_zero() {
+        report.problems.push(bad(
+            old,
+            "deletes the claims ref, which holds every live claim".into(),
+        ));
+        return Ok(report);
+    }
+    if !old.is_zero()
+        && !repo
+            .graph_descendant_of(new, old)
+            .map_err(git2_err("walking the claims"))?
+    {
+        report.problems.push(bad(
+            new,
+            "rewrites the claims ref's history (the audit log of every claim); only fast-forwards are taken".into(),
+        ));
+        return Ok(report);
+    }
+    let main = repo.head().ok().and_then(|h| h.target());
+    let now = crate::time::now();
+    let mut walk = repo.revwalk().map_err(git2_err("walking the claims"))?;
+    walk.push(new).map_err(git2_err("walking the claims"))?;
+    if !old.is_zero() {
+        walk.hide(old).map_err(git2_err("walking the claims"))?;
+    }
+    for oid in walk {
+        let oid = oid.map_err(git2_err("walking the claims"))?;
+        let commit = repo
+            .find_commit(oid)
+            .map_err(git2_err("reading a claims commit"))?;
+        report.commits += 1;
+        let after = match crate::claims::read_at(repo, Some(oid)) {
+            Ok(claims) => claims,
+            Err(e) => {
+                report.problems.push(bad(oid, e.to_string()));
+                continue;
+            }
+        };
+        let before = crate::claims::read_at(repo, commit.parent_id(0).ok()).unwrap_or_default();
+        let by = git2::message_trailers_strs(commit.message().unwrap_or_default())
+            .ok()
+            .and_then(|t| {
+                t.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(crate::claims::CLONE_TRAILER))
+                    .map(|(_, v)| v.trim().to_string())
+            });
+        for (task, c) in &before {
+            let kept = after
+                .get(task)
+                .is_some_and(|a| a.worker == c.worker && a.clone == c.clone);
+            let Some(holder) = c.clone.as_deref() else {
+                continue;
+            };
+            if kept || c.is_expired(now) || by.as_deref() == Some(holder) {
+                continue;
+            }
+            let landed = at_commit::task_at(repo, main, task)
+                .is_some_and(|t| t.status == crate::task::Status::Closed);
+            if !landed {
+                report.problems.push(bad(
+                    oid,
+                    format!(
+                        "lets go of the live claim on {task} by {} of clone {holder}, which only that clone may (or a landing of the task)",
+                        c.worker
+                    ),
+                ));
+            }
+        }
+        report.checked += 1;
+    }
+    Ok(report)
+}
+
 /// The pre-receive check of one pushed update (`old new refname`): commits
 /// new to the server, attributed to the task of a worker ref
 /// (`refs/heads/batch/<id>` or `refs/batch/work/<id>`), else by trailer.
@@ -286,6 +374,9 @@ pub fn check_update(
     new: Oid,
     refname: &str,
 ) -> Result<RangeReport, GuardError> {
+    if refname == crate::claims::CLAIMS_REF {
+        return check_claims_update(repo, old, new);
+    }
     if new.is_zero() {
         return Ok(RangeReport::default());
     }

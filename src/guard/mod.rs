@@ -93,6 +93,8 @@ pub enum Problem {
         path: String,
         why: String,
     },
+    /// A push to the claims ref that git-batch would never make.
+    ClaimsPush { commit: String, message: String },
     /// A commit on a task's ref names another task in its trailer.
     ForeignTrailer {
         task: String,
@@ -158,6 +160,9 @@ impl std::fmt::Display for Problem {
                 "commit {} of {task} {why} ({path})",
                 crate::git::short(commit)
             ),
+            Problem::ClaimsPush { commit, message } => {
+                write!(f, "claims commit {}: {message}", crate::git::short(commit))
+            }
             Problem::ForeignTrailer {
                 task,
                 commit,

@@ -390,3 +390,66 @@ fn a_killed_landing_is_finished_by_the_next_one_and_a_dirty_checkout_is_left_alo
     );
     assert_ne!(report.base, "");
 }
+
+/// A landing killed right after its push (a server hook kills it, so the
+/// moment is exact): the next landing, with nothing left to land, releases
+/// the claims the killed one held, and a landing worktree left locked by a
+/// `git worktree add` that was killed does not stop later landings.
+#[test]
+fn a_landing_killed_after_its_push_leaves_no_claims_behind() {
+    let (env, bare) = with_remote();
+    let id = env.create(&["k", "--scope", "k/**"]);
+    sync(&env);
+    work(&env, &id, &[("k/f", "f\n")]);
+    // Kills the git-batch process that is pushing, once.
+    let hook = bare.join("hooks/post-receive");
+    let marker = env.dir.path().join("killed");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\n[ -e {m} ] && exit 0\ntouch {m}\np=$$\nwhile [ \"$p\" -gt 1 ]; do\n  p=$(cut -d' ' -f4 /proc/$p/stat)\n  case \"$(cat /proc/$p/comm)\" in git-batch*) kill -9 \"$p\"; exit 0;; esac\ndone\n",
+            m = marker.display()
+        ),
+    )
+    .unwrap();
+    set_exec(&hook);
+    let out = env.run(&["land", "--remote", "origin"]);
+    assert!(!out.status.success(), "the landing was killed");
+    assert!(marker.exists());
+    let on_remote = remote_task(&env, &bare, &id);
+    assert!(
+        on_remote.contains("status = \"closed\""),
+        "it did land: {on_remote}"
+    );
+    let claims: Vec<serde_json::Value> = env.json(&["claims"]);
+    assert_eq!(claims.len(), 1, "the killed landing left its claim");
+
+    // A landing worktree left locked, as a killed `worktree add` leaves it.
+    let common = env.repo.join(".git");
+    let wt = common.join("batch/land-worktree");
+    let _ = std::fs::remove_dir_all(&wt);
+    env.git(&["worktree", "prune"]);
+    env.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "--lock",
+        "--detach",
+        wt.to_str().unwrap(),
+        "HEAD",
+    ]);
+    std::fs::remove_dir_all(&wt).unwrap();
+
+    let report = land(&env, &[]);
+    assert!(report.landed.is_empty(), "{report:?}");
+    let claims: Vec<serde_json::Value> = env.json(&["claims"]);
+    assert!(claims.is_empty(), "{claims:?}");
+    let worktrees = env.git(&["worktree", "list", "--porcelain"]);
+    assert!(!worktrees.contains("land-worktree"), "{worktrees}");
+    assert_eq!(env.git(&["fsck", "--no-progress"]), "");
+}
+
+fn set_exec(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}

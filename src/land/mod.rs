@@ -165,7 +165,11 @@ pub fn land(store: &Store, opts: &Options) -> Result<Report, LandError> {
         let Some(tip) = outcome else {
             stack.remove();
             if !opts.dry_run {
-                // Best effort: what another clone landed is only tidied.
+                // A landing killed after its push left its claims: the
+                // tasks are closed on the base, and nothing else will let
+                // them go. Best effort, like the tidy-up of what another
+                // clone landed.
+                let _ = release_landed(store, opts, base);
                 report.removed = sweep(store, base).unwrap_or_default();
             }
             return Ok(report);
@@ -271,6 +275,42 @@ fn build_and_test(
         let tip = close_tasks(store, stack, base, top, &landed_tips, &sources, report)?;
         return Ok((tip != base).then_some(tip));
     }
+}
+
+/// Where the landing's claim changes go: through the remote it pushes to
+/// when that is the configured one, else this clone's claims ref.
+fn claims_via<'a>(store: &Store, opts: &'a Options) -> Via<'a> {
+    match (&opts.remote, opts.push) {
+        (Some(r), true) if store.config.remote.as_deref() == Some(r.as_str()) => Via::Remote(r),
+        _ => Via::Local,
+    }
+}
+
+/// Releases the claims of tasks that are closed at `base` (landed).
+fn release_landed(store: &Store, opts: &Options, base: Oid) -> Result<(), LandError> {
+    claims::transact(&store.repo, claims_via(store, opts), |set| {
+        let gone: Vec<String> = set
+            .claims
+            .keys()
+            .filter(|id| closed_at(store, base, id))
+            .cloned()
+            .collect();
+        if gone.is_empty() {
+            return Ok(Decision::Keep(()));
+        }
+        Ok(Decision::Write {
+            message: format!(
+                "release {} by {} at {} (landed before)",
+                gone.join(" "),
+                opts.worker,
+                crate::time::format(crate::time::now())
+            ),
+            put: vec![],
+            remove: gone,
+            result: (),
+        })
+    })?;
+    Ok(())
 }
 
 fn closed_at(store: &Store, base: Oid, id: &str) -> bool {

@@ -86,10 +86,7 @@ pub(super) fn publish(
 /// After a confirmed landing: claims released, worker branches and
 /// worktrees removed.
 pub(super) fn cleanup(store: &Store, opts: &Options, report: &Report) -> Result<(), LandError> {
-    let via = match (&opts.remote, opts.push) {
-        (Some(r), true) if store.config.remote.as_deref() == Some(r.as_str()) => Via::Remote(r),
-        _ => Via::Local,
-    };
+    let via = claims_via(store, opts);
     let landed = report.landed.clone();
     claims::transact(&store.repo, via, |set| {
         let gone: Vec<String> = landed

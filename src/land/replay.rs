@@ -58,7 +58,13 @@ impl Stack {
     pub fn remove(&self) {
         let p = self.path.to_string_lossy().into_owned();
         let _turn = program::worktree_turn(&self.common_dir);
-        let _ = program::run(&self.root, &["worktree", "remove", "--force", &p]);
+        // Twice forced: a landing killed inside `git worktree add` leaves
+        // the worktree locked ("initializing"), which one --force keeps
+        // and which would make every later landing fail to add it again.
+        let _ = program::run(
+            &self.root,
+            &["worktree", "remove", "--force", "--force", &p],
+        );
         if self.path.exists() {
             let _ = std::fs::remove_dir_all(&self.path);
         }

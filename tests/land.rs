@@ -453,3 +453,39 @@ fn set_exec(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// Without `--test`, the landing runs the test command of the config on the
+/// base it lands on (the trusted history), not whatever this checkout's file
+/// says now.
+#[test]
+fn the_landing_runs_the_test_command_of_the_base() {
+    let (env, _bare) = with_remote();
+    let id = env.create(&["k", "--scope", "k/**"]);
+    let base_marker = env.dir.path().join("ran-base");
+    let local_marker = env.dir.path().join("ran-local");
+    let config = env.read(".batch/config.toml");
+    // At the top: after a [table] header it would belong to that table.
+    env.write(
+        ".batch/config.toml",
+        &format!(
+            "test_command = \"touch {}\"\n{config}",
+            base_marker.display()
+        ),
+    );
+    env.git(&["commit", "-q", "-am", "the team's test command"]);
+    sync(&env);
+    work(&env, &id, &[("k/f", "f\n")]);
+    // Changed here, not committed: not what the base says.
+    let committed = env.read(".batch/config.toml");
+    env.write(
+        ".batch/config.toml",
+        &committed.replace(
+            &base_marker.display().to_string(),
+            &local_marker.display().to_string(),
+        ),
+    );
+    let report = land(&env, &[]);
+    assert_eq!(report.landed, vec![id], "{report:?}");
+    assert!(base_marker.exists(), "the base's test command ran");
+    assert!(!local_marker.exists(), "not the checkout's");
+}

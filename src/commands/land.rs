@@ -82,6 +82,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             .branch
             .clone()
             .unwrap_or_else(|| store.config.main_branch.clone()),
+        test_from_base: args.test.is_none()
+            && plan.as_ref().and_then(|p| p.config.test.as_ref()).is_none(),
         test: settings.test,
         dry_run: args.dry_run,
         attempts: args.attempts,

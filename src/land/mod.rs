@@ -68,6 +68,10 @@ pub struct Options {
     pub remote: Option<String>,
     pub branch: String,
     pub test: Option<String>,
+    /// The test command is the config's (no flag or plan gave one): take it
+    /// from the config at the base the landing starts from, the trusted
+    /// history, rather than from this checkout's file.
+    pub test_from_base: bool,
     pub push: bool,
     pub dry_run: bool,
     pub attempts: u32,
@@ -256,7 +260,12 @@ fn build_and_test(
             return Ok(None);
         }
         // Test the stack (before the closing commit: it only touches .batch/).
-        if let (Some(cmd), false) = (&opts.test, stacked.is_empty())
+        let test = if opts.test_from_base {
+            base_test_command(store, base)
+        } else {
+            opts.test.clone()
+        };
+        if let (Some(cmd), false) = (&test, stacked.is_empty())
             && let Some(culprit) = test_round(store, opts, stack, cmd, &stacked, report)?
         {
             report.left_out.push(culprit);
@@ -311,6 +320,17 @@ fn release_landed(store: &Store, opts: &Options, base: Oid) -> Result<(), LandEr
         })
     })?;
     Ok(())
+}
+
+/// `test_command` of the config at `base` (none when it has no config or
+/// it does not read: nothing to run is safer than a command from elsewhere).
+fn base_test_command(store: &Store, base: Oid) -> Option<String> {
+    let rel = format!("{}/config.toml", crate::store::BATCH_DIR);
+    let data = crate::store::at_commit::file_at(&store.repo, Some(base), &rel).ok()??;
+    let text = String::from_utf8(data).ok()?;
+    crate::store::Config::parse(&store.root.join(&rel), &text)
+        .ok()?
+        .test_command
 }
 
 fn closed_at(store: &Store, base: Oid, id: &str) -> bool {

@@ -261,3 +261,44 @@ fn export_round_trips_through_import() {
     }
     assert_eq!(env.ready_ids(), again.ready_ids());
 }
+
+/// An import killed before its commit (here: one that wrote its files with
+/// `--no-commit`, and a few files then lost, as a kill during the renames
+/// leaves it) is finished by running it again, not refused; a task file
+/// that differs from what the import would write still is refused, with a
+/// short message however many clash.
+#[test]
+fn an_import_killed_before_its_commit_is_finished_by_running_it_again() {
+    let env = TestEnv::new();
+    let file = data("beads/beads_rust-0.1.12.jsonl");
+    let file = file.to_str().unwrap();
+    env.ok(&["--no-commit", "import", "--beads", file]);
+    let dir = env.repo.join(".batch/tasks");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    names.sort();
+    let total = names.len();
+    for p in names.iter().take(5) {
+        std::fs::remove_file(p).unwrap();
+    }
+    // And a temp file of a write that was cut short.
+    std::fs::write(dir.join(".batch-tmp-Zz9"), "id = \"cut").unwrap();
+    let report: serde_json::Value = env.json(&["import", "--beads", file]);
+    assert_eq!(report["imported"], total, "{report}");
+    assert_eq!(report["resumed"], total - 5, "{report}");
+    let status = env.git(&["status", "--porcelain", "--untracked-files=no"]);
+    assert_eq!(status, "", "all committed");
+    let listed: Vec<serde_json::Value> = env.json(&["list", "--all"]);
+    assert_eq!(listed.len(), total);
+    // Once committed, a second import is refused, briefly.
+    let err = env.fails(&["import", "--beads", file], 1);
+    assert!(
+        err.contains("already exist") && err.contains("more"),
+        "{err}"
+    );
+    assert!(err.len() < 2000, "{} bytes", err.len());
+}

@@ -88,6 +88,10 @@ pub struct Warning {
 pub struct ImportReport {
     pub file: String,
     pub imported: usize,
+    /// Of those, files an earlier run of this import wrote and did not
+    /// commit (killed): taken as they are.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub resumed: usize,
     pub commit: Option<String>,
     /// `beads status -> git-batch status`: count.
     pub statuses: BTreeMap<String, usize>,
@@ -202,23 +206,49 @@ pub fn import(store: &Store, path: &Path) -> Result<ImportReport, BeadsError> {
     }
 
     let tasks_dir = store.tasks_dir();
-    let existing: Vec<String> = tasks
+    let files: Vec<(String, Vec<u8>)> = tasks
         .iter()
-        .filter(|(_, t)| store.task_path(&t.id).exists())
-        .map(|(_, t)| t.id.to_string())
+        .map(|(_, t)| (format!("{}.toml", t.id), task::render_task(t).into_bytes()))
         .collect();
+    // A file this import would write, byte for byte, that no commit has:
+    // what an import of the same file that was killed before its commit
+    // left. Running it again finishes that import instead of refusing it.
+    let head_tree = store.repo.head().ok().and_then(|h| h.peel_to_tree().ok());
+    let committed = |name: &str| {
+        head_tree.as_ref().is_some_and(|t| {
+            t.get_path(std::path::Path::new(&format!(
+                "{}/tasks/{name}",
+                crate::store::BATCH_DIR
+            )))
+            .is_ok()
+        })
+    };
+    let mut existing = Vec::new();
+    let mut left_over = std::collections::HashSet::new();
+    for ((_, t), (name, data)) in tasks.iter().zip(&files) {
+        let path = store.task_path(&t.id);
+        match std::fs::read(&path) {
+            Ok(on_disk) if on_disk == *data && !committed(name) => {
+                left_over.insert(name.clone());
+            }
+            Ok(_) => existing.push(t.id.to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => existing.push(t.id.to_string()),
+        }
+    }
     if !existing.is_empty() {
         return Err(BeadsError::Exists { ids: existing });
     }
+    report.resumed = left_over.len();
     store.check_can_commit()?;
     std::fs::create_dir_all(&tasks_dir).map_err(|source| BeadsError::Io {
         what: "creating",
         path: tasks_dir.clone(),
         source,
     })?;
-    let files: Vec<(String, Vec<u8>)> = tasks
-        .iter()
-        .map(|(_, t)| (format!("{}.toml", t.id), task::render_task(t).into_bytes()))
+    let files: Vec<(String, Vec<u8>)> = files
+        .into_iter()
+        .filter(|(name, _)| !left_over.contains(name))
         .collect();
     atomic::create_many_atomic(&tasks_dir, &files).map_err(|source| BeadsError::Io {
         what: "writing tasks into",
@@ -548,6 +578,10 @@ fn acceptance_items(text: &str) -> Vec<String> {
         })
         .filter(|l| !l.is_empty())
         .collect()
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]

@@ -31,8 +31,24 @@ pub enum BeadsError {
         path: PathBuf,
         errors: Vec<(usize, String)>,
     },
-    #[error("{} task(s) already exist: {}", .ids.len(), .ids.join(", "))]
+    #[error("{} task(s) already exist: {}", .ids.len(), first_ids(.ids))]
     Exists { ids: Vec<String> },
+}
+
+/// At most ten ids, and how many more: a message stays readable however
+/// many clash.
+fn first_ids(ids: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut text = ids
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() > SHOWN {
+        text.push_str(&format!(" and {} more", ids.len() - SHOWN));
+    }
+    text
 }
 
 fn format_lines(path: &std::path::Path, errors: &[(usize, String)]) -> String {

@@ -28,6 +28,12 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         "imported {} tasks from {}",
         report.imported, report.file
     ))?;
+    if report.resumed > 0 {
+        ctx.ui.done(format!(
+            "  {} of them were already written by an import of this file that did not finish; taken as they were",
+            report.resumed
+        ))?;
+    }
     ctx.ui.done(format!(
         "  mapped: {} epics, {} parent links, {} blocking deps, {} notes",
         report.epics, report.parents, report.deps, report.notes

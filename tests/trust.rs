@@ -688,12 +688,13 @@ fn the_server_refuses_claims_pushes_git_batch_would_never_make() {
             .output()
             .unwrap()
     };
-    let tree = {
+    // git with `input` on its standard input; its standard output.
+    let git_in = |args: &[&str], input: &str| {
         let mut cmd = Command::new("git");
         fixed_env(&mut cmd, &env.home());
         let mut child = cmd
             .current_dir(&other)
-            .args(["hash-object", "-w", "--stdin"])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -703,26 +704,15 @@ fn the_server_refuses_claims_pushes_git_batch_would_never_make() {
             .stdin
             .take()
             .unwrap()
-            .write_all(b"not = a claim\n")
-            .unwrap();
-        let blob = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
-        let mut cmd = Command::new("git");
-        fixed_env(&mut cmd, &env.home());
-        let mut child = cmd
-            .current_dir(&other)
-            .args(["mktree"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("100644 blob {}\tbt-zzzz.toml\n", blob.trim()).as_bytes())
+            .write_all(input.as_bytes())
             .unwrap();
         String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
     };
+    let blob = git_in(&["hash-object", "-w", "--stdin"], "not = a claim\n");
+    let tree = git_in(
+        &["mktree"],
+        &format!("100644 blob {}\tbt-zzzz.toml\n", blob.trim()),
+    );
     let tip = git(&other, &["ls-remote", "origin", "refs/batch/claims"]);
     let tip = String::from_utf8(tip.stdout).unwrap();
     let tip = tip.split_whitespace().next().unwrap().to_string();

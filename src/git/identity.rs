@@ -46,18 +46,33 @@ pub const FALLBACK_EMAIL: &str = "git-batch@localhost";
 /// Who git would record in `role` for a commit in `repo`; `None` when git
 /// has no identity (it would refuse to commit).
 pub fn person(repo: &Repository, role: Role) -> Option<Person> {
-    type Known = HashMap<(PathBuf, Role), Option<Person>>;
-    static KNOWN: OnceLock<Mutex<Known>> = OnceLock::new();
-    let key = (repo.commondir().to_path_buf(), role);
-    let known = KNOWN.get_or_init(Default::default);
-    if let Some(p) = known.lock().ok().and_then(|m| m.get(&key).cloned()) {
-        return p;
+    type Known = Mutex<HashMap<(PathBuf, Role), Option<Person>>>;
+    static KNOWN: OnceLock<Known> = OnceLock::new();
+    once_per_process(&KNOWN, (repo.commondir().to_path_buf(), role), || {
+        ask(repo, role)
+    })
+}
+
+/// `make()`'s answer for `key`, asked once per process: identities and the
+/// clone id do not change under a running command.
+fn once_per_process<K, V>(
+    cell: &'static OnceLock<Mutex<HashMap<K, V>>>,
+    key: K,
+    make: impl FnOnce() -> V,
+) -> V
+where
+    K: std::hash::Hash + Eq,
+    V: Clone,
+{
+    let known = cell.get_or_init(Default::default);
+    if let Some(v) = known.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return v;
     }
-    let p = ask(repo, role);
+    let v = make();
     if let Ok(mut m) = known.lock() {
-        m.insert(key, p.clone());
+        m.insert(key, v.clone());
     }
-    p
+    v
 }
 
 fn ask(repo: &Repository, role: Role) -> Option<Person> {
@@ -179,6 +194,15 @@ pub fn worker(repo: &Repository) -> String {
 /// recorded on each claim, so that a worker name alone (`--worker`) does
 /// not let another clone renew or release it.
 pub fn clone_id(repo: &Repository) -> String {
+    // Asked on every claim decision and claims commit (a contended claim
+    // retries up to 200 times): read once per process and repository.
+    static KNOWN: OnceLock<Mutex<HashMap<PathBuf, String>>> = OnceLock::new();
+    once_per_process(&KNOWN, repo.commondir().to_path_buf(), || {
+        read_or_make_clone_id(repo)
+    })
+}
+
+fn read_or_make_clone_id(repo: &Repository) -> String {
     use std::hash::{BuildHasher, Hasher};
     let path = repo.commondir().join("batch").join("clone-id");
     if let Ok(id) = std::fs::read_to_string(&path)

@@ -240,8 +240,14 @@ pub fn check_walk(
             .map_err(git2_err("diffing a commit"))?;
         let paths = crate::git::diff_paths(&diff);
         let links = crate::git::diff_links(repo, &diff);
+        let change = super::trust::Change {
+            oid,
+            fork,
+            paths: &paths,
+            links: &links,
+        };
         report.problems.extend(super::trust::commit_problems(
-            repo, &trust, oid, id, &task, &paths, &links,
+            repo, &trust, &change, id, &task,
         )?);
     }
     Ok(report)

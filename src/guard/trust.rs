@@ -35,21 +35,33 @@ pub struct Trust<'a> {
 /// The fields of its own task a worker may change on its branch.
 const WORKER_FIELDS: [&str; 5] = ["status", "updated", "notes", "labels", "failure"];
 
+/// One commit to judge: what it changes, and where its branch left the
+/// trusted history (what the worker started from; a landing's replay starts
+/// from the base itself).
+pub struct Change<'a> {
+    pub oid: Oid,
+    pub fork: Oid,
+    pub paths: &'a [String],
+    /// The symbolic links it adds or changes, `(path, target)`.
+    pub links: &'a [(String, String)],
+}
+
 /// The problems of one commit `oid` of task `id` (with `trusted`, the task
 /// at the trusted base), given the paths it changes.
 pub fn commit_problems(
     repo: &Repository,
     trust: &Trust<'_>,
-    oid: Oid,
+    change: &Change<'_>,
     id: &str,
     trusted: &Task,
-    paths: &[String],
-    links: &[(String, String)],
 ) -> Result<Vec<Problem>, GuardError> {
     let mut problems = Vec::new();
-    // Where this commit's branch left the trusted history: what the worker
-    // started from (a landing's replay starts from the base itself).
-    let fork = repo.merge_base(oid, trust.base).unwrap_or(trust.base);
+    let Change {
+        oid,
+        fork,
+        paths,
+        links,
+    } = *change;
     let (batch, work): (Vec<&String>, Vec<&String>) = paths
         .iter()
         .partition(|p| p.starts_with(&format!("{BATCH_DIR}/")));
@@ -68,7 +80,7 @@ pub fn commit_problems(
             commit: Some(oid.to_string()),
         });
     }
-    for (path, target) in links {
+    for (path, target) in links.iter() {
         // A link out of the repository makes whatever reads the file (a
         // test, a build, the next agent) read or write outside it.
         if points_outside(path, target) && !trusted.scope.iter().any(|g| g == path) {

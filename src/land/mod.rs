@@ -193,7 +193,7 @@ pub fn land(store: &Store, opts: &Options) -> Result<Report, LandError> {
         }
         report.commit = Some(tip.to_string());
         report.pushed = opts.push;
-        cleanup(store, opts, &report)?;
+        cleanup(store, opts, &report, tip)?;
         report.local_branch = update_local_branch(store, opts, base, tip)?;
         report.removed = sweep(store, tip).unwrap_or_default();
         return Ok(report);
@@ -309,7 +309,7 @@ fn release_landed(store: &Store, opts: &Options, base: Oid) -> Result<(), LandEr
         }
         Ok(Decision::Write {
             message: format!(
-                "release {} by {} at {} (landed before)",
+                "release {} by {} at {} (landed)",
                 gone.join(" "),
                 opts.worker,
                 crate::time::format(crate::time::now())

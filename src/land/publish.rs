@@ -85,30 +85,15 @@ pub(super) fn publish(
 
 /// After a confirmed landing: claims released, worker branches and
 /// worktrees removed.
-pub(super) fn cleanup(store: &Store, opts: &Options, report: &Report) -> Result<(), LandError> {
-    let via = claims_via(store, opts);
-    let landed = report.landed.clone();
-    claims::transact(&store.repo, via, |set| {
-        let gone: Vec<String> = landed
-            .iter()
-            .filter(|id| set.claims.contains_key(*id))
-            .cloned()
-            .collect();
-        if gone.is_empty() {
-            return Ok(Decision::Keep(()));
-        }
-        Ok(Decision::Write {
-            message: format!(
-                "release {} by {} at {} (landed)",
-                gone.join(" "),
-                opts.worker,
-                crate::time::format(crate::time::now())
-            ),
-            put: vec![],
-            remove: gone,
-            result: (),
-        })
-    })?;
+pub(super) fn cleanup(
+    store: &Store,
+    opts: &Options,
+    report: &Report,
+    tip: Oid,
+) -> Result<(), LandError> {
+    // The landed tasks are closed at the new tip: the one release of
+    // landed claims (also what a landing killed after its push left).
+    release_landed(store, opts, tip)?;
     let _turn = program::worktree_turn(store.repo.commondir())?;
     for id in &report.landed {
         if let Some(path) = worktree::find_worktree(&store.repo, id)? {

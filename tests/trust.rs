@@ -59,6 +59,19 @@ impl Scene {
         self.commit("done");
     }
 
+    /// The first trick: its own scope `src/**` widened to `**` in one
+    /// commit, a file outside the old scope changed in the next.
+    fn widen_then_use(&self) {
+        let rel = format!(".batch/tasks/{}.toml", self.id);
+        let text = self
+            .read(&rel)
+            .replace("scope = [\"src/**\"]", "scope = [\"**\"]");
+        self.write(&rel, &text);
+        self.commit("widen");
+        self.write("README.md", "owned\n");
+        self.commit("use it");
+    }
+
     /// The landing's verdict on the attacker's task: why it was left out.
     fn land_verdict(&self) -> Option<String> {
         let report: serde_json::Value = self.env.json(&["land", "--no-push"]);
@@ -95,6 +108,22 @@ impl Scene {
     }
 }
 
+/// A bare `origin` of `env`'s repository with git-batch's server hooks.
+fn guarded_server(env: &TestEnv) -> PathBuf {
+    let bare = env.dir.path().join("server.git");
+    env.git(&["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
+    env.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
+    env.git(&["push", "-q", "origin", "main"]);
+    let out = Command::new(crate::common::BIN)
+        .current_dir(&bare)
+        .args(["hooks", "install", "--server"])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    crate::common::assert_ok(&out);
+    bare
+}
+
 /// Each trick: the landing leaves the task out naming why, `check --range`
 /// fails, and main does not get the change.
 fn assert_caught(scene: &Scene, why: &str, untouched: &[&str]) {
@@ -115,14 +144,7 @@ fn assert_caught(scene: &Scene, why: &str, untouched: &[&str]) {
 #[test]
 fn widening_its_own_scope_in_one_commit_and_using_it_in_the_next() {
     let s = Scene::new("src/**");
-    let rel = format!(".batch/tasks/{}.toml", s.id);
-    let text = s
-        .read(&rel)
-        .replace("scope = [\"src/**\"]", "scope = [\"**\"]");
-    s.write(&rel, &text);
-    s.commit("widen");
-    s.write("README.md", "owned\n");
-    s.commit("use it");
+    s.widen_then_use();
     s.mark_done();
     assert_caught(&s, "outside the scope", &["README.md"]);
     assert!(s.land_verdict().is_some());
@@ -275,19 +297,7 @@ fn a_new_task_of_its_own_children_lands_and_any_other_new_task_does_not() {
 #[test]
 fn pre_receive_refuses_the_tricks_on_a_real_server() {
     let s = Scene::new("src/**");
-    let bare = s.env.dir.path().join("server.git");
-    s.env
-        .git(&["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
-    s.env
-        .git(&["remote", "add", "origin", bare.to_str().unwrap()]);
-    s.env.git(&["push", "-q", "origin", "main"]);
-    let out = Command::new(crate::common::BIN)
-        .current_dir(&bare)
-        .args(["hooks", "install", "--server"])
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
-    crate::common::assert_ok(&out);
+    guarded_server(&s.env);
     let push = |dir: &Path| {
         let mut cmd = Command::new("git");
         fixed_env(&mut cmd, &s.env.home());
@@ -298,14 +308,7 @@ fn pre_receive_refuses_the_tricks_on_a_real_server() {
             .output()
             .unwrap()
     };
-    let rel = format!(".batch/tasks/{}.toml", s.id);
-    let text = s
-        .read(&rel)
-        .replace("scope = [\"src/**\"]", "scope = [\"**\"]");
-    s.write(&rel, &text);
-    s.commit("widen");
-    s.write("README.md", "owned\n");
-    s.commit("use it");
+    s.widen_then_use();
     let out = push(&s.wt);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -652,17 +655,7 @@ fn a_worker_name_alone_does_not_renew_or_release_another_clones_claim() {
 fn the_server_refuses_claims_pushes_git_batch_would_never_make() {
     let env = TestEnv::new();
     let id = env.create(&["t", "--scope", "src/**"]);
-    let bare = env.dir.path().join("server.git");
-    env.git(&["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
-    env.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
-    env.git(&["push", "-q", "origin", "main"]);
-    let out = Command::new(crate::common::BIN)
-        .current_dir(&bare)
-        .args(["hooks", "install", "--server"])
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
-    crate::common::assert_ok(&out);
+    let bare = guarded_server(&env);
     let other = env.clone_of(&bare, "other");
     let via = ["--remote", "origin", "--worker", "w"];
     env.ok(&[&["claim", id.as_str()][..], &via].concat());

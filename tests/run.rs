@@ -230,7 +230,7 @@ pub fn summary(out: &Output) -> SummaryJson {
     })
 }
 
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let until = Instant::now() + Duration::from_secs(90);
     while !f() {
         assert!(Instant::now() < until, "timed out waiting for {what}");
@@ -240,7 +240,7 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 
 /// Processes still running that were started by a run of this test (their
 /// environment names the test's state directory).
-fn leftovers(state: &Path) -> Vec<i32> {
+pub fn leftovers(state: &Path) -> Vec<i32> {
     let needle = format!("WORKER_STATE={}", state.display());
     std::fs::read_dir("/proc")
         .unwrap()
@@ -255,7 +255,7 @@ fn leftovers(state: &Path) -> Vec<i32> {
 }
 
 /// The subjects of the commits `main..batch/<id>`.
-fn branch_subjects(env: &TestEnv, dir: &Path, id: &str) -> Vec<String> {
+pub fn branch_subjects(env: &TestEnv, dir: &Path, id: &str) -> Vec<String> {
     env.git_in(dir, &["log", "--format=%s", &format!("main..batch/{id}")])
         .lines()
         .map(String::from)

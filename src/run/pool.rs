@@ -163,8 +163,10 @@ impl<'a> Pool<'a> {
         }
     }
 
-    /// Picks up where a dead run stopped: what its attempts left running
-    /// is killed, and those attempts are queued again (not counted).
+    /// Picks up where a dead run stopped: an attempt that ran to its end
+    /// meanwhile (its exit record says how) is finished as if the run had
+    /// seen it exit; what is still running is killed, and those attempts
+    /// are queued again (not counted).
     pub fn resume(
         &mut self,
         state: &mut RunState,
@@ -181,6 +183,9 @@ impl<'a> Pool<'a> {
                 .filter(|id| !in_order.contains(*id))
                 .cloned(),
         );
+        if let Some(remote) = &self.opts.remote {
+            self.remote_main = fetch_remote(self.store, remote).ok();
+        }
         for id in ids {
             let in_order = in_order.contains(&id);
             let entry = state.get_mut(&id);
@@ -201,10 +206,37 @@ impl<'a> Pool<'a> {
                 .token
                 .as_deref()
                 .map_or(0, |t| worker::kill_leftovers(t, entry.pid));
+            let wt = worktree::find_worktree(&self.store.repo, &id)
+                .ok()
+                .flatten();
+            // Read after the kill: a worker that ended first wrote it.
+            let ended = entry.logs.last().and_then(|l| worker::recorded_exit(l));
+            if let (Some(status), Some(wt), Some(log)) = (ended, &wt, entry.logs.last()) {
+                let detail = format!(
+                    "attempt of a stopped run ended meanwhile ({status}); log {}",
+                    log.display()
+                );
+                let ran = Running {
+                    id: id.clone(),
+                    pid: entry.pid.unwrap_or(0),
+                    spawned: Instant::now(),
+                    deadline: Instant::now() + self.opts.timeout,
+                    log: log.clone(),
+                    worktree: wt.clone(),
+                    timed_out: false,
+                    killed: false,
+                };
+                self.event(state, on_event, EventKind::Resumed, Some(&id), detail);
+                if killed > 0 {
+                    worker::clear_git_locks(wt, &id);
+                }
+                self.finish(state, ran, Ok(status), on_event)?;
+                continue;
+            }
             if killed > 0
-                && let Ok(Some(wt)) = worktree::find_worktree(&self.store.repo, &id)
+                && let Some(wt) = &wt
             {
-                worker::clear_git_locks(&wt, &id);
+                worker::clear_git_locks(wt, &id);
             }
             let entry = state.get_mut(&id);
             entry.state = TaskState::Queued;
@@ -228,9 +260,6 @@ impl<'a> Pool<'a> {
                 (_, None) => "attempt of a stopped run".into(),
             };
             self.event(state, on_event, EventKind::Resumed, Some(&id), detail);
-        }
-        if let Some(remote) = &self.opts.remote {
-            self.remote_main = fetch_remote(self.store, remote).ok();
         }
         self.save(state)
     }

@@ -91,9 +91,43 @@ pub struct Spawn<'a> {
     pub token: &'a str,
 }
 
+/// Runs the worker (`$1`) and then writes its exit status to `$2`: a run
+/// that died meanwhile learns from that file, when it is resumed, that the
+/// attempt ran to its end and how. The write is one shell builtin, so the
+/// moment between the worker's end and its record (when a resumed run would
+/// take the attempt as cut off) is as short as it can be; the record is a
+/// few bytes, written at once, and one that does not parse counts as none.
+/// A worker killed by a signal is passed on as that signal, so the run sees
+/// it as before.
+const WRAPPER: &str = r#"sh -c "$1"
+s=$?
+printf '%s\n' "$s" > "$2"
+[ "$s" -gt 128 ] && kill -s "$(kill -l "$s")" $$
+exit "$s""#;
+
+/// Where the wrapper records how attempt `log` ended.
+pub fn exit_record(log: &Path) -> PathBuf {
+    log.with_extension("exit")
+}
+
+/// How an attempt whose run died ended, from its exit record: `None` when
+/// there is none (it was cut off with the run, or is still running).
+pub fn recorded_exit(log: &Path) -> Option<std::process::ExitStatus> {
+    use std::os::unix::process::ExitStatusExt;
+    let text = std::fs::read_to_string(exit_record(log)).ok()?;
+    let code: i32 = text.trim().parse().ok()?;
+    Some(if (129..=128 + 64).contains(&code) {
+        // The shell's way of saying "killed by signal code - 128".
+        std::process::ExitStatus::from_raw(code - 128)
+    } else {
+        std::process::ExitStatus::from_raw((code & 0xff) << 8)
+    })
+}
+
 /// Starts `sh -c EXEC` in the worktree, in a process group of its own (so
 /// a timeout kills all it started, and a Ctrl-C at the terminal reaches
-/// only the run), with stdout and stderr appended to the attempt's log.
+/// only the run), with stdout and stderr appended to the attempt's log,
+/// and its exit status recorded next to the log (see [`WRAPPER`]).
 pub fn spawn(s: &Spawn<'_>) -> Result<Child, RunError> {
     let io = |what: &'static str, path: &Path| {
         let path = path.to_path_buf();
@@ -108,8 +142,14 @@ pub fn spawn(s: &Spawn<'_>) -> Result<Child, RunError> {
         .open(s.log)
         .map_err(io("creating", s.log))?;
     let err = out.try_clone().map_err(io("opening", s.log))?;
+    let record = exit_record(s.log);
+    let _ = std::fs::remove_file(&record);
     Command::new("sh")
-        .args(["-c", s.exec])
+        .arg("-c")
+        .arg(WRAPPER)
+        .arg("git-batch-worker")
+        .arg(s.exec)
+        .arg(&record)
         .current_dir(s.worktree)
         .env("PATH", path_with_self())
         .env("BATCH_TASK", s.task)

@@ -241,7 +241,12 @@ fn parse_error_exit(e: &clap::Error) -> u8 {
 /// Runs a parsed command line and prints its error, if any; the exit code.
 fn execute(cli: Cli, ctx: &mut Ctx) -> u8 {
     let json = cli.global.json;
-    match run(cli, ctx).and_then(|()| ctx.ui.flush().map_err(CommandError::from)) {
+    let result = run(cli, ctx);
+    crate::git::stale::leave();
+    for cleared in crate::git::stale::take_cleared() {
+        ctx.ui.warn(cleared);
+    }
+    match result.and_then(|()| ctx.ui.flush().map_err(CommandError::from)) {
         Ok(()) => 0,
         Err(e) if e.is_broken_pipe() => 0,
         Err(e) => report(ctx, json, e),

@@ -11,6 +11,7 @@ pub mod program;
 pub mod refs;
 pub mod remote;
 mod signature;
+pub mod stale;
 mod tree;
 
 pub use signature::signature_from_env;
@@ -168,10 +169,12 @@ pub fn commit_paths(
     message: &str,
 ) -> Result<Option<Oid>, GitError> {
     check_clean_state(repo)?;
+    stale::enter(repo.commondir());
     let workdir = repo.workdir().expect("discover refuses bare repositories");
     // Our own processes serialise here, so that two of them never read the
     // index, each add a path, and write it back losing the other's entry.
     let _lock = lock_file(&repo.path().join("batch").join("commit.lock"))?;
+    finish_killed_commit(repo, workdir)?;
 
     let mut contents = Vec::with_capacity(paths.len());
     for path in paths {
@@ -210,6 +213,7 @@ pub fn commit_paths(
     // before anything moves, so that the commit and its index entries
     // happen together or not at all.
     wait_for_index(repo)?;
+    let _pending = Pending::write(repo, paths)?;
     const ATTEMPTS: usize = 20;
     for attempt in 0..ATTEMPTS {
         let head = HeadState::read(repo)?;
@@ -269,6 +273,77 @@ pub fn commit_paths(
         }
     }
     Err(GitError::HeadMoving { attempts: ATTEMPTS })
+}
+
+/// The paths a metadata commit is recording, on disk from before HEAD
+/// moves until the index has them: a commit killed in between (HEAD moved,
+/// the index not yet) is finished by the next one. Removed when dropped, so
+/// only a killed process leaves it.
+struct Pending(PathBuf);
+
+impl Pending {
+    fn path(repo: &Repository) -> PathBuf {
+        repo.path().join("batch").join("commit-pending")
+    }
+
+    fn write(repo: &Repository, paths: &[String]) -> Result<Pending, GitError> {
+        let path = Pending::path(repo);
+        crate::atomic::write_atomic(&path, paths.join("\0").as_bytes()).map_err(|source| {
+            GitError::Io {
+                what: "writing".into(),
+                path: path.clone(),
+                source,
+            }
+        })?;
+        Ok(Pending(path))
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// After a metadata commit was killed (its [`Pending`] file is there while
+/// we hold the commit lock, so its writer is gone): each of its paths whose
+/// file is exactly what HEAD has gets that in the index too, which is what
+/// the killed commit would have done next. A path whose file differs from
+/// HEAD (the kill came before HEAD moved) is left as it is.
+fn finish_killed_commit(repo: &Repository, workdir: &Path) -> Result<(), GitError> {
+    let path = Pending::path(repo);
+    let text = match crate::atomic::read_regular(&path, 1 << 30) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(GitError::Io {
+                what: "reading".into(),
+                path,
+                source,
+            });
+        }
+    };
+    let text = String::from_utf8_lossy(&text);
+    let tree = repo.head().and_then(|h| h.peel_to_tree()).ok();
+    let mut repair = Vec::new();
+    for rel in text.split('\0').filter(|p| !p.is_empty()) {
+        let in_head = tree
+            .as_ref()
+            .and_then(|t| t.get_path(Path::new(rel)).ok())
+            .map(|e| e.id());
+        let on_disk = match std::fs::read(workdir.join(rel)) {
+            Ok(data) => {
+                Some(Oid::hash_object(git2::ObjectType::Blob, &data).map_err(git_err("hashing"))?)
+            }
+            Err(_) => None,
+        };
+        if in_head == on_disk {
+            repair.push((rel, in_head));
+        }
+    }
+    update_index(repo, workdir, &repair)?;
+    drop(Pending(path));
+    Ok(())
 }
 
 /// From this many blobs on, a commit writes them as one pack: thousands of
@@ -343,9 +418,15 @@ pub fn compare_and_swap(
     new: Oid,
     message: &str,
 ) -> Result<(), git2::Error> {
+    stale::enter(repo.commondir());
     let old = old.unwrap_or(Oid::ZERO_SHA1);
-    repo.reference_matching(name, new, true, old, message)
-        .map(drop)
+    match repo.reference_matching(name, new, true, old, message) {
+        // A lock a killed git-batch left would make every later try lose.
+        Err(e) if e.code() == ErrorCode::Locked && stale::sweep(repo.commondir()) > 0 => repo
+            .reference_matching(name, new, true, old, message)
+            .map(drop),
+        r => r.map(drop),
+    }
 }
 
 /// Whether a ref update lost a compare-and-swap (and may be retried).
@@ -403,13 +484,17 @@ fn lock_wait() -> std::time::Duration {
     std::time::Duration::from_secs_f64(secs)
 }
 
-/// Waits (bounded) while `index.lock` exists. The lock is git's own: a git
-/// that holds it is running, and one that died leaves it for the user to
-/// remove (git says so too), so it is waited for and never deleted.
+/// Waits (bounded) while `index.lock` exists. A lock a killed git-batch
+/// left is cleared (see [`stale`]); any other is git's own: a git that holds
+/// it is running, and one that died leaves it for the user to remove (git
+/// says so too), so it is waited for and never deleted.
 fn wait_for_index(repo: &Repository) -> Result<(), GitError> {
     let lock = repo.path().join("index.lock");
     let wait = lock_wait();
     let start = std::time::Instant::now();
+    if lock.exists() {
+        stale::sweep(repo.commondir());
+    }
     while lock.exists() {
         if start.elapsed() >= wait {
             return Err(GitError::IndexLocked {

@@ -148,6 +148,7 @@ pub fn land(store: &Store, opts: &Options) -> Result<Report, LandError> {
     let common = store.repo.commondir().to_path_buf();
     let lock_path = common.join("batch").join("land.lock");
     let _lock = try_lock(&lock_path)?;
+    crate::git::stale::enter(&common);
     let mut report = Report {
         dry_run: opts.dry_run,
         ..Report::default()

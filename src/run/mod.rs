@@ -220,6 +220,7 @@ pub fn run(
     for id in &opts.ids {
         store.read_task(id)?;
     }
+    crate::git::stale::enter(store.repo.commondir());
     let dir = runs_dir(store);
     std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
     let lock_path = dir.join(format!("{}.lock", opts.name));

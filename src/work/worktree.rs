@@ -158,6 +158,7 @@ pub fn start(
     target: &Target,
     who: &Claimant<'_>,
 ) -> Result<Started, WorkError> {
+    crate::git::stale::enter(store.repo.commondir());
     let claimed = claim::claim(store, cache, target, who, false)?;
     let id = claimed.claim.task.clone();
     let branch = branch_of(&id);

@@ -740,3 +740,44 @@ fn the_server_refuses_claims_pushes_git_batch_would_never_make() {
     // The clone that holds the claim releases it through the server.
     env.ok(&[&["release", id.as_str()][..], &via].concat());
 }
+
+/// `run --land` without `--test` (and no plan test) takes the test command
+/// from the config on the landing's base, as `land` does: a checkout whose
+/// config was changed (here by hand, not committed) does not choose it.
+#[test]
+fn a_runs_landing_tests_with_the_command_of_the_base() {
+    let env = TestEnv::new();
+    let base_marker = env.dir.path().join("ran-base");
+    let local_marker = env.dir.path().join("ran-local");
+    let config = env.read(".batch/config.toml");
+    env.write(
+        ".batch/config.toml",
+        &format!(
+            "test_command = \"touch {}\"\n{config}",
+            base_marker.display()
+        ),
+    );
+    env.git(&["commit", "-q", "-am", "the team's test command"]);
+    env.create(&["k", "--scope", "k/**"]);
+    let committed = env.read(".batch/config.toml");
+    env.write(
+        ".batch/config.toml",
+        &committed.replace(
+            &base_marker.display().to_string(),
+            &local_marker.display().to_string(),
+        ),
+    );
+    let out = env.run(&[
+        "--json",
+        "run",
+        "--ready",
+        "--land",
+        "--exec",
+        "mkdir -p k && echo f > k/f",
+    ]);
+    crate::common::assert_ok(&out);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["landed"].as_array().unwrap().len(), 1, "{summary}");
+    assert!(base_marker.exists(), "the base's test command ran");
+    assert!(!local_marker.exists(), "not the checkout's");
+}

@@ -103,6 +103,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         validate: None,
         land: true,
         test: Some(sample::TEST.into()),
+        test_from_base: false,
         pause_after: None,
         max_tasks: 0,
         remote: Some("origin".into()),

@@ -93,6 +93,9 @@ pub struct Options {
     pub validate: Option<String>,
     pub land: bool,
     pub test: Option<String>,
+    /// The landings take the test command from the config on their base
+    /// (the trusted history), not `test`: it was not named by a flag or plan.
+    pub test_from_base: bool,
     /// Stop once this many tasks finished in this invocation.
     pub pause_after: Option<usize>,
     /// Start at most this many tasks of the run in all (0: no limit).

@@ -94,7 +94,7 @@ impl Pool<'_> {
             remote: self.opts.remote.clone(),
             branch: self.store.config.main_branch.clone(),
             test: self.opts.test.clone(),
-            test_from_base: false,
+            test_from_base: self.opts.test_from_base,
             dry_run: false,
             attempts: 3,
             bisect: true,

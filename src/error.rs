@@ -266,6 +266,11 @@ impl From<crate::claims::ClaimError> for CommandError {
             C::NothingFree { .. } => CommandError::new(Exit::User, e)
                 .hint("`git batch blocked` shows what waits on what"),
             C::NotClaimed { .. } | C::Scope { .. } => CommandError::new(Exit::User, e),
+            C::NoQuestion { .. } => CommandError::new(Exit::User, e)
+                .hint("`git batch note ID TEXT` adds a note to any task"),
+            C::Waiting { .. } => CommandError::new(Exit::User, e).hint(
+                "answer it with `git batch answer ID TEXT --retry`, or queue it again with `git batch retry ID`",
+            ),
             C::NotYours { .. } => CommandError::new(Exit::Conflict, e)
                 .hint("pass --worker with its name, or --force to release it anyway"),
             C::Corrupt { .. } => CommandError::new(Exit::Internal, e),

@@ -55,6 +55,14 @@ pub enum Blocker {
 impl std::fmt::Display for Blocker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Blocker::Dep {
+                id,
+                status: Status::Failed,
+            } => write!(f, "waits for {id}, which failed"),
+            Blocker::Dep {
+                id,
+                status: Status::Escalated,
+            } => write!(f, "waits for {id}, which was escalated"),
             Blocker::Dep { id, status } => write!(f, "depends on {id} ({status})"),
             Blocker::UnknownDep { id } => write!(f, "depends on {id} (unknown task)"),
             Blocker::Unreadable { id } => write!(f, "needs {id}, whose file cannot be read"),

@@ -189,10 +189,14 @@ fn a_failing_test_is_bisected_and_its_culprit_left_out() {
         .map(|i| env.create(&[&format!("t{i}"), "--scope", &format!("m{i}/**")]))
         .collect();
     sync(&env);
-    for (i, id) in ids.iter().enumerate() {
-        let text = if i == 2 { "broken\n" } else { "ok\n" };
-        work(&env, id, &[(&format!("m{i}/state"), text)]);
-    }
+    let wts: Vec<PathBuf> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let text = if i == 2 { "broken\n" } else { "ok\n" };
+            work(&env, id, &[(&format!("m{i}/state"), text)])
+        })
+        .collect();
     let report = land(&env, &["--test", "! grep -rq broken m*/state 2>/dev/null"]);
     let mut landed = report.landed.clone();
     landed.sort();
@@ -221,7 +225,15 @@ fn a_failing_test_is_bisected_and_its_culprit_left_out() {
     let log = failure["log"].as_str().unwrap();
     assert!(std::path::Path::new(log).is_file(), "{log}");
     assert!(remote_file(&env, &bare, "m2/state").is_none());
+    // The verdict holds: a later landing without tests (which would take
+    // it, were it a candidate) leaves the culprit alone.
+    let again = land(&env, &[]);
+    assert!(again.landed.is_empty(), "{again:?}");
+    assert!(remote_file(&env, &bare, "m2/state").is_none());
+    // Its branch moves on (a fix, `done` again): a candidate once more, and
     // --no-bisect stops at the failure and changes nothing.
+    std::fs::write(wts[2].join("m2/state"), "still broken\n").unwrap();
+    env.ok_in(&wts[2], &["done"]);
     let out = env.run(&[
         "land",
         "--remote",

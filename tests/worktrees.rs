@@ -99,7 +99,13 @@ fn done_refuses_out_of_scope_changes_and_commits_in_scope() {
         head,
         "nothing committed"
     );
-    assert!(env.read_task_in(&s.path, &id).status == "open");
+    // The file still says open (readers show it in progress: it is claimed).
+    assert!(env.read_task_in(&s.path, &id).status == "in_progress");
+    assert!(
+        std::fs::read_to_string(s.path.join(format!(".batch/tasks/{id}.toml")))
+            .unwrap()
+            .contains("status = \"open\"")
+    );
 
     // Back inside the scope: done commits everything with status done.
     env.git_in(&s.path, &["reset", "-q", "--hard", "HEAD~1"]);
@@ -128,8 +134,14 @@ fn done_refuses_out_of_scope_changes_and_commits_in_scope() {
     assert!(receipt.contains(" w1 parsed everything\n"), "{receipt}");
     let claims: Vec<serde_json::Value> = env.json(&["claims"]);
     assert_eq!(claims[0]["task"], id.as_str());
-    // The main checkout is untouched.
-    assert_eq!(env.read_task_in(&env.repo, &id).status, "open");
+    // The main checkout's file is untouched, and it reads done there too
+    // (the live state, the same in every clone).
+    let main: serde_json::Value = env.json(&["show", &id]);
+    assert_eq!(
+        (main["status"].as_str(), main["file_status"].as_str()),
+        (Some("done"), Some("open"))
+    );
+    assert_eq!(main["live"]["state"], "done");
 }
 
 #[test]
@@ -195,6 +207,11 @@ fn fail_and_escalate_keep_the_work_and_release_the_claim() {
     env.ok_in(&s2.path, &["escalate", "--reason", "which API version?"]);
     assert_eq!(env.read_task_in(&s2.path, &other).status, "escalated");
 
+    // Not handed out again until a person acts.
+    let err = env.fails(&["start", &id, "--worker", "w3"], 1);
+    assert!(err.contains("not handed out until a person acts"), "{err}");
+    assert!(err.contains("git batch retry"), "{err}");
+    env.ok(&["retry", &id]);
     // Started again, the failed task is open on its branch once more, with
     // its work and a note, and says so.
     let out = env.run(&["start", &id, "--worker", "w3"]);
@@ -208,7 +225,7 @@ fn fail_and_escalate_keep_the_work_and_release_the_claim() {
     assert_eq!(again["resumed"], true);
     assert_eq!(again["reopened"], serde_json::Value::Null, "only once");
     let t = env.read_task_in(&s.path, &id);
-    assert_eq!(t.status, "open");
+    assert_eq!(t.status, "in_progress", "open on its branch, and claimed");
     assert_eq!(
         t.notes.last().unwrap().text,
         "reopened for another attempt (it was failed)"
@@ -228,6 +245,7 @@ fn fail_and_escalate_keep_the_work_and_release_the_claim() {
         text.replace("status = \"open\"", "status = \"escalated\""),
     )
     .unwrap();
+    env.ok(&["answer", &other, "v2", "--retry"]);
     let again: serde_json::Value = env.json(&["start", &other, "--worker", "w2"]);
     assert_eq!(again["reopened"], serde_json::Value::Null);
     let subject = env.git_in(&s2.path, &["log", "-1", "--format=%s"]);
@@ -394,10 +412,13 @@ fn a_failure_is_a_record_and_a_later_note_is_not_its_reason() {
         "{review}"
     );
     assert!(!review.contains("failed: failed:"), "{review}");
-    // Started again, the record goes: the task is open on its branch.
+    // Retried and started again, the record goes: the task is open on its
+    // branch (and in progress: claimed).
+    env.ok(&["retry", &id]);
     let wt = start(&env, &id, "w1").path;
     let task: serde_json::Value =
         serde_json::from_str(&env.ok_in(&wt, &["--json", "show", &id])).unwrap();
-    assert_eq!(task["status"], "open");
+    assert_eq!(task["status"], "in_progress");
+    assert_eq!(task["file_status"], "open");
     assert!(task.get("failure").is_none(), "{task}");
 }

@@ -15,6 +15,7 @@
 //! shared remote. The rules for who may claim what (ready, not held, scopes
 //! apart, renew, release, steal) are a worker's business: `work::claim`.
 
+pub mod live;
 mod remote;
 
 use remote::{fetch, push};
@@ -24,6 +25,7 @@ use crate::git::{self, GitError, git_err};
 use crate::scope::{self, Overlap, Scope, ScopeError};
 use chrono::{DateTime, Utc};
 use git2::{ErrorCode, FileMode, Oid, Repository};
+use live::{Change, Live};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -72,6 +74,30 @@ impl Claim {
 pub struct ClaimSet {
     pub tip: Option<Oid>,
     pub claims: BTreeMap<String, Claim>,
+    /// The live state of tasks in flight (see [`live`]).
+    pub live: BTreeMap<String, Live>,
+}
+
+impl ClaimSet {
+    /// Whether `id` may not be handed to a worker now: claimed, or ended in
+    /// a state only a person (or a landing) moves on from.
+    pub fn is_taken(&self, id: &str) -> bool {
+        self.claims.contains_key(id) || self.live.get(id).is_some_and(|l| !l.state.may_start())
+    }
+
+    /// Where `task` stands, its file merged with the live state (see
+    /// [`live::effective`]).
+    pub fn status_of(&self, task: &crate::task::Task) -> crate::task::Status {
+        let id = task.id.as_str();
+        live::effective(task.status, self.live.get(id), self.claims.contains_key(id))
+    }
+
+    /// [`ClaimSet::status_of`] written into each task, for readers.
+    pub fn merge_into(&self, tasks: &mut [crate::task::Task]) {
+        for t in tasks {
+            t.status = self.status_of(t);
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +118,8 @@ pub enum ClaimError {
     NothingFree { considered: usize, held: usize },
     #[error("{task} is not claimed")]
     NotClaimed { task: String },
+    #[error("{task} has no live state (it did not fail or escalate), so nothing to answer")]
+    NoQuestion { task: String },
     #[error("the claim on {} by {} is live until {}; only an expired claim can be stolen", .0.task, .0.worker, .0.expires)]
     Live(Box<Claim>),
     #[error("{} is claimed by {}{}, not by {you}", .claim.task, .claim.worker, .claim.clone.as_deref().map(|c| format!(" of clone {c}")).unwrap_or_default())]
@@ -105,6 +133,12 @@ pub enum ClaimError {
         task: String,
         #[source]
         source: ScopeError,
+    },
+    #[error("{task} {state}{}; it is not handed out until a person acts", reason.as_deref().and_then(|r| r.lines().next()).map(|r| format!(": {r}")).unwrap_or_default())]
+    Waiting {
+        task: String,
+        state: live::Outcome,
+        reason: Option<String>,
     },
 }
 
@@ -124,25 +158,42 @@ impl ClaimError {
 /// The claims as this clone last saw them (no network).
 pub fn read(repo: &Repository) -> Result<ClaimSet, ClaimError> {
     let tip = resolve(repo, CLAIMS_REF)?;
+    set_at(repo, tip)
+}
+
+/// The claims and live state at commit `tip` of the claims ref.
+pub fn set_at(repo: &Repository, tip: Option<Oid>) -> Result<ClaimSet, ClaimError> {
     Ok(ClaimSet {
         tip,
         claims: read_at(repo, tip)?,
+        live: live_at(repo, tip)?,
     })
 }
 
-/// Only which tasks are claimed: names of the tree entries, no blob reads.
-pub fn claimed_ids(repo: &Repository) -> Result<Vec<String>, ClaimError> {
-    let Some(tip) = resolve(repo, CLAIMS_REF)? else {
+/// Which tasks may not be handed out (see [`ClaimSet::is_taken`]): the
+/// claims by the names of the tree entries alone, no blob reads; only the
+/// live states (tasks in flight, few) are read.
+pub fn taken_ids(repo: &Repository) -> Result<Vec<String>, ClaimError> {
+    let tip = resolve(repo, CLAIMS_REF)?;
+    let Some(tip) = tip else {
         return Ok(Vec::new());
     };
     let tree = repo
         .find_commit(tip)
         .and_then(|c| c.tree())
         .map_err(git_err("reading the claims commit"))?;
-    Ok(tree
+    let mut ids: Vec<String> = tree
         .iter()
+        .filter(|e| e.kind() == Some(git2::ObjectType::Blob))
         .filter_map(|e| e.name().ok()?.strip_suffix(".toml").map(String::from))
-        .collect())
+        .collect();
+    ids.extend(
+        live_at(repo, Some(tip))?
+            .into_values()
+            .filter(|l| !l.state.may_start())
+            .map(|l| l.task),
+    );
+    Ok(ids)
 }
 
 fn resolve(repo: &Repository, name: &str) -> Result<Option<Oid>, ClaimError> {
@@ -174,6 +225,9 @@ pub fn read_at(repo: &Repository, tip: Option<Oid>) -> Result<BTreeMap<String, C
         .map_err(git_err("reading the claims commit"))?;
     for entry in tree.iter() {
         let name = entry.name().unwrap_or_default().to_string();
+        if name == live::DIR && entry.kind() == Some(git2::ObjectType::Tree) {
+            continue;
+        }
         let blob = repo
             .find_blob(entry.id())
             .map_err(|e| corrupt(format!("{name}: {e}")))?;
@@ -190,15 +244,57 @@ pub fn read_at(repo: &Repository, tip: Option<Oid>) -> Result<BTreeMap<String, C
     Ok(claims)
 }
 
+/// The live state at commit `tip` of the claims ref: the entries of its
+/// `state/` tree, each `<task>.toml` holding that task's state.
+pub fn live_at(repo: &Repository, tip: Option<Oid>) -> Result<BTreeMap<String, Live>, ClaimError> {
+    let mut out = BTreeMap::new();
+    let Some(tip) = tip else {
+        return Ok(out);
+    };
+    let corrupt = |message: String| ClaimError::Corrupt {
+        commit: tip.to_string(),
+        message,
+    };
+    let tree = repo
+        .find_commit(tip)
+        .and_then(|c| c.tree())
+        .map_err(git_err("reading the claims commit"))?;
+    let Some(dir) = tree.get_name(live::DIR) else {
+        return Ok(out);
+    };
+    let dir = repo
+        .find_tree(dir.id())
+        .map_err(|e| corrupt(format!("{}: {e}", live::DIR)))?;
+    for entry in dir.iter() {
+        let name = entry.name().unwrap_or_default().to_string();
+        let at = format!("{}/{name}", live::DIR);
+        let blob = repo
+            .find_blob(entry.id())
+            .map_err(|e| corrupt(format!("{at}: {e}")))?;
+        let text =
+            std::str::from_utf8(blob.content()).map_err(|e| corrupt(format!("{at}: {e}")))?;
+        let state = Live::parse(text).map_err(|e| corrupt(format!("{at}: {e}")))?;
+        if name.strip_suffix(".toml") != Some(state.task.as_str())
+            || crate::task::id::validate_id(&state.task).is_err()
+        {
+            return Err(corrupt(format!("{at} holds the state of '{}'", state.task)));
+        }
+        out.insert(state.task.clone(), state);
+    }
+    Ok(out)
+}
+
 /// A change to the claims, decided on a [`ClaimSet`].
 pub enum Decision<T> {
     /// Nothing to write (e.g. the caller already holds the claim as asked).
     Keep(T),
-    /// Write these claims (replacing any of the same task) and remove these
-    /// tasks' claims, as one commit with `message`.
+    /// Write these claims (replacing any of the same task), remove these
+    /// tasks' claims, and change the live state so, as one commit with
+    /// `message`.
     Write {
         put: Vec<Claim>,
         remove: Vec<String>,
+        live: Vec<Change>,
         message: String,
         result: T,
     },
@@ -224,20 +320,18 @@ pub fn transact<T>(
             Via::Local => resolve(repo, CLAIMS_REF)?,
             Via::Remote(remote) => fetch(repo, remote)?,
         };
-        let set = ClaimSet {
-            tip,
-            claims: read_at(repo, tip)?,
-        };
-        let (put, remove, message, result) = match decide(&set)? {
+        let set = set_at(repo, tip)?;
+        let (put, remove, live, message, result) = match decide(&set)? {
             Decision::Keep(result) => return Ok(result),
             Decision::Write {
                 put,
                 remove,
+                live,
                 message,
                 result,
-            } => (put, remove, message, result),
+            } => (put, remove, live, message, result),
         };
-        let new = write_commit(repo, tip, &put, &remove, &message)?;
+        let new = write_commit(repo, tip, &put, &remove, &live, &message)?;
         let won = match via {
             Via::Local => move_ref(repo, CLAIMS_REF, tip, new, &message)?,
             Via::Remote(remote) => push(repo, remote, tip, new)?,
@@ -268,6 +362,7 @@ fn write_commit(
     tip: Option<Oid>,
     put: &[Claim],
     remove: &[String],
+    live: &[Change],
     message: &str,
 ) -> Result<Oid, ClaimError> {
     let parent = match tip {
@@ -300,6 +395,48 @@ fn write_commit(
         builder
             .insert(format!("{}.toml", claim.task), blob, FileMode::Blob.into())
             .map_err(git_err("building the claims tree"))?;
+    }
+    if !live.is_empty() {
+        let old_dir = match builder.get(live::DIR).ok().flatten() {
+            Some(e) => Some(
+                repo.find_tree(e.id())
+                    .map_err(git_err("reading the live state"))?,
+            ),
+            None => None,
+        };
+        let mut dir = repo
+            .treebuilder(old_dir.as_ref())
+            .map_err(git_err("building the live state"))?;
+        for change in live {
+            match change {
+                Change::Put(state) => {
+                    let blob = repo
+                        .blob(state.to_text().as_bytes())
+                        .map_err(git_err("writing a live state"))?;
+                    dir.insert(format!("{}.toml", state.task), blob, FileMode::Blob.into())
+                        .map_err(git_err("building the live state"))?;
+                }
+                Change::Remove(task) => {
+                    let name = format!("{task}.toml");
+                    if dir.get(&name).ok().flatten().is_some() {
+                        dir.remove(&name)
+                            .map_err(git_err("building the live state"))?;
+                    }
+                }
+            }
+        }
+        if dir.is_empty() {
+            if builder.get(live::DIR).ok().flatten().is_some() {
+                builder
+                    .remove(live::DIR)
+                    .map_err(git_err("building the claims tree"))?;
+            }
+        } else {
+            let id = dir.write().map_err(git_err("writing the live state"))?;
+            builder
+                .insert(live::DIR, id, FileMode::Tree.into())
+                .map_err(git_err("building the claims tree"))?;
+        }
     }
     let tree_id = builder
         .write()

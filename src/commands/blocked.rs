@@ -18,10 +18,27 @@ struct BlockedTask {
     blocked_by: Vec<Blocker>,
 }
 
+/// A blocker's status as every clone sees it: a dependency that failed or
+/// was escalated on its branch says so ("waits for X, which failed").
+pub fn merge_blockers(claims: &crate::claims::ClaimSet, blockers: &mut [Blocker]) {
+    for b in blockers {
+        if let Blocker::Dep { id, status } = b
+            && let Some(s) = claims.live.get(id.as_str()).and_then(|l| l.state.status())
+        {
+            *status = s;
+        }
+    }
+}
+
 pub fn run(ctx: &mut Ctx, _args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let cache = ctx.cache(&store)?;
-    let blocked = cache.blocked().map_err(StoreError::from)?;
+    let claims = crate::claims::read(&store.repo)?;
+    let mut blocked = cache.blocked().map_err(StoreError::from)?;
+    for (task, blockers) in &mut blocked {
+        task.status = claims.status_of(task);
+        merge_blockers(&claims, blockers);
+    }
     if ctx.ui.json {
         let out: Vec<BlockedTask> = blocked
             .into_iter()

@@ -25,7 +25,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let id = worktree::task_or_current(&store, args.id.as_deref())?;
     let who = args.worker.claimant_for(&store, &id)?;
-    let finished = worktree::done(&store, &id, &who.worker, args.message.as_deref())?;
+    let finished = worktree::done(&store, &id, &who, args.message.as_deref())?;
     if ctx.ui.json {
         ctx.ui.json_value(&finished)?;
     } else {

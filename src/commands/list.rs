@@ -28,13 +28,25 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         ctx.check_exists(&store, parent)?;
     }
     let cache = ctx.cache(&store)?;
-    let tasks = cache
+    // Statuses as every clone sees them: the files merged with the live
+    // state, so a task escalated on a worker branch lists as escalated here.
+    let live = crate::claims::read(&store.repo)?;
+    let mut statuses = args.status.clone();
+    if !statuses.is_empty() {
+        // The live state and claims change what open files show as.
+        statuses.extend([Status::Open, Status::InProgress]);
+    }
+    let mut tasks = cache
         .list(&ListFilter {
-            statuses: args.status,
+            statuses,
             all: args.all,
             parent: args.parent,
             label: args.label,
         })
         .map_err(crate::store::StoreError::from)?;
+    live.merge_into(&mut tasks);
+    if !args.status.is_empty() {
+        tasks.retain(|t| args.status.contains(&t.status));
+    }
     super::print_tasks(ctx, &tasks)
 }

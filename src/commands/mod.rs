@@ -4,6 +4,7 @@
 //! the result to the output layer). Shared rendering of tasks lives here.
 
 pub mod abandon;
+pub mod answer;
 pub mod blocked;
 pub mod check;
 pub mod claim;
@@ -33,6 +34,7 @@ pub mod receipt;
 pub mod receipts;
 pub mod release;
 pub mod reopen;
+pub mod retry;
 pub mod review;
 pub mod run;
 pub mod show;
@@ -105,6 +107,8 @@ pub enum Command {
     Close(close::Args),
     Reopen(reopen::Args),
     Note(note::Args),
+    Answer(answer::Args),
+    Retry(retry::Args),
     #[command(subcommand)]
     Dep(dep::DepCommand),
     Ready(ready::Args),
@@ -165,6 +169,8 @@ pub fn run(cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
         Command::Close(args) => close::run(ctx, args),
         Command::Reopen(args) => reopen::run(ctx, args),
         Command::Note(args) => note::run(ctx, args),
+        Command::Answer(args) => answer::run(ctx, args),
+        Command::Retry(args) => retry::run(ctx, args),
         Command::Dep(cmd) => dep::run(ctx, cmd),
         Command::Ready(args) => ready::run(ctx, args),
         Command::Blocked(args) => blocked::run(ctx, args),
@@ -374,9 +380,7 @@ pub fn task_set(
         below.retain(|t| t.kind != crate::task::Kind::Epic && t.status != Status::Closed);
         return Ok(below);
     }
-    let claimed = crate::claims::claimed_ids(&store.repo)?
-        .into_iter()
-        .collect();
+    let claimed = crate::claims::taken_ids(&store.repo)?.into_iter().collect();
     Ok(cache
         .ready(None, 0, &claimed)
         .map_err(crate::store::StoreError::from)?)

@@ -15,6 +15,21 @@ pub struct Args {
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let changed = edit::note(&store, &args.id, &args.text)?;
+    // On an escalated task a note is an answer: every clone sees it, and
+    // the next attempt gets it.
+    let escalated = crate::claims::read(&store.repo).ok().is_some_and(|s| {
+        s.live
+            .get(&args.id)
+            .is_some_and(|l| l.state == crate::claims::live::Outcome::Escalated)
+    });
+    if escalated {
+        let who = crate::work::claim::Claimant {
+            worker: store.actor(),
+            ttl: std::time::Duration::ZERO,
+            via: crate::work::claim::via(&store, None),
+        };
+        crate::work::live::answer(&store, &args.id, &who, &args.text, false)?;
+    }
     if ctx.ui.json {
         ctx.ui.json_value(&changed.task)?;
     } else {

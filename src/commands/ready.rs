@@ -25,10 +25,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         ctx.check_exists(&store, parent)?;
     }
     let cache = ctx.cache(&store)?;
-    // Claimed tasks are taken, whatever their file says.
-    let claimed: HashSet<String> = crate::claims::claimed_ids(&store.repo)?
-        .into_iter()
-        .collect();
+    // Claimed tasks, and tasks whose live state waits for a person or a
+    // landing, are taken, whatever their file says.
+    let claimed: HashSet<String> = crate::claims::taken_ids(&store.repo)?.into_iter().collect();
     if ctx.ui.json {
         // The cache holds each task's JSON: stream it without re-encoding.
         let out = ctx.ui.out();

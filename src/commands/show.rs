@@ -22,22 +22,37 @@ struct Shown<'a> {
     /// Who holds the task, when it is claimed.
     #[serde(skip_serializing_if = "Option::is_none")]
     claim: Option<&'a crate::claims::Claim>,
+    /// Its live state (how its last attempt ended, the question, the
+    /// answers), the same in every clone; `status` above already merges it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<&'a crate::claims::live::Live>,
+    /// What the task file says, when the live state says otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_status: Option<crate::task::Status>,
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
-    let task = store.read_task(&args.id)?;
+    let mut task = store.read_task(&args.id)?;
     let cache = ctx.cache(&store)?;
-    let blockers = cache.blockers_of(&task.id).map_err(StoreError::from)?;
-    let children = cache.children(&task.id).map_err(StoreError::from)?;
     let claims = crate::claims::read(&store.repo)?;
+    let mut blockers = cache.blockers_of(&task.id).map_err(StoreError::from)?;
+    super::blocked::merge_blockers(&claims, &mut blockers);
+    let mut children = cache.children(&task.id).map_err(StoreError::from)?;
+    claims.merge_into(&mut children);
     let claim = claims.claims.get(task.id.as_str());
+    let live = claims.live.get(task.id.as_str());
+    let file = task.status;
+    task.status = claims.status_of(&task);
+    let file_status = (file != task.status).then_some(file);
     if ctx.ui.json {
         ctx.ui.json_value(&Shown {
             task: &task,
             blocked_by: &blockers,
             children: children.iter().map(|c| c.id.as_str()).collect(),
             claim,
+            live,
+            file_status,
         })?;
         return Ok(());
     }
@@ -62,6 +77,38 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     }
     for b in &blockers {
         ui.line(field("blocked", paint(ui::WARN, b)))?;
+    }
+    if let Some(l) = live {
+        let what = match l.state {
+            crate::claims::live::Outcome::Escalated => "question",
+            crate::claims::live::Outcome::LeftOut => "verdict",
+            _ => "reason",
+        };
+        ui.line(field(
+            "live",
+            format!(
+                "{} by {} at {} (attempts: {})",
+                l.state, l.by, l.at, l.attempts
+            ),
+        ))?;
+        if let Some(r) = &l.reason {
+            ui.line(field(what, r.trim_end().to_string()))?;
+        }
+        if let Some(log) = &l.log {
+            ui.line(field("log", log.clone()))?;
+        }
+        for a in &l.answers {
+            ui.line(field("answer", format!("{} ({}): {}", a.by, a.at, a.text)))?;
+        }
+        if l.state.needs_person() {
+            ui.line(field(
+                "to go on",
+                format!(
+                    "git batch answer {} TEXT --retry  (or: git batch retry {})",
+                    task.id, task.id
+                ),
+            ))?;
+        }
     }
     if let Some(c) = claim {
         let expired = if c.is_expired(crate::time::now()) {

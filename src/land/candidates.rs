@@ -20,6 +20,10 @@ pub(super) fn candidates(
     let mut out = Vec::new();
     // Local worker branches win over work shared by other clones under
     // refs/batch/work/ (fetched), used for tasks without a local branch.
+    // A branch the tests already left out waits until it moves on.
+    let verdicts = crate::claims::read(repo)
+        .map(|s| s.live)
+        .unwrap_or_default();
     let tips = worker_tips(
         repo,
         &[
@@ -30,6 +34,12 @@ pub(super) fn candidates(
     for (id, tip) in tips {
         let id = id.as_str();
         if only.is_some_and(|o| !o.iter().any(|x| x == id)) {
+            continue;
+        }
+        if verdicts.get(id).is_some_and(|l| {
+            l.state == crate::claims::live::Outcome::LeftOut
+                && l.commit.as_deref() == Some(tip.to_string().as_str())
+        }) {
             continue;
         }
         if let Some(mut task) = crate::store::at_commit::task_at(repo, Some(tip), id)

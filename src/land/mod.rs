@@ -88,6 +88,10 @@ pub struct LeftOut {
     /// The test log that found it (`test` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<PathBuf>,
+    /// The branch commit that was left out (`test` only): it is not tried
+    /// again until the branch moves past it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 /// Why a landing left a task out (`reason` in JSON, snake_case).
@@ -154,6 +158,10 @@ pub fn land(store: &Store, opts: &Options) -> Result<Report, LandError> {
         ..Report::default()
     };
     let wt_path = common.join("batch").join("land-worktree");
+    // The verdicts of earlier landings (any clone's) decide what is tried.
+    if let Via::Remote(remote) = claims_via(store, opts) {
+        claims::refresh(&store.repo, remote)?;
+    }
     for attempt in 1..=opts.attempts.max(1) {
         report.attempts = attempt;
         let base = fetch_base(store, opts)?;
@@ -174,7 +182,7 @@ pub fn land(store: &Store, opts: &Options) -> Result<Report, LandError> {
                 // tasks are closed on the base, and nothing else will let
                 // them go. Best effort, like the tidy-up of what another
                 // clone landed.
-                let _ = release_landed(store, opts, base);
+                let _ = release_landed(store, opts, base, &report.left_out);
                 report.removed = sweep(store, base).unwrap_or_default();
             }
             return Ok(report);
@@ -296,8 +304,15 @@ fn claims_via<'a>(store: &Store, opts: &'a Options) -> Via<'a> {
     }
 }
 
-/// Releases the claims of tasks that are closed at `base` (landed).
-fn release_landed(store: &Store, opts: &Options, base: Oid) -> Result<(), LandError> {
+/// Releases the claims and forgets the live state of tasks that are closed
+/// at `base` (landed), and records the tasks the tests left out, in one step.
+fn release_landed(
+    store: &Store,
+    opts: &Options,
+    base: Oid,
+    left_out: &[LeftOut],
+) -> Result<(), LandError> {
+    use claims::live::{Change, Live, Outcome};
     claims::transact(&store.repo, claims_via(store, opts), |set| {
         let gone: Vec<String> = set
             .claims
@@ -305,18 +320,40 @@ fn release_landed(store: &Store, opts: &Options, base: Oid) -> Result<(), LandEr
             .filter(|id| closed_at(store, base, id))
             .cloned()
             .collect();
-        if gone.is_empty() {
+        let mut live: Vec<Change> = set
+            .live
+            .keys()
+            .filter(|id| closed_at(store, base, id))
+            .map(|id| Change::Remove(id.clone()))
+            .collect();
+        for l in left_out.iter().filter(|l| l.reason == LeftOutReason::Test) {
+            let earlier = set.live.get(&l.id);
+            if earlier.is_some_and(|e| e.state == Outcome::LeftOut && e.commit == l.commit) {
+                continue;
+            }
+            let mut state = Live::next(earlier, &l.id, Outcome::LeftOut, &opts.worker);
+            state.commit = l.commit.clone();
+            state.reason = Some(l.detail.clone());
+            state.log = l.log.as_ref().map(|p| p.display().to_string());
+            live.push(Change::Put(state));
+        }
+        if gone.is_empty() && live.is_empty() {
             return Ok(Decision::Keep(()));
         }
+        let what = if gone.is_empty() {
+            "record the landing's verdicts".to_string()
+        } else {
+            format!("release {} (landed)", gone.join(" "))
+        };
         Ok(Decision::Write {
             message: format!(
-                "release {} by {} at {} (landed)",
-                gone.join(" "),
+                "{what} by {} at {}",
                 opts.worker,
                 crate::time::format(crate::time::now())
             ),
             put: vec![],
             remove: gone,
+            live,
             result: (),
         })
     })?;
@@ -391,6 +428,7 @@ fn stack_round(
                 reason,
                 detail,
                 log: None,
+                commit: None,
             });
         }
     }
@@ -440,6 +478,7 @@ fn test_round(
             tail.join("\n")
         ),
         log: Some(log),
+        commit: Some(c.tip.to_string()),
     }))
 }
 

@@ -93,7 +93,7 @@ pub(super) fn cleanup(
 ) -> Result<(), LandError> {
     // The landed tasks are closed at the new tip: the one release of
     // landed claims (also what a landing killed after its push left).
-    release_landed(store, opts, tip)?;
+    release_landed(store, opts, tip, &report.left_out)?;
     let _turn = program::worktree_turn(store.repo.commondir())?;
     for id in &report.landed {
         if let Some(path) = worktree::find_worktree(&store.repo, id)? {

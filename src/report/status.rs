@@ -228,9 +228,28 @@ impl<'a> Facts<'a> {
         let failure_log = |t: &Task| t.failure.as_ref().and_then(|f| f.log.clone());
         let main_status = main.as_ref().map(|t| t.status);
         let branch_status = branch.as_ref().map(|t| t.status);
+        let live = self
+            .claims
+            .live
+            .get(id)
+            .filter(|l| l.state.status().is_some());
         if main_status == Some(Status::Closed) {
             line.state = LineState::Closed;
             line.landed = main.as_ref().and_then(|t| t.landed.clone());
+        } else if let Some(l) = live {
+            // The shared live state: the same in every clone.
+            let s = l.state.status().expect("filtered");
+            line.state = LineState::of(s);
+            line.attempts = line.attempts.max(l.attempts);
+            if s != Status::Done {
+                line.reason = l.reason.clone();
+                if let Some(log) = &l.log {
+                    line.log = Some(PathBuf::from(log));
+                }
+            }
+            if let Some(c) = self.claims.claims.get(id) {
+                line.worker = Some(c.worker.clone());
+            }
         } else if let Some(s @ (Status::Done | Status::Failed | Status::Escalated)) = branch_status
         {
             line.state = LineState::of(s);

@@ -197,6 +197,8 @@ impl<'a> Pool<'a> {
                 entry.attempts = 0;
                 entry.finished_at = None;
                 self.rerun.insert(id.clone());
+                // Every clone's readers see it queued again, answers kept.
+                crate::work::live::retry(self.store, &id, &self.claimant())?;
                 continue;
             }
             if entry.state != TaskState::Running {
@@ -441,6 +443,26 @@ impl<'a> Pool<'a> {
             let wt = match worktree::start(self.store, &cache, &Target::Id(id.clone()), &who) {
                 Ok(s) => s,
                 Err(WorkError::Claim(e)) if e.is_lost_race() => continue,
+                Err(WorkError::Claim(claims::ClaimError::Waiting {
+                    state: live,
+                    reason,
+                    ..
+                })) => {
+                    // Another run or clone ended it: where it stands now.
+                    use crate::claims::live::Outcome;
+                    let final_state = match live {
+                        Outcome::Escalated => TaskState::Escalated,
+                        Outcome::Done => TaskState::Elsewhere,
+                        _ => TaskState::Failed,
+                    };
+                    let why = format!(
+                        "{live} (live state){}",
+                        reason.map(|r| format!(": {r}")).unwrap_or_default()
+                    );
+                    state.get_mut(&id).last_error = Some(why.clone());
+                    self.record_final(state, &id, final_state, on_event, &why);
+                    continue;
+                }
                 Err(WorkError::NotOpen { .. } | WorkError::Blocked { .. }) => continue,
                 Err(
                     e @ (WorkError::Scope { .. }
@@ -474,15 +496,13 @@ impl<'a> Pool<'a> {
     ) -> Result<(), RunError> {
         let entry = state.get(id).clone();
         let attempt = entry.attempts + 1;
-        let others = claims::read(&self.store.repo)
-            .map(|set| {
-                set.claims
-                    .values()
-                    .filter(|c| c.task != id)
-                    .map(|c| (c.task.clone(), c.scope.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let set = claims::read(&self.store.repo).unwrap_or_default();
+        let others = set
+            .claims
+            .values()
+            .filter(|c| c.task != id)
+            .map(|c| (c.task.clone(), c.scope.clone()))
+            .collect();
         let context = worker::context_text(
             task,
             &Context {
@@ -490,6 +510,7 @@ impl<'a> Pool<'a> {
                 attempts: self.opts.retries + 1,
                 previous_error: entry.last_error.as_deref(),
                 others,
+                live: set.live.get(id),
             },
         );
         std::fs::create_dir_all(&self.logs).map_err(io("creating", &self.logs))?;

@@ -17,6 +17,9 @@ pub struct Context<'a> {
     pub previous_error: Option<&'a str>,
     /// Scopes held by other workers right now: `(task, globs)`.
     pub others: Vec<(String, Vec<String>)>,
+    /// The task's live state: an earlier attempt's question and the
+    /// answers people gave.
+    pub live: Option<&'a crate::claims::live::Live>,
 }
 
 /// The text of the context file: what to do, where, and how to report.
@@ -69,6 +72,39 @@ pub fn context_text(task: &Task, ctx: &Context<'_>) -> String {
         attempt = ctx.attempt,
         attempts = ctx.attempts,
     ));
+    let asked = ctx.live.and_then(|l| {
+        let question = (l.state == crate::claims::live::Outcome::Retry || l.state.needs_person())
+            .then_some(l.reason.as_deref())
+            .flatten();
+        (question.is_some() || !l.answers.is_empty()).then_some((question, &l.answers))
+    });
+    if asked.is_some() || !task.notes.is_empty() {
+        text.push_str("\n## What people said\n\n");
+        if let Some((question, answers)) = asked {
+            if let Some(q) = question {
+                text.push_str(&format!(
+                    "An earlier attempt stopped on: {}\n\n",
+                    q.trim_end()
+                ));
+            }
+            for a in answers {
+                text.push_str(&format!(
+                    "- answer by {} ({}): {}\n",
+                    a.by,
+                    a.at,
+                    a.text.trim_end()
+                ));
+            }
+        }
+        for n in &task.notes {
+            text.push_str(&format!(
+                "- note by {} ({}): {}\n",
+                n.by,
+                n.at,
+                n.text.trim_end()
+            ));
+        }
+    }
     if let Some(err) = ctx.previous_error {
         text.push_str(&format!(
             "\n## The previous attempt failed\n\n```\n{}\n```\n",

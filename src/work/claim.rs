@@ -129,6 +129,7 @@ fn claim_id(
                     message: message("renew", id, &who.worker),
                     put: vec![renewed.clone()],
                     remove: vec![],
+                    live: vec![],
                     result: Some(Claimed {
                         claim: renewed,
                         renewed: true,
@@ -146,6 +147,13 @@ fn claim_id(
         if task.status != Status::Open {
             return Ok(Decision::Keep(None));
         }
+        if let Some(l) = set.live.get(id).filter(|l| !l.state.may_start()) {
+            return Err(ClaimError::Waiting {
+                task: id.to_string(),
+                state: l.state,
+                reason: l.reason.clone(),
+            });
+        }
         if let Some((other, overlap)) = claims::find_overlap(set, id, &scope)? {
             return Err(ClaimError::Overlap {
                 task: id.to_string(),
@@ -161,6 +169,7 @@ fn claim_id(
             message: message(verb, id, &who.worker),
             put: vec![fresh.clone()],
             remove: vec![],
+            live: vec![],
             result: Some(Claimed {
                 claim: fresh.clone(),
                 renewed: false,
@@ -231,6 +240,10 @@ fn claim_next(
     Ok(claims::transact(&store.repo, who.via, |set: &ClaimSet| {
         let mut held = 0;
         for (c, scope) in &usable {
+            if set.live.get(&c.id).is_some_and(|l| !l.state.may_start()) {
+                // Waits for a person (or its landing): not anybody's turn.
+                continue;
+            }
             if set.claims.contains_key(&c.id) || claims::find_overlap(set, &c.id, scope)?.is_some()
             {
                 held += 1;
@@ -241,6 +254,7 @@ fn claim_next(
                 message: message("claim", &c.id, &who.worker),
                 put: vec![claim.clone()],
                 remove: vec![],
+                live: vec![],
                 result: Claimed {
                     claim,
                     renewed: false,
@@ -279,13 +293,14 @@ pub fn release(
             message: message("release", id, &who.worker),
             put: vec![],
             remove: vec![id.to_string()],
+            live: vec![],
             result: c.clone(),
         })
     })?)
 }
 
 /// The message of a claims commit: `<verb> <task> by <worker> at <time>`.
-fn message(verb: &str, task: &str, worker: &str) -> String {
+pub(super) fn message(verb: &str, task: &str, worker: &str) -> String {
     format!(
         "{verb} {task} by {worker} at {}",
         crate::time::format(crate::time::now())

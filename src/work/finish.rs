@@ -4,9 +4,11 @@
 //! escalated task when it is started again. Commits go through the git
 //! program so that the repository's hooks run.
 
-use super::claim::{self, Claimant};
+use super::claim::Claimant;
+use super::live::{self, Ending};
 use super::worktree::{ScopeCheck, current_task, scope_violations, worktree_store};
 use super::{WorkError, branch_of};
+use crate::claims::live::Outcome;
 use crate::git::git_err;
 use crate::git::program::{self, Git, Hooks};
 use crate::store::Store;
@@ -30,9 +32,10 @@ pub struct Finished {
 pub fn done(
     store: &Store,
     id: &str,
-    worker: &str,
+    who: &Claimant<'_>,
     message: Option<&str>,
 ) -> Result<Finished, WorkError> {
+    let worker = who.worker.as_str();
     let wt = worktree_store(store, id)?;
     let ScopeCheck {
         outside,
@@ -67,6 +70,13 @@ pub fn done(
             return Err(e);
         }
     };
+    // Every clone sees it finished (and none hands it out) until it lands.
+    let ending = Ending {
+        commit: commit.clone().or_else(|| tip_of(&wt)),
+        attempts: 1,
+        ..Ending::default()
+    };
+    live::record(store, id, who, Outcome::Done, &ending)?;
     let mut files = files;
     let rel = Store::task_rel(id);
     if !files.contains(&rel) {
@@ -191,10 +201,21 @@ pub fn give_up(
         reason.lines().next().unwrap_or("")
     );
     let commit = commit_with_hooks(&wt, &message, &who.worker, &paths)?;
-    match claim::release(store, id, who, true) {
-        Ok(_) | Err(WorkError::Claim(crate::claims::ClaimError::NotClaimed { .. })) => {}
-        Err(e) => return Err(e),
-    }
+    // The claim goes and the end is recorded in one step: no other clone
+    // can take the task in between, and every clone sees why it stopped.
+    let ending = Ending {
+        commit: commit.clone().or_else(|| tip_of(&wt)),
+        reason: Some(why.reason.to_string()),
+        log: why.log.map(|l| l.display().to_string()),
+        attempts: why.attempt.unwrap_or(1),
+        release: true,
+    };
+    let state = if status == Status::Escalated {
+        Outcome::Escalated
+    } else {
+        Outcome::Failed
+    };
+    live::record(store, id, who, state, &ending)?;
     Ok(Finished {
         id: id.to_string(),
         status,
@@ -236,6 +257,12 @@ pub(super) fn reopen_on_branch(
         &paths,
     )?;
     Ok(Some(was))
+}
+
+/// The commit the worktree's HEAD is at.
+fn tip_of(wt: &Store) -> Option<String> {
+    let head = wt.repo.head().ok()?.target()?;
+    Some(head.to_string())
 }
 
 /// The task's new status on its branch, with a note saying why, written to

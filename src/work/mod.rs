@@ -4,6 +4,7 @@
 
 pub mod claim;
 pub mod finish;
+pub mod live;
 pub mod receipt;
 pub mod worktree;
 

@@ -208,7 +208,23 @@ impl Pool<'_> {
             let check = worktree::worktree_store(self.store, id)
                 .and_then(|wt| worktree::scope_violations(self.store, &wt, id));
             return match check {
-                Ok(c) if c.outside.is_empty() => None,
+                Ok(c) if c.outside.is_empty() => {
+                    let ending = crate::work::live::Ending {
+                        commit: worktree::branch_tip(&self.store.repo, id).map(|o| o.to_string()),
+                        attempts: 1,
+                        ..Default::default()
+                    };
+                    let recorded = crate::work::live::record(
+                        self.store,
+                        id,
+                        &self.claimant(),
+                        crate::claims::live::Outcome::Done,
+                        &ending,
+                    );
+                    recorded
+                        .err()
+                        .map(|e| format!("could not record it done: {e}"))
+                }
                 Ok(c) => Some(format!(
                     "`done` refused: changes outside its scope ({}): {}",
                     c.globs.join(" "),
@@ -217,7 +233,7 @@ impl Pool<'_> {
                 Err(e) => Some(format!("`done` refused: {e}")),
             };
         }
-        match worktree::done(self.store, id, &self.opts.worker, None) {
+        match worktree::done(self.store, id, &self.claimant(), None) {
             Ok(_) => None,
             Err(e) => Some(format!("`done` refused: {e}")),
         }

@@ -1,0 +1,136 @@
+//! A task's live state as workers and people change it (see
+//! [`crate::claims::live`]): the end of an attempt recorded with the release
+//! of its claim in one step, a person's answer, a retry, and forgetting it.
+
+use super::WorkError;
+use super::claim::{Claimant, message};
+use crate::claims::live::{Answer, Change, Live, Outcome};
+use crate::claims::{self, ClaimError, Decision};
+use crate::store::{Store, StoreError};
+
+/// How an attempt ended, for [`record`].
+#[derive(Debug, Clone, Default)]
+pub struct Ending {
+    pub commit: Option<String>,
+    pub reason: Option<String>,
+    pub log: Option<String>,
+    /// Attempts that ran to this end (added to the count).
+    pub attempts: u32,
+    /// Let go of the claim (held by `who`, or expired) in the same step.
+    pub release: bool,
+}
+
+/// Records `id`'s live state `state` (keeping its answers and attempts),
+/// and with `release` lets go of its claim, as one compare-and-swap.
+pub fn record(
+    store: &Store,
+    id: &str,
+    who: &Claimant<'_>,
+    state: Outcome,
+    ending: &Ending,
+) -> Result<Live, WorkError> {
+    crate::task::id::validate_id(id).map_err(StoreError::from)?;
+    let clone = crate::git::identity::clone_id(&store.repo);
+    Ok(claims::transact(&store.repo, who.via, |set| {
+        let mut live = Live::next(set.live.get(id), id, state, &who.worker);
+        live.clone = Some(clone.clone());
+        live.commit = ending.commit.clone();
+        live.reason = ending.reason.clone();
+        live.log = ending.log.clone();
+        live.attempts += ending.attempts;
+        let remove = match set.claims.get(id) {
+            Some(c)
+                if ending.release
+                    && (c.held_by(&who.worker, &clone) || c.is_expired(crate::time::now())) =>
+            {
+                vec![id.to_string()]
+            }
+            _ => vec![],
+        };
+        Ok(Decision::Write {
+            message: message(state.as_str(), id, &who.worker),
+            put: vec![],
+            remove,
+            live: vec![Change::Put(live.clone())],
+            result: live,
+        })
+    })?)
+}
+
+/// A person's answer to `id` (escalated or failed): kept with its live
+/// state for the next attempt, which `retry` (here: `then_retry`) queues.
+pub fn answer(
+    store: &Store,
+    id: &str,
+    who: &Claimant<'_>,
+    text: &str,
+    then_retry: bool,
+) -> Result<Live, WorkError> {
+    crate::task::id::validate_id(id).map_err(StoreError::from)?;
+    Ok(claims::transact(&store.repo, who.via, |set| {
+        let Some(earlier) = set.live.get(id) else {
+            return Err(ClaimError::NoQuestion { task: id.into() });
+        };
+        let state = if then_retry && earlier.state != Outcome::Done {
+            Outcome::Retry
+        } else {
+            earlier.state
+        };
+        let mut live = earlier.clone();
+        live.state = state;
+        live.answers.push(Answer {
+            at: crate::time::now_text(),
+            by: who.worker.clone(),
+            text: text.to_string(),
+        });
+        Ok(Decision::Write {
+            message: message("answer", id, &who.worker),
+            put: vec![],
+            remove: vec![],
+            live: vec![Change::Put(live.clone())],
+            result: live,
+        })
+    })?)
+}
+
+/// Queues a failed, escalated or left-out task again: its live state says
+/// `retry` (answers and attempts kept), so it is ready like an open task.
+/// `None` when it had no live state (nothing held it back).
+pub fn retry(store: &Store, id: &str, who: &Claimant<'_>) -> Result<Option<Live>, WorkError> {
+    crate::task::id::validate_id(id).map_err(StoreError::from)?;
+    Ok(claims::transact(&store.repo, who.via, |set| {
+        let Some(earlier) = set.live.get(id) else {
+            return Ok(Decision::Keep(None));
+        };
+        if earlier.state == Outcome::Retry {
+            return Ok(Decision::Keep(Some(earlier.clone())));
+        }
+        let mut live = earlier.clone();
+        live.state = Outcome::Retry;
+        live.at = crate::time::now_text();
+        live.by = who.worker.clone();
+        Ok(Decision::Write {
+            message: message("retry", id, &who.worker),
+            put: vec![],
+            remove: vec![],
+            live: vec![Change::Put(live.clone())],
+            result: Some(live),
+        })
+    })?)
+}
+
+/// Forgets `id`'s live state (a person reopened it, or it landed).
+pub fn forget(store: &Store, id: &str, who: &Claimant<'_>) -> Result<(), WorkError> {
+    Ok(claims::transact(&store.repo, who.via, |set| {
+        if !set.live.contains_key(id) {
+            return Ok(Decision::Keep(()));
+        }
+        Ok(Decision::Write {
+            message: message("forget", id, &who.worker),
+            put: vec![],
+            remove: vec![],
+            live: vec![Change::Remove(id.to_string())],
+            result: (),
+        })
+    })?)
+}

@@ -16,6 +16,7 @@ mod git_runner;
 mod guard;
 mod land;
 mod layers;
+mod live;
 mod locks;
 mod output;
 mod plan;

@@ -155,10 +155,34 @@ impl ClaimError {
     }
 }
 
-/// The claims as this clone last saw them (no network).
+/// The claims as this clone last saw them (no network): the claims ref, or
+/// the remote's as a plain `git fetch` last brought it (the refspec
+/// [`crate::git::remote::ensure_refspecs`] adds) when that is newer.
 pub fn read(repo: &Repository) -> Result<ClaimSet, ClaimError> {
-    let tip = resolve(repo, CLAIMS_REF)?;
-    set_at(repo, tip)
+    set_at(repo, current_tip(repo)?)
+}
+
+/// The newest claims commit this clone has: the claims ref, unless a
+/// remote's, fetched since, descends from it.
+fn current_tip(repo: &Repository) -> Result<Option<Oid>, ClaimError> {
+    let local = resolve(repo, CLAIMS_REF)?;
+    let fetched = repo
+        .references_glob(git::refs::CLAIMS_TRACKING_GLOB)
+        .map_err(git_err("listing the fetched claims"))?
+        .flatten()
+        .filter_map(|r| r.target())
+        .collect::<Vec<_>>();
+    let mut tip = local;
+    for f in fetched {
+        let newer = match tip {
+            None => true,
+            Some(t) => t != f && repo.graph_descendant_of(f, t).unwrap_or(false),
+        };
+        if newer {
+            tip = Some(f);
+        }
+    }
+    Ok(tip)
 }
 
 /// The claims and live state at commit `tip` of the claims ref.
@@ -174,7 +198,7 @@ pub fn set_at(repo: &Repository, tip: Option<Oid>) -> Result<ClaimSet, ClaimErro
 /// claims by the names of the tree entries alone, no blob reads; only the
 /// live states (tasks in flight, few) are read.
 pub fn taken_ids(repo: &Repository) -> Result<Vec<String>, ClaimError> {
-    let tip = resolve(repo, CLAIMS_REF)?;
+    let tip = current_tip(repo)?;
     let Some(tip) = tip else {
         return Ok(Vec::new());
     };

@@ -450,6 +450,25 @@ impl Ctx {
                 ".batch/config.toml: unknown key '{key}' (ignored; a newer git-batch may use it)"
             ));
         }
+        // A plain `git fetch` then brings the live state of other clones.
+        // The first time, this clone fetches them itself.
+        if let Some(remote) = &store.config.remote {
+            let first = crate::git::remote::ensure_refspecs(&store.repo, remote)
+                .map_err(|e| e.to_string())
+                .and_then(|added| match added {
+                    true => crate::claims::refresh(&store.repo, remote)
+                        .map_err(|e| e.to_string())
+                        .and_then(|()| {
+                            crate::git::remote::fetch_work(&store.repo, remote)
+                                .map_err(|e| e.to_string())
+                        }),
+                    false => Ok(()),
+                });
+            if let Err(e) = first {
+                self.ui
+                    .warn(format!("could not fetch refs/batch/* from {remote}: {e}"));
+            }
+        }
         Ok(store)
     }
 

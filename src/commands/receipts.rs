@@ -23,8 +23,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let id = worktree::task_or_current(&store, args.id.as_deref())?;
     ctx.check_exists(&store, &id)?;
-    let path = receipt::location(&store, &id)?;
-    let text = match receipt::read(&path) {
+    let mut path = receipt::location(&store, &id)?;
+    let mut text = match receipt::read(&path) {
         Ok(text) => text,
         Err(e) => {
             return Err(
@@ -32,6 +32,18 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             );
         }
     };
+    // Without a worktree here: the work another clone shared (a failed or
+    // escalated task's partial receipt) when it has more.
+    if worktree::find_worktree(&store.repo, &id)?.is_none() {
+        let work = crate::git::refs::work(&id);
+        if let Ok(tip) = store.repo.refname_to_id(&work) {
+            let shared = crate::store::at_commit::receipt_lines_at(&store.repo, tip, &id);
+            if shared.len() > text.lines().count() {
+                text = shared.iter().map(|l| format!("{l}\n")).collect();
+                path = std::path::PathBuf::from(work);
+            }
+        }
+    }
     if ctx.ui.json {
         let lines = text.lines().map(String::from).collect();
         ctx.ui.json_value(&Receipt { id, path, lines })?;

@@ -56,6 +56,15 @@ pub fn claims_tracking(remote: &str) -> String {
     format!("refs/batch/remotes/{remote}/claims")
 }
 
+/// Every remote's claims as last fetched.
+pub const CLAIMS_TRACKING_GLOB: &str = "refs/batch/remotes/*/claims";
+
+/// The refspec that makes a plain `git fetch` of `remote` bring its claims
+/// (and with them the live state).
+pub fn claims_refspec(remote: &str) -> String {
+    format!("+{CLAIMS}:{}", claims_tracking(remote))
+}
+
 /// A ref of this process's own, for one fetch of the claims.
 pub fn claims_scratch() -> String {
     format!("refs/batch/tmp/claims-{}", std::process::id())

@@ -329,7 +329,10 @@ pub fn check_claims_update(
             .find_commit(oid)
             .map_err(git2_err("reading a claims commit"))?;
         report.commits += 1;
-        let after = match crate::claims::read_at(repo, Some(oid)) {
+        // The live state next to the claims must read too.
+        let after = match crate::claims::read_at(repo, Some(oid))
+            .and_then(|c| crate::claims::live_at(repo, Some(oid)).map(|_| c))
+        {
             Ok(claims) => claims,
             Err(e) => {
                 report.problems.push(bad(oid, e.to_string()));

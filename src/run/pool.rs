@@ -8,7 +8,6 @@ use super::worker::{self, Context, Spawn};
 use super::{Event, EventKind, Options, RunError, Waiting, interrupts, io};
 use crate::claims::{self, Via};
 use crate::git::git_err;
-use crate::git::program::Git;
 use crate::land::LeftOut;
 use crate::store::{Store, StoreError};
 use crate::task::{Kind, Status};

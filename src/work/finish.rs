@@ -216,6 +216,10 @@ pub fn give_up(
         Outcome::Failed
     };
     live::record(store, id, who, state, &ending)?;
+    // Its partial work and receipt, for every clone to see.
+    if let crate::claims::Via::Remote(remote) = who.via {
+        crate::git::remote::share_work(&store.repo, remote, id)?;
+    }
     Ok(Finished {
         id: id.to_string(),
         status,

@@ -143,6 +143,13 @@ impl TestEnv {
         self.ok(&all).trim().to_string()
     }
 
+    /// Creates a task in `dir` (another clone) and returns its id.
+    pub fn create_in(&self, dir: &Path, args: &[&str]) -> String {
+        let mut all = vec!["create"];
+        all.extend_from_slice(args);
+        self.ok_in(dir, &all).trim().to_string()
+    }
+
     pub fn git(&self, args: &[&str]) -> String {
         self.git_in(&self.repo, args)
     }

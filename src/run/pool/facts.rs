@@ -46,7 +46,14 @@ impl Pool<'_> {
         {
             return Some((TaskState::Elsewhere, "landed already"));
         }
-        let rerun = self.rerun.contains(id);
+        // Queued again by a person (the live state says so, in any clone):
+        // a failed or escalated end on its branch is the past.
+        let rerun = self.rerun.contains(id)
+            || claims::read(repo).is_ok_and(|s| {
+                s.live
+                    .get(id)
+                    .is_some_and(|l| l.state == crate::claims::live::Outcome::Retry)
+            });
         match self.branch_status(id) {
             Some(Status::Done) => return Some((TaskState::Done, "found done on its branch")),
             Some(Status::Failed) if !rerun => {

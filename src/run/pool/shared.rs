@@ -11,22 +11,7 @@ impl Pool<'_> {
         let Some(remote) = &self.opts.remote else {
             return;
         };
-        let spec = format!(
-            "+{}:{}",
-            crate::git::refs::worker_branch_ref(id),
-            crate::git::refs::work(id)
-        );
-        let pushed = Git::new(&self.store.root)
-            .args([
-                "push",
-                "--quiet",
-                "--no-verify",
-                "--",
-                remote.as_str(),
-                &spec,
-            ])
-            .ok();
-        if let Err(e) = pushed {
+        if let Err(e) = crate::git::remote::share_work(&self.store.repo, remote, id) {
             let detail = format!("could not share its branch through {remote}: {e}");
             self.event(state, on_event, EventKind::Warning, Some(id), detail);
         }

@@ -1,0 +1,166 @@
+//! The live state through a real bare remote, seen from two clones: an
+//! escalation in one is seen, answered and queued again from the other,
+//! and the rerun gets the answer and lands; a failed task is never handed
+//! to another agent; a plain `git fetch` is all a clone needs.
+
+use crate::common::TestEnv;
+use std::path::{Path, PathBuf};
+
+/// Clone A (the env's repository) with `remote = "origin"` in its config,
+/// the bare remote, and clone B of it.
+fn two_clones() -> (TestEnv, PathBuf, PathBuf) {
+    let env = TestEnv::new();
+    let bare = env.dir.path().join("origin.git");
+    env.git(&["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
+    env.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
+    let config = env.read(".batch/config.toml");
+    // At the top: after a [table] header it would belong to that table.
+    env.write(
+        ".batch/config.toml",
+        &format!("remote = \"origin\"\n{config}"),
+    );
+    env.git(&["commit", "-q", "-am", "share through origin"]);
+    env.git(&["push", "-q", "-u", "origin", "main"]);
+    let b = env.clone_of(&bare, "b");
+    (env, bare, b)
+}
+
+/// A task created in A, pushed, and pulled into B.
+fn shared_task(env: &TestEnv, b: &Path, title: &str, scope: &str) -> String {
+    let id = env.create(&[title, "--scope", scope]);
+    env.git(&["push", "-q", "origin", "main"]);
+    env.git_in(b, &["pull", "-q", "--ff-only"]);
+    id
+}
+
+fn json_in<T: serde::de::DeserializeOwned>(env: &TestEnv, dir: &Path, args: &[&str]) -> T {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&env.ok_in(dir, &all)).unwrap()
+}
+
+fn ids(tasks: &[serde_json::Value]) -> Vec<&str> {
+    tasks.iter().map(|t| t["id"].as_str().unwrap()).collect()
+}
+
+fn fails_in(env: &TestEnv, dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = env.batch_cmd_in(dir, args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_escalation_in_one_clone_is_answered_from_another_and_the_rerun_lands() {
+    let (env, bare, b) = two_clones();
+    let id = shared_task(&env, &b, "license headers", "lic/**");
+    let question = "which license header?";
+    let started: serde_json::Value = env.json(&["start", &id]);
+    let wt = PathBuf::from(started["path"].as_str().unwrap());
+    env.ok_in(&wt, &["receipt", "read every header"]);
+    env.ok_in(&wt, &["escalate", "--reason", question]);
+
+    // B sees it after a plain fetch: the question, the state, the receipt.
+    env.git_in(&b, &["fetch", "-q"]);
+    let shown: serde_json::Value = json_in(&env, &b, &["show", &id]);
+    assert_eq!(shown["status"], "escalated", "{shown}");
+    assert_eq!(shown["live"]["reason"], question);
+    assert_eq!(shown["file_status"], "open");
+    let human = env.ok_in(&b, &["show", &id]);
+    assert!(
+        human.contains(question) && human.contains("git batch answer"),
+        "{human}"
+    );
+    let escalated: Vec<serde_json::Value> = json_in(&env, &b, &["list", "--status", "escalated"]);
+    assert_eq!(ids(&escalated), [id.as_str()]);
+    let ready: Vec<serde_json::Value> = json_in(&env, &b, &["ready"]);
+    assert!(ready.is_empty(), "{ready:?}");
+    let (code, err) = fails_in(&env, &b, &["start", &id]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(question), "{err}");
+    let (code, _) = fails_in(&env, &b, &["claim", "--next"]);
+    assert_ne!(code, 0);
+    let receipt: serde_json::Value = json_in(&env, &b, &["receipts", &id]);
+    let lines = receipt["lines"].as_array().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.as_str().unwrap().ends_with("read every header")),
+        "{receipt}"
+    );
+
+    // B answers and queues it again; A's rerun gets the question and the
+    // answer in its context, and lands.
+    let answer = "MIT, as in LICENSE";
+    env.ok_in(&b, &["answer", &id, answer, "--retry"]);
+    // The answer is a note in B's task file too, shared by a push.
+    env.git_in(&b, &["push", "-q", "origin", "main"]);
+    env.git(&["pull", "-q", "--ff-only"]);
+    let ready: Vec<serde_json::Value> = env.json(&["ready"]);
+    assert_eq!(ids(&ready), [id.as_str()]);
+    let worker = format!(
+        "grep -q '{question}' \"$BATCH_CONTEXT\" && grep -q '{answer}' \"$BATCH_CONTEXT\" \
+         && mkdir -p lic && echo MIT > lic/header.txt"
+    );
+    let out = env.run(&["--json", "run", "--ready", "--land", "--exec", &worker]);
+    crate::common::assert_ok(&out);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["landed"], serde_json::json!([id]), "{summary}");
+    let landed = env.git_in(&bare, &["show", "main:lic/header.txt"]);
+    assert_eq!(landed, "MIT\n");
+
+    // Landed: the live state is gone, in B too.
+    env.git_in(&b, &["pull", "-q", "--ff-only"]);
+    let shown: serde_json::Value = json_in(&env, &b, &["show", &id]);
+    assert_eq!(shown["status"], "closed");
+    assert!(shown.get("live").is_none(), "{shown}");
+}
+
+#[test]
+fn a_failed_task_is_never_handed_to_another_agent() {
+    let (env, _bare, b) = two_clones();
+    let id = shared_task(&env, &b, "slow tests", "slow/**");
+    let other = shared_task(&env, &b, "docs", "docs/**");
+    let started: serde_json::Value = env.json(&["start", &id]);
+    let wt = PathBuf::from(started["path"].as_str().unwrap());
+    env.ok_in(&wt, &["fail", "--reason", "the tests time out"]);
+
+    env.git_in(&b, &["fetch", "-q"]);
+    let ready: Vec<serde_json::Value> = json_in(&env, &b, &["ready"]);
+    assert_eq!(ids(&ready), [other.as_str()]);
+    let claimed: serde_json::Value = json_in(&env, &b, &["claim", "--next"]);
+    assert_eq!(claimed["task"], other.as_str(), "{claimed}");
+    let (code, err) = fails_in(&env, &b, &["claim", &id]);
+    assert_eq!(code, 1);
+    assert!(err.contains("failed: the tests time out"), "{err}");
+    // A run of everything ready in B does not start it either.
+    env.ok_in(&b, &["release", &other]);
+    let out = env
+        .batch_cmd_in(&b, &["--json", "run", "--ready", "--exec", "true"])
+        .output()
+        .unwrap();
+    crate::common::assert_ok(&out);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (summary["total"].as_u64(), summary["done"].as_u64()),
+        (Some(1), Some(1)),
+        "{summary}"
+    );
+    let worktrees = env.git_in(&b, &["worktree", "list"]);
+    assert!(!worktrees.contains(&id), "{worktrees}");
+    let failed: Vec<serde_json::Value> = json_in(&env, &b, &["list", "--status", "failed"]);
+    assert_eq!(ids(&failed), [id.as_str()]);
+    let blocked_dep = env.create_in(&b, &["after slow", "--scope", "after/**", "--dep", &id]);
+    let blocked = env.ok_in(&b, &["blocked"]);
+    assert!(
+        blocked.contains(&format!("waits for {id}, which failed")),
+        "{blocked_dep}: {blocked}"
+    );
+
+    // A person acts: queued again, it is ready everywhere after a fetch.
+    env.ok_in(&b, &["retry", &id]);
+    env.git(&["fetch", "-q"]);
+    let ready: Vec<serde_json::Value> = env.json(&["ready"]);
+    assert!(ids(&ready).contains(&id.as_str()), "{ready:?}");
+}

@@ -164,3 +164,98 @@ fn a_failed_task_is_never_handed_to_another_agent() {
     let ready: Vec<serde_json::Value> = env.json(&["ready"]);
     assert!(ids(&ready).contains(&id.as_str()), "{ready:?}");
 }
+
+/// The worker of the joining test: logs its task (every start, in both
+/// clones, to one file) and writes the file its scope names.
+const JOIN_WORKER: &str = r#"#!/bin/sh
+echo "$BATCH_TASK" >> "$JOIN_LOG"
+d=$(sed -n 's/^- `\([a-z0-9]*\)\/\*\*`$/\1/p' "$BATCH_CONTEXT" | head -n 1)
+sleep "0.$(( $$ % 4 ))"
+mkdir -p "$d" && echo "done by $BATCH_TASK" > "$d/f"
+"#;
+
+/// Two clones run one plan of eight tasks of mixed durations, the second
+/// starting half a second after the first, ten times over: every task's
+/// worker runs exactly once, and all eight land.
+#[test]
+fn a_clone_joining_a_plan_runs_nothing_twice() {
+    for round in 0..10 {
+        let (env, bare, b) = two_clones();
+        let ids: Vec<String> = (0..8)
+            .map(|i| env.create(&[&format!("part {i}"), "--scope", &format!("m{i}/**")]))
+            .collect();
+        let mut args = vec!["plan", "p"];
+        args.extend(ids.iter().map(String::as_str));
+        env.ok(&args);
+        env.git(&["push", "-q", "origin", "main"]);
+        env.git_in(&b, &["pull", "-q", "--ff-only"]);
+        let worker = env.dir.path().join("join-worker.sh");
+        std::fs::write(&worker, JOIN_WORKER).unwrap();
+        let log = env.dir.path().join("starts.log");
+        let exec = format!("sh {}", worker.display());
+        let run = |dir: &Path| {
+            env.batch_cmd_in(
+                dir,
+                &[
+                    "--json", "run", "--plan", "p", "--land", "-j", "2", "--exec", &exec,
+                ],
+            )
+            .env("JOIN_LOG", &log)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        };
+        let first = run(&env.repo);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let second = run(&b);
+        let outs = [
+            first.wait_with_output().unwrap(),
+            second.wait_with_output().unwrap(),
+        ];
+        let starts = std::fs::read_to_string(&log).unwrap_or_default();
+        let diag = format!(
+            "round {round}:\n{starts}\n{}\n{}",
+            String::from_utf8_lossy(&outs[0].stderr),
+            String::from_utf8_lossy(&outs[1].stderr)
+        );
+        for id in &ids {
+            assert_eq!(
+                starts.lines().filter(|l| l == id).count(),
+                1,
+                "{id}: {diag}"
+            );
+        }
+        for out in &outs {
+            assert!(out.status.success(), "{diag}");
+        }
+        for i in 0..8 {
+            let landed = env.git_in(&bare, &["show", &format!("main:m{i}/f")]);
+            assert!(landed.starts_with("done by "), "{diag}");
+        }
+    }
+}
+
+/// The race the joining test can only hit by chance, made certain: A lands a
+/// task (its claim released) while B has not pulled; B's claim of it, by id
+/// or as the next ready task, is decided with the remote's main fetched
+/// with the claims, and refused.
+#[test]
+fn a_task_another_clone_landed_is_not_claimed_before_a_pull() {
+    let (env, _bare, b) = two_clones();
+    let id = shared_task(&env, &b, "only once", "once/**");
+    let started: serde_json::Value = env.json(&["start", &id]);
+    let wt = PathBuf::from(started["path"].as_str().unwrap());
+    std::fs::create_dir_all(wt.join("once")).unwrap();
+    std::fs::write(wt.join("once/f"), "x\n").unwrap();
+    env.ok_in(&wt, &["done"]);
+    env.ok(&["land"]);
+    assert!(env.json::<Vec<serde_json::Value>>(&["claims"]).is_empty());
+
+    let (code, err) = fails_in(&env, &b, &["claim", &id]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("closed"), "{err}");
+    let (code, err) = fails_in(&env, &b, &["claim", "--next"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("no ready task could be claimed"), "{err}");
+}

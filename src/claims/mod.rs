@@ -76,6 +76,10 @@ pub struct ClaimSet {
     pub claims: BTreeMap<String, Claim>,
     /// The live state of tasks in flight (see [`live`]).
     pub live: BTreeMap<String, Live>,
+    /// The main branch's tip read with the claims (see [`transact_on`]):
+    /// through a remote, fetched in the same fetch, so a task released by
+    /// its landing is seen closed here.
+    pub main: Option<Oid>,
 }
 
 impl ClaimSet {
@@ -191,6 +195,7 @@ pub fn set_at(repo: &Repository, tip: Option<Oid>) -> Result<ClaimSet, ClaimErro
         tip,
         claims: read_at(repo, tip)?,
         live: live_at(repo, tip)?,
+        main: None,
     })
 }
 
@@ -337,14 +342,35 @@ pub enum Via<'a> {
 pub fn transact<T>(
     repo: &Repository,
     via: Via<'_>,
+    decide: impl FnMut(&ClaimSet) -> Result<Decision<T>, ClaimError>,
+) -> Result<T, ClaimError> {
+    transact_on(repo, via, None, decide)
+}
+
+/// [`transact`], with the tip of branch `main` in the set: the local one,
+/// or through a remote the remote's, fetched together with the claims. The
+/// remote lists refs in order (`refs/batch/claims` before `refs/heads/`),
+/// and a landing pushes the branch before it releases its claims, so a
+/// claim seen released comes with the branch that closed its task.
+pub fn transact_on<T>(
+    repo: &Repository,
+    via: Via<'_>,
+    main: Option<&str>,
     mut decide: impl FnMut(&ClaimSet) -> Result<Decision<T>, ClaimError>,
 ) -> Result<T, ClaimError> {
     for attempt in 0..ATTEMPTS {
-        let tip = match via {
-            Via::Local => resolve(repo, CLAIMS_REF)?,
-            Via::Remote(remote) => fetch(repo, remote)?,
+        let (tip, main_tip) = match via {
+            Via::Local => (
+                resolve(repo, CLAIMS_REF)?,
+                match main {
+                    Some(b) => resolve(repo, &git::refs::branch(b))?,
+                    None => None,
+                },
+            ),
+            Via::Remote(remote) => fetch(repo, remote, main)?,
         };
-        let set = set_at(repo, tip)?;
+        let mut set = set_at(repo, tip)?;
+        set.main = main_tip;
         let (put, remove, live, message, result) = match decide(&set)? {
             Decision::Keep(result) => return Ok(result),
             Decision::Write {

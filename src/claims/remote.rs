@@ -15,9 +15,18 @@ pub fn tracking_ref(remote: &str) -> String {
     git::refs::claims_tracking(remote)
 }
 
-/// Fetches the remote's claims ref; `None` when the remote has none yet.
-pub(super) fn fetch(repo: &Repository, remote: &str) -> Result<Option<Oid>, ClaimError> {
+/// Fetches the remote's claims ref (`None` when the remote has none yet),
+/// and in the same fetch its branch `main` when named (its tip, `None` when
+/// the remote lacks it).
+pub(super) fn fetch(
+    repo: &Repository,
+    remote: &str,
+    main: Option<&str>,
+) -> Result<(Option<Oid>, Option<Oid>), ClaimError> {
     program::check_operand("remote", remote)?;
+    if let Some(b) = main {
+        program::check_operand("branch", b)?;
+    }
     let dir = git_dir_of(repo);
     // Workers of one clone take turns to fetch: concurrent fetches into one
     // repository trip over each other's ref updates. (Clones still race
@@ -25,6 +34,14 @@ pub(super) fn fetch(repo: &Repository, remote: &str) -> Result<Option<Oid>, Clai
     let _turn = git::lock_file(&repo.commondir().join("batch").join("fetch.lock"))?;
     let scratch = git::refs::claims_scratch();
     let spec = format!("+{CLAIMS_REF}:{scratch}");
+    let tracking = main.map(|b| git::refs::tracking(remote, b));
+    let main_spec = main.map(|b| {
+        format!(
+            "+{}:{}",
+            git::refs::branch(b),
+            git::refs::tracking(remote, b)
+        )
+    });
     let fetch = || {
         Git::new(dir)
             .args([
@@ -35,6 +52,7 @@ pub(super) fn fetch(repo: &Repository, remote: &str) -> Result<Option<Oid>, Clai
                 "--",
             ])
             .args([remote, &spec])
+            .args(main_spec.as_deref())
             .ok()
     };
     let mut fetched = fetch();
@@ -64,7 +82,11 @@ pub(super) fn fetch(repo: &Repository, remote: &str) -> Result<Option<Oid>, Clai
     // With a remote, the remote's claims are the truth: the local ref
     // mirrors them, so `ready` and `claims` here see what others hold.
     mirror(repo, remote, tip)?;
-    Ok(tip)
+    let main_tip = match &tracking {
+        Some(t) => resolve(repo, t)?,
+        None => None,
+    };
+    Ok((tip, main_tip))
 }
 
 /// Points the local claims ref (and the remote-tracking one) at `tip`.
@@ -98,7 +120,7 @@ fn mirror(repo: &Repository, remote: &str, tip: Option<Oid>) -> Result<(), Claim
 
 /// Makes the local claims ref what `remote` has (for reading).
 pub fn refresh(repo: &Repository, remote: &str) -> Result<(), ClaimError> {
-    fetch(repo, remote).map(|_| ())
+    fetch(repo, remote, None).map(|_| ())
 }
 
 /// Pushes `new` as the remote's claims ref if it is still `old`; false when

@@ -462,6 +462,14 @@ impl<'a> Pool<'a> {
                     self.record_final(state, &id, final_state, on_event, &why);
                     continue;
                 }
+                Err(WorkError::NotOpen {
+                    status: Status::Closed,
+                    ..
+                }) => {
+                    let how = "landed by another clone";
+                    self.record_final(state, &id, TaskState::Elsewhere, on_event, how);
+                    continue;
+                }
                 Err(WorkError::NotOpen { .. } | WorkError::Blocked { .. }) => continue,
                 Err(
                     e @ (WorkError::Scope { .. }

@@ -119,7 +119,8 @@ fn claim_id(
     let clone = crate::git::identity::clone_id(&store.repo);
     // `None`: the task is not open (decided inside, after we know this is
     // not a renewal of our own claim, which any status allows).
-    let result = claims::transact(&store.repo, who.via, |set| {
+    let mut landed_elsewhere = false;
+    let result = claims::transact_on(&store.repo, who.via, main_through(store, who), |set| {
         let existing = set.claims.get(id);
         match existing {
             Some(c) if c.held_by(&who.worker, &clone) && !steal => {
@@ -145,6 +146,10 @@ fn claim_id(
             _ => {}
         }
         if task.status != Status::Open {
+            return Ok(Decision::Keep(None));
+        }
+        if closed_on(store, set, id) {
+            landed_elsewhere = true;
             return Ok(Decision::Keep(None));
         }
         if let Some(l) = set.live.get(id).filter(|l| !l.state.may_start()) {
@@ -181,7 +186,11 @@ fn claim_id(
     let Some(claimed) = result else {
         return Err(WorkError::NotOpen {
             id: id.to_string(),
-            status: task.status,
+            status: if landed_elsewhere {
+                Status::Closed
+            } else {
+                task.status
+            },
         });
     };
     if !claimed.renewed && claimed.stolen_from.is_none() {
@@ -197,6 +206,21 @@ fn claim_id(
         }
     }
     Ok(claimed)
+}
+
+/// Through a remote, the main branch whose tip a claim is decided with
+/// (fetched with the claims): a task another clone landed is not claimed
+/// again by a clone that has not pulled yet.
+fn main_through<'a>(store: &'a Store, who: &Claimant<'_>) -> Option<&'a str> {
+    matches!(who.via, Via::Remote(_)).then_some(store.config.main_branch.as_str())
+}
+
+/// Whether `id` is closed at the main tip the claims were read with.
+fn closed_on(store: &Store, set: &ClaimSet, id: &str) -> bool {
+    set.main.is_some_and(|tip| {
+        crate::store::at_commit::task_at(&store.repo, Some(tip), id)
+            .is_some_and(|t| t.status == Status::Closed)
+    })
 }
 
 /// The id and scope of a ready task, read from the cache's JSON.
@@ -237,37 +261,47 @@ fn claim_next(
             }),
         }
     }
-    Ok(claims::transact(&store.repo, who.via, |set: &ClaimSet| {
-        let mut held = 0;
-        for (c, scope) in &usable {
-            if set.live.get(&c.id).is_some_and(|l| !l.state.may_start()) {
-                // Waits for a person (or its landing): not anybody's turn.
-                continue;
+    Ok(claims::transact_on(
+        &store.repo,
+        who.via,
+        main_through(store, who),
+        |set: &ClaimSet| {
+            let mut held = 0;
+            for (c, scope) in &usable {
+                if closed_on(store, set, &c.id) {
+                    // Landed by another clone since this one last pulled.
+                    continue;
+                }
+                if set.live.get(&c.id).is_some_and(|l| !l.state.may_start()) {
+                    // Waits for a person (or its landing): not anybody's turn.
+                    continue;
+                }
+                if set.claims.contains_key(&c.id)
+                    || claims::find_overlap(set, &c.id, scope)?.is_some()
+                {
+                    held += 1;
+                    continue;
+                }
+                let claim = new_claim(store, &c.id, &c.scope, who);
+                return Ok(Decision::Write {
+                    message: message("claim", &c.id, &who.worker),
+                    put: vec![claim.clone()],
+                    remove: vec![],
+                    live: vec![],
+                    result: Claimed {
+                        claim,
+                        renewed: false,
+                        stolen_from: None,
+                        skipped: skipped.clone(),
+                    },
+                });
             }
-            if set.claims.contains_key(&c.id) || claims::find_overlap(set, &c.id, scope)?.is_some()
-            {
-                held += 1;
-                continue;
-            }
-            let claim = new_claim(store, &c.id, &c.scope, who);
-            return Ok(Decision::Write {
-                message: message("claim", &c.id, &who.worker),
-                put: vec![claim.clone()],
-                remove: vec![],
-                live: vec![],
-                result: Claimed {
-                    claim,
-                    renewed: false,
-                    stolen_from: None,
-                    skipped: skipped.clone(),
-                },
-            });
-        }
-        Err(ClaimError::NothingFree {
-            considered: usable.len() + skipped.len(),
-            held,
-        })
-    })?)
+            Err(ClaimError::NothingFree {
+                considered: usable.len() + skipped.len(),
+                held,
+            })
+        },
+    )?)
 }
 
 /// Removes `id`'s claim. Someone else's live claim needs `force`.

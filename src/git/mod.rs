@@ -2,9 +2,9 @@
 //! commits without touching anything else the user has staged or changed.
 //!
 //! Reads and object work go through git2 (libgit2). A metadata commit is built
-//! from the current HEAD tree with only the named paths replaced, HEAD is moved
-//! by compare-and-swap, and only those paths' index entries are updated, so the
-//! user's own staged and unstaged work stays exactly as it was.
+//! from the current HEAD tree with only the named paths replaced, only those
+//! paths' index entries are updated, and HEAD is moved by compare-and-swap, so
+//! the user's own staged and unstaged work stays exactly as it was.
 
 pub mod identity;
 pub mod program;
@@ -210,6 +210,11 @@ pub fn commit_paths(
     // before anything moves, so that the commit and its index entries
     // happen together or not at all.
     wait_for_index(repo)?;
+    // The index entries are written before the branch moves: a kill between
+    // the two leaves the files staged on the old HEAD, which the command run
+    // again commits. The other way round it left a commit whose files the
+    // index lacked: staged deletions, for the user's next commit to take.
+    let before = index_entries(repo, &blobs)?;
     const ATTEMPTS: usize = 20;
     for attempt in 0..ATTEMPTS {
         let head = HeadState::read(repo)?;
@@ -238,29 +243,17 @@ pub fn commit_paths(
             .commit(None, &author, &committer, message, &tree, &parents)
             .map_err(git_err("writing commit"))?;
         let reflog = format!("commit: {}", message.lines().next().unwrap_or(""));
+        // A retry's failure would leave an earlier attempt's entries.
+        update_index(repo, workdir, &blobs).inspect_err(|_| restore_index(repo, &before))?;
         match compare_and_swap(repo, &head.refname, head.old, commit, &reflog) {
-            Ok(_) => {
-                if let Err(e) = update_index(repo, workdir, &blobs) {
-                    // Taken back: a commit whose paths the index does not
-                    // have would show them as staged deletions.
-                    if let Some(old) = head.old {
-                        let _ = compare_and_swap(
-                            repo,
-                            &head.refname,
-                            Some(commit),
-                            old,
-                            "git-batch: undo a commit whose index update failed",
-                        );
-                    }
-                    return Err(e);
-                }
-                return Ok(Some(commit));
-            }
+            Ok(_) => return Ok(Some(commit)),
+            // Retried from the new HEAD; the entries written stay right.
             Err(e) if is_race(&e) => {
                 std::thread::sleep(std::time::Duration::from_millis(1 + attempt as u64 * 3));
                 continue;
             }
             Err(source) => {
+                restore_index(repo, &before);
                 return Err(GitError::Git {
                     what: format!("moving {}", head.refname),
                     source,
@@ -268,7 +261,38 @@ pub fn commit_paths(
             }
         }
     }
+    restore_index(repo, &before);
     Err(GitError::HeadMoving { attempts: ATTEMPTS })
+}
+
+/// The index entries (stage 0) of `blobs`' paths as they are now.
+fn index_entries(
+    repo: &Repository,
+    blobs: &[(&str, Option<Oid>)],
+) -> Result<Vec<(String, Option<git2::IndexEntry>)>, GitError> {
+    let mut index = repo.index().map_err(git_err("reading the index"))?;
+    index.read(false).map_err(git_err("reading the index"))?;
+    Ok(blobs
+        .iter()
+        .map(|(path, _)| (path.to_string(), index.get_path(Path::new(path), 0)))
+        .collect())
+}
+
+/// Puts back the entries [`index_entries`] read, after a commit that wrote
+/// its own and then could not move the branch (best effort: it is already
+/// failing).
+fn restore_index(repo: &Repository, entries: &[(String, Option<git2::IndexEntry>)]) {
+    let Ok(mut index) = repo.index() else { return };
+    if index.read(false).is_err() {
+        return;
+    }
+    for (path, entry) in entries {
+        let _ = match entry {
+            Some(entry) => index.add(entry),
+            None => index.remove_path(Path::new(path)),
+        };
+    }
+    let _ = index.write();
 }
 
 /// From this many blobs on, a commit writes them as one pack: thousands of

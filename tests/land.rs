@@ -393,7 +393,8 @@ fn a_killed_landing_is_finished_by_the_next_one_and_a_dirty_checkout_is_left_alo
 
 /// A landing killed right after its push (a server hook kills it, so the
 /// moment is exact): the next landing, with nothing left to land, releases
-/// the claims the killed one held, and a landing worktree left locked by a
+/// the claims the killed one held and fast-forwards the user's checkout it
+/// left behind, and a landing worktree left locked by a
 /// `git worktree add` that was killed does not stop later landings.
 #[test]
 fn a_landing_killed_after_its_push_leaves_no_claims_behind() {
@@ -444,6 +445,17 @@ fn a_landing_killed_after_its_push_leaves_no_claims_behind() {
     assert!(report.landed.is_empty(), "{report:?}");
     let claims: Vec<serde_json::Value> = env.json(&["claims"]);
     assert!(claims.is_empty(), "{claims:?}");
+    // The user's checkout, left behind what the killed landing pushed.
+    assert_eq!(
+        env.git(&["rev-parse", "main"]),
+        env.git_in(&bare, &["rev-parse", "main"])
+    );
+    assert!(
+        report.local_branch.contains("fast-forwarded"),
+        "{}",
+        report.local_branch
+    );
+    assert_eq!(env.git(&["status", "--porcelain"]), "");
     let worktrees = env.git(&["worktree", "list", "--porcelain"]);
     assert!(!worktrees.contains("land-worktree"), "{worktrees}");
     assert_eq!(env.git(&["fsck", "--no-progress"]), "");

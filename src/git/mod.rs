@@ -215,6 +215,7 @@ pub fn commit_paths(
     // again commits. The other way round it left a commit whose files the
     // index lacked: staged deletions, for the user's next commit to take.
     let before = index_entries(repo, &blobs)?;
+    let mut staged = false;
     const ATTEMPTS: usize = 20;
     for attempt in 0..ATTEMPTS {
         let head = HeadState::read(repo)?;
@@ -243,8 +244,12 @@ pub fn commit_paths(
             .commit(None, &author, &committer, message, &tree, &parents)
             .map_err(git_err("writing commit"))?;
         let reflog = format!("commit: {}", message.lines().next().unwrap_or(""));
-        // A retry's failure would leave an earlier attempt's entries.
-        update_index(repo, workdir, &blobs).inspect_err(|_| restore_index(repo, &before))?;
+        // Once: the entries are the same on a retry, and each write of the
+        // index is a moment a kill leaves `index.lock` behind.
+        if !staged {
+            update_index(repo, workdir, &blobs)?;
+            staged = true;
+        }
         match compare_and_swap(repo, &head.refname, head.old, commit, &reflog) {
             Ok(_) => return Ok(Some(commit)),
             // Retried from the new HEAD; the entries written stay right.

@@ -185,16 +185,13 @@ fn assert_landed_once(env: &TestEnv, bare: &Path, round: u64, ids: &[String]) {
         0,
         "round {round}: worker branches left"
     );
+    // Only the main one: no landing worktree, no worker's.
     let worktrees = env.git(&["worktree", "list", "--porcelain"]);
-    assert!(
-        !worktrees.contains("land-worktree")
-            && worktrees
-                .lines()
-                .filter(|l| l.starts_with("worktree "))
-                .count()
-                == 1,
-        "round {round}: worktrees left:\n{worktrees}"
-    );
+    let count = worktrees
+        .lines()
+        .filter(|l| l.starts_with("worktree "))
+        .count();
+    assert_eq!(count, 1, "round {round}: worktrees left:\n{worktrees}");
     assert_eq!(
         env.git(&["status", "--porcelain"]),
         "",
@@ -332,6 +329,13 @@ fn an_import_killed_at_random_points_is_finished_by_running_it_again() {
             "it had finished".into()
         };
         eprintln!("import round {round}: killed at {after:?}: {phase}");
+        // Not covered (design.md): killed inside its one index write, git's
+        // own lock stays for a person to remove, as after a killed git.
+        let index_lock = env.repo.join(".git/index.lock");
+        if index_lock.exists() {
+            eprintln!("import round {round}: index.lock left, removed as a person would");
+            std::fs::remove_file(index_lock).unwrap();
+        }
         let again = env.run(&["--json", "import", "--beads", file]);
         let stderr = String::from_utf8_lossy(&again.stderr);
         match again.status.code() {

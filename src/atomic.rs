@@ -10,10 +10,16 @@ use std::path::Path;
 /// Temp files start with this, so scans of `.batch/` skip them.
 pub const TEMP_PREFIX: &str = ".batch-tmp-";
 
+/// The temp files of [`create_many_atomic`] start with this (and so with
+/// [`TEMP_PREFIX`]): under its lock, any such file is a killed one's.
+pub const BULK_TEMP_PREFIX: &str = ".batch-tmp-bulk-";
+
 fn temp_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
-    tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)
+    temp_with(dir, TEMP_PREFIX)
+}
+
+fn temp_with(dir: &Path, prefix: &str) -> io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new().prefix(prefix).tempfile_in(dir)
 }
 
 fn parent_of(path: &Path) -> &Path {
@@ -53,10 +59,28 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 /// makes all of them durable, then each is renamed into place without
 /// clobbering. Per file the guarantee is that of `create_atomic`; the cost is
 /// one flush instead of one per file (an import of 100k tasks).
+///
+/// A `kill -9` skips the temp files' own removal, and a killed bulk write
+/// leaves up to one per file. Bulk writes into a directory take turns on a
+/// lock of the directory itself (an `flock`, released if the process
+/// dies), so the bulk temp files one finds there under it are a dead one's:
+/// it removes them.
 pub fn create_many_atomic(dir: &Path, files: &[(String, Vec<u8>)]) -> io::Result<()> {
+    let turn = File::open(dir)?;
+    turn.lock()?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(BULK_TEMP_PREFIX)
+        {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
     let mut temps = Vec::with_capacity(files.len());
     for (name, data) in files {
-        let mut tmp = temp_in(dir)?;
+        let mut tmp = temp_with(dir, BULK_TEMP_PREFIX)?;
         tmp.write_all(data)?;
         // Close it now: an import can hold more files than the fd limit.
         temps.push((name, tmp.into_temp_path()));
@@ -181,6 +205,20 @@ mod tests {
         assert!(try_lock(&p).unwrap().is_none());
         drop(held);
         assert!(try_lock(&p).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_bulk_write_removes_what_a_killed_one_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let killed = dir.path().join(format!("{BULK_TEMP_PREFIX}Ab12"));
+        let single = dir.path().join(format!("{TEMP_PREFIX}Cd34"));
+        std::fs::write(&killed, b"id = \"cut").unwrap();
+        std::fs::write(&single, b"id = \"cut").unwrap();
+        create_many_atomic(dir.path(), &[("a.toml".into(), b"a".to_vec())]).unwrap();
+        assert!(!killed.exists());
+        // Not a bulk write's: it may be a live writer's, so it stays.
+        assert!(single.exists());
+        assert_eq!(std::fs::read(dir.path().join("a.toml")).unwrap(), b"a");
     }
 
     #[test]

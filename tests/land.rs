@@ -26,7 +26,7 @@ struct LandJson {
 }
 
 /// A repository with a bare `origin` (keeping a reflog of every update).
-fn with_remote() -> (TestEnv, PathBuf) {
+pub(crate) fn with_remote() -> (TestEnv, PathBuf) {
     let env = TestEnv::new();
     let bare = env.dir.path().join("origin.git");
     env.git(&["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
@@ -36,12 +36,12 @@ fn with_remote() -> (TestEnv, PathBuf) {
     (env, bare)
 }
 
-fn sync(env: &TestEnv) {
+pub(crate) fn sync(env: &TestEnv) {
     env.git(&["push", "-q", "origin", "main"]);
 }
 
 /// A worker that starts `id`, writes `files` and finishes.
-fn work(env: &TestEnv, id: &str, files: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn work(env: &TestEnv, id: &str, files: &[(&str, &str)]) -> PathBuf {
     let s: serde_json::Value = env.json(&["start", id, "--worker", &format!("w-{id}")]);
     let wt = PathBuf::from(s["path"].as_str().unwrap());
     for (path, text) in files {
@@ -66,7 +66,7 @@ fn remote_updates(bare: &Path) -> usize {
         .unwrap_or(0)
 }
 
-fn remote_file(env: &TestEnv, bare: &Path, path: &str) -> Option<String> {
+pub(crate) fn remote_file(env: &TestEnv, bare: &Path, path: &str) -> Option<String> {
     let mut cmd = Command::new("git");
     fixed_env(&mut cmd, &env.home());
     let out = cmd
@@ -405,7 +405,8 @@ fn a_killed_landing_is_finished_by_the_next_one_and_a_dirty_checkout_is_left_alo
 
 /// A landing killed right after its push (a server hook kills it, so the
 /// moment is exact): the next landing, with nothing left to land, releases
-/// the claims the killed one held, and a landing worktree left locked by a
+/// the claims the killed one held and fast-forwards the user's checkout it
+/// left behind, and a landing worktree left locked by a
 /// `git worktree add` that was killed does not stop later landings.
 #[test]
 fn a_landing_killed_after_its_push_leaves_no_claims_behind() {
@@ -456,6 +457,17 @@ fn a_landing_killed_after_its_push_leaves_no_claims_behind() {
     assert!(report.landed.is_empty(), "{report:?}");
     let claims: Vec<serde_json::Value> = env.json(&["claims"]);
     assert!(claims.is_empty(), "{claims:?}");
+    // The user's checkout, left behind what the killed landing pushed.
+    assert_eq!(
+        env.git(&["rev-parse", "main"]),
+        env.git_in(&bare, &["rev-parse", "main"])
+    );
+    assert!(
+        report.local_branch.contains("fast-forwarded"),
+        "{}",
+        report.local_branch
+    );
+    assert_eq!(env.git(&["status", "--porcelain"]), "");
     let worktrees = env.git(&["worktree", "list", "--porcelain"]);
     assert!(!worktrees.contains("land-worktree"), "{worktrees}");
     assert_eq!(env.git(&["fsck", "--no-progress"]), "");

@@ -14,6 +14,7 @@ mod config;
 mod deps;
 mod git_runner;
 mod guard;
+mod kill_loops;
 mod land;
 mod layers;
 mod live;

@@ -129,6 +129,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             report.test_seconds
         )),
         None if report.dry_run => ctx.ui.status("dry run: nothing pushed, nothing changed"),
+        // What a landing killed after its push left undone, done now.
+        None if !report.local_branch.is_empty() => ctx
+            .ui
+            .status(format!("nothing to land; {}", report.local_branch)),
         None => ctx.ui.status("nothing to land"),
     }
     Ok(())

@@ -2,9 +2,9 @@
 //! commits without touching anything else the user has staged or changed.
 //!
 //! Reads and object work go through git2 (libgit2). A metadata commit is built
-//! from the current HEAD tree with only the named paths replaced, HEAD is moved
-//! by compare-and-swap, and only those paths' index entries are updated, so the
-//! user's own staged and unstaged work stays exactly as it was.
+//! from the current HEAD tree with only the named paths replaced, only those
+//! paths' index entries are updated, and HEAD is moved by compare-and-swap, so
+//! the user's own staged and unstaged work stays exactly as it was.
 
 pub mod identity;
 pub mod program;
@@ -214,6 +214,12 @@ pub fn commit_paths(
     // happen together or not at all.
     wait_for_index(repo)?;
     let _pending = Pending::write(repo, paths)?;
+    // The index entries are written before the branch moves: a kill between
+    // the two leaves the files staged on the old HEAD, which the command run
+    // again commits. The other way round it left a commit whose files the
+    // index lacked: staged deletions, for the user's next commit to take.
+    let before = index_entries(repo, &blobs)?;
+    let mut staged = false;
     const ATTEMPTS: usize = 20;
     for attempt in 0..ATTEMPTS {
         let head = HeadState::read(repo)?;
@@ -242,29 +248,21 @@ pub fn commit_paths(
             .commit(None, &author, &committer, message, &tree, &parents)
             .map_err(git_err("writing commit"))?;
         let reflog = format!("commit: {}", message.lines().next().unwrap_or(""));
+        // Once: the entries are the same on a retry, and each write of the
+        // index is a moment a kill leaves `index.lock` behind.
+        if !staged {
+            update_index(repo, workdir, &blobs)?;
+            staged = true;
+        }
         match compare_and_swap(repo, &head.refname, head.old, commit, &reflog) {
-            Ok(_) => {
-                if let Err(e) = update_index(repo, workdir, &blobs) {
-                    // Taken back: a commit whose paths the index does not
-                    // have would show them as staged deletions.
-                    if let Some(old) = head.old {
-                        let _ = compare_and_swap(
-                            repo,
-                            &head.refname,
-                            Some(commit),
-                            old,
-                            "git-batch: undo a commit whose index update failed",
-                        );
-                    }
-                    return Err(e);
-                }
-                return Ok(Some(commit));
-            }
+            Ok(_) => return Ok(Some(commit)),
+            // Retried from the new HEAD; the entries written stay right.
             Err(e) if is_race(&e) => {
                 std::thread::sleep(std::time::Duration::from_millis(1 + attempt as u64 * 3));
                 continue;
             }
             Err(source) => {
+                restore_index(repo, &before);
                 return Err(GitError::Git {
                     what: format!("moving {}", head.refname),
                     source,
@@ -272,6 +270,7 @@ pub fn commit_paths(
             }
         }
     }
+    restore_index(repo, &before);
     Err(GitError::HeadMoving { attempts: ATTEMPTS })
 }
 
@@ -306,10 +305,12 @@ impl Drop for Pending {
 }
 
 /// After a metadata commit was killed (its [`Pending`] file is there while
-/// we hold the commit lock, so its writer is gone): each of its paths whose
-/// file is exactly what HEAD has gets that in the index too, which is what
-/// the killed commit would have done next. A path whose file differs from
-/// HEAD (the kill came before HEAD moved) is left as it is.
+/// we hold the commit lock, so its writer is gone): each of its paths gets
+/// HEAD's entry in the index again. The index is written before the branch
+/// moves, so a kill in between left the killed command's files staged on
+/// the old HEAD, for the user's next commit to take along; now they are
+/// back as a kill before the commit leaves them (changed in the working
+/// tree, not staged). A kill after the branch moved left nothing to mend.
 fn finish_killed_commit(repo: &Repository, workdir: &Path) -> Result<(), GitError> {
     let path = Pending::path(repo);
     let text = match crate::atomic::read_regular(&path, 1 << 30) {
@@ -325,25 +326,84 @@ fn finish_killed_commit(repo: &Repository, workdir: &Path) -> Result<(), GitErro
     };
     let text = String::from_utf8_lossy(&text);
     let tree = repo.head().and_then(|h| h.peel_to_tree()).ok();
-    let mut repair = Vec::new();
+    let mut index = repo.index().map_err(git_err("reading the index"))?;
+    index.read(false).map_err(git_err("reading the index"))?;
     for rel in text.split('\0').filter(|p| !p.is_empty()) {
-        let in_head = tree
-            .as_ref()
-            .and_then(|t| t.get_path(Path::new(rel)).ok())
-            .map(|e| e.id());
-        let on_disk = match std::fs::read(workdir.join(rel)) {
-            Ok(data) => {
-                Some(Oid::hash_object(git2::ObjectType::Blob, &data).map_err(git_err("hashing"))?)
+        let in_head = tree.as_ref().and_then(|t| t.get_path(Path::new(rel)).ok());
+        let on_disk = std::fs::read(workdir.join(rel))
+            .ok()
+            .map(|data| Oid::hash_object(git2::ObjectType::Blob, &data))
+            .transpose()
+            .map_err(git_err("hashing"))?;
+        match in_head {
+            None => {
+                let _ = index.remove_path(Path::new(rel));
             }
-            Err(_) => None,
-        };
-        if in_head == on_disk {
-            repair.push((rel, in_head));
+            // The file is HEAD's: its stat data says so too.
+            Some(e) if on_disk == Some(e.id()) => {
+                let full = workdir.join(rel);
+                if let Ok(meta) = std::fs::symlink_metadata(&full) {
+                    index
+                        .add(&tree::index_entry(rel, e.id(), &meta))
+                        .map_err(git_err(format!("staging {rel}")))?;
+                }
+            }
+            // HEAD's blob without stat data: git compares the content.
+            Some(e) => {
+                let zero = git2::IndexTime::new(0, 0);
+                let entry = git2::IndexEntry {
+                    ctime: zero,
+                    mtime: zero,
+                    dev: 0,
+                    ino: 0,
+                    mode: e.filemode() as u32,
+                    uid: 0,
+                    gid: 0,
+                    file_size: 0,
+                    id: e.id(),
+                    flags: (rel.len().min(0xfff)) as u16,
+                    flags_extended: 0,
+                    path: rel.as_bytes().to_vec(),
+                };
+                index
+                    .add(&entry)
+                    .map_err(git_err(format!("staging {rel}")))?;
+            }
         }
     }
-    update_index(repo, workdir, &repair)?;
+    index.write().map_err(git_err("writing the index"))?;
     drop(Pending(path));
     Ok(())
+}
+
+/// The index entries (stage 0) of `blobs`' paths as they are now.
+fn index_entries(
+    repo: &Repository,
+    blobs: &[(&str, Option<Oid>)],
+) -> Result<Vec<(String, Option<git2::IndexEntry>)>, GitError> {
+    let mut index = repo.index().map_err(git_err("reading the index"))?;
+    index.read(false).map_err(git_err("reading the index"))?;
+    Ok(blobs
+        .iter()
+        .map(|(path, _)| (path.to_string(), index.get_path(Path::new(path), 0)))
+        .collect())
+}
+
+/// Puts back the entries [`index_entries`] read, after a commit that wrote
+/// its own and then could not move the branch (best effort: it is already
+/// failing).
+fn restore_index(repo: &Repository, entries: &[(String, Option<git2::IndexEntry>)]) {
+    let Ok(mut index) = repo.index() else { return };
+    if index.read(false).is_err() {
+        return;
+    }
+    for (path, entry) in entries {
+        let _ = match entry {
+            Some(entry) => index.add(entry),
+            None => index.remove_path(Path::new(path)),
+        };
+    }
+    let _ = index.write();
 }
 
 /// From this many blobs on, a commit writes them as one pack: thousands of

@@ -184,6 +184,11 @@ pub fn land(store: &Store, opts: &Options) -> Result<Report, LandError> {
                 // clone landed.
                 let _ = release_landed(store, opts, base, &report.left_out);
                 report.removed = sweep(store, base).unwrap_or_default();
+                // It left the user's branch behind what it pushed, too.
+                if opts.push {
+                    report.local_branch =
+                        update_local_branch(store, opts, base, base).unwrap_or_default();
+                }
             }
             return Ok(report);
         };

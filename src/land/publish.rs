@@ -112,7 +112,8 @@ pub(super) fn cleanup(
 }
 
 /// Fast-forwards the user's checkout of the branch when it is checked out,
-/// at the old tip and clean; otherwise says how to update it.
+/// behind `tip` (at the base, or further back) and clean; otherwise says
+/// how to update it.
 pub(super) fn update_local_branch(
     store: &Store,
     opts: &Options,
@@ -130,7 +131,14 @@ pub(super) fn update_local_branch(
         // The landing moved the local branch itself (with its checkout).
         return Ok(format!("{} is at {}", opts.branch, short(tip)));
     }
-    if local != Some(base) && local.is_some() {
+    if local == Some(tip) {
+        return Ok(String::new());
+    }
+    // Behind the base too when a landing was killed after its push (or
+    // another clone landed): still a fast-forward, and nobody else's to do.
+    let behind =
+        local.is_none_or(|l| l == base || repo.graph_descendant_of(tip, l).unwrap_or(false));
+    if !behind {
         return Ok(format!(
             "{} has commits of its own; run `git pull --rebase` to update it",
             opts.branch

@@ -358,37 +358,10 @@ fn four_clones_race_through_a_file_remote() {
 #[test]
 fn four_clones_race_through_git_daemon() {
     let env = TestEnv::new();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let base = env.dir.path().to_path_buf();
-    let mut daemon = Command::new("git");
-    fixed_env(&mut daemon, &env.home());
-    let mut daemon = daemon
-        .args([
-            "daemon",
-            "--reuseaddr",
-            "--export-all",
-            "--enable=receive-pack",
-            "--listen=127.0.0.1",
-            &format!("--port={port}"),
-            &format!("--base-path={}", base.display()),
-            base.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until it accepts connections.
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let daemon = crate::common::Daemon::serve(&env, env.dir.path());
+    let port = daemon.port;
     let url = move |_bare: &Path| format!("git://127.0.0.1:{port}/shared.git");
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    {
         let clones = clones_of(&env, &url, 4, 40);
         let dirs: Vec<&Path> = clones.iter().map(|p| p.as_path()).collect();
         let won = race(&env, &dirs, 8, &["--remote", "origin"]);
@@ -420,11 +393,6 @@ fn four_clones_race_through_git_daemon() {
             remote.split_whitespace().next().unwrap_or(""),
             "the local view is the remote's, nothing of the lost claim"
         );
-    }));
-    let _ = daemon.kill();
-    let _ = daemon.wait();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
     }
 }
 

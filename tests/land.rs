@@ -225,6 +225,16 @@ fn a_failing_test_is_bisected_and_its_culprit_left_out() {
     let log = failure["log"].as_str().unwrap();
     assert!(std::path::Path::new(log).is_file(), "{log}");
     assert!(remote_file(&env, &bare, "m2/state").is_none());
+    // The verdict is recorded in the live state: failed, with the tail of
+    // the test output, the commit that was left out.
+    let shown: serde_json::Value = env.json(&["show", &ids[2]]);
+    assert_eq!(shown["status"], "failed", "{shown}");
+    assert_eq!(shown["live"]["state"], "left_out");
+    assert!(
+        shown["live"]["reason"].as_str().unwrap().contains("tests fail with it"),
+        "{shown}"
+    );
+    assert!(shown["live"]["commit"].is_string());
     // The verdict holds: a later landing without tests (which would take
     // it, were it a candidate) leaves the culprit alone.
     let again = land(&env, &[]);

@@ -9,10 +9,15 @@ use std::path::{Path, PathBuf};
 /// Clone A (the env's repository) with `remote = "origin"` in its config,
 /// the bare remote, and clone B of it.
 fn two_clones() -> (TestEnv, PathBuf, PathBuf) {
-    let env = TestEnv::new();
+    two_clones_at(TestEnv::new(), |bare| bare.display().to_string())
+}
+
+/// [`two_clones`] with the remote at the URL `url` gives for the bare
+/// repository's path.
+fn two_clones_at(env: TestEnv, url: impl Fn(&Path) -> String) -> (TestEnv, PathBuf, PathBuf) {
     let bare = env.dir.path().join("origin.git");
     env.git(&["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
-    env.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
+    env.git(&["remote", "add", "origin", &url(&bare)]);
     let config = env.read(".batch/config.toml");
     // At the top: after a [table] header it would belong to that table.
     env.write(
@@ -21,7 +26,8 @@ fn two_clones() -> (TestEnv, PathBuf, PathBuf) {
     );
     env.git(&["commit", "-q", "-am", "share through origin"]);
     env.git(&["push", "-q", "-u", "origin", "main"]);
-    let b = env.clone_of(&bare, "b");
+    let b = env.dir.path().join("b");
+    env.git_in(env.dir.path(), &["clone", "-q", &url(&bare), b.to_str().unwrap()]);
     (env, bare, b)
 }
 
@@ -53,7 +59,18 @@ fn fails_in(env: &TestEnv, dir: &Path, args: &[&str]) -> (i32, String) {
 
 #[test]
 fn an_escalation_in_one_clone_is_answered_from_another_and_the_rerun_lands() {
-    let (env, bare, b) = two_clones();
+    escalate_answer_rerun(two_clones());
+}
+
+/// The same through `git daemon`, a network remote.
+#[test]
+fn an_escalation_is_answered_through_git_daemon() {
+    let env = TestEnv::new();
+    let daemon = crate::common::Daemon::serve(&env, env.dir.path());
+    escalate_answer_rerun(two_clones_at(env, |_| daemon.url("origin.git")));
+}
+
+fn escalate_answer_rerun((env, bare, b): (TestEnv, PathBuf, PathBuf)) {
     let id = shared_task(&env, &b, "license headers", "lic/**");
     let question = "which license header?";
     let started: serde_json::Value = env.json(&["start", &id]);

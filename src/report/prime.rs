@@ -44,8 +44,12 @@ pub fn text(store: &Store, task: Option<&str>) -> String {
          - Cannot do it: `git batch fail --reason \"why\"` (under `run`: exit non-zero;\n\
            exit 75 for a temporary failure such as a rate limit).\n\
          - A person must decide something: `git batch escalate --reason \"the question\"`.\n\
+           Nobody is handed the task again until a person answers it\n\
+           (`git batch answer ID \"the answer\" --retry`) or queues it again\n\
+           (`git batch retry ID`); a failed task waits the same way.\n\
          - Under `run`, the file named by $BATCH_CONTEXT holds your task, its scope, and\n\
-           on a retry the error of the previous attempt.\n"
+           on a retry the error of the previous attempt, the question asked before and\n\
+           every answer and note people gave.\n"
     ));
     t
 }

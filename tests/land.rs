@@ -231,7 +231,10 @@ fn a_failing_test_is_bisected_and_its_culprit_left_out() {
     assert_eq!(shown["status"], "failed", "{shown}");
     assert_eq!(shown["live"]["state"], "left_out");
     assert!(
-        shown["live"]["reason"].as_str().unwrap().contains("tests fail with it"),
+        shown["live"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("tests fail with it"),
         "{shown}"
     );
     assert!(shown["live"]["commit"].is_string());

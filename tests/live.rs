@@ -27,7 +27,10 @@ fn two_clones_at(env: TestEnv, url: impl Fn(&Path) -> String) -> (TestEnv, PathB
     env.git(&["commit", "-q", "-am", "share through origin"]);
     env.git(&["push", "-q", "-u", "origin", "main"]);
     let b = env.dir.path().join("b");
-    env.git_in(env.dir.path(), &["clone", "-q", &url(&bare), b.to_str().unwrap()]);
+    env.git_in(
+        env.dir.path(),
+        &["clone", "-q", &url(&bare), b.to_str().unwrap()],
+    );
     (env, bare, b)
 }
 

@@ -24,6 +24,7 @@ mod plan;
 mod progress;
 mod receipts;
 mod run;
+mod run_flow;
 mod run_limits;
 mod run_resume;
 mod tasks;

@@ -333,6 +333,10 @@ impl<'a> Pool<'a> {
             }
             if self.wait_some(state, on_event)? {
                 next_fill = Instant::now();
+                // No pool-drain barrier: a train lands while others work.
+                if self.opts.land && self.stopped.is_none() && self.train_due(state) {
+                    self.land(state, on_event)?;
+                }
             }
             if let Some(n) = self.opts.pause_after
                 && self.finished_here >= n

@@ -52,6 +52,35 @@ impl Pool<'_> {
         Ok(held)
     }
 
+    /// Whether the finished, unlanded tasks should land now, while other
+    /// workers go on: one of them is what a queued task of the run waits
+    /// for (its dependent starts once it lands), or they make a full train
+    /// (as many as there are workers).
+    pub(super) fn train_due(&self, state: &RunState) -> bool {
+        let finished: Vec<&String> = state
+            .order
+            .iter()
+            .filter(|id| state.get(id).state == TaskState::Done && !self.land_tried.contains(*id))
+            .filter(|id| !self.landed.contains(*id))
+            .collect();
+        if finished.is_empty() {
+            return false;
+        }
+        if finished.len() >= self.opts.jobs {
+            return true;
+        }
+        state
+            .order
+            .iter()
+            .filter(|id| state.get(id).state == TaskState::Queued)
+            .filter_map(|id| self.store.read_task(id).ok())
+            .any(|t| {
+                t.deps
+                    .iter()
+                    .any(|d| finished.iter().any(|f| f.as_str() == d.as_str()))
+            })
+    }
+
     /// Lands the run's finished tasks. True when something landed.
     pub(super) fn land(
         &mut self,

@@ -26,7 +26,7 @@ struct LandJson {
 }
 
 /// A repository with a bare `origin` (keeping a reflog of every update).
-fn with_remote() -> (TestEnv, PathBuf) {
+pub(crate) fn with_remote() -> (TestEnv, PathBuf) {
     let env = TestEnv::new();
     let bare = env.dir.path().join("origin.git");
     env.git(&["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
@@ -36,12 +36,12 @@ fn with_remote() -> (TestEnv, PathBuf) {
     (env, bare)
 }
 
-fn sync(env: &TestEnv) {
+pub(crate) fn sync(env: &TestEnv) {
     env.git(&["push", "-q", "origin", "main"]);
 }
 
 /// A worker that starts `id`, writes `files` and finishes.
-fn work(env: &TestEnv, id: &str, files: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn work(env: &TestEnv, id: &str, files: &[(&str, &str)]) -> PathBuf {
     let s: serde_json::Value = env.json(&["start", id, "--worker", &format!("w-{id}")]);
     let wt = PathBuf::from(s["path"].as_str().unwrap());
     for (path, text) in files {
@@ -66,7 +66,7 @@ fn remote_updates(bare: &Path) -> usize {
         .unwrap_or(0)
 }
 
-fn remote_file(env: &TestEnv, bare: &Path, path: &str) -> Option<String> {
+pub(crate) fn remote_file(env: &TestEnv, bare: &Path, path: &str) -> Option<String> {
     let mut cmd = Command::new("git");
     fixed_env(&mut cmd, &env.home());
     let out = cmd
@@ -79,7 +79,7 @@ fn remote_file(env: &TestEnv, bare: &Path, path: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn remote_task(env: &TestEnv, bare: &Path, id: &str) -> String {
+pub(crate) fn remote_task(env: &TestEnv, bare: &Path, id: &str) -> String {
     remote_file(env, bare, &format!(".batch/tasks/{id}.toml")).unwrap()
 }
 

@@ -18,6 +18,7 @@ mod land;
 mod layers;
 mod live;
 mod locks;
+mod merge;
 mod output;
 mod plan;
 mod progress;

@@ -79,7 +79,7 @@ pub(crate) fn remote_file(env: &TestEnv, bare: &Path, path: &str) -> Option<Stri
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn remote_task(env: &TestEnv, bare: &Path, id: &str) -> String {
+pub(crate) fn remote_task(env: &TestEnv, bare: &Path, id: &str) -> String {
     remote_file(env, bare, &format!(".batch/tasks/{id}.toml")).unwrap()
 }
 

@@ -19,6 +19,7 @@ mod land;
 mod layers;
 mod live;
 mod locks;
+mod merge;
 mod output;
 mod plan;
 mod progress;

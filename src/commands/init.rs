@@ -20,8 +20,14 @@ pub struct Args {
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let report = Store::init(&ctx.dir, args.prefix.as_deref(), ctx.no_commit)?;
+    let repo = crate::git::discover(&ctx.dir)?;
+    if crate::git::merge_driver::ensure(&repo)? {
+        ctx.ui.status(format!(
+            "set the task file merge driver in the git config (merge.{}.driver)",
+            crate::git::merge_driver::NAME
+        ));
+    }
     if !args.no_hooks {
-        let repo = crate::git::discover(&ctx.dir)?;
         for change in hooks::install(&repo, &hooks::CLIENT_HOOKS)? {
             if change.action != "unchanged" {
                 ctx.ui.status(format!(
@@ -37,7 +43,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         ctx.ui.json_value(&report)?;
         return Ok(());
     }
-    if report.created.is_empty() {
+    if report.created.is_empty() && report.updated.is_empty() {
         ctx.ui.done(format!(
             "already initialised in {} (prefix {}); nothing to do",
             report.root.join(".batch").display(),
@@ -57,8 +63,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         for path in &report.created {
             ctx.ui.done(format!("  created {path}"))?;
         }
-        let changed = !report.created.is_empty();
-        ctx.report_commit(&report.commit, changed);
+        for path in &report.updated {
+            ctx.ui.done(format!("  updated {path}"))?;
+        }
+        ctx.report_commit(&report.commit, true);
     }
     Ok(())
 }

@@ -103,6 +103,22 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         ctx.ui
             .line(format!("left out {} ({}): {first}", l.id, l.reason))?;
     }
+    for m in &report.merged {
+        for c in &m.clashes {
+            ctx.ui.status(format!(
+                "{} (replaying {}): {}",
+                m.id,
+                m.branch,
+                super::clash_line(c, "main's", "the branch's")
+            ));
+        }
+        if let Some(why) = m.detail.as_deref().filter(|_| m.whole) {
+            ctx.ui.warn(format!(
+                "{} (replaying {}): took the branch's task file whole: {why}",
+                m.id, m.branch
+            ));
+        }
+    }
     for e in &report.closed_epics {
         ctx.ui.line(format!("closed   {e} (all children landed)"))?;
     }

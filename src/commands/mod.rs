@@ -26,6 +26,7 @@ pub mod init;
 pub mod land;
 pub mod list;
 pub mod man;
+pub mod merge_task;
 pub mod note;
 pub mod plan;
 pub mod prime;
@@ -146,6 +147,8 @@ pub enum Command {
     Hook(hook::Args),
     Completions(completions::Args),
     Man(man::Args),
+    #[command(hide = true, name = "merge-task")]
+    MergeTask(merge_task::Args),
 }
 
 /// What every command gets: the output layer, the global flags, and the
@@ -201,6 +204,7 @@ pub fn run(cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
         Command::Hook(args) => hook::run(ctx, args),
         Command::Completions(args) => completions::run(ctx, args),
         Command::Man(args) => man::run(ctx, args),
+        Command::MergeTask(args) => merge_task::run(ctx, args),
     }
 }
 
@@ -450,6 +454,12 @@ impl Ctx {
                 ".batch/config.toml: unknown key '{key}' (ignored; a newer git-batch may use it)"
             ));
         }
+        // A user's own `git pull` then merges task files as a landing does.
+        if let Err(e) = crate::git::merge_driver::ensure(&store.repo) {
+            self.ui.warn(format!(
+                "could not set the task file merge driver in the git config: {e}"
+            ));
+        }
         // A plain `git fetch` then brings the live state of other clones.
         // The first time, this clone fetches them itself.
         if let Some(remote) = &store.config.remote {
@@ -517,6 +527,27 @@ impl Ctx {
             None => {}
         }
     }
+}
+
+/// One settled clash for people: the field, the side kept, and the value
+/// dropped when it is short enough for one line (both are in `--json`).
+/// `ours` and `theirs` name the sides as the sentence needs them
+/// ("main's", "theirs").
+pub fn clash_line(c: &crate::task::Clash, ours: &str, theirs: &str) -> String {
+    let (kept, dropped, value) = match c.kept {
+        crate::task::Side::Ours => (ours, theirs, &c.theirs),
+        crate::task::Side::Theirs => (theirs, ours, &c.ours),
+    };
+    let value = value.to_string();
+    let value = if value.len() <= 60 && !value.contains("\\n") {
+        format!(" {value}")
+    } else {
+        String::new()
+    };
+    format!(
+        "{} changed on both sides; kept {kept}, not {dropped}{value}",
+        c.field
+    )
 }
 
 pub fn status_style(status: Status) -> anstyle::Style {

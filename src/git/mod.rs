@@ -7,6 +7,7 @@
 //! the user's own staged and unstaged work stays exactly as it was.
 
 pub mod identity;
+pub mod merge_driver;
 pub mod program;
 pub mod refs;
 pub mod remote;

@@ -125,6 +125,24 @@ impl std::fmt::Display for LeftOutReason {
     }
 }
 
+/// A task file that both the stack and a replayed branch changed, merged
+/// field by field (see `docs/design.md`, "How task files merge").
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MergedFile {
+    /// The task whose file it is.
+    pub id: String,
+    /// The task whose branch was being replayed.
+    pub branch: String,
+    /// Fields both sides changed differently, and the side kept: `ours` is
+    /// the stack (main), `theirs` the branch.
+    pub clashes: Vec<crate::task::Clash>,
+    /// A version did not read as a task: the branch's file was taken
+    /// whole, as before field merges (why, in `detail`).
+    pub whole: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
 /// What a landing did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Report {
@@ -145,6 +163,8 @@ pub struct Report {
     /// Tasks another clone landed whose worktree and branch here were
     /// removed (their branch is what landed, their worktree has no changes).
     pub removed: Vec<String>,
+    /// Task files the replays merged (main and a branch both changed them).
+    pub merged: Vec<MergedFile>,
 }
 
 /// Lands finished work. See the module doc for the steps.
@@ -394,6 +414,9 @@ fn stack_round(
 ) -> Result<Vec<(Candidate, Oid)>, LandError> {
     let mut stacked: Vec<(Candidate, Oid)> = Vec::new();
     let mut out_ids: HashSet<String> = report.left_out.iter().map(|l| l.id.clone()).collect();
+    // Each round replays from the base again: only the last round's merges
+    // are in what lands.
+    report.merged.clear();
     stack.reset(base)?;
     for c in queue {
         let id = &c.task.id;
@@ -414,9 +437,10 @@ fn stack_round(
             if !problems.is_empty() {
                 Some((LeftOutReason::Scope, problems.join("; ")))
             } else {
-                match stack.replay(store, c.tip, base)? {
-                    replay::Replayed::Ok(tip) => {
+                match stack.replay(store, id, c.tip, base)? {
+                    replay::Replayed::Ok { tip, merged } => {
                         stacked.push((c.clone(), tip));
+                        report.merged.extend(merged);
                         None
                     }
                     replay::Replayed::Conflict(files) => Some((

@@ -1,14 +1,53 @@
 //! The landing's temporary detached worktree: replaying worker branches onto
 //! it, checking their scopes, running the tests, and the closing commit.
 
-use super::LandError;
+use super::{LandError, MergedFile};
 use crate::git::git_err;
 use crate::git::program::{self, Git, Hooks};
-use crate::store::Store;
-use crate::task::Task;
+use crate::store::{Store, merge};
+use crate::task::{Clash, Task};
 use git2::{Oid, Repository};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+/// The versions of one conflicted file.
+struct Stages {
+    base: Option<Vec<u8>>,
+    ours: Vec<u8>,
+    theirs: Vec<u8>,
+}
+
+/// Records the merge of task `stem`'s file while replaying `branch` (its
+/// clashes, or why the branch's file was taken whole); a file merged at
+/// several of the branch's commits is one entry.
+fn add_merge(
+    merged: &mut Vec<MergedFile>,
+    stem: &str,
+    branch: &str,
+    result: Result<Vec<Clash>, String>,
+) {
+    let at = match merged.iter().position(|m| m.id == stem) {
+        Some(at) => at,
+        None => {
+            merged.push(MergedFile {
+                id: stem.to_string(),
+                branch: branch.to_string(),
+                clashes: Vec::new(),
+                whole: false,
+                detail: None,
+            });
+            merged.len() - 1
+        }
+    };
+    let m = &mut merged[at];
+    match result {
+        Ok(clashes) => m.clashes.extend(clashes),
+        Err(why) => {
+            m.whole = true;
+            m.detail = Some(why);
+        }
+    }
+}
 
 pub struct Stack {
     /// The temporary worktree.
@@ -22,7 +61,8 @@ pub struct Stack {
 }
 
 pub enum Replayed {
-    Ok(Oid),
+    /// The stack's new tip, and the task files merged on the way.
+    Ok { tip: Oid, merged: Vec<MergedFile> },
     /// The files that conflicted; the stack is back where it was.
     Conflict(Vec<String>),
 }
@@ -72,10 +112,18 @@ impl Stack {
     }
 
     /// git in the stack, as the landing runs it: no hooks (our own are not
-    /// for the landing's replays), an identity for its commits.
+    /// for the landing's replays), an identity for its commits. The clone's
+    /// task file merge driver is switched off (a driver that fails leaves
+    /// the conflict): the replay merges task files itself, the same way, so
+    /// that its report has the clashes and nothing depends on which
+    /// `git-batch` PATH finds.
     fn git(&self, args: &[&str]) -> Git {
         Git::new(&self.path)
             .hooks(Hooks::Skip)
+            .config(
+                &format!("merge.{}.driver", crate::git::merge_driver::NAME),
+                "false",
+            )
             .identity_env(&self.identity)
             .landing()
             .args(args)
@@ -96,11 +144,19 @@ impl Stack {
         Ok(())
     }
 
-    /// Cherry-picks the branch's own commits (since it left `base`'s
-    /// history), keeping authors and messages. Conflicts only in task files
-    /// are resolved (the task's own file: the worker's version; others: the
-    /// stack's); any other conflict leaves the branch out.
-    pub fn replay(&mut self, store: &Store, tip: Oid, base: Oid) -> Result<Replayed, LandError> {
+    /// Cherry-picks the branch of task `id` (its own commits since it left
+    /// `base`'s history), keeping authors and messages. Conflicts only in
+    /// task files and receipts are resolved: a task file is merged field by
+    /// field (the stack is ours, the branch theirs), or, when a version
+    /// does not parse, taken from the branch whole, as is a receipt; any
+    /// other conflict leaves the branch out.
+    pub fn replay(
+        &mut self,
+        store: &Store,
+        id: &str,
+        tip: Oid,
+        base: Oid,
+    ) -> Result<Replayed, LandError> {
         let fork = store
             .repo
             .merge_base(tip, base)
@@ -110,8 +166,12 @@ impl Stack {
         let commits: Vec<&str> = list.lines().collect();
         let before = self.head()?;
         if commits.is_empty() {
-            return Ok(Replayed::Ok(before));
+            return Ok(Replayed::Ok {
+                tip: before,
+                merged: Vec::new(),
+            });
         }
+        let mut merged: Vec<MergedFile> = Vec::new();
         let mut args = vec!["cherry-pick", "--allow-empty", "--keep-redundant-commits"];
         args.extend(commits.iter().copied());
         let mut out = self.git(&args).output()?;
@@ -132,19 +192,103 @@ impl Stack {
                 }));
             }
             for f in &files {
-                // The worker's version; the closing commit rewrites the
-                // task's own file anyway.
-                self.git_ok(&["checkout", "--theirs", "--", f])?;
+                let stem = f
+                    .strip_prefix(".batch/tasks/")
+                    .filter(|rest| !rest.contains('/'))
+                    .and_then(|rest| rest.strip_suffix(".toml"));
+                let merge = match stem {
+                    Some(stem) => Some((stem, self.merge_task_file(f, stem)?)),
+                    None => None,
+                };
+                if !matches!(merge, Some((_, Ok(_)))) {
+                    // A receipt (appended on both sides: the worker's holds
+                    // what it wrote), or a task file that cannot be merged:
+                    // the worker's version, as before field merges.
+                    self.git_ok(&["checkout", "--theirs", "--", f])?;
+                }
+                if let Some((stem, result)) = merge {
+                    add_merge(&mut merged, stem, id, result);
+                }
                 self.git_ok(&["add", "--", f])?;
             }
             out = Git::new(&self.path)
                 .hooks(Hooks::Skip)
                 .config("core.editor", "true")
+                .config(
+                    &format!("merge.{}.driver", crate::git::merge_driver::NAME),
+                    "false",
+                )
                 .identity_env(&self.identity)
                 .args(["cherry-pick", "--continue"])
                 .output()?;
         }
-        Ok(Replayed::Ok(self.head()?))
+        Ok(Replayed::Ok {
+            tip: self.head()?,
+            merged,
+        })
+    }
+
+    /// The three stages of conflicted `rel` in the stack's index: base
+    /// (None: added on both sides), ours (the stack), theirs (the branch).
+    /// None when ours or theirs is missing (deleted on that side).
+    fn stages(&self, rel: &str) -> Result<Option<Stages>, LandError> {
+        let repo = Repository::open(&self.path).map_err(git_err("opening the landing worktree"))?;
+        let index = repo
+            .index()
+            .map_err(git_err("reading the landing's index"))?;
+        let blob = |e: Option<git2::IndexEntry>| -> Result<Option<Vec<u8>>, LandError> {
+            match e {
+                None => Ok(None),
+                Some(e) => Ok(Some(
+                    repo.find_blob(e.id)
+                        .map_err(git_err(format!("reading a version of {rel}")))?
+                        .content()
+                        .to_vec(),
+                )),
+            }
+        };
+        let Some(conflict) = index
+            .conflicts()
+            .map_err(git_err("reading the landing's index"))?
+            .flatten()
+            .find(|c| {
+                [&c.ancestor, &c.our, &c.their]
+                    .into_iter()
+                    .flatten()
+                    .any(|e| e.path == rel.as_bytes())
+            })
+        else {
+            return Ok(None);
+        };
+        let base = blob(conflict.ancestor)?;
+        let (Some(ours), Some(theirs)) = (blob(conflict.our)?, blob(conflict.their)?) else {
+            return Ok(None);
+        };
+        Ok(Some(Stages { base, ours, theirs }))
+    }
+
+    /// Merges conflicted task file `rel` field by field into the stack's
+    /// working tree: its clashes, or why it cannot be (a version is
+    /// missing or does not parse).
+    fn merge_task_file(
+        &self,
+        rel: &str,
+        stem: &str,
+    ) -> Result<Result<Vec<Clash>, String>, LandError> {
+        let Some(s) = self.stages(rel)? else {
+            return Ok(Err("deleted on one side".into()));
+        };
+        let m = match merge::merge_texts(Some(stem), s.base.as_deref(), &s.ours, &s.theirs) {
+            Ok(m) => m,
+            Err(why) => return Ok(Err(why.to_string())),
+        };
+        let path = self.path.join(rel);
+        crate::atomic::write_atomic(&path, m.text.as_bytes()).map_err(|source| LandError::Io {
+            what: "writing",
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Ok(m.clashes))
     }
 
     /// Problems of the commits task `id`'s branch made (where it left the

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod config;
 pub mod duration;
 pub mod located;
+pub mod merge;
 pub mod scan;
 pub mod settings;
 
@@ -23,7 +24,7 @@ use std::path::{Path, PathBuf};
 /// The directory, relative to the top of the working tree.
 pub const BATCH_DIR: &str = ".batch";
 /// What `init` writes into `.batch/.gitattributes`.
-pub const GITATTRIBUTES: &str = "# Receipts are append-only logs: merge them by keeping both sides' lines.\nreceipts/*.log merge=union\n";
+pub const GITATTRIBUTES: &str = "# Receipts are append-only logs: merge them by keeping both sides' lines.\nreceipts/*.log merge=union\n# Task files merge field by field (`git batch merge-task`): both sides' notes and edits are kept.\ntasks/*.toml merge=batch-task\n";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -134,6 +135,9 @@ pub struct InitReport {
     pub root: PathBuf,
     pub prefix: String,
     pub created: Vec<String>,
+    /// Files that existed and were brought up to date (the task merge
+    /// driver's line in `.batch/.gitattributes` of an older `init`).
+    pub updated: Vec<String>,
     pub already_initialized: bool,
     pub commit: Option<String>,
 }
@@ -239,6 +243,21 @@ impl Store {
             atomic::write_atomic(&attributes, GITATTRIBUTES.as_bytes())
                 .map_err(io_err("writing", &attributes))?;
             report.created.push(".batch/.gitattributes".into());
+        } else {
+            // Written by an `init` from before task files had a merge
+            // driver: without the line, a pull conflicts over notes again.
+            let text = atomic::read_regular_text(&attributes, atomic::CONFIG_LIMIT)
+                .map_err(io_err("reading", &attributes))?;
+            if !text.lines().any(|l| l.trim() == merge::ATTRIBUTE_LINE) {
+                let mut text = text;
+                if !text.is_empty() && !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                text.push_str(merge::ATTRIBUTES);
+                atomic::write_atomic(&attributes, text.as_bytes())
+                    .map_err(io_err("writing", &attributes))?;
+                report.updated.push(".batch/.gitattributes".into());
+            }
         }
         let store = Store {
             repo,
@@ -246,8 +265,14 @@ impl Store {
             config,
             no_commit,
         };
-        if !report.created.is_empty() {
-            report.commit = store.commit(&report.created, "batch: init")?;
+        let changed: Vec<String> = report
+            .created
+            .iter()
+            .chain(&report.updated)
+            .cloned()
+            .collect();
+        if !changed.is_empty() {
+            report.commit = store.commit(&changed, "batch: init")?;
         }
         Ok(report)
     }

@@ -5,9 +5,11 @@
 
 mod file;
 pub mod id;
+pub mod merge;
 
 pub use file::{ParseError, parse_task, render_task};
 pub use id::TaskId;
+pub use merge::{Clash, Merged, Side, merge3};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

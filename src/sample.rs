@@ -45,7 +45,9 @@ pub const CHAPTERS: [(&str, &str); 8] = [
 /// The chapter whose first attempt fails.
 pub const FLAKY: &str = "docs/claims.md";
 
-/// The demo's test: no chapter may still say TODO.
+/// The demo's test: every chapter has its heading and none says FIXME. It
+/// passes on every state of main, as a real test suite does: the run lands
+/// trains of finished chapters while others are still being written.
 pub const TEST: &str = "sh check.sh";
 
 /// The scratch setup: a working clone and its bare remote.
@@ -119,7 +121,7 @@ pub fn setup(dir: &Path) -> Result<DemoRepo, DemoError> {
     )?;
     write(
         &work.join("check.sh"),
-        "#!/bin/sh\n# The book's test: no chapter may still say TODO.\nif grep -rn TODO docs/; then exit 1; fi\necho \"all chapters written\"\n",
+        "#!/bin/sh\n# The book's test: every chapter has its heading, none says FIXME.\nfor f in docs/*.md; do head -n 1 \"$f\" | grep -q '^# ' || { echo \"$f: no heading\"; exit 1; }; done\nif grep -rn FIXME docs/; then exit 1; fi\necho \"the book checks out\"\n",
     )?;
     for (name, topic) in CHAPTERS {
         write(

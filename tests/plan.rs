@@ -521,8 +521,11 @@ fn demo_runs_the_whole_loop() {
         let text = env.git_in(&remote, &["show", &format!("main:{chapter}")]);
         assert!(!text.contains("TODO"), "{chapter}: {text}");
     }
+    // Landed in trains while the others worked: one push per train, each
+    // tested, fewer pushes than tasks.
     let landings = env.git_in(&remote, &["log", "--format=%s", "main"]);
-    assert_eq!(landings.matches("batch: land").count(), 1, "{landings}");
+    let pushes = landings.matches("batch: land").count();
+    assert!((1..8).contains(&pushes), "{landings}");
     // A second demo into the same directory is refused.
     let err = env.fails(&["demo", dir.to_str().unwrap()], 1);
     assert!(err.contains("not empty"), "{err}");

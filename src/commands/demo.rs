@@ -15,7 +15,8 @@ use std::time::Duration;
 /// 8 chapters) with a bare remote is split into 8 scoped tasks, 4 workers
 /// run them with a built-in demo worker (it edits the files of its scope,
 /// writes receipts, and fails one task once, which the retry fixes), the
-/// work is landed with a test command in one push, then `status` and the
+/// work is landed in trains as it finishes (each train tested, one push
+/// each) while the other workers go on, then `status` and the
 /// start of `review` are printed. The scratch directory is kept to look at.
 #[derive(Debug, clap::Args)]
 pub struct Args {

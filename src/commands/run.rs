@@ -67,7 +67,8 @@ pub struct Args {
     /// failed attempt.
     #[arg(long, value_name = "CMD")]
     pub validate: Option<String>,
-    /// Land finished tasks when the pool drains (dependents then start),
+    /// Land finished tasks in trains while the others work (a dependent
+    /// starts once its dependencies landed), when the pool drains,
     /// and at the end.
     #[arg(long)]
     pub land: bool,

@@ -500,16 +500,8 @@ fn the_landing_runs_the_test_command_of_the_base() {
     let id = env.create(&["k", "--scope", "k/**"]);
     let base_marker = env.dir.path().join("ran-base");
     let local_marker = env.dir.path().join("ran-local");
-    let config = env.read(".batch/config.toml");
-    // At the top: after a [table] header it would belong to that table.
-    env.write(
-        ".batch/config.toml",
-        &format!(
-            "test_command = \"touch {}\"\n{config}",
-            base_marker.display()
-        ),
-    );
-    env.git(&["commit", "-q", "-am", "the team's test command"]);
+    let command = format!("test_command = \"touch {}\"", base_marker.display());
+    env.config_top(&command, "the team's test command");
     sync(&env);
     work(&env, &id, &[("k/f", "f\n")]);
     // Changed here, not committed: not what the base says.

@@ -18,13 +18,7 @@ fn two_clones_at(env: TestEnv, url: impl Fn(&Path) -> String) -> (TestEnv, PathB
     let bare = env.dir.path().join("origin.git");
     env.git(&["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
     env.git(&["remote", "add", "origin", &url(&bare)]);
-    let config = env.read(".batch/config.toml");
-    // At the top: after a [table] header it would belong to that table.
-    env.write(
-        ".batch/config.toml",
-        &format!("remote = \"origin\"\n{config}"),
-    );
-    env.git(&["commit", "-q", "-am", "share through origin"]);
+    env.config_top("remote = \"origin\"", "share through origin");
     env.git(&["push", "-q", "-u", "origin", "main"]);
     let b = env.dir.path().join("b");
     env.git_in(

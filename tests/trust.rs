@@ -749,15 +749,8 @@ fn a_runs_landing_tests_with_the_command_of_the_base() {
     let env = TestEnv::new();
     let base_marker = env.dir.path().join("ran-base");
     let local_marker = env.dir.path().join("ran-local");
-    let config = env.read(".batch/config.toml");
-    env.write(
-        ".batch/config.toml",
-        &format!(
-            "test_command = \"touch {}\"\n{config}",
-            base_marker.display()
-        ),
-    );
-    env.git(&["commit", "-q", "-am", "the team's test command"]);
+    let command = format!("test_command = \"touch {}\"", base_marker.display());
+    env.config_top(&command, "the team's test command");
     env.create(&["k", "--scope", "k/**"]);
     let committed = env.read(".batch/config.toml");
     env.write(

@@ -240,42 +240,25 @@ fn resolve(repo: &Repository, name: &str) -> Result<Option<Oid>, ClaimError> {
 /// The claims of commit `tip` of the claims ref (none for `None`); a tree
 /// entry that is not `<task>.toml` holding that task's claim is damage.
 pub fn read_at(repo: &Repository, tip: Option<Oid>) -> Result<BTreeMap<String, Claim>, ClaimError> {
-    let mut claims = BTreeMap::new();
-    let Some(tip) = tip else {
-        return Ok(claims);
-    };
-    let corrupt = |message: String| ClaimError::Corrupt {
-        commit: tip.to_string(),
-        message,
-    };
-    let tree = repo
-        .find_commit(tip)
-        .and_then(|c| c.tree())
-        .map_err(git_err("reading the claims commit"))?;
-    for entry in tree.iter() {
-        let name = entry.name().unwrap_or_default().to_string();
-        if name == live::DIR && entry.kind() == Some(git2::ObjectType::Tree) {
-            continue;
-        }
-        let blob = repo
-            .find_blob(entry.id())
-            .map_err(|e| corrupt(format!("{name}: {e}")))?;
-        let text =
-            std::str::from_utf8(blob.content()).map_err(|e| corrupt(format!("{name}: {e}")))?;
-        let claim: Claim = toml::from_str(text).map_err(|e| corrupt(format!("{name}: {e}")))?;
-        if name.strip_suffix(".toml") != Some(claim.task.as_str())
-            || crate::task::id::validate_id(&claim.task).is_err()
-        {
-            return Err(corrupt(format!("{name} holds a claim on '{}'", claim.task)));
-        }
-        claims.insert(claim.task.clone(), claim);
-    }
-    Ok(claims)
+    entries_at(repo, tip, None, |c: &Claim| c.task.as_str())
 }
 
 /// The live state at commit `tip` of the claims ref: the entries of its
 /// `state/` tree, each `<task>.toml` holding that task's state.
 pub fn live_at(repo: &Repository, tip: Option<Oid>) -> Result<BTreeMap<String, Live>, ClaimError> {
+    entries_at(repo, tip, Some(live::DIR), |l: &Live| l.task.as_str())
+}
+
+/// The `<task>.toml` blobs of the claims tree at `tip` (of its subtree
+/// `dir`, none when it has none), parsed, by task. The top level leaves the
+/// live state's subtree out; anything else that is not a `<task>.toml` of
+/// its own task is damage.
+fn entries_at<T: serde::de::DeserializeOwned>(
+    repo: &Repository,
+    tip: Option<Oid>,
+    dir: Option<&str>,
+    task_of: impl Fn(&T) -> &str,
+) -> Result<BTreeMap<String, T>, ClaimError> {
     let mut out = BTreeMap::new();
     let Some(tip) = tip else {
         return Ok(out);
@@ -284,31 +267,42 @@ pub fn live_at(repo: &Repository, tip: Option<Oid>) -> Result<BTreeMap<String, L
         commit: tip.to_string(),
         message,
     };
-    let tree = repo
+    let mut tree = repo
         .find_commit(tip)
         .and_then(|c| c.tree())
         .map_err(git_err("reading the claims commit"))?;
-    let Some(dir) = tree.get_name(live::DIR) else {
-        return Ok(out);
-    };
-    let dir = repo
-        .find_tree(dir.id())
-        .map_err(|e| corrupt(format!("{}: {e}", live::DIR)))?;
-    for entry in dir.iter() {
+    if let Some(dir) = dir {
+        let Some(id) = tree.get_name(dir).map(|e| e.id()) else {
+            return Ok(out);
+        };
+        tree = repo
+            .find_tree(id)
+            .map_err(|e| corrupt(format!("{dir}: {e}")))?;
+    }
+    for entry in tree.iter() {
         let name = entry.name().unwrap_or_default().to_string();
-        let at = format!("{}/{name}", live::DIR);
+        if dir.is_none() && name == live::DIR && entry.kind() == Some(git2::ObjectType::Tree) {
+            continue;
+        }
+        let at = match dir {
+            Some(d) => format!("{d}/{name}"),
+            None => name.clone(),
+        };
         let blob = repo
             .find_blob(entry.id())
             .map_err(|e| corrupt(format!("{at}: {e}")))?;
         let text =
             std::str::from_utf8(blob.content()).map_err(|e| corrupt(format!("{at}: {e}")))?;
-        let state = Live::parse(text).map_err(|e| corrupt(format!("{at}: {e}")))?;
-        if name.strip_suffix(".toml") != Some(state.task.as_str())
-            || crate::task::id::validate_id(&state.task).is_err()
+        let value: T = toml::from_str(text).map_err(|e| corrupt(format!("{at}: {e}")))?;
+        let task = task_of(&value).to_string();
+        if name.strip_suffix(".toml") != Some(task.as_str())
+            || crate::task::id::validate_id(&task).is_err()
         {
-            return Err(corrupt(format!("{at} holds the state of '{}'", state.task)));
+            return Err(corrupt(format!(
+                "{at} holds a claim on or the state of '{task}'"
+            )));
         }
-        out.insert(state.task.clone(), state);
+        out.insert(task, value);
     }
     Ok(out)
 }

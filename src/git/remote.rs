@@ -1,14 +1,12 @@
 //! Talking to the shared remote beyond the claims: fetching its main branch
-//! together with the work other clones shared under `refs/batch/work/`.
+//! together with the work other clones shared under `refs/batch/work/`,
+//! sharing a task's branch there, and the refspecs that make a plain
+//! `git fetch` bring all of it.
 
 use super::program::{self, Git};
 use super::{GitError, git_err, refs};
 use git2::{Oid, Repository};
 
-/// Fetches `branch` of `remote` into its remote-tracking ref, and every
-/// shared work ref, in one fetch. Returns the remote branch's tip, or
-/// `None` when the remote has no such branch (asked, not read from git's
-/// message).
 /// Makes a plain `git fetch` (and `git pull`) of `remote` bring what
 /// git-batch shares there: the claims with the live state, and the work
 /// other clones finished. Added to `remote.<remote>.fetch` once, so nobody
@@ -67,6 +65,10 @@ pub fn share_work(repo: &Repository, remote: &str, id: &str) -> Result<(), GitEr
         .map(drop)
 }
 
+/// Fetches `branch` of `remote` into its remote-tracking ref, and every
+/// shared work ref, in one fetch. Returns the remote branch's tip, or
+/// `None` when the remote has no such branch (asked, not read from git's
+/// message).
 pub fn fetch_main(repo: &Repository, remote: &str, branch: &str) -> Result<Option<Oid>, GitError> {
     program::check_operand("remote", remote)?;
     program::check_operand("branch", branch)?;

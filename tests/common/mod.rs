@@ -143,6 +143,14 @@ impl TestEnv {
         self.ok(&all).trim().to_string()
     }
 
+    /// Puts a top-level `line` into `.batch/config.toml` and commits it.
+    pub fn config_top(&self, line: &str, message: &str) {
+        let config = self.read(".batch/config.toml");
+        // At the top: after a [table] header it would belong to that table.
+        self.write(".batch/config.toml", &format!("{line}\n{config}"));
+        self.git(&["commit", "-q", "-am", message]);
+    }
+
     /// Creates a task in `dir` (another clone) and returns its id.
     pub fn create_in(&self, dir: &Path, args: &[&str]) -> String {
         let mut all = vec!["create"];

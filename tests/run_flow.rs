@@ -54,3 +54,114 @@ fn a_dependent_starts_once_its_dependency_landed_while_others_work() {
         assert_eq!(env.git(&["show", &format!("main:{d}/f")]), format!("{d}\n"));
     }
 }
+
+/// A month task finds two items and creates a task for each (its
+/// children, with keys), failing once after that on m1; an item writes its
+/// file.
+const LAZY: &str = r#"#!/bin/sh
+d=$(sed -n 's/^- `\([a-z0-9/]*\)\/\*\*`$/\1/p' "$BATCH_CONTEXT" | head -n 1)
+case "$d" in
+  m[0-9])
+    for j in 1 2; do
+      git batch create --parent "$BATCH_TASK" --key "item$j" --scope "$d/i$j/**" "item $j of $d" >/dev/null || exit 1
+    done
+    if [ "$d" = m1 ] && [ "$BATCH_ATTEMPT" = 1 ]; then echo "flaky" >&2; exit 1; fi
+    mkdir -p "$d" && echo "month $d" > "$d/summary" ;;
+  *) mkdir -p "$d" && echo "item $d" > "$d/f" ;;
+esac
+"#;
+
+/// Lazy batching: three month tasks discover six children between them
+/// (one month failing once after it created its children, so its retry
+/// meets them again); one `run --ready --land` finishes all nine, and no
+/// child is created twice.
+#[test]
+fn tasks_found_during_the_run_are_run_by_the_same_run() {
+    let env = TestEnv::new();
+    for m in 1..=3 {
+        env.create(&[&format!("month {m}"), "--scope", &format!("m{m}/**")]);
+    }
+    let worker = env.dir.path().join("lazy.sh");
+    std::fs::write(&worker, LAZY).unwrap();
+    let exec = format!("sh {}", worker.display());
+    let out = env
+        .batch_cmd(&[
+            "--json",
+            "run",
+            "--ready",
+            "--land",
+            "-j",
+            "2",
+            "--retries",
+            "1",
+            "--exec",
+            &exec,
+        ])
+        .output()
+        .unwrap();
+    crate::common::assert_ok(&out);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["landed"].as_array().unwrap().len(), 9, "{summary}");
+    let all: Vec<serde_json::Value> = env.json(&["list", "--all"]);
+    assert_eq!(all.len(), 9, "{all:?}");
+    assert!(all.iter().all(|t| t["status"] == "closed"), "{all:?}");
+    for m in 1..=3 {
+        assert_eq!(
+            env.git(&["show", &format!("main:m{m}/summary")]),
+            format!("month m{m}\n")
+        );
+        for j in 1..=2 {
+            assert_eq!(
+                env.git(&["show", &format!("main:m{m}/i{j}/f")]),
+                format!("item m{m}/i{j}\n")
+            );
+        }
+    }
+}
+
+/// A worker's own commit of a child task it created passes the scope
+/// guard's pre-commit hook and `done`; a new task that is not its child
+/// does not.
+#[test]
+fn a_worker_commits_tasks_of_its_own_children_and_no_others() {
+    let env = TestEnv::new();
+    let id = env.create(&["month", "--scope", "m/**"]);
+    let started: serde_json::Value = env.json(&["start", &id]);
+    let wt = std::path::PathBuf::from(started["path"].as_str().unwrap());
+    let child = env.ok_in(
+        &wt,
+        &[
+            "--no-commit",
+            "create",
+            "--parent",
+            &id,
+            "--key",
+            "a",
+            "item a",
+        ],
+    );
+    let child = child.trim();
+    env.git_in(&wt, &["add", "-A"]);
+    env.git_in(&wt, &["commit", "-q", "-m", "found item a"]);
+    // Again with the same key: the same task, nothing new.
+    let again = env.ok_in(&wt, &["create", "--parent", &id, "--key", "a", "item a"]);
+    assert_eq!(again.trim(), child);
+    let stray = env.ok_in(&wt, &["--no-commit", "create", "not a child"]);
+    env.git_in(&wt, &["add", "-A"]);
+    let out = std::process::Command::new("git")
+        .args(["commit", "-q", "-m", "a stray task"])
+        .current_dir(&wt)
+        .envs(
+            env.batch_cmd(&[])
+                .get_envs()
+                .filter_map(|(k, v)| Some((k, v?))),
+        )
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the hook refused it");
+    assert!(err.contains(stray.trim()), "{err}");
+    env.git_in(&wt, &["reset", "-q", "--hard"]);
+    env.git_in(&wt, &["clean", "-q", "-fd"]);
+    env.ok_in(&wt, &["done"]);
+}

@@ -41,6 +41,11 @@ pub struct Args {
     /// Rough size: S, M or L.
     #[arg(long, value_parser = parse_estimate)]
     pub estimate: Option<Estimate>,
+    /// Create it once: a task of the same parent with this key (kept as the
+    /// label `key:KEY`) is printed instead of a new one. For workers that
+    /// create tasks as they go, so a retry does not make them twice.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
 }
 
 pub fn parse_kind(s: &str) -> Result<Kind, String> {
@@ -51,8 +56,40 @@ pub fn parse_estimate(s: &str) -> Result<Estimate, String> {
     s.parse()
 }
 
-pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
+pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
+    if let Some(key) = &args.key {
+        if key.trim().is_empty() || key.contains(char::is_whitespace) {
+            return Err(CommandError::usage(format!(
+                "--key '{key}': a key is one word (no spaces)"
+            )));
+        }
+        let label = format!("key:{key}");
+        let cache = ctx.cache(&store)?;
+        let same = cache
+            .list(&crate::store::ListFilter {
+                statuses: Vec::new(),
+                all: true,
+                parent: None,
+                label: Some(label.clone()),
+            })
+            .map_err(crate::store::StoreError::from)?
+            .into_iter()
+            .find(|t| t.parent.as_deref() == args.parent.as_deref());
+        if let Some(existing) = same {
+            if ctx.ui.json {
+                ctx.ui.json_value(&existing)?;
+            } else {
+                ctx.ui.line(&existing.id)?;
+                ctx.ui.status(format!(
+                    "{} has key {key} already; nothing created",
+                    existing.id
+                ));
+            }
+            return Ok(());
+        }
+        args.labels.push(label);
+    }
     let body = super::read_body(args.body, args.body_file.as_deref())?.unwrap_or_default();
     let created = edit::create(
         &store,

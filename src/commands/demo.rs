@@ -96,6 +96,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let opts = Options {
         name: "book".into(),
         plan: Some("book".into()),
+        follow: crate::run::Follow::Plan,
         ids: made.tasks.iter().map(|t| t.id.to_string()).collect(),
         exec: format!("{} demo-worker", shell_quote(&exe.to_string_lossy())),
         jobs: args.jobs.max(1),

@@ -133,6 +133,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let opts = Options {
         name,
         plan: args.plan.clone(),
+        follow: if args.plan.is_some() {
+            run::Follow::Plan
+        } else if args.ready {
+            run::Follow::Ready
+        } else {
+            run::Follow::Fixed
+        },
         ids,
         exec: args.exec.clone(),
         jobs: settings.jobs as usize,

@@ -75,7 +75,11 @@ fn scope_problem(
     if scope.is_unscoped() {
         return Ok(None);
     }
-    let files = crate::store::outside_scope(&scope, id, staged.iter().map(String::as_str));
+    let mut files = crate::store::outside_scope(&scope, id, staged.iter().map(String::as_str));
+    if !files.is_empty() {
+        let base = worktree::branch_base_of(store)?;
+        worktree::keep_out_new_children(store, base, id, &mut files);
+    }
     Ok((!files.is_empty()).then(|| Problem::OutOfScope {
         task: id.to_string(),
         scope: globs,

@@ -78,6 +78,17 @@ pub(crate) fn io<'a>(
     }
 }
 
+/// Where a run finds work that appears while it goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    /// The tasks it was given, no others (`run ID...`).
+    Fixed,
+    /// Every task that becomes ready (`run --ready`).
+    Ready,
+    /// Every task added to its plan (`run --plan`).
+    Plan,
+}
+
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -86,6 +97,8 @@ pub struct Options {
     pub name: String,
     pub plan: Option<String>,
     pub ids: Vec<String>,
+    /// Where new work comes from while the run goes on.
+    pub follow: Follow,
     pub exec: String,
     pub jobs: usize,
     pub timeout: Duration,
@@ -138,6 +151,8 @@ pub enum EventKind {
     Stopping,
     /// An attempt of a dead run, cleaned up to be run again.
     Resumed,
+    /// A task that appeared during the run was added to it.
+    Found,
     Warning,
 }
 
@@ -155,6 +170,7 @@ impl EventKind {
             EventKind::Landed => "landed",
             EventKind::Stopping => "stopping",
             EventKind::Resumed => "resumed",
+            EventKind::Found => "found",
             EventKind::Warning => "warning",
         }
     }

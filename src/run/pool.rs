@@ -5,7 +5,7 @@
 
 use super::state::{RunState, TaskState, Timing};
 use super::worker::{self, Context, Spawn};
-use super::{Event, EventKind, Options, RunError, Waiting, interrupts, io};
+use super::{Event, EventKind, Follow, Options, RunError, Waiting, interrupts, io};
 use crate::claims::{self, Via};
 use crate::git::git_err;
 use crate::land::LeftOut;
@@ -21,6 +21,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
 mod facts;
+mod grow;
 mod outcome;
 mod shared;
 
@@ -210,6 +211,9 @@ impl<'a> Pool<'a> {
             let wt = worktree::find_worktree(&self.store.repo, &id)
                 .ok()
                 .flatten();
+            if let Some(wt) = &wt {
+                worker::wait_until_idle(wt);
+            }
             // Read after the kill: a worker that ended first wrote it.
             let ended = entry.logs.last().and_then(|l| worker::recorded_exit(l));
             if let (Some(status), Some(wt), Some(log)) = (ended, &wt, entry.logs.last()) {
@@ -315,8 +319,13 @@ impl<'a> Pool<'a> {
                     std::thread::sleep(Duration::from_millis(50));
                     continue;
                 }
+                if self.grow(state, on_event)? > 0 {
+                    continue;
+                }
                 let all_final = state.order.iter().all(|id| state.get(id).state.is_final());
-                if !all_final && self.opts.land && self.land(state, on_event)? {
+                // Landed work can bring more (dependents, tasks found by
+                // its workers): the loop looks again.
+                if self.opts.land && self.land(state, on_event)? {
                     continue;
                 }
                 let held = !all_final
@@ -334,8 +343,12 @@ impl<'a> Pool<'a> {
             if self.wait_some(state, on_event)? {
                 next_fill = Instant::now();
                 // No pool-drain barrier: a train lands while others work.
-                if self.opts.land && self.stopped.is_none() && self.train_due(state) {
-                    self.land(state, on_event)?;
+                if self.opts.land
+                    && self.stopped.is_none()
+                    && self.train_due(state)
+                    && self.land(state, on_event)?
+                {
+                    self.grow(state, on_event)?;
                 }
             }
             if let Some(n) = self.opts.pause_after

@@ -299,6 +299,35 @@ pub fn kill_leftovers(token: &str, pid: Option<u32>) -> usize {
     found.len()
 }
 
+/// Waits (10 s at most) until no process works in `worktree` any more. A
+/// run killed inside `done` leaves its `git commit` running there (it is
+/// the run's child, not the worker's, so the attempt's token does not find
+/// it); what the branch says is only known once it is over.
+pub fn wait_until_idle(worktree: &Path) {
+    let Ok(dir) = std::fs::canonicalize(worktree) else {
+        return;
+    };
+    let me = std::process::id().to_string();
+    let busy = || {
+        std::fs::read_dir("/proc")
+            .map(|rd| {
+                rd.flatten().any(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    name.bytes().all(|b| b.is_ascii_digit())
+                        && name != me.as_str()
+                        && std::fs::read_link(e.path().join("cwd"))
+                            .is_ok_and(|cwd| cwd.starts_with(&dir))
+                })
+            })
+            .unwrap_or(false)
+    };
+    let until = Instant::now() + Duration::from_secs(10);
+    while busy() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The last `lines` lines of a log.
 pub fn log_tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read(path).unwrap_or_default();

@@ -299,6 +299,31 @@ pub fn base_task(store: &Store, id: &str) -> Result<Option<Task>, WorkError> {
     }
 }
 
+/// Leaves out of `outside` the new task files of `id`'s own children: a
+/// worker may create tasks it finds while working (the landing's trust
+/// check allows the same), never change another task's file.
+pub fn keep_out_new_children(wt: &Store, base: Oid, id: &str, outside: &mut Vec<String>) {
+    outside.retain(|f| {
+        let child = f
+            .strip_prefix(".batch/tasks/")
+            .and_then(|n| n.strip_suffix(".toml"))
+            .filter(|c| !c.contains('/'));
+        let Some(child) = child else {
+            return true;
+        };
+        let new = at_commit::task_at(&wt.repo, Some(base), child).is_none();
+        !(new
+            && wt
+                .read_task(child)
+                .is_ok_and(|t| t.parent.as_deref() == Some(id)))
+    });
+}
+
+/// The commit the branch started from: where it meets the main branch.
+pub fn branch_base_of(store: &Store) -> Result<Oid, WorkError> {
+    branch_base(store, store)
+}
+
 /// The commit the branch started from: where it meets the main branch.
 fn branch_base(store: &Store, wt: &Store) -> Result<Oid, WorkError> {
     let head = wt
@@ -334,7 +359,8 @@ pub fn scope_violations(store: &Store, wt: &Store, id: &str) -> Result<ScopeChec
         id: id.to_string(),
         source,
     })?;
-    let outside = crate::store::outside_scope(&scope, id, files.iter().map(String::as_str));
+    let mut outside = crate::store::outside_scope(&scope, id, files.iter().map(String::as_str));
+    keep_out_new_children(wt, base, id, &mut outside);
     Ok(ScopeCheck {
         outside,
         files,

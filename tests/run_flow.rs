@@ -165,3 +165,61 @@ fn a_worker_commits_tasks_of_its_own_children_and_no_others() {
     env.git_in(&wt, &["clean", "-q", "-fd"]);
     env.ok_in(&wt, &["done"]);
 }
+
+/// One prompt for the whole batch: `plan --instructions FILE` puts it in
+/// the plan, and every worker's context file starts with it; `run
+/// --context-template` lays the file out another way; a template with an
+/// unknown placeholder is refused before anything starts.
+#[test]
+fn a_plan_carries_the_batch_instructions_and_a_template_lays_out_the_context() {
+    let env = TestEnv::new();
+    let a = env.create(&["port a", "--scope", "a/**"]);
+    let b = env.create(&["port b", "--scope", "b/**"]);
+    let prompt = env.dir.path().join("prompt.md");
+    std::fs::write(&prompt, "Use tracing, never log::.\n").unwrap();
+    env.ok(&[
+        "plan",
+        "p",
+        &a,
+        &b,
+        "--instructions",
+        prompt.to_str().unwrap(),
+    ]);
+    let seen = env.dir.path().join("seen");
+    std::fs::create_dir_all(&seen).unwrap();
+    let exec = format!("cp \"$BATCH_CONTEXT\" {}/$BATCH_TASK.md", seen.display());
+    env.ok(&["run", "--plan", "p", "--exec", &exec]);
+    for id in [&a, &b] {
+        let text = std::fs::read_to_string(seen.join(format!("{id}.md"))).unwrap();
+        assert!(
+            text.starts_with(
+                "# Instructions for every task of this batch\n\nUse tracing, never log::."
+            ),
+            "{text}"
+        );
+        assert!(text.contains(&format!("# Task {id}")), "{text}");
+    }
+
+    let c = env.create(&["port c", "--scope", "c/**"]);
+    let template = env.dir.path().join("template.md");
+    std::fs::write(
+        &template,
+        "TASK {id}: {title}\n{{not a placeholder}}\n{scope}",
+    )
+    .unwrap();
+    let t = template.to_str().unwrap();
+    env.ok(&["run", &c, "--context-template", t, "--exec", &exec]);
+    let text = std::fs::read_to_string(seen.join(format!("{c}.md"))).unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "TASK {c}: port c\n{{not a placeholder}}\n## Scope"
+        )),
+        "{text}"
+    );
+    std::fs::write(&template, "{task_title}").unwrap();
+    let d = env.create(&["port d", "--scope", "d/**"]);
+    let err = env.fails(&["run", &d, "--context-template", t, "--exec", "true"], 2);
+    assert!(err.contains("unknown placeholder {task_title}"), "{err}");
+    let claims: Vec<serde_json::Value> = env.json(&["claims"]);
+    assert!(claims.iter().all(|c| c["task"] != d.as_str()), "{claims:?}");
+}

@@ -76,6 +76,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             retries: 1,
             test: Some(sample::TEST.into()),
             max_tasks: 0,
+            instructions: None,
         },
         force: false,
     };
@@ -97,6 +98,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         name: "book".into(),
         plan: Some("book".into()),
         follow: crate::run::Follow::Plan,
+        instructions: None,
+        template: None,
         ids: made.tasks.iter().map(|t| t.id.to_string()).collect(),
         exec: format!("{} demo-worker", shell_quote(&exe.to_string_lossy())),
         jobs: args.jobs.max(1),

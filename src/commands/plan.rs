@@ -53,6 +53,10 @@ pub struct PlanConfigArgs {
     /// Start at most this many of the plan's tasks (default: 0, all).
     #[arg(long, value_name = "N")]
     pub max_tasks: Option<u32>,
+    /// Instructions shared by every task (the batch's one prompt), read from
+    /// this file: placed at the top of each worker's context file.
+    #[arg(long, value_name = "FILE")]
+    pub instructions: Option<std::path::PathBuf>,
 }
 
 impl PlanConfigArgs {
@@ -66,8 +70,32 @@ impl PlanConfigArgs {
             max_tasks: self.max_tasks,
             ttl: None,
         };
-        Ok(Settings::resolve(&flags, None, &store.config)?.run_config())
+        let mut config = Settings::resolve(&flags, None, &store.config)?.run_config();
+        if let Some(file) = &self.instructions {
+            config.instructions = Some(read_instructions(file)?);
+        }
+        Ok(config)
     }
+}
+
+/// The instructions of `--instructions FILE`: its text (a regular file of
+/// at most 1 MiB; `-` is stdin).
+pub fn read_instructions(file: &std::path::Path) -> Result<String, CommandError> {
+    let text = if file == std::path::Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        s
+    } else {
+        crate::atomic::read_regular_text(file, crate::atomic::CONFIG_LIMIT)
+            .map_err(|e| CommandError::usage(format!("--instructions {}: {e}", file.display())))?
+    };
+    if text.trim().is_empty() {
+        return Err(CommandError::usage(format!(
+            "--instructions {}: the file is empty",
+            file.display()
+        )));
+    }
+    Ok(text)
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {

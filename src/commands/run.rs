@@ -82,6 +82,15 @@ pub struct Args {
     /// Start at most N of the tasks in all (default: the plan's; 0 = all).
     #[arg(long, value_name = "N")]
     pub max_tasks: Option<u32>,
+    /// Instructions shared by every task, read from this file, at the top
+    /// of each context file (default: the plan's).
+    #[arg(long, value_name = "FILE")]
+    pub instructions: Option<std::path::PathBuf>,
+    /// Lay out each context file by this template: placeholders {id}
+    /// {title} {instructions} {body} {acceptance} {scope} {how} {said}
+    /// {previous_error} {attempt} {attempts}; `{{` and `}}` are braces.
+    #[arg(long, value_name = "FILE")]
+    pub context_template: Option<std::path::PathBuf>,
     /// Queue the failed and escalated tasks of this run again.
     #[arg(long)]
     pub rerun_failed: bool,
@@ -130,7 +139,26 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         plan.as_ref().map(|p| &p.config),
         &store.config,
     )?;
+    let instructions = match &args.instructions {
+        Some(file) => Some(super::plan::read_instructions(file)?),
+        None => plan.as_ref().and_then(|p| p.config.instructions.clone()),
+    };
+    let template = match &args.context_template {
+        Some(file) => {
+            let text = crate::atomic::read_regular_text(file, crate::atomic::CONFIG_LIMIT)
+                .map_err(|e| {
+                    CommandError::usage(format!("--context-template {}: {e}", file.display()))
+                })?;
+            run::context::check_template(&text).map_err(|e| {
+                CommandError::usage(format!("--context-template {}: {e}", file.display()))
+            })?;
+            Some(text)
+        }
+        None => None,
+    };
     let opts = Options {
+        instructions,
+        template,
         name,
         plan: args.plan.clone(),
         follow: if args.plan.is_some() {

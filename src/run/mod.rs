@@ -11,6 +11,7 @@
 //! git dir says where each task stands; claims and branches say the rest,
 //! so running the same command again continues where a run stopped.
 
+pub mod context;
 mod pool;
 pub mod state;
 pub mod worker;
@@ -99,6 +100,10 @@ pub struct Options {
     pub ids: Vec<String>,
     /// Where new work comes from while the run goes on.
     pub follow: Follow,
+    /// Shared by every task: at the top of each context file.
+    pub instructions: Option<String>,
+    /// The context file's layout (checked: see [`context::check_template`]).
+    pub template: Option<String>,
     pub exec: String,
     pub jobs: usize,
     pub timeout: Duration,

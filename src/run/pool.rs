@@ -3,8 +3,9 @@
 //! reads back what git knows of each task; [`shared`] lands and works with
 //! other clones through the remote.
 
+use super::context::{self, Context};
 use super::state::{RunState, TaskState, Timing};
-use super::worker::{self, Context, Spawn};
+use super::worker::{self, Spawn};
 use super::{Event, EventKind, Follow, Options, RunError, Waiting, interrupts, io};
 use crate::claims::{self, Via};
 use crate::git::git_err;
@@ -527,7 +528,7 @@ impl<'a> Pool<'a> {
             .filter(|c| c.task != id)
             .map(|c| (c.task.clone(), c.scope.clone()))
             .collect();
-        let context = worker::context_text(
+        let context = context::context_text(
             task,
             &Context {
                 attempt,
@@ -535,6 +536,8 @@ impl<'a> Pool<'a> {
                 previous_error: entry.last_error.as_deref(),
                 others,
                 live: set.live.get(id),
+                instructions: self.opts.instructions.as_deref(),
+                template: self.opts.template.as_deref(),
             },
         );
         std::fs::create_dir_all(&self.logs).map_err(io("creating", &self.logs))?;

@@ -1,118 +1,13 @@
-//! One worker process: the context file it reads, how it is spawned (its
-//! own process group, its environment, its log), how it is killed, and how
-//! a resumed run finds the processes a dead run left behind.
+//! One worker process: how it is spawned (its own process group, its
+//! environment, its log, its exit record), how it is killed, and how a
+//! resumed run finds the processes a dead run left behind.
 
 use super::RunError;
 use crate::store::Store;
-use crate::task::Task;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// What a worker is told besides its task.
-pub struct Context<'a> {
-    pub attempt: u32,
-    pub attempts: u32,
-    pub previous_error: Option<&'a str>,
-    /// Scopes held by other workers right now: `(task, globs)`.
-    pub others: Vec<(String, Vec<String>)>,
-    /// The task's live state: an earlier attempt's question and the
-    /// answers people gave.
-    pub live: Option<&'a crate::claims::live::Live>,
-}
-
-/// The text of the context file: what to do, where, and how to report.
-pub fn context_text(task: &Task, ctx: &Context<'_>) -> String {
-    let mut text = format!("# Task {}: {}\n\n", task.id, task.title);
-    if !task.body.trim().is_empty() {
-        text.push_str(task.body.trim_end());
-        text.push_str("\n\n");
-    }
-    if !task.acceptance.is_empty() {
-        text.push_str("## Acceptance criteria\n\n");
-        for a in &task.acceptance {
-            text.push_str(&format!("- {a}\n"));
-        }
-        text.push('\n');
-    }
-    text.push_str("## Scope\n\n");
-    if task.scope.is_empty() {
-        text.push_str("No scope: any file may be changed.\n\n");
-    } else {
-        text.push_str("Change only files matching these globs (gitignore syntax):\n\n");
-        for s in &task.scope {
-            text.push_str(&format!("- `{s}`\n"));
-        }
-        text.push_str(
-            "\nEverything else is out of scope: a commit or `done` that touches it is refused.\n",
-        );
-        if !ctx.others.is_empty() {
-            text.push_str("Other workers hold these right now:\n\n");
-            for (id, globs) in &ctx.others {
-                let globs = if globs.is_empty() {
-                    "(no scope)".to_string()
-                } else {
-                    globs.join(" ")
-                };
-                text.push_str(&format!("- {id}: `{globs}`\n"));
-            }
-        }
-        text.push('\n');
-    }
-    text.push_str(&format!(
-        "## How to work\n\n\
-         - You are in your own worktree, on branch `batch/{id}`; commit there as you like (never push).\n\
-         - Record each step as you go: `git batch receipt \"what you did\"` (one line each).\n\
-         - Exit 0 when the task is done: git-batch checks the scope and commits the rest.\n\
-         - Exit non-zero if you could not do it; exit 75 for a temporary failure (e.g. a rate limit).\n\
-         - If a person must decide something: `git batch escalate --reason \"the question\"`, then exit.\n\n\
-         This is attempt {attempt} of {attempts}.\n",
-        id = task.id,
-        attempt = ctx.attempt,
-        attempts = ctx.attempts,
-    ));
-    let asked = ctx.live.and_then(|l| {
-        let question = (l.state == crate::claims::live::Outcome::Retry || l.state.needs_person())
-            .then_some(l.reason.as_deref())
-            .flatten();
-        (question.is_some() || !l.answers.is_empty()).then_some((question, &l.answers))
-    });
-    if asked.is_some() || !task.notes.is_empty() {
-        text.push_str("\n## What people said\n\n");
-        if let Some((question, answers)) = asked {
-            if let Some(q) = question {
-                text.push_str(&format!(
-                    "An earlier attempt stopped on: {}\n\n",
-                    q.trim_end()
-                ));
-            }
-            for a in answers {
-                text.push_str(&format!(
-                    "- answer by {} ({}): {}\n",
-                    a.by,
-                    a.at,
-                    a.text.trim_end()
-                ));
-            }
-        }
-        for n in &task.notes {
-            text.push_str(&format!(
-                "- note by {} ({}): {}\n",
-                n.by,
-                n.at,
-                n.text.trim_end()
-            ));
-        }
-    }
-    if let Some(err) = ctx.previous_error {
-        text.push_str(&format!(
-            "\n## The previous attempt failed\n\n```\n{}\n```\n",
-            err.trim_end()
-        ));
-    }
-    text
-}
 
 /// Everything a worker process is started with.
 pub struct Spawn<'a> {

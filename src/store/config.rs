@@ -319,4 +319,8 @@ pub struct RunConfig {
     /// At most this many tasks are started (0: all).
     #[serde(default)]
     pub max_tasks: u32,
+    /// Shared by every task of the plan: placed at the top of each worker's
+    /// context file (the batch's one prompt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
 }

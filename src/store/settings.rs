@@ -99,6 +99,7 @@ impl Settings {
             retries: self.retries,
             test: self.test.clone(),
             max_tasks: self.max_tasks,
+            instructions: None,
         }
     }
 }
@@ -128,6 +129,7 @@ mod tests {
             retries: 0,
             test: Some("plan test".into()),
             max_tasks: 7,
+            instructions: None,
         };
         let s = Settings::resolve(&Flags::default(), Some(&plan), &c).unwrap();
         assert_eq!(s.run_config(), plan);

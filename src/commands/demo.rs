@@ -100,6 +100,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         follow: crate::run::Follow::Plan,
         instructions: None,
         template: None,
+        deadline: None,
+        max_rate_limits: 5,
         ids: made.tasks.iter().map(|t| t.id.to_string()).collect(),
         exec: format!("{} demo-worker", shell_quote(&exe.to_string_lossy())),
         jobs: args.jobs.max(1),

@@ -94,6 +94,18 @@ pub struct Args {
     /// Queue the failed and escalated tasks of this run again.
     #[arg(long)]
     pub rerun_failed: bool,
+    /// Start no task after this moment (RFC 3339, or HH:MM for the next such
+    /// local time); running attempts finish, then exit 75.
+    #[arg(long, value_name = "TIME", conflicts_with = "for_")]
+    pub until: Option<String>,
+    /// Start no task after this long (e.g. `8h`); running attempts finish,
+    /// then exit 75.
+    #[arg(long = "for", value_name = "DURATION", id = "for_")]
+    pub for_: Option<String>,
+    /// Stop after this many rate-limit events (exit 75s; a burst from
+    /// parallel workers during one pause counts once) in a row.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_rate_limits: u32,
     /// The first pause after an exit 75 (doubled each time).
     #[arg(long, value_name = "DURATION", default_value = "1s")]
     pub backoff: String,
@@ -105,6 +117,32 @@ fn duration(flag: &str, value: &str) -> Result<Duration, CommandError> {
     crate::store::HumanDuration::parse(value)
         .map(|d| d.get())
         .map_err(|e| CommandError::usage(format!("{flag}: {e}")))
+}
+
+/// `--until`: an RFC 3339 instant, or `HH:MM` for the next such local time.
+fn until(value: &str) -> Result<std::time::SystemTime, CommandError> {
+    use chrono::TimeZone;
+    if let Some(t) = crate::time::parse(value) {
+        return Ok(t.into());
+    }
+    let bad = || {
+        CommandError::usage(format!(
+            "--until {value}: not a time (RFC 3339, e.g. 2026-12-02T06:00:00Z, or HH:MM)"
+        ))
+    };
+    let hm = chrono::NaiveTime::parse_from_str(value, "%H:%M").map_err(|_| bad())?;
+    let now = chrono::Local::now();
+    let today = now.date_naive().and_time(hm);
+    let at = chrono::Local
+        .from_local_datetime(&today)
+        .earliest()
+        .ok_or_else(bad)?;
+    let at = if at <= now {
+        at + chrono::Duration::days(1)
+    } else {
+        at
+    };
+    Ok(at.with_timezone(&chrono::Utc).into())
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
@@ -156,7 +194,17 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         }
         None => None,
     };
+    let deadline = match (&args.until, &args.for_) {
+        (Some(t), _) => Some(until(t)?),
+        (None, Some(d)) => Some(std::time::SystemTime::now() + duration("--for", d)?),
+        (None, None) => None,
+    };
+    if args.max_rate_limits == 0 {
+        return Err(CommandError::usage("--max-rate-limits: at least 1"));
+    }
     let opts = Options {
+        deadline,
+        max_rate_limits: args.max_rate_limits,
         instructions,
         template,
         name,
@@ -266,16 +314,21 @@ pub fn finish(ctx: &mut Ctx, s: &Summary) -> Result<(), CommandError> {
         )
         .hint(s.continue_with.clone().unwrap_or_default()));
     }
-    if s.failed + s.escalated + s.queued > 0 {
+    if s.failed + s.escalated + s.queued > 0 || !s.left_out.is_empty() {
         let plan = s
             .plan
             .as_deref()
             .map(|p| format!(" --plan {p}"))
             .unwrap_or_default();
+        let left_out = if s.left_out.is_empty() {
+            String::new()
+        } else {
+            format!(", {} left out of a landing", s.left_out.len())
+        };
         return Err(CommandError::new(
             Exit::User,
             Message(format!(
-                "run {}: {} failed, {} escalated, {} not finished",
+                "run {}: {} failed, {} escalated, {} not finished{left_out}",
                 s.name, s.failed, s.escalated, s.queued
             )),
         )

@@ -73,7 +73,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             .plans
             .iter()
             .chain(&report.runs)
-            .any(|v| v.running + v.queued > 0);
+            .any(|v| v.running + v.queued > 0 && v.status != BatchState::Stopped);
         if !args.watch || !busy {
             return Ok(());
         }
@@ -107,6 +107,7 @@ pub fn render(v: &BatchView) -> Vec<String> {
     let style = match v.status {
         BatchState::Completed | BatchState::Reviewed => ui::GOOD,
         BatchState::Running => ui::BOLD,
+        BatchState::Stopped => ui::WARN,
         BatchState::Pending => ui::DIM,
     };
     out.push(format!(

@@ -63,6 +63,9 @@ pub enum BatchState {
     /// Nothing started yet.
     Pending,
     Running,
+    /// Started, not finished, and no run of it is alive in this clone (it
+    /// stopped or was killed; the same command resumes it).
+    Stopped,
     /// Every task closed, done, failed or escalated.
     Completed,
     /// Its plan was marked reviewed.
@@ -74,6 +77,7 @@ impl BatchState {
         match self {
             BatchState::Pending => "pending",
             BatchState::Running => "running",
+            BatchState::Stopped => "stopped",
             BatchState::Completed => "completed",
             BatchState::Reviewed => "reviewed",
         }
@@ -137,6 +141,10 @@ pub struct BatchView {
     /// Estimated time left, from the pace so far.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eta_secs: Option<i64>,
+    /// How the last run of it ended (`finished`, `deadline`, ...), once one
+    /// has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<crate::run::StopReason>,
     pub tasks: Vec<TaskLine>,
 }
 
@@ -301,6 +309,7 @@ impl<'a> Facts<'a> {
             started: None,
             elapsed_secs: None,
             eta_secs: None,
+            stop_reason: None,
             tasks,
         };
         let runs: Vec<&RunState> = self
@@ -312,11 +321,21 @@ impl<'a> Facts<'a> {
             })
             .collect();
         view.started = runs.iter().map(|r| r.started.clone()).min();
+        view.stop_reason = runs
+            .iter()
+            .max_by(|a, b| a.updated.cmp(&b.updated))
+            .and_then(|r| r.stop_reason);
         let finished = view.finished();
         view.status = if plan.is_some_and(|p| p.status == PlanStatus::Reviewed) {
             BatchState::Reviewed
         } else if finished == view.total {
             BatchState::Completed
+        } else if !runs.is_empty()
+            && !runs
+                .iter()
+                .any(|r| crate::run::is_alive(self.store, &r.name))
+        {
+            BatchState::Stopped
         } else if finished > 0 || view.running > 0 || !runs.is_empty() {
             BatchState::Running
         } else {
@@ -335,7 +354,8 @@ impl<'a> Facts<'a> {
             let elapsed = (end - start).num_seconds().max(0);
             view.elapsed_secs = Some(elapsed);
             let left = view.total - finished;
-            if finished > 0 && left > 0 {
+            // Nothing alive works on it: no time left to estimate.
+            if finished > 0 && left > 0 && view.status != BatchState::Stopped {
                 view.eta_secs = Some(elapsed * left as i64 / finished as i64);
             }
         }

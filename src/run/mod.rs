@@ -100,6 +100,10 @@ pub struct Options {
     pub ids: Vec<String>,
     /// Where new work comes from while the run goes on.
     pub follow: Follow,
+    /// No new starts from then on (`--until`, `--for`).
+    pub deadline: Option<std::time::SystemTime>,
+    /// Rate-limit events (exit 75s) in a row after which the run stops.
+    pub max_rate_limits: u32,
     /// Shared by every task: at the top of each context file.
     pub instructions: Option<String>,
     /// The context file's layout (checked: see [`context::check_template`]).
@@ -181,6 +185,20 @@ impl EventKind {
     }
 }
 
+/// Why a run ended (`stop_reason` in `run --json`, and in the run's state
+/// for `status --json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Every task reached an end (or waits for nothing this run can do).
+    Finished,
+    Interrupted,
+    Paused,
+    MaxTasks,
+    RateLimited,
+    Deadline,
+}
+
 /// A task of the run that did not start, and why.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Waiting {
@@ -202,6 +220,8 @@ pub struct Summary {
     pub queued: usize,
     /// Why it stopped before the end (resumable), if it did.
     pub stopped: Option<String>,
+    /// The same, for scripts: `finished` when it did not stop early.
+    pub stop_reason: StopReason,
     /// How to go on after `stopped`.
     pub continue_with: Option<String>,
     /// Tasks this run's landings landed.
@@ -311,6 +331,11 @@ pub fn run(
         libc::signal(libc::SIGINT, previous.0);
         libc::signal(libc::SIGTERM, previous.1);
     }
+    state.stop_reason = Some(
+        pool.stopped
+            .as_ref()
+            .map_or(StopReason::Finished, |s| s.reason),
+    );
     let saved = state.save(&dir).map_err(io("writing", &dir));
     result?;
     saved?;
@@ -326,6 +351,10 @@ pub fn run(
         elsewhere: state.count(TaskState::Elsewhere),
         queued: state.count(TaskState::Queued) + state.count(TaskState::Running),
         stopped: pool.stopped.as_ref().map(|s| s.why.clone()),
+        stop_reason: pool
+            .stopped
+            .as_ref()
+            .map_or(StopReason::Finished, |s| s.reason),
         continue_with: pool.stopped.as_ref().map(|s| s.continue_with.clone()),
         landed: pool.landed.clone(),
         left_out: pool.left_out.clone(),
@@ -333,6 +362,15 @@ pub fn run(
         state_file: RunState::path(&dir, &opts.name),
         logs: worker::run_dir(&dir, &opts.name),
     })
+}
+
+/// Whether a run of this name is going on in this clone (its lock is held).
+pub fn is_alive(store: &Store, name: &str) -> bool {
+    let lock = runs_dir(store).join(format!("{name}.lock"));
+    if !lock.exists() {
+        return false;
+    }
+    matches!(crate::atomic::try_lock(&lock), Ok(None))
 }
 
 /// The run name for a set of ids without a plan.

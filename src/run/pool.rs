@@ -6,7 +6,7 @@
 use super::context::{self, Context};
 use super::state::{RunState, TaskState, Timing};
 use super::worker::{self, Spawn};
-use super::{Event, EventKind, Follow, Options, RunError, Waiting, interrupts, io};
+use super::{Event, EventKind, Follow, Options, RunError, StopReason, Waiting, interrupts, io};
 use crate::claims::{self, Via};
 use crate::git::git_err;
 use crate::land::LeftOut;
@@ -29,8 +29,6 @@ mod shared;
 pub(super) use shared::check_pushed;
 use shared::fetch_remote;
 
-/// Consecutive exit-75s after which the run stops.
-const MAX_TEMP_FAILURES: u32 = 5;
 /// How often starts that could not happen are tried again.
 const RETRY_FILL: Duration = Duration::from_secs(1);
 /// How often a run waiting for other clones looks at the remote.
@@ -55,6 +53,7 @@ type Exit = (String, std::io::Result<ExitStatus>);
 /// Why a run stopped before its end, and how to go on.
 #[derive(Debug, Clone)]
 pub(super) struct Stop {
+    pub reason: StopReason,
     pub why: String,
     pub continue_with: String,
 }
@@ -148,16 +147,18 @@ impl<'a> Pool<'a> {
 
     /// Stops starting tasks (the first reason wins); running the same
     /// command again goes on.
-    fn stop(&mut self, why: impl Into<String>) {
+    fn stop(&mut self, reason: StopReason, why: impl Into<String>) {
         self.stop_with(
+            reason,
             why,
             "run the same command again to continue where it stopped",
         );
     }
 
-    fn stop_with(&mut self, why: impl Into<String>, continue_with: &str) {
+    fn stop_with(&mut self, reason: StopReason, why: impl Into<String>, continue_with: &str) {
         if self.stopped.is_none() {
             self.stopped = Some(Stop {
+                reason,
                 why: why.into(),
                 continue_with: continue_with.to_string(),
             });
@@ -281,7 +282,7 @@ impl<'a> Pool<'a> {
             let n = interrupts();
             if n > seen_interrupts {
                 seen_interrupts = n;
-                self.stop("interrupted");
+                self.stop(StopReason::Interrupted, "interrupted");
                 if n >= 2 {
                     for r in &mut self.running {
                         r.killed = true;
@@ -296,6 +297,18 @@ impl<'a> Pool<'a> {
                 }
             }
             let now = Instant::now();
+            if let Some(deadline) = self.opts.deadline
+                && std::time::SystemTime::now() >= deadline
+                && self.stopped.is_none()
+            {
+                // No new starts; the running attempts finish.
+                self.stop(StopReason::Deadline, "the deadline passed (--until/--for)");
+                let detail = format!(
+                    "deadline: no new tasks; {} running one(s) finish",
+                    self.running.len()
+                );
+                self.event(state, on_event, EventKind::Stopping, None, detail);
+            }
             let paused = self.paused_until.is_some_and(|t| now < t);
             if !paused {
                 self.paused_until = None;
@@ -356,12 +369,22 @@ impl<'a> Pool<'a> {
                 && self.finished_here >= n
                 && self.stopped.is_none()
             {
-                self.stop(format!("paused after {n} task(s) (--pause-after)"));
+                self.stop(
+                    StopReason::Paused,
+                    format!("paused after {n} task(s) (--pause-after)"),
+                );
                 let detail = format!("{n} task(s) finished: pausing for a look");
                 self.event(state, on_event, EventKind::Stopping, None, detail);
             }
         }
-        if self.opts.land && self.stopped.is_none() {
+        // What finished lands, also before a pause or at a deadline (not
+        // after a Ctrl-C: the user wants out).
+        if self.opts.land
+            && self
+                .stopped
+                .as_ref()
+                .is_none_or(|s| s.reason != StopReason::Interrupted)
+        {
             self.land(state, on_event)?;
         }
         let held_back = state
@@ -376,6 +399,7 @@ impl<'a> Pool<'a> {
                 state.started()
             );
             self.stop_with(
+                StopReason::MaxTasks,
                 why,
                 "a higher --max-tasks (or max_tasks in the plan) starts more",
             );

@@ -92,6 +92,9 @@ pub struct RunState {
     pub worker: String,
     pub started: String,
     pub updated: String,
+    /// How its last invocation ended (see [`super::StopReason`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<super::StopReason>,
     /// In plan order.
     pub order: Vec<String>,
     pub tasks: BTreeMap<String, TaskRun>,

@@ -94,21 +94,36 @@ impl Pool<'_> {
         r: &Running,
         on_event: &mut dyn FnMut(&Event),
     ) {
-        self.temp_failures += 1;
         state.get_mut(&r.id).state = TaskState::Queued;
-        self.paused_until = Some(Instant::now() + self.backoff);
+        let now = Instant::now();
+        if self.paused_until.is_some_and(|t| now < t) {
+            // Part of the burst that started the pause (parallel workers
+            // hit the same limit): one event, one wait.
+            let detail = format!(
+                "exit 75 (temporary failure) during the pause; log {}",
+                r.log.display()
+            );
+            self.event(state, on_event, EventKind::Paused, Some(&r.id), detail);
+            return;
+        }
+        self.temp_failures += 1;
+        self.paused_until = Some(now + self.backoff);
         let detail = format!(
-            "exit 75 (temporary failure): no new starts for {}; log {}",
+            "exit 75 (temporary failure): no new starts for {} (rate limit {} of {}); log {}",
             humantime::format_duration(self.backoff),
+            self.temp_failures,
+            self.opts.max_rate_limits,
             r.log.display()
         );
         self.event(state, on_event, EventKind::Paused, Some(&r.id), detail);
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-        if self.temp_failures >= MAX_TEMP_FAILURES && self.stopped.is_none() {
+        // Never capped below what was asked.
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF.max(self.opts.backoff));
+        if self.temp_failures >= self.opts.max_rate_limits && self.stopped.is_none() {
             let why = format!(
-                "{MAX_TEMP_FAILURES} temporary failures (exit 75) in a row; run again later"
+                "{} rate limits (exit 75) in a row (--max-rate-limits); run again later",
+                self.opts.max_rate_limits
             );
-            self.stop(why.clone());
+            self.stop(StopReason::RateLimited, why.clone());
             self.event(state, on_event, EventKind::Stopping, None, why);
         }
     }

@@ -1,0 +1,149 @@
+//! How a run left alone stops, and says why: a deadline, rate limits that
+//! come in bursts, a pause that lands what finished, a landing that left a
+//! task out; `stop_reason` in `run --json` and `status --json`, and
+//! `status` saying "stopped" once no run is alive.
+
+use crate::common::TestEnv;
+
+fn tasks(env: &TestEnv, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| env.create(&[&format!("t{i}"), "--scope", &format!("d{i}/**")]))
+        .collect()
+}
+
+fn run(env: &TestEnv, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let mut all = vec!["--json", "run"];
+    all.extend_from_slice(args);
+    let out = env.run(&all);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let summary = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad summary ({e}): {stderr}"));
+    (out.status.code(), summary, stderr)
+}
+
+/// Writes the file of its scope; `$SLOW` seconds first.
+const WORKER: &str = "d=$(sed -n 's/^- `\\([a-z0-9]*\\)\\/\\*\\*`$/\\1/p' \"$BATCH_CONTEXT\" | head -n 1); \
+     sleep \"${SLOW:-0}\"; mkdir -p \"$d\" && echo \"$d\" > \"$d/f\"";
+
+#[test]
+fn a_deadline_stops_new_starts_and_lets_the_running_attempt_finish() {
+    let env = TestEnv::new();
+    let ids = tasks(&env, 3);
+    let mut args = vec!["--exec", WORKER, "-j", "1", "--for", "2s"];
+    args.extend(ids.iter().map(String::as_str));
+    let out = env
+        .batch_cmd(&[&["--json", "run"], &args[..]].concat())
+        .env("SLOW", "3")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["stop_reason"], "deadline", "{s}");
+    assert_eq!(
+        (s["done"].as_u64(), s["queued"].as_u64()),
+        (Some(1), Some(2)),
+        "{s}"
+    );
+    // No run is alive: stopped, not running, and no time left to guess.
+    let status: serde_json::Value = env.json(&["status"]);
+    let view = &status["runs"][0];
+    assert_eq!(view["status"], "stopped", "{status}");
+    assert_eq!(view["stop_reason"], "deadline");
+    assert!(view.get("eta_secs").is_none(), "{status}");
+    assert!(env.ok(&["status"]).contains("stopped"));
+    // --until in the past: nothing starts at all.
+    let (code, s, _) = run(
+        &env,
+        &["--exec", WORKER, "--until", "2020-01-01T00:00:00Z", &ids[1]],
+    );
+    assert_eq!((code, s["done"].as_u64()), (Some(75), Some(0)), "{s}");
+    let err = env.fails(&["run", "--exec", WORKER, "--until", "soon", &ids[1]], 2);
+    assert!(err.contains("--until soon: not a time"), "{err}");
+}
+
+/// Three workers hit the same rate limit at once (exit 75 on their first
+/// try): one event, not three, so `--max-rate-limits 2` does not stop the
+/// run, and all three finish after the pause.
+#[test]
+fn a_burst_of_rate_limits_from_parallel_workers_counts_once() {
+    let env = TestEnv::new();
+    let ids = tasks(&env, 3);
+    let marks = env.dir.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let exec = format!(
+        "m={m}/$BATCH_TASK; if [ ! -e $m ]; then touch $m; \
+         while [ $(ls {m} | wc -l) -lt 3 ]; do sleep 0.05; done; exit 75; fi; {WORKER}",
+        m = marks.display()
+    );
+    let mut args = vec![
+        "--exec",
+        exec.as_str(),
+        "-j",
+        "3",
+        "--max-rate-limits",
+        "2",
+        "--backoff",
+        "1s",
+    ];
+    args.extend(ids.iter().map(String::as_str));
+    // Without --json: the progress lines on stderr say how it counted.
+    let out = env.run(&[&["run"], &args[..]].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("[3/3]"), "{err}");
+    assert!(err.contains("rate limit 1 of 2"), "{err}");
+    assert!(!err.contains("rate limit 2 of 2"), "one event: {err}");
+}
+
+/// `--pause-after 1 --land` lands what finished before it stops; a landing
+/// that leaves a task out makes the run exit 1.
+#[test]
+fn a_pause_lands_first_and_a_task_left_out_is_a_failure() {
+    let env = TestEnv::new();
+    let ids = tasks(&env, 2);
+    let (code, s, err) = run(
+        &env,
+        &[
+            "--exec",
+            WORKER,
+            "-j",
+            "1",
+            "--land",
+            "--pause-after",
+            "1",
+            &ids[0],
+            &ids[1],
+        ],
+    );
+    assert_eq!(code, Some(75), "{err}");
+    assert_eq!(s["stop_reason"], "paused");
+    assert_eq!(s["landed"].as_array().unwrap().len(), 1, "{s}");
+
+    let more = tasks(&env, 2);
+    let bad = format!(
+        "{WORKER}; [ \"$BATCH_TASK\" = {} ] && echo broken > d0/f; true",
+        more[0]
+    );
+    let (code, s, err) = run(
+        &env,
+        &[
+            "--exec",
+            &bad,
+            "-j",
+            "2",
+            "--land",
+            "--test",
+            "! grep -rqs broken .",
+            &more[0],
+            &more[1],
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("1 left out of a landing"), "{err}");
+    assert_eq!(s["left_out"][0]["id"], more[0].as_str(), "{s}");
+}

@@ -147,3 +147,51 @@ fn a_pause_lands_first_and_a_task_left_out_is_a_failure() {
     assert!(err.contains("1 left out of a landing"), "{err}");
     assert_eq!(s["left_out"][0]["id"], more[0].as_str(), "{s}");
 }
+
+/// `run --events`: one JSON object per line on stdout as things happen,
+/// the summary last; the exit code as without it.
+#[test]
+fn events_stream_as_json_lines_and_the_summary_comes_last() {
+    let env = TestEnv::new();
+    let ids = tasks(&env, 2);
+    let exec = format!("[ \"$BATCH_TASK\" = {} ] && exit 3; {WORKER}", ids[1]);
+    let out = env.run(&[
+        "run",
+        "--events",
+        "--retries",
+        "0",
+        "--exec",
+        &exec,
+        &ids[0],
+        &ids[1],
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let (summary, events) = lines.split_last().unwrap();
+    assert_eq!(
+        (summary["done"].as_u64(), summary["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(summary["stop_reason"], "finished");
+    let kinds: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap(),
+                e["task"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(kinds.contains(&("started", ids[0].as_str())), "{kinds:?}");
+    assert!(kinds.contains(&("done", ids[0].as_str())), "{kinds:?}");
+    assert!(kinds.contains(&("failed", ids[1].as_str())), "{kinds:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["at"].is_string() && e["total"] == 2)
+    );
+}

@@ -106,6 +106,11 @@ pub struct Args {
     /// parallel workers during one pause counts once) in a row.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_rate_limits: u32,
+    /// Stream every event (started, retry, done, failed, escalated, paused,
+    /// landed, ...) as one JSON line on stdout as it happens; the summary is
+    /// the last line.
+    #[arg(long)]
+    pub events: bool,
     /// The first pause after an exit 75 (doubled each time).
     #[arg(long, value_name = "DURATION", default_value = "1s")]
     pub backoff: String,
@@ -242,7 +247,17 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         rerun_failed: args.rerun_failed,
         backoff: duration("--backoff", &args.backoff)?,
     };
-    let summary = run_with_progress(ctx, &store, &opts)?;
+    let summary = if args.events {
+        run_with_events(ctx, &store, &opts)?
+    } else {
+        run_with_progress(ctx, &store, &opts)?
+    };
+    if args.events {
+        // One object per line throughout: the summary is the last.
+        let line = serde_json::to_string(&summary).map_err(std::io::Error::other)?;
+        ctx.ui.line(line)?;
+        return exit_of(&summary);
+    }
     finish(ctx, &summary)
 }
 
@@ -256,6 +271,39 @@ pub fn run_with_progress(
     let ui = &mut ctx.ui;
     let result = run::run(store, opts, &mut |e| progress.event(ui, e));
     progress.finish();
+    Ok(result?)
+}
+
+/// Runs with every event as one JSON line on stdout (`--events`), flushed
+/// as it comes so a supervisor can follow.
+pub fn run_with_events(
+    ctx: &mut Ctx,
+    store: &crate::store::Store,
+    opts: &Options,
+) -> Result<Summary, CommandError> {
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        event: run::EventKind,
+        at: String,
+        #[serde(flatten)]
+        e: &'a run::Event,
+    }
+    let ui = &mut ctx.ui;
+    let mut broken = None;
+    let result = run::run(store, opts, &mut |e| {
+        if broken.is_some() {
+            return;
+        }
+        let line = Line {
+            event: e.kind,
+            at: crate::time::now_text(),
+            e,
+        };
+        let text = serde_json::to_string(&line).expect("an event serializes");
+        if let Err(err) = ui.line(text).and_then(|()| ui.flush()) {
+            broken = Some(err);
+        }
+    });
     Ok(result?)
 }
 
@@ -307,6 +355,12 @@ pub fn finish(ctx: &mut Ctx, s: &Summary) -> Result<(), CommandError> {
             s.logs.display()
         ));
     }
+    exit_of(s)
+}
+
+/// The exit code of a run that ended so: 75 when it stopped early, 1 when
+/// a task failed, escalated, did not finish or was left out of a landing.
+pub fn exit_of(s: &Summary) -> Result<(), CommandError> {
     if let Some(why) = &s.stopped {
         return Err(CommandError::new(
             Exit::Stopped,

@@ -223,3 +223,47 @@ fn a_plan_carries_the_batch_instructions_and_a_template_lays_out_the_context() {
     let claims: Vec<serde_json::Value> = env.json(&["claims"]);
     assert!(claims.iter().all(|c| c["task"] != d.as_str()), "{claims:?}");
 }
+
+/// The task files are the truth, the run's state only a record: a gate the
+/// run saw fail but a person closed lets its dependent run in the same run
+/// (no --rerun-failed), and a task reopened after it landed runs again.
+#[test]
+fn a_closed_gate_unblocks_and_a_reopened_task_runs_again() {
+    let env = TestEnv::new();
+    let gate = env.create(&["approve", "--scope", "gate/**"]);
+    let after = env.create(&["after", "--scope", "after/**", "--dep", &gate]);
+    let log = env.dir.path().join("starts.log");
+    let exec = format!(
+        "echo $BATCH_TASK >> {}; [ $BATCH_TASK = {gate} ] && exit 3; mkdir -p after && echo x > after/f",
+        log.display()
+    );
+    let args = [
+        "run",
+        &gate,
+        &after,
+        "--retries",
+        "0",
+        "--land",
+        "--exec",
+        &exec,
+    ];
+    let out = env.run(&args);
+    assert_eq!(out.status.code(), Some(1), "the gate failed");
+    env.ok(&["close", &gate, "--reason", "approved by a person"]);
+    let out = env.run(&args);
+    crate::common::assert_ok(&out);
+    let shown: serde_json::Value = env.json(&["show", &after]);
+    assert_eq!(shown["status"], "closed", "{shown}");
+
+    env.ok(&["reopen", &after]);
+    let out = env.run(&args);
+    crate::common::assert_ok(&out);
+    let starts = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        starts.lines().filter(|l| *l == after).count(),
+        2,
+        "{starts}"
+    );
+    let shown: serde_json::Value = env.json(&["show", &after]);
+    assert_eq!(shown["status"], "closed", "{shown}");
+}

@@ -203,6 +203,34 @@ impl<'a> Pool<'a> {
                 crate::work::live::retry(self.store, &id, &self.claimant())?;
                 continue;
             }
+            if in_order
+                && matches!(entry.state, TaskState::Failed | TaskState::Escalated)
+                && self
+                    .store
+                    .read_task(&id)
+                    .is_ok_and(|t| t.status == Status::Closed)
+            {
+                // A person closed it (an approval, a fix by hand): not this
+                // run's failure any more.
+                entry.state = TaskState::Elsewhere;
+                let detail = "closed by hand since: counted as finished".to_string();
+                self.event(state, on_event, EventKind::Resumed, Some(&id), detail);
+                continue;
+            }
+            if in_order
+                && matches!(entry.state, TaskState::Done | TaskState::Elsewhere)
+                && self.reopened(&id)
+            {
+                // Landed, then reopened by a person: the file says open and
+                // no branch holds its work, so it runs again.
+                let entry = state.get_mut(&id);
+                entry.state = TaskState::Queued;
+                entry.finished_at = None;
+                let detail = "reopened since it landed: queued again".to_string();
+                self.event(state, on_event, EventKind::Resumed, Some(&id), detail);
+                continue;
+            }
+            let entry = state.get_mut(&id);
             if entry.state != TaskState::Running {
                 continue;
             }
@@ -468,12 +496,17 @@ impl<'a> Pool<'a> {
             let Ok(task) = self.store.read_task(&id) else {
                 continue;
             };
-            let dep_failed = task.deps.iter().any(|d| {
-                state
-                    .tasks
-                    .get(d.as_str())
-                    .is_some_and(|t| matches!(t.state, TaskState::Failed | TaskState::Escalated))
-            });
+            // The task files are the truth: a dependency this run saw fail
+            // but a person closed since (an approval gate) holds nothing up.
+            let dep_failed =
+                task.deps.iter().any(|d| {
+                    state.tasks.get(d.as_str()).is_some_and(|t| {
+                        matches!(t.state, TaskState::Failed | TaskState::Escalated)
+                    }) && self
+                        .store
+                        .read_task(d)
+                        .is_ok_and(|t| t.status != Status::Closed)
+                });
             let blocked = !cache.blockers_of(&id).map_err(StoreError::from)?.is_empty();
             // An epic is closed by the landing of its children, not worked on.
             if task.status != Status::Open || task.kind == Kind::Epic || dep_failed || blocked {

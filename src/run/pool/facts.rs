@@ -30,6 +30,18 @@ impl Pool<'_> {
         }
     }
 
+    /// Whether a task this run recorded finished is open again with no
+    /// branch that holds its work (landed, then reopened by a person).
+    pub(super) fn reopened(&self, id: &str) -> bool {
+        let repo = &self.store.repo;
+        self.store
+            .read_task(id)
+            .is_ok_and(|t| t.status == Status::Open)
+            && self.branch_task(id).is_none()
+            && repo.refname_to_id(&crate::git::refs::work(id)).is_err()
+            && !claims::read(repo).is_ok_and(|s| s.is_taken(id))
+    }
+
     /// Whether the task already reached an end that this run's state does
     /// not know of: landed, finished on its branch (by an earlier run that
     /// died before recording it, or by hand), or by another clone.

@@ -68,7 +68,10 @@ fn an_escalation_is_answered_through_git_daemon() {
 }
 
 fn escalate_answer_rerun((env, bare, b): (TestEnv, PathBuf, PathBuf)) {
-    let id = shared_task(&env, &b, "license headers", "lic/**");
+    let id = env.create(&["license headers", "--scope", "lic/**"]);
+    env.ok(&["plan", "legal", &id]);
+    env.git(&["push", "-q", "origin", "main"]);
+    env.git_in(&b, &["pull", "-q", "--ff-only"]);
     let question = "which license header?";
     let started: serde_json::Value = env.json(&["start", &id]);
     let wt = PathBuf::from(started["path"].as_str().unwrap());
@@ -86,6 +89,14 @@ fn escalate_answer_rerun((env, bare, b): (TestEnv, PathBuf, PathBuf)) {
         human.contains(question) && human.contains("git batch answer"),
         "{human}"
     );
+    let status: serde_json::Value = json_in(&env, &b, &["status", "--plan", "legal"]);
+    let line = &status["plans"][0]["tasks"][0];
+    assert_eq!(
+        (line["state"].as_str(), line["reason"].as_str()),
+        (Some("escalated"), Some(question)),
+        "{status}"
+    );
+    assert_eq!(status["plans"][0]["escalated"], 1);
     let escalated: Vec<serde_json::Value> = json_in(&env, &b, &["list", "--status", "escalated"]);
     assert_eq!(ids(&escalated), [id.as_str()]);
     let ready: Vec<serde_json::Value> = json_in(&env, &b, &["ready"]);

@@ -267,3 +267,35 @@ fn a_closed_gate_unblocks_and_a_reopened_task_runs_again() {
     let shown: serde_json::Value = env.json(&["show", &after]);
     assert_eq!(shown["status"], "closed", "{shown}");
 }
+
+/// A retry starts from the branch's last commit plus the previous
+/// attempt's edits inside the scope: its uncommitted edits outside the
+/// scope (a tracked file changed, a stray file) are removed, and the
+/// context says so.
+#[test]
+fn a_retry_starts_without_the_previous_attempts_out_of_scope_edits() {
+    let env = TestEnv::new();
+    let id = env.create(&["t", "--scope", "a/**"]);
+    let seen = env.dir.path().join("seen");
+    let exec = format!(
+        "if [ $BATCH_ATTEMPT = 1 ]; then mkdir -p a && echo keep > a/keep && echo stray > stray.txt \
+         && echo changed > README.md && exit 1; fi; \
+         {{ ls; cat README.md; cat a/keep; cat \"$BATCH_CONTEXT\"; }} > {}",
+        seen.display()
+    );
+    env.ok(&["run", &id, "--retries", "1", "--exec", &exec]);
+    let seen = std::fs::read_to_string(&seen).unwrap();
+    // `ls` shows no stray.txt, README.md is the branch's again.
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(
+        &lines[..4],
+        ["README.md", "a", "hello", "keep"],
+        "README.md put back: {seen}"
+    );
+    assert!(seen.contains("keep\n"), "in-scope work kept: {seen}");
+    assert!(seen.contains("## Removed before this attempt"), "{seen}");
+    assert!(
+        seen.contains("- `README.md`") && seen.contains("- `stray.txt`"),
+        "{seen}"
+    );
+}

@@ -88,7 +88,8 @@ pub struct Args {
     pub instructions: Option<std::path::PathBuf>,
     /// Lay out each context file by this template: placeholders {id}
     /// {title} {instructions} {body} {acceptance} {scope} {how} {said}
-    /// {previous_error} {attempt} {attempts}; `{{` and `}}` are braces.
+    /// {previous_error} {cleaned} {attempt} {attempts}; `{{` and `}}` are
+    /// braces.
     #[arg(long, value_name = "FILE")]
     pub context_template: Option<std::path::PathBuf>,
     /// Queue the failed and escalated tasks of this run again.

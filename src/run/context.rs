@@ -8,7 +8,7 @@ use crate::task::Task;
 
 /// The placeholders a template may use (`{name}`; `{{` and `}}` are
 /// braces): each is a block of Markdown, empty when there is nothing to say.
-pub const PLACEHOLDERS: [&str; 11] = [
+pub const PLACEHOLDERS: [&str; 12] = [
     "id",
     "title",
     "instructions",
@@ -18,6 +18,7 @@ pub const PLACEHOLDERS: [&str; 11] = [
     "how",
     "said",
     "previous_error",
+    "cleaned",
     "attempt",
     "attempts",
 ];
@@ -74,6 +75,7 @@ fn render(template: &str, parts: &Parts) -> String {
             "how" => &parts.how,
             "said" => &parts.said,
             "previous_error" => &parts.previous_error,
+            "cleaned" => &parts.cleaned,
             "attempt" => &parts.attempt,
             "attempts" => &parts.attempts,
             _ => "",
@@ -98,6 +100,9 @@ pub struct Context<'a> {
     pub instructions: Option<&'a str>,
     /// The layout (`--context-template`), checked by [`check_template`].
     pub template: Option<&'a str>,
+    /// Uncommitted edits outside the scope that the previous attempt left
+    /// and that were removed before this one.
+    pub cleaned: &'a [String],
 }
 
 /// The text of the context file: what to do, where, and how to report;
@@ -121,7 +126,7 @@ pub fn context_text(task: &Task, ctx: &Context<'_>) -> String {
                     text.push('\n');
                 }
             }
-            for part in [&parts.said, &parts.previous_error] {
+            for part in [&parts.said, &parts.previous_error, &parts.cleaned] {
                 if !part.is_empty() {
                     text.push('\n');
                     text.push_str(part);
@@ -146,6 +151,7 @@ struct Parts {
     how: String,
     said: String,
     previous_error: String,
+    cleaned: String,
 }
 
 impl Parts {
@@ -177,6 +183,17 @@ impl Parts {
                     )
                 })
                 .unwrap_or_default(),
+            cleaned: if ctx.cleaned.is_empty() {
+                String::new()
+            } else {
+                let mut text = String::from(
+                    "## Removed before this attempt\n\nThe previous attempt left these uncommitted edits outside the scope; they were removed (the worktree is at the branch's last commit plus the edits inside the scope):\n\n",
+                );
+                for f in ctx.cleaned {
+                    text.push_str(&format!("- `{f}`\n"));
+                }
+                text
+            },
         }
     }
 }
@@ -286,6 +303,7 @@ mod tests {
             live: None,
             instructions,
             template,
+            cleaned: &[],
         }
     }
 

@@ -578,6 +578,13 @@ impl<'a> Pool<'a> {
     ) -> Result<(), RunError> {
         let entry = state.get(id).clone();
         let attempt = entry.attempts + 1;
+        // A retry starts from the branch's last commit plus only what the
+        // task may keep of the previous attempt's uncommitted edits.
+        let cleaned = if entry.ever_started() {
+            worktree::drop_out_of_scope_edits(self.store, wt, id)?
+        } else {
+            Vec::new()
+        };
         let set = claims::read(&self.store.repo).unwrap_or_default();
         let others = set
             .claims
@@ -594,6 +601,7 @@ impl<'a> Pool<'a> {
                 others,
                 live: set.live.get(id),
                 instructions: self.opts.instructions.as_deref(),
+                cleaned: &cleaned,
                 template: self.opts.template.as_deref(),
             },
         );

@@ -299,6 +299,73 @@ pub fn base_task(store: &Store, id: &str) -> Result<Option<Task>, WorkError> {
     }
 }
 
+/// Before a retry in a kept worktree: the previous attempt's uncommitted
+/// edits outside the task's scope (as the task stands where the branch
+/// started) are removed, tracked files put back as the branch has them and
+/// untracked ones deleted, so the next attempt starts from the branch's
+/// last commit plus only what it may keep. Returns the paths removed.
+pub fn drop_out_of_scope_edits(
+    store: &Store,
+    path: &Path,
+    id: &str,
+) -> Result<Vec<String>, WorkError> {
+    let wt = Store::open(path)?;
+    let base = branch_base(store, &wt)?;
+    let globs = at_commit::task_at(&wt.repo, Some(base), id)
+        .map(|t| t.scope)
+        .unwrap_or_default();
+    let scope = Scope::parse(&globs).map_err(|source| WorkError::Scope {
+        id: id.to_string(),
+        source,
+    })?;
+    let out = program::ok(
+        path,
+        &[
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+        ],
+    )?;
+    let mut tracked = Vec::new();
+    let mut untracked = Vec::new();
+    for entry in out.split('\0').filter(|e| e.len() > 3) {
+        let (code, file) = entry.split_at(3);
+        if code.starts_with("??") {
+            untracked.push(file.to_string());
+        } else {
+            tracked.push(file.to_string());
+        }
+    }
+    let mut outside = crate::store::outside_scope(
+        &scope,
+        id,
+        tracked.iter().chain(&untracked).map(String::as_str),
+    );
+    keep_out_new_children(&wt, base, id, &mut outside);
+    outside.retain(|f| !is_leftover_temp(f));
+    let put_back: Vec<&str> = outside
+        .iter()
+        .filter(|f| tracked.contains(f))
+        .map(String::as_str)
+        .collect();
+    if !put_back.is_empty() {
+        let mut args = vec!["restore", "--source=HEAD", "--staged", "--worktree", "--"];
+        args.extend(&put_back);
+        program::ok(path, &args)?;
+    }
+    for f in outside.iter().filter(|f| untracked.contains(f)) {
+        let full = path.join(f);
+        std::fs::remove_file(&full).map_err(|source| WorkError::Io {
+            what: "removing",
+            path: full,
+            source,
+        })?;
+    }
+    Ok(outside)
+}
+
 /// Leaves out of `outside` the new task files of `id`'s own children: a
 /// worker may create tasks it finds while working (the landing's trust
 /// check allows the same), never change another task's file.

@@ -369,6 +369,11 @@ impl From<crate::plan::PlanError> for CommandError {
             P::Exists { .. } => CommandError::new(Exit::User, e)
                 .hint("choose another name, or remove the old plan's file first"),
             P::Empty { .. } | P::Unfit { .. } | P::Invalid(_) => CommandError::new(Exit::User, e),
+            P::Misaligned { .. } => CommandError::new(Exit::User, e).hint(
+                "split the same items the same way as the earlier phase, or align with another plan",
+            ),
+            P::ChunkScope { .. } => CommandError::new(Exit::User, e)
+                .hint("a filled field is taken literally; check the --scope template around it"),
             P::NotCompleted { .. } => CommandError::new(Exit::User, e)
                 .hint("`git batch status --plan NAME` shows what is left"),
         }

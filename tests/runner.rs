@@ -28,6 +28,7 @@ mod run;
 mod run_flow;
 mod run_limits;
 mod run_resume;
+mod split;
 mod tasks;
 mod trust;
 mod worktrees;

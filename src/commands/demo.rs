@@ -86,6 +86,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         "Write {first}",
         &base,
         true,
+        None,
         Some(&plan),
     )?;
     ctx.ui.status(format!(

@@ -348,6 +348,11 @@ impl From<crate::land::LandError> for CommandError {
             }
             L::TestsFail { .. } => CommandError::new(Exit::User, e)
                 .hint("read the log; without --no-bisect the culprits are found and left out"),
+            L::ReduceFails { .. } => CommandError::new(Exit::User, e).hint(
+                "read the log; nothing was pushed, and the tasks stay done for the next landing",
+            ),
+            L::ReduceTouchesBatch { .. } => CommandError::new(Exit::User, e)
+                .hint("write the reduce step's output outside .batch/; nothing was pushed"),
         }
     }
 }

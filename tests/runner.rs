@@ -16,6 +16,7 @@ mod git_runner;
 mod guard;
 mod kill_loops;
 mod land;
+mod land_then;
 mod layers;
 mod live;
 mod locks;

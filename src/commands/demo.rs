@@ -77,6 +77,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             test: Some(sample::TEST.into()),
             max_tasks: 0,
             instructions: None,
+            reduce: None,
         },
         force: false,
     };

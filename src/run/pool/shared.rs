@@ -109,6 +109,7 @@ impl Pool<'_> {
             branch: self.store.config.main_branch.clone(),
             test: self.opts.test.clone(),
             test_from_base: self.opts.test_from_base,
+            reduce: crate::land::Reduce::None,
             dry_run: false,
             attempts: 3,
             bisect: true,

@@ -236,3 +236,26 @@ fn a_plans_reduce_comes_from_the_base() {
     );
     assert!(remote_file(&env, &bare, "by-checkout.txt").is_none());
 }
+
+/// A run of a plan lands its trains with the plan's reduce step: at the end
+/// the main branch has what it made of every task.
+#[test]
+fn a_plans_reduce_runs_in_the_runs_landings() {
+    let (env, _bare) = crate::run::project(3);
+    crate::run::split_plan(
+        &env,
+        &env.repo,
+        "rd",
+        &["--reduce", "cat src/*.txt > merged.txt"],
+    );
+    let exec =
+        "f=$(sed -n 's/^- `\\(src\\/[^`]*\\)`$/\\1/p' \"$BATCH_CONTEXT\"); echo new > \"$f\"";
+    let out = env.run(&["--json", "run", "--plan", "rd", "--exec", exec, "--land"]);
+    crate::common::assert_ok(&out);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["landed"].as_array().unwrap().len(), 3, "{summary}");
+    let merged = env.git(&["show", "main:merged.txt"]);
+    assert_eq!(merged, "new\nnew\nnew\n");
+    let subjects = env.git(&["log", "--format=%s", "main"]);
+    assert!(subjects.lines().any(|s| s == "batch: reduce"), "{subjects}");
+}

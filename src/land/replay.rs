@@ -362,7 +362,7 @@ impl Stack {
         let changed: Vec<&str> = names.split('\0').filter(|n| !n.is_empty()).collect();
         let batch: Vec<String> = changed
             .iter()
-            .filter(|n| **n == crate::store::BATCH_DIR || n.starts_with(".batch/"))
+            .filter(|n| Path::new(n).starts_with(crate::store::BATCH_DIR))
             .map(|n| n.to_string())
             .collect();
         if !batch.is_empty() {

@@ -348,6 +348,11 @@ impl From<crate::land::LandError> for CommandError {
             }
             L::TestsFail { .. } => CommandError::new(Exit::User, e)
                 .hint("read the log; without --no-bisect the culprits are found and left out"),
+            L::ReduceFails { .. } => CommandError::new(Exit::User, e).hint(
+                "read the log; nothing was pushed, and the tasks stay done for the next landing",
+            ),
+            L::ReduceTouchesBatch { .. } => CommandError::new(Exit::User, e)
+                .hint("write the reduce step's output outside .batch/; nothing was pushed"),
         }
     }
 }
@@ -369,6 +374,11 @@ impl From<crate::plan::PlanError> for CommandError {
             P::Exists { .. } => CommandError::new(Exit::User, e)
                 .hint("choose another name, or remove the old plan's file first"),
             P::Empty { .. } | P::Unfit { .. } | P::Invalid(_) => CommandError::new(Exit::User, e),
+            P::Misaligned { .. } => CommandError::new(Exit::User, e).hint(
+                "split the same items the same way as the earlier phase, or align with another plan",
+            ),
+            P::ChunkScope { .. } => CommandError::new(Exit::User, e)
+                .hint("a filled field is taken literally; check the --scope template around it"),
             P::NotCompleted { .. } => CommandError::new(Exit::User, e)
                 .hint("`git batch status --plan NAME` shows what is left"),
         }

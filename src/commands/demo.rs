@@ -77,6 +77,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             test: Some(sample::TEST.into()),
             max_tasks: 0,
             instructions: None,
+            reduce: None,
         },
         force: false,
     };
@@ -86,6 +87,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         "Write {first}",
         &base,
         true,
+        None,
         Some(&plan),
     )?;
     ctx.ui.status(format!(

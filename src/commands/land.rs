@@ -34,6 +34,12 @@ pub struct Args {
     /// --plan, else the config's `test_command`).
     #[arg(long, value_name = "CMD")]
     pub test: Option<String>,
+    /// A reduce step, run with `sh -c` in the landing worktree once the
+    /// work is stacked and before the tests: what it changes (outside
+    /// .batch/) is committed on top and lands in the same push (default:
+    /// the plan's `reduce` with --plan, as the base has it).
+    #[arg(long, value_name = "CMD")]
+    pub then: Option<String>,
     /// Land onto the local branch instead of pushing (for a repository
     /// without a remote).
     #[arg(long)]
@@ -85,6 +91,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         test_from_base: args.test.is_none()
             && plan.as_ref().and_then(|p| p.config.test.as_ref()).is_none(),
         test: settings.test,
+        reduce: match (&args.then, &args.plan) {
+            (Some(cmd), _) => land::Reduce::Command(cmd.clone()),
+            (None, Some(name)) => land::Reduce::Plan(name.clone()),
+            (None, None) => land::Reduce::None,
+        },
         dry_run: args.dry_run,
         attempts: args.attempts,
         bisect: !args.no_bisect,
@@ -128,6 +139,16 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             report.removed.len(),
             report.removed.join(" ")
         ));
+    }
+    if let Some(r) = &report.reduce {
+        match &r.commit {
+            Some(c) => ctx
+                .ui
+                .line(format!("reduced  {} ({})", crate::git::short(c), r.command))?,
+            None => ctx
+                .ui
+                .status(format!("the reduce step `{}` changed nothing", r.command)),
+        }
     }
     match &report.commit {
         Some(c) if report.pushed => ctx.ui.status(format!(

@@ -57,6 +57,10 @@ pub struct PlanConfigArgs {
     /// this file: placed at the top of each worker's context file.
     #[arg(long, value_name = "FILE")]
     pub instructions: Option<std::path::PathBuf>,
+    /// The reduce step the plan's landings run before the tests (see
+    /// `land --then`).
+    #[arg(long, value_name = "CMD")]
+    pub reduce: Option<String>,
 }
 
 impl PlanConfigArgs {
@@ -74,6 +78,7 @@ impl PlanConfigArgs {
         if let Some(file) = &self.instructions {
             config.instructions = Some(read_instructions(file)?);
         }
+        config.reduce = self.reduce.clone();
         Ok(config)
     }
 }

@@ -13,17 +13,23 @@ use std::io::{BufRead, IsTerminal};
 /// one commit.
 ///
 /// Chunks are N items each (--size, default 1), or grouped by the first
-/// capture group of a regex (--by), or by the month of a leading
-/// YYYY-MM date (--by-month). With --scope-from-items each item is a path
-/// and the chunk's paths are its scope, so the tasks are independent by
-/// construction:
+/// capture group of a regex (--by), or by the month of the first YYYY-MM
+/// date anywhere in the item (--by-month). With --scope-from-items each
+/// item is a path and the chunk's paths are its scope, so the tasks are
+/// independent by construction:
 ///
 ///   git ls-files 'src/**/*.rs' | git batch split --size 20 --scope-from-items
 ///       --title 'Port {first}..{last} to the new API' --plan port
 ///
 /// The title template can use {n} (chunk number), {count} (its items),
 /// {first}, {last} and {key} (the group's key, or the chunk number).
-/// With --plan the plan of the new tasks is written in the same commit.
+/// --scope globs are templates too, filled per chunk with the values taken
+/// literally ({key} needs --by or --by-month). With --plan the plan of the
+/// new tasks is written in the same commit. --align PLAN makes chunk k
+/// depend on task k of an earlier plan, for the phases of a pipeline:
+///
+///   git batch split --by-month --title 'Reduce {key}'
+///       --scope 'out/{key}/**' --align extract --plan reduce < months
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -37,7 +43,7 @@ pub struct Args {
     /// match when it has none).
     #[arg(long, value_name = "REGEX", conflicts_with = "by_month")]
     pub by: Option<String>,
-    /// Group items by the month of the date they start with (YYYY-MM).
+    /// Group items by the month of the first YYYY-MM date in each.
     #[arg(long)]
     pub by_month: bool,
     /// Each item is a path: the chunk's paths become its scope.
@@ -55,9 +61,14 @@ pub struct Args {
     /// Text put before the item list in every task's body.
     #[arg(short = 'd', long = "body", value_name = "BODY")]
     pub body: Option<String>,
-    /// A scope glob every task gets (repeatable).
+    /// A scope glob every task gets, a template like the title
+    /// (repeatable).
     #[arg(long = "scope", value_name = "GLOB")]
     pub scope: Vec<String>,
+    /// Chunk k depends on task k of this earlier plan (the same number of
+    /// chunks as it has tasks).
+    #[arg(long, value_name = "PLAN")]
+    pub align: Option<String>,
     /// A success criterion every task gets (repeatable).
     #[arg(long = "accept", value_name = "TEXT")]
     pub acceptance: Vec<String>,
@@ -83,6 +94,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         (None, true, _) => Chunking::Month,
         (None, false, n) => Chunking::Size(n.unwrap_or(1)),
     };
+    for glob in &args.scope {
+        if let Some(field) = split::missing_field(glob, &how) {
+            return Err(CommandError::usage(format!(
+                "--scope '{glob}': {field} needs --by or --by-month (fixed-size chunks have no key)"
+            )));
+        }
+    }
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         return Err(CommandError::usage(
@@ -98,6 +116,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     if let Some(parent) = &args.parent {
         ctx.check_exists(&store, parent)?;
     }
+    let align = match &args.align {
+        Some(name) => Some(crate::plan::Plan::read(&store, name)?),
+        None => None,
+    };
     let base = NewTask {
         title: String::new(),
         body: args.body.clone().unwrap_or_default(),
@@ -125,6 +147,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         &args.title,
         &base,
         args.scope_from_items,
+        align.as_ref(),
         plan.as_ref(),
     )?;
     if ctx.ui.json {

@@ -4,8 +4,9 @@
 //! The landing happens in a temporary detached worktree (the user's checkout
 //! is never touched): the branches are replayed onto the remote tip in
 //! dependency order, a branch that conflicts or leaves its scope is left out,
-//! the task files are closed in one commit, the tests run once on the
-//! result (bisecting to leave culprits out), and one atomic push with a lease
+//! a reduce step (`--then`) may add one commit of what it makes of them, the
+//! tests run once on the result (bisecting to leave culprits out), the task
+//! files are closed in one commit, and one atomic push with a lease
 //! on the tip moves the branch. Only after the push is confirmed are claims
 //! released and worker branches and worktrees removed, this clone's and (by
 //! `sweep.rs`) those of tasks another clone landed. A `kill -9` at any point
@@ -26,7 +27,7 @@ use crate::work::{self, worktree};
 use candidates::{Candidate, candidates, ordered};
 use git2::{Oid, Repository};
 use publish::{cleanup, publish, update_local_branch};
-use replay::Stack;
+use replay::{Reduction, Stack};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use sweep::sweep;
@@ -58,6 +59,29 @@ pub enum LandError {
     NoRemoteBranch { branch: String, remote: String },
     #[error("the tests fail on the combined result (log: {log})")]
     TestsFail { log: PathBuf },
+    #[error("the reduce step `{command}` failed (log: {log})")]
+    ReduceFails { command: String, log: PathBuf },
+    #[error(
+        "the reduce step `{command}` changed files under .batch/, which only git-batch writes: {} (log: {log})",
+        files.join(", ")
+    )]
+    ReduceTouchesBatch {
+        command: String,
+        files: Vec<String>,
+        log: PathBuf,
+    },
+}
+
+/// Where the reduce step's command comes from. Never from a file a worker
+/// branch could have changed: the flag, or the plan as the base has it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Reduce {
+    #[default]
+    None,
+    /// Named on the command line (`--then`).
+    Command(String),
+    /// The `reduce` of this plan's `[config]` at the landing's base.
+    Plan(String),
 }
 
 /// How to land.
@@ -72,6 +96,9 @@ pub struct Options {
     /// from the config at the base the landing starts from, the trusted
     /// history, rather than from this checkout's file.
     pub test_from_base: bool,
+    /// Run on the built stack before the tests; what it changes is
+    /// committed on top and lands with it.
+    pub reduce: Reduce,
     pub push: bool,
     pub dry_run: bool,
     pub attempts: u32,
@@ -165,6 +192,17 @@ pub struct Report {
     pub removed: Vec<String>,
     /// Task files the replays merged (main and a branch both changed them).
     pub merged: Vec<MergedFile>,
+    /// The reduce step of the landing, when one ran.
+    pub reduce: Option<Reduced>,
+}
+
+/// The reduce step as it ran on what lands.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Reduced {
+    pub command: String,
+    /// Its `batch: reduce` commit; None when it changed nothing.
+    pub commit: Option<String>,
+    pub log: PathBuf,
 }
 
 /// Lands finished work. See the module doc for the steps.
@@ -223,6 +261,7 @@ pub fn land(store: &Store, opts: &Options) -> Result<Report, LandError> {
             report.landed.clear();
             report.left_out.clear();
             report.closed_epics.clear();
+            report.reduce = None;
             continue;
         }
         report.commit = Some(tip.to_string());
@@ -286,24 +325,59 @@ fn build_and_test(
         // cleanup is left, which a successful landing does for it.
         .filter(|c| !closed_at(store, base, &c.task.id))
         .collect();
+    let test = if opts.test_from_base {
+        base_test_command(store, base)
+    } else {
+        opts.test.clone()
+    };
+    let reduce = match &opts.reduce {
+        Reduce::None => None,
+        Reduce::Command(cmd) => Some(cmd.clone()),
+        Reduce::Plan(name) => base_reduce_command(store, base, name),
+    };
     loop {
+        report.reduce = None;
         let stacked = stack_round(store, stack, base, &queue, report)?;
         // With nothing stacked, a commit is still made when tasks were left
         // out: it records why on their task files.
         if stacked.is_empty() && (report.left_out.is_empty() || opts.dry_run) {
             return Ok(None);
         }
+        let mut top = stacked.last().map_or(base, |(_, t)| *t);
+        // Before the tests, so that they test what it made and the push
+        // carries it.
+        if let (Some(cmd), false) = (&reduce, stacked.is_empty()) {
+            match stack.reduce(store, cmd, top)? {
+                Reduction::Failed { log } => {
+                    return Err(LandError::ReduceFails {
+                        command: cmd.clone(),
+                        log,
+                    });
+                }
+                Reduction::Done {
+                    top: reduced,
+                    committed,
+                    log,
+                } => {
+                    report.reduce = Some(Reduced {
+                        command: cmd.clone(),
+                        commit: committed.then(|| reduced.to_string()),
+                        log,
+                    });
+                    top = reduced;
+                }
+            }
+        }
         // Test the stack (before the closing commit: it only touches .batch/).
-        let test = if opts.test_from_base {
-            base_test_command(store, base)
-        } else {
-            opts.test.clone()
-        };
-        if let (Some(cmd), false) = (&test, stacked.is_empty())
-            && let Some(culprit) = test_round(store, opts, stack, cmd, &stacked, report)?
-        {
-            report.left_out.push(culprit);
-            continue;
+        if let (Some(cmd), false) = (&test, stacked.is_empty()) {
+            let steps = Steps {
+                test: cmd,
+                reduce: reduce.as_deref(),
+            };
+            if let Some(culprit) = test_round(store, opts, stack, &steps, &stacked, top, report)? {
+                report.left_out.push(culprit);
+                continue;
+            }
         }
         report.landed = stacked.iter().map(|(c, _)| c.task.id.to_string()).collect();
         let landed_tips: HashMap<String, Oid> = stacked
@@ -314,7 +388,6 @@ fn build_and_test(
             .iter()
             .map(|(c, _)| (c.task.id.to_string(), c.tip))
             .collect();
-        let top = stacked.last().map_or(base, |(_, t)| *t);
         let tip = close_tasks(store, stack, base, top, &landed_tips, &sources, report)?;
         return Ok((tip != base).then_some(tip));
     }
@@ -396,6 +469,18 @@ fn base_test_command(store: &Store, base: Oid) -> Option<String> {
         .test_command
 }
 
+/// `reduce` of plan `name`'s `[config]` at `base` (none when the plan is
+/// not there or does not read, as for the test command).
+fn base_reduce_command(store: &Store, base: Oid, name: &str) -> Option<String> {
+    let rel = crate::plan::Plan::rel(name);
+    let data = crate::store::at_commit::file_at(&store.repo, Some(base), &rel).ok()??;
+    let text = String::from_utf8(data).ok()?;
+    toml::from_str::<crate::plan::Plan>(&text)
+        .ok()?
+        .config
+        .reduce
+}
+
 fn closed_at(store: &Store, base: Oid, id: &str) -> bool {
     crate::store::at_commit::task_at(&store.repo, Some(base), id)
         .is_some_and(|t| t.status == Status::Closed)
@@ -464,21 +549,30 @@ fn stack_round(
     Ok(stacked)
 }
 
-/// Tests the top of the stack (twice before it counts as failing: tests can
-/// be flaky). None when it passes; else the culprit bisection finds, to
-/// leave out (an error without `--bisect`).
+/// What a stack goes through to count as good: the reduce step, if any,
+/// then the tests.
+struct Steps<'a> {
+    test: &'a str,
+    reduce: Option<&'a str>,
+}
+
+/// Tests `top`, the top of the stack with its reduce commit (twice before
+/// it counts as failing: tests can be flaky). None when it passes; else the
+/// culprit bisection finds, to leave out (an error without `--bisect`).
 fn test_round(
     store: &Store,
     opts: &Options,
     stack: &mut Stack,
-    cmd: &str,
+    steps: &Steps,
     stacked: &[(Candidate, Oid)],
+    top: Oid,
     report: &mut Report,
 ) -> Result<Option<LeftOut>, LandError> {
     let tips: Vec<Oid> = stacked.iter().map(|(_, t)| *t).collect();
-    let Some(&top) = tips.last() else {
+    if tips.is_empty() {
         return Ok(None);
-    };
+    }
+    let cmd = steps.test;
     let (ok, log, secs) = stack.test(store, cmd, top)?;
     report.test_seconds += secs;
     report.test_log = Some(log.clone());
@@ -493,7 +587,7 @@ fn test_round(
     if !opts.bisect {
         return Err(LandError::TestsFail { log });
     }
-    let culprit = bisect(stack, store, cmd, &tips, report)?;
+    let culprit = bisect(stack, store, steps, &tips, report)?;
     let (c, _) = &stacked[culprit];
     let output = std::fs::read_to_string(&log).unwrap_or_default();
     let tail: Vec<&str> = output.lines().rev().take(20).collect();
@@ -512,19 +606,34 @@ fn test_round(
 }
 
 /// The first stacked task whose tip fails the tests (the stack below it
-/// passes): merge-train bisection over the stack's prefixes.
+/// passes): merge-train bisection over the stack's prefixes. Each prefix
+/// is reduced first, as the whole stack was, so that what is tested is what
+/// would land; a reduce step that fails on a prefix fails it.
 fn bisect(
     stack: &mut Stack,
     store: &Store,
-    cmd: &str,
+    steps: &Steps,
     tips: &[Oid],
     report: &mut Report,
 ) -> Result<usize, LandError> {
     let (mut good, mut bad) = (None::<usize>, tips.len() - 1);
     while good.map_or(0, |g| g + 1) < bad {
         let mid = (good.map_or(0, |g| g + 1) + bad) / 2;
-        let (ok, _, secs) = stack.test(store, cmd, tips[mid])?;
-        report.test_seconds += secs;
+        let point = match steps.reduce {
+            None => Some(tips[mid]),
+            Some(reduce) => match stack.reduce(store, reduce, tips[mid])? {
+                Reduction::Failed { .. } => None,
+                Reduction::Done { top, .. } => Some(top),
+            },
+        };
+        let ok = match point {
+            Some(point) => {
+                let (ok, _, secs) = stack.test(store, steps.test, point)?;
+                report.test_seconds += secs;
+                ok
+            }
+            None => false,
+        };
         if ok {
             good = Some(mid);
         } else {

@@ -1,5 +1,6 @@
 //! The landing's temporary detached worktree: replaying worker branches onto
-//! it, checking their scopes, running the tests, and the closing commit.
+//! it, checking their scopes, the reduce step, running the tests, and the
+//! closing commit.
 
 use super::{LandError, MergedFile};
 use crate::git::git_err;
@@ -58,6 +59,19 @@ pub struct Stack {
     common_dir: PathBuf,
     /// Identity for the commits the landing makes, when git has none.
     identity: Vec<(&'static str, String)>,
+}
+
+/// What the reduce step made of a stack.
+pub enum Reduction {
+    /// The command failed (exit status not 0).
+    Failed { log: PathBuf },
+    /// The new top: the reduce commit, or the tip it ran on when it changed
+    /// nothing (`committed` false).
+    Done {
+        top: Oid,
+        committed: bool,
+        log: PathBuf,
+    },
 }
 
 pub enum Replayed {
@@ -324,6 +338,81 @@ impl Stack {
         cmd: &str,
         tip: Oid,
     ) -> Result<(bool, PathBuf, f64), LandError> {
+        self.run_logged(store, cmd, tip, "land", "running the test command in")
+    }
+
+    /// Runs the reduce step `cmd` on `tip` as the tests run, and commits
+    /// what it changed in the working tree on top of `tip` as one commit.
+    /// A change under `.batch/` is refused: task files, plans and receipts
+    /// are written by git-batch alone, and a landing must not close, add or
+    /// rewrite tasks on a command's say-so.
+    pub fn reduce(&mut self, store: &Store, cmd: &str, tip: Oid) -> Result<Reduction, LandError> {
+        let (ok, log, _) =
+            self.run_logged(store, cmd, tip, "reduce", "running the reduce step in")?;
+        if !ok {
+            return Ok(Reduction::Failed { log });
+        }
+        // The command may have committed, or checked out something, itself:
+        // HEAD goes back to `tip` without moving any branch, so that all it
+        // did is judged, and recorded, as one change from `tip`.
+        let tip_text = tip.to_string();
+        self.git_ok(&["update-ref", "--no-deref", "HEAD", &tip_text])?;
+        self.git_ok(&["add", "--all"])?;
+        let names = self.git_ok(&["diff", "--cached", "--name-only", "--no-renames", "-z"])?;
+        let changed: Vec<&str> = names.split('\0').filter(|n| !n.is_empty()).collect();
+        let batch: Vec<String> = changed
+            .iter()
+            .filter(|n| Path::new(n).starts_with(crate::store::BATCH_DIR))
+            .map(|n| n.to_string())
+            .collect();
+        if !batch.is_empty() {
+            return Err(LandError::ReduceTouchesBatch {
+                command: cmd.to_string(),
+                files: batch,
+                log,
+            });
+        }
+        if changed.is_empty() {
+            return Ok(Reduction::Done {
+                top: tip,
+                committed: false,
+                log,
+            });
+        }
+        // From the tree itself, not `git commit`: a merge or cherry-pick the
+        // command left half-done would otherwise make it a merge commit.
+        let tree = self.git_ok(&["write-tree"])?;
+        let commit = self.git_ok(&[
+            "commit-tree",
+            tree.trim(),
+            "-p",
+            &tip_text,
+            "-m",
+            "batch: reduce",
+            "-m",
+            cmd,
+        ])?;
+        let top =
+            Oid::from_str(commit.trim()).map_err(|e| git_err("reading the reduce commit")(e))?;
+        self.git_ok(&["update-ref", "--no-deref", "HEAD", commit.trim()])?;
+        Ok(Reduction::Done {
+            top,
+            committed: true,
+            log,
+        })
+    }
+
+    /// `sh -c cmd` in the worktree reset to `tip`, with the environment
+    /// git-batch has, stdin closed, stdout and stderr in a new log named
+    /// after `kind`. Returns (passed, log, seconds).
+    fn run_logged(
+        &mut self,
+        store: &Store,
+        cmd: &str,
+        tip: Oid,
+        kind: &str,
+        what: &'static str,
+    ) -> Result<(bool, PathBuf, f64), LandError> {
         self.reset(tip)?;
         let logs = store.repo.commondir().join("batch").join("logs");
         std::fs::create_dir_all(&logs).map_err(|source| LandError::Io {
@@ -332,7 +421,7 @@ impl Stack {
             source,
         })?;
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-        let log = logs.join(format!("land-{stamp}-{}.log", crate::git::short_oid(tip)));
+        let log = logs.join(format!("{kind}-{stamp}-{}.log", crate::git::short_oid(tip)));
         let file = std::fs::File::create(&log).map_err(|source| LandError::Io {
             what: "creating",
             path: log.clone(),
@@ -352,7 +441,7 @@ impl Stack {
             .stderr(err)
             .status()
             .map_err(|source| LandError::Io {
-                what: "running the test command in",
+                what,
                 path: self.path.clone(),
                 source,
             })?;

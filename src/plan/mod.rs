@@ -43,6 +43,21 @@ pub enum PlanError {
     Invalid(String),
     #[error("plan '{name}' is not completed: {left} task(s) not finished")]
     NotCompleted { name: String, left: usize },
+    #[error(
+        "--align {name}: plan '{name}' has {plan} task(s) but the split makes {chunks} chunk(s); they pair one to one"
+    )]
+    Misaligned {
+        name: String,
+        plan: usize,
+        chunks: usize,
+    },
+    #[error("the scope of chunk {n} (key '{key}') is invalid")]
+    ChunkScope {
+        n: usize,
+        key: String,
+        #[source]
+        source: crate::scope::ScopeError,
+    },
 }
 
 /// Where a plan stands.

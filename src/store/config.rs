@@ -323,4 +323,8 @@ pub struct RunConfig {
     /// context file (the batch's one prompt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<String>,
+    /// The reduce step of the plan's landings (`land --then`): run in the
+    /// landing worktree before the tests, its changes committed on top.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reduce: Option<String>,
 }

@@ -100,6 +100,7 @@ impl Settings {
             test: self.test.clone(),
             max_tasks: self.max_tasks,
             instructions: None,
+            reduce: None,
         }
     }
 }
@@ -130,6 +131,7 @@ mod tests {
             test: Some("plan test".into()),
             max_tasks: 7,
             instructions: None,
+            reduce: None,
         };
         let s = Settings::resolve(&Flags::default(), Some(&plan), &c).unwrap();
         assert_eq!(s.run_config(), plan);

@@ -299,3 +299,98 @@ fn a_retry_starts_without_the_previous_attempts_out_of_scope_edits() {
         "{seen}"
     );
 }
+
+/// Writes `out/<phase>/<n>` for its chunk (phase and n from its scope);
+/// the validator fails phase 2's second chunk once, and the retry checks
+/// that the validator's error reached it.
+const PIPELINE: &str = r#"#!/bin/sh
+d=$(sed -n 's/^- `\(out\/[a-z0-9]*\/[0-9]*\)\/\*\*`$/\1/p' "$BATCH_CONTEXT" | head -n 1)
+if [ "$d" = out/p2/2 ] && [ "$BATCH_ATTEMPT" = 2 ]; then
+  grep -q "the header is missing" "$BATCH_CONTEXT" || { echo "no validator error fed back" >&2; exit 9; }
+fi
+mkdir -p "$d" && echo "$d" > "$d/result"
+echo "$d" > "$PIPE_MARKS/$BATCH_TASK.dir"
+echo "$BATCH_TASK $d" >> "$PIPE_LOG"
+"#;
+
+/// The three-phase pipeline: six items in chunks of two, phase 2 aligned
+/// on phase 1 and phase 3 on phase 2 (`split --align`), one `run --ready
+/// --land --validate` for all of it; a chunk of phase 2 fails its validator
+/// once and is retried with the validator's error; chunk k of a phase
+/// starts only once chunk k of the phase before it landed.
+#[test]
+fn a_three_phase_pipeline_of_aligned_batches_runs_in_one_command() {
+    let env = TestEnv::new();
+    let items = "i1\ni2\ni3\ni4\ni5\ni6\n";
+    let mut previous: Option<String> = None;
+    for phase in ["p1", "p2", "p3"] {
+        let scope = format!("out/{phase}/{{n}}/**");
+        let title = format!("{phase} chunk {{n}}");
+        let mut args = vec![
+            "split", "--size", "2", "--title", &title, "--scope", &scope, "--plan", phase,
+        ];
+        if let Some(p) = &previous {
+            args.extend(["--align", p.as_str()]);
+        }
+        let out = crate::run::feed(&env, &env.repo, &args, items);
+        crate::common::assert_ok(&out);
+        previous = Some(phase.to_string());
+    }
+    let worker = env.dir.path().join("pipeline.sh");
+    std::fs::write(&worker, PIPELINE).unwrap();
+    let log = env.dir.path().join("pipe.log");
+    let marks = env.dir.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let validate = format!(
+        "if [ \"$(cat {m}/$BATCH_TASK.dir)\" = out/p2/2 ] && [ ! -e {m}/once ]; then \
+         touch {m}/once; echo 'the header is missing' >&2; exit 1; fi",
+        m = marks.display()
+    );
+    let exec = format!("sh {}", worker.display());
+    let out = env
+        .batch_cmd(&[
+            "--json",
+            "run",
+            "--ready",
+            "--land",
+            "-j",
+            "3",
+            "--retries",
+            "1",
+            "--validate",
+            &validate,
+            "--exec",
+            &exec,
+        ])
+        .env("PIPE_LOG", &log)
+        .env("PIPE_MARKS", &marks)
+        .output()
+        .unwrap();
+    crate::common::assert_ok(&out);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["landed"].as_array().unwrap().len(), 9, "{summary}");
+    assert!(marks.join("once").exists(), "the validator failed once");
+    let order: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap().to_string())
+        .collect();
+    for k in 1..=3 {
+        let at = |phase: &str| {
+            order
+                .iter()
+                .position(|d| *d == format!("out/{phase}/{k}"))
+                .unwrap()
+        };
+        assert!(
+            at("p1") < at("p2") && at("p2") < at("p3"),
+            "chunk {k}: {order:?}"
+        );
+        for phase in ["p1", "p2", "p3"] {
+            assert_eq!(
+                env.git(&["show", &format!("main:out/{phase}/{k}/result")]),
+                format!("out/{phase}/{k}\n")
+            );
+        }
+    }
+}

@@ -195,3 +195,58 @@ fn events_stream_as_json_lines_and_the_summary_comes_last() {
             .all(|e| e["at"].is_string() && e["total"] == 2)
     );
 }
+
+/// The overnight run left alone: three agents, six tickets, the first
+/// three hit a rate limit together (one event), the deadline comes while
+/// the second wave works (it finishes, nothing new starts, exit 75 with
+/// `deadline`), and in the morning the same command without a deadline
+/// finishes the rest.
+#[test]
+fn an_overnight_run_with_a_deadline_and_rate_limits_resumes_in_the_morning() {
+    let env = TestEnv::new();
+    let ids = tasks(&env, 6);
+    let marks = env.dir.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let exec = format!(
+        "m={m}/$BATCH_TASK; if [ ! -e {m}/limited ] && [ ! -e $m ]; then touch $m; \
+         while [ $(ls {m} | wc -l) -lt 3 ]; do sleep 0.05; done; touch {m}/limited.$BATCH_TASK; exit 75; fi; \
+         [ -e {m}/limited.$BATCH_TASK ] || touch {m}/limited; sleep \"${{SLOW:-0}}\"; {WORKER}",
+        m = marks.display()
+    );
+    let mut args = vec![
+        "--json",
+        "run",
+        "--exec",
+        exec.as_str(),
+        "-j",
+        "3",
+        "--backoff",
+        "1s",
+        "--for",
+        "6s",
+    ];
+    args.extend(ids.iter().map(String::as_str));
+    let out = env.batch_cmd(&args).env("SLOW", "4").output().unwrap();
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(75), "{s}");
+    assert_eq!(s["stop_reason"], "deadline", "{s}");
+    let first = s["done"].as_u64().unwrap();
+    assert!(
+        (1..6).contains(&first),
+        "some, not all, before the deadline: {s}"
+    );
+    // The morning: the same command, no deadline.
+    let morning: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|a| *a != "--for" && *a != "6s")
+        .collect();
+    let out = env.batch_cmd(&morning).output().unwrap();
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    assert_eq!(
+        (s["done"].as_u64(), s["stop_reason"].as_str()),
+        (Some(6), Some("finished")),
+        "{s}"
+    );
+}

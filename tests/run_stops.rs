@@ -229,6 +229,15 @@ fn an_overnight_run_with_a_deadline_and_rate_limits_resumes_in_the_morning() {
     let out = env.batch_cmd(&args).env("SLOW", "4").output().unwrap();
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(75), "{s}");
+    // The rate limit the night had: one event, and until when it waited;
+    // the retries that came after it succeeded, so the count went back.
+    let name = s["name"].as_str().unwrap();
+    let state: serde_json::Value =
+        serde_json::from_str(&env.read(&format!(".git/batch/runs/{name}.json"))).unwrap();
+    assert!(
+        state.get("rate_limits").is_none(),
+        "reset by a success: {state}"
+    );
     assert_eq!(s["stop_reason"], "deadline", "{s}");
     let first = s["done"].as_u64().unwrap();
     assert!(
@@ -248,5 +257,40 @@ fn an_overnight_run_with_a_deadline_and_rate_limits_resumes_in_the_morning() {
         (s["done"].as_u64(), s["stop_reason"].as_str()),
         (Some(6), Some("finished")),
         "{s}"
+    );
+}
+
+/// A run stopped by rate limits says so in `status`: how many in a row and
+/// until when it waited.
+#[test]
+fn status_shows_the_rate_limits_a_run_stopped_on() {
+    let env = TestEnv::new();
+    let ids = tasks(&env, 1);
+    let (code, s, _) = run(
+        &env,
+        &[
+            "--exec",
+            "exit 75",
+            "--max-rate-limits",
+            "1",
+            "--backoff",
+            "1s",
+            &ids[0],
+        ],
+    );
+    assert_eq!(
+        (code, s["stop_reason"].as_str()),
+        (Some(75), Some("rate_limited")),
+        "{s}"
+    );
+    let status: serde_json::Value = env.json(&["status"]);
+    let view = &status["runs"][0];
+    assert_eq!(view["stop_reason"], "rate_limited", "{status}");
+    assert_eq!(view["rate_limits"]["count"], 1, "{status}");
+    assert!(view["rate_limits"]["paused_until"].is_string(), "{status}");
+    let text = env.ok(&["status"]);
+    assert!(
+        text.contains("rate limited: 1 event(s) in a row; no new starts until"),
+        "{text}"
     );
 }

@@ -135,6 +135,17 @@ pub fn render(v: &BatchView) -> Vec<String> {
             .unwrap_or_default();
         out.push(format!("  elapsed {}{eta}", short_duration(e)));
     }
+    if let Some(r) = &v.rate_limits {
+        let until = r
+            .paused_until
+            .as_deref()
+            .map(|t| format!("; no new starts until {t}"))
+            .unwrap_or_default();
+        out.push(paint(
+            ui::WARN,
+            format!("  rate limited: {} event(s) in a row{until}", r.count),
+        ));
+    }
     let section = |out: &mut Vec<String>,
                    title: &str,
                    lines: Vec<&TaskLine>,

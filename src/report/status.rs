@@ -145,7 +145,19 @@ pub struct BatchView {
     /// has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<crate::run::StopReason>,
+    /// Rate-limit events in a row (exit 75s) of its latest run, and until
+    /// when that run starts nothing because of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<RateLimits>,
     pub tasks: Vec<TaskLine>,
+}
+
+/// See [`BatchView::rate_limits`].
+#[derive(Debug, Clone, Serialize)]
+pub struct RateLimits {
+    pub count: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<String>,
 }
 
 impl BatchView {
@@ -310,6 +322,7 @@ impl<'a> Facts<'a> {
             elapsed_secs: None,
             eta_secs: None,
             stop_reason: None,
+            rate_limits: None,
             tasks,
         };
         let runs: Vec<&RunState> = self
@@ -321,10 +334,12 @@ impl<'a> Facts<'a> {
             })
             .collect();
         view.started = runs.iter().map(|r| r.started.clone()).min();
-        view.stop_reason = runs
-            .iter()
-            .max_by(|a, b| a.updated.cmp(&b.updated))
-            .and_then(|r| r.stop_reason);
+        let latest = runs.iter().max_by(|a, b| a.updated.cmp(&b.updated));
+        view.stop_reason = latest.and_then(|r| r.stop_reason);
+        view.rate_limits = latest.filter(|r| r.rate_limits > 0).map(|r| RateLimits {
+            count: r.rate_limits,
+            paused_until: r.paused_until.clone(),
+        });
         let finished = view.finished();
         view.status = if plan.is_some_and(|p| p.status == PlanStatus::Reviewed) {
             BatchState::Reviewed

@@ -92,12 +92,22 @@ pub struct RunState {
     pub worker: String,
     pub started: String,
     pub updated: String,
+    /// Rate-limit events (exit 75s) in a row, and until when no task starts
+    /// because of the last one (RFC 3339); for `status`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rate_limits: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<String>,
     /// How its last invocation ended (see [`super::StopReason`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<super::StopReason>,
     /// In plan order.
     pub order: Vec<String>,
     pub tasks: BTreeMap<String, TaskRun>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl RunState {

@@ -36,6 +36,8 @@ impl Pool<'_> {
         }
         self.temp_failures = 0;
         self.backoff = self.opts.backoff;
+        state.rate_limits = 0;
+        state.paused_until = None;
         let failure = if r.timed_out {
             Some(format!(
                 "timed out after {}",
@@ -108,6 +110,10 @@ impl Pool<'_> {
         }
         self.temp_failures += 1;
         self.paused_until = Some(now + self.backoff);
+        state.rate_limits = self.temp_failures;
+        let until =
+            crate::time::now() + chrono::Duration::from_std(self.backoff).unwrap_or_default();
+        state.paused_until = Some(crate::time::format(until));
         let detail = format!(
             "exit 75 (temporary failure): no new starts for {} (rate limit {} of {}); log {}",
             humantime::format_duration(self.backoff),

@@ -294,3 +294,74 @@ fn status_shows_the_rate_limits_a_run_stopped_on() {
         "{text}"
     );
 }
+
+/// One Ctrl-C through the real `git batch` wrapper (a SIGINT to the whole
+/// process group, as a terminal sends it; git passes it on as well, so
+/// git-batch gets it twice at once): the running workers finish, nothing
+/// new starts. git then dies of the signal itself (exit 130: documented;
+/// `git-batch run` exits 75).
+#[test]
+fn one_ctrl_c_through_git_lets_the_running_workers_finish() {
+    use std::os::unix::process::CommandExt;
+    let env = TestEnv::new();
+    let ids = tasks(&env, 4);
+    let started = env.dir.path().join("started");
+    std::fs::create_dir_all(&started).unwrap();
+    let exec = format!("touch {}/$BATCH_TASK; sleep 2; {WORKER}", started.display());
+    let mut args = vec!["batch", "--json", "run", "--exec", exec.as_str(), "-j", "2"];
+    args.extend(ids.iter().map(String::as_str));
+    let mut cmd = std::process::Command::new("git");
+    crate::common::fixed_env(&mut cmd, &env.home());
+    let child = cmd
+        .args(&args)
+        .current_dir(&env.repo)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_dir(&started).unwrap().count() < 2 {
+        assert!(
+            std::time::Instant::now() < until,
+            "the workers never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // git-batch, git's child: it gets the terminal's SIGINT and the one git
+    // passes on, at once (sent here, so the double is certain).
+    let batch = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse::<i32>()
+        .unwrap();
+    // SAFETY: signals to the process group this test started, and to the
+    // git-batch process in it.
+    unsafe {
+        libc::kill(-(child.id() as i32), libc::SIGINT);
+        libc::kill(batch, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        out.status.signal() == Some(libc::SIGINT) || out.status.code() == Some(130),
+        "{:?}: {err}",
+        out.status
+    );
+    let s: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!(
+        (s["done"].as_u64(), s["stop_reason"].as_str()),
+        (Some(2), Some("interrupted")),
+        "{s}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&started).unwrap().count(),
+        2,
+        "nothing new started"
+    );
+}

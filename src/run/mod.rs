@@ -233,9 +233,25 @@ pub struct Summary {
 }
 
 static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+/// When the last SIGINT came (milliseconds of the monotonic clock).
+static LAST_SIGINT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// SIGINTs closer together than this are one Ctrl-C: `git batch` (git
+/// running git-batch) passes the terminal's SIGINT on, so git-batch gets
+/// it twice at once; a second Ctrl-C a person presses comes later.
+const SAME_CTRL_C_MS: u64 = 50;
 
 extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime is async-signal-safe and writes only `now`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    let ms = now.tv_sec as u64 * 1000 + now.tv_nsec as u64 / 1_000_000 + 1;
+    let last = LAST_SIGINT_MS.swap(ms, Ordering::SeqCst);
+    if last == 0 || ms.saturating_sub(last) >= SAME_CTRL_C_MS {
+        INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 extern "C" fn on_sigterm(_: libc::c_int) {
@@ -311,6 +327,7 @@ pub fn run(
         state.tasks.entry(id.clone()).or_default();
     }
     INTERRUPTS.store(0, Ordering::SeqCst);
+    LAST_SIGINT_MS.store(0, Ordering::SeqCst);
     // SAFETY: the handlers only touch an atomic; the old ones are restored
     // below.
     let previous = unsafe {

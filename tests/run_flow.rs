@@ -4,6 +4,13 @@
 
 use crate::common::TestEnv;
 
+/// Writes a worker script into the test's directory; the `--exec` for it.
+fn script(env: &TestEnv, name: &str, text: &str) -> String {
+    let path = env.dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    format!("sh {}", path.display())
+}
+
 /// Logs "TASK start" and "TASK end"; the task of `b/**` waits (20 s at
 /// most) until the task of `c/**` has started.
 const WORKER: &str = r#"#!/bin/sh
@@ -25,10 +32,8 @@ fn a_dependent_starts_once_its_dependency_landed_while_others_work() {
     let a = env.create(&["a", "--scope", "a/**"]);
     let b = env.create(&["b", "--scope", "b/**"]);
     let c = env.create(&["c", "--scope", "c/**", "--dep", &a]);
-    let worker = env.dir.path().join("flow.sh");
-    std::fs::write(&worker, WORKER).unwrap();
     let log = env.dir.path().join("flow.log");
-    let exec = format!("sh {}", worker.display());
+    let exec = script(&env, "flow.sh", WORKER);
     let out = env
         .batch_cmd(&[
             "--json", "run", &a, &b, &c, "--land", "-j", "2", "--exec", &exec,
@@ -81,9 +86,7 @@ fn tasks_found_during_the_run_are_run_by_the_same_run() {
     for m in 1..=3 {
         env.create(&[&format!("month {m}"), "--scope", &format!("m{m}/**")]);
     }
-    let worker = env.dir.path().join("lazy.sh");
-    std::fs::write(&worker, LAZY).unwrap();
-    let exec = format!("sh {}", worker.display());
+    let exec = script(&env, "lazy.sh", LAZY);
     let out = env
         .batch_cmd(&[
             "--json",

@@ -365,3 +365,49 @@ fn one_ctrl_c_through_git_lets_the_running_workers_finish() {
         "nothing new started"
     );
 }
+
+/// `--kill-after`: that long after the deadline, the attempts still running
+/// are killed and queued again (not counted); the run exits 75 on the
+/// deadline, and the morning's run does them.
+#[test]
+fn a_hard_deadline_kills_what_still_runs() {
+    let env = TestEnv::new();
+    let ids = tasks(&env, 1);
+    let exec = format!("sleep \"${{SLOW:-0}}\"; {WORKER}");
+    let args = [
+        "--exec",
+        exec.as_str(),
+        "--for",
+        "1s",
+        "--kill-after",
+        "1s",
+        ids[0].as_str(),
+    ];
+    let out = env
+        .batch_cmd(&[&["--json", "run"], &args[..]].concat())
+        .env("SLOW", "60")
+        .output()
+        .unwrap();
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (out.status.code(), s["stop_reason"].as_str()),
+        (Some(75), Some("deadline")),
+        "{s}"
+    );
+    assert_eq!(
+        (s["done"].as_u64(), s["queued"].as_u64()),
+        (Some(0), Some(1)),
+        "{s}"
+    );
+    let name = s["name"].as_str().unwrap();
+    let state: serde_json::Value =
+        serde_json::from_str(&env.read(&format!(".git/batch/runs/{name}.json"))).unwrap();
+    assert_eq!(
+        state["tasks"][&ids[0]]["attempts"], 0,
+        "not counted: {state}"
+    );
+    let err = env.fails(&["run", "--exec", "true", "--kill-after", "1s", &ids[0]], 2);
+    assert!(err.contains("--kill-after counts from a deadline"), "{err}");
+    let (code, s, _) = run(&env, &["--exec", WORKER, &ids[0]]);
+    assert_eq!((code, s["done"].as_u64()), (Some(0), Some(1)), "{s}");
+}

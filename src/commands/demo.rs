@@ -103,6 +103,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         instructions: None,
         template: None,
         deadline: None,
+        hard_deadline: None,
         max_rate_limits: 5,
         ids: made.tasks.iter().map(|t| t.id.to_string()).collect(),
         exec: format!("{} demo-worker", shell_quote(&exe.to_string_lossy())),

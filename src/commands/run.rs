@@ -103,6 +103,10 @@ pub struct Args {
     /// then exit 75.
     #[arg(long = "for", value_name = "DURATION", id = "for_")]
     pub for_: Option<String>,
+    /// With --until/--for: this long after the deadline the running
+    /// attempts are killed (requeued, not counted), e.g. `30m`.
+    #[arg(long, value_name = "DURATION")]
+    pub kill_after: Option<String>,
     /// Stop after this many rate-limit events (exit 75s; a burst from
     /// parallel workers during one pause counts once) in a row.
     #[arg(long, value_name = "N", default_value_t = 5)]
@@ -205,11 +209,21 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         (None, Some(d)) => Some(std::time::SystemTime::now() + duration("--for", d)?),
         (None, None) => None,
     };
+    let hard_deadline = match (&args.kill_after, deadline) {
+        (Some(d), Some(at)) => Some(at + duration("--kill-after", d)?),
+        (Some(_), None) => {
+            return Err(CommandError::usage(
+                "--kill-after counts from a deadline: give --until or --for too",
+            ));
+        }
+        (None, _) => None,
+    };
     if args.max_rate_limits == 0 {
         return Err(CommandError::usage("--max-rate-limits: at least 1"));
     }
     let opts = Options {
         deadline,
+        hard_deadline,
         max_rate_limits: args.max_rate_limits,
         instructions,
         template,

@@ -102,6 +102,8 @@ pub struct Options {
     pub follow: Follow,
     /// No new starts from then on (`--until`, `--for`).
     pub deadline: Option<std::time::SystemTime>,
+    /// The running attempts are killed (not counted) from then on.
+    pub hard_deadline: Option<std::time::SystemTime>,
     /// Rate-limit events (exit 75s) in a row after which the run stops.
     pub max_rate_limits: u32,
     /// Shared by every task: at the top of each context file.

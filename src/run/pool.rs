@@ -337,6 +337,20 @@ impl<'a> Pool<'a> {
                 );
                 self.event(state, on_event, EventKind::Stopping, None, detail);
             }
+            if let Some(hard) = self.opts.hard_deadline
+                && std::time::SystemTime::now() >= hard
+                && self.running.iter().any(|r| !r.killed)
+            {
+                for r in &mut self.running {
+                    r.killed = true;
+                    worker::kill_group(r.pid);
+                }
+                let detail = format!(
+                    "hard deadline (--kill-after): killing {} running worker(s)",
+                    self.running.len()
+                );
+                self.event(state, on_event, EventKind::Stopping, None, detail);
+            }
             let paused = self.paused_until.is_some_and(|t| now < t);
             if !paused {
                 self.paused_until = None;

@@ -411,3 +411,30 @@ fn a_hard_deadline_kills_what_still_runs() {
     let (code, s, _) = run(&env, &["--exec", WORKER, &ids[0]]);
     assert_eq!((code, s["done"].as_u64()), (Some(0), Some(1)), "{s}");
 }
+
+/// `BATCH_ATTEMPT` is the attempt's log number: it keeps counting when a
+/// failed task is run again with `--rerun-failed`.
+#[test]
+fn batch_attempt_keeps_counting_across_reruns_with_the_logs() {
+    let env = TestEnv::new();
+    let ids = tasks(&env, 1);
+    let seen = env.dir.path().join("attempts");
+    let exec = format!(
+        "echo $BATCH_ATTEMPT >> {}; [ $BATCH_ATTEMPT -ge 2 ] || exit 1; {WORKER}",
+        seen.display()
+    );
+    let (code, _, _) = run(&env, &["--exec", &exec, "--retries", "0", &ids[0]]);
+    assert_eq!(code, Some(1));
+    let (code, s, err) = run(
+        &env,
+        &["--exec", &exec, "--retries", "0", "--rerun-failed", &ids[0]],
+    );
+    assert_eq!((code, s["done"].as_u64()), (Some(0), Some(1)), "{err}");
+    assert_eq!(std::fs::read_to_string(&seen).unwrap(), "1\n2\n");
+    let logs = s["logs"].as_str().unwrap();
+    assert!(
+        std::path::Path::new(logs)
+            .join(format!("{}.2.log", ids[0]))
+            .exists()
+    );
+}

@@ -88,7 +88,7 @@ pub struct Args {
     pub instructions: Option<std::path::PathBuf>,
     /// Lay out each context file by this template: placeholders {id}
     /// {title} {instructions} {body} {acceptance} {scope} {how} {said}
-    /// {previous_error} {cleaned} {attempt} {attempts}; `{{` and `}}` are
+    /// {previous_error} {cleaned} {attempt} {retries_left}; `{{` and `}}` are
     /// braces.
     #[arg(long, value_name = "FILE")]
     pub context_template: Option<std::path::PathBuf>,

@@ -20,7 +20,7 @@ pub const PLACEHOLDERS: [&str; 12] = [
     "previous_error",
     "cleaned",
     "attempt",
-    "attempts",
+    "retries_left",
 ];
 
 /// Refuses a template with an unknown placeholder or a lone brace (before
@@ -77,7 +77,7 @@ fn render(template: &str, parts: &Parts) -> String {
             "previous_error" => &parts.previous_error,
             "cleaned" => &parts.cleaned,
             "attempt" => &parts.attempt,
-            "attempts" => &parts.attempts,
+            "retries_left" => &parts.retries_left,
             _ => "",
         });
         rest = after.get(end + 1..).unwrap_or("");
@@ -88,8 +88,10 @@ fn render(template: &str, parts: &Parts) -> String {
 
 /// What a worker is told besides its task.
 pub struct Context<'a> {
+    /// The attempt's number, its log's (`BATCH_ATTEMPT`).
     pub attempt: u32,
-    pub attempts: u32,
+    /// How many more attempts a failure of this one leaves.
+    pub retries_left: u32,
     pub previous_error: Option<&'a str>,
     /// Scopes held by other workers right now: `(task, globs)`.
     pub others: Vec<(String, Vec<String>)>,
@@ -143,7 +145,7 @@ struct Parts {
     id: String,
     title: String,
     attempt: String,
-    attempts: String,
+    retries_left: String,
     instructions: String,
     body: String,
     acceptance: String,
@@ -160,7 +162,7 @@ impl Parts {
             id: task.id.to_string(),
             title: task.title.clone(),
             attempt: ctx.attempt.to_string(),
-            attempts: ctx.attempts.to_string(),
+            retries_left: ctx.retries_left.to_string(),
             instructions: ctx
                 .instructions
                 .map(|i| i.trim_end().to_string())
@@ -244,10 +246,14 @@ fn how(task: &Task, ctx: &Context<'_>) -> String {
          - Exit 0 when the task is done: git-batch checks the scope and commits the rest.\n\
          - Exit non-zero if you could not do it; exit 75 for a temporary failure (e.g. a rate limit).\n\
          - If a person must decide something: `git batch escalate --reason \"the question\"`, then exit.\n\n\
-         This is attempt {attempt} of {attempts}.\n",
+         This is attempt {attempt} (its log is number {attempt}); {left}.\n",
         id = task.id,
         attempt = ctx.attempt,
-        attempts = ctx.attempts,
+        left = match ctx.retries_left {
+            0 => "if it fails, the task fails".to_string(),
+            1 => "if it fails, it is tried once more".to_string(),
+            n => format!("if it fails, it is tried up to {n} more times"),
+        },
     )
 }
 
@@ -297,7 +303,7 @@ mod tests {
     fn ctx<'a>(instructions: Option<&'a str>, template: Option<&'a str>) -> Context<'a> {
         Context {
             attempt: 2,
-            attempts: 3,
+            retries_left: 1,
             previous_error: Some("boom"),
             others: Vec::new(),
             live: None,
@@ -323,7 +329,12 @@ mod tests {
         let text = context_text(&task(), &ctx(Some("Use tracing, never log."), None));
         assert!(text.starts_with("# Instructions for every task of this batch\n\nUse tracing"));
         assert!(text.contains("# Task bt-1: Port it"));
-        assert!(text.contains("- `src/a/**`") && text.contains("attempt 2 of 3"));
+        assert!(
+            text.contains("- `src/a/**`")
+                && text.contains(
+                    "attempt 2 (its log is number 2); if it fails, it is tried once more"
+                )
+        );
         assert!(text.contains("## The previous attempt failed\n\n```\nboom\n```"));
     }
 

@@ -591,7 +591,10 @@ impl<'a> Pool<'a> {
         on_event: &mut dyn FnMut(&Event),
     ) -> Result<(), RunError> {
         let entry = state.get(id).clone();
-        let attempt = entry.attempts + 1;
+        // The attempt's number is its log's: it keeps counting over resumes,
+        // reruns and exit 75s (which do not use up a retry).
+        let attempt = entry.logs.len() as u32 + 1;
+        let retries_left = (self.opts.retries + 1).saturating_sub(entry.attempts + 1);
         // A retry starts from the branch's last commit plus only what the
         // task may keep of the previous attempt's uncommitted edits.
         let cleaned = if entry.ever_started() {
@@ -610,7 +613,7 @@ impl<'a> Pool<'a> {
             task,
             &Context {
                 attempt,
-                attempts: self.opts.retries + 1,
+                retries_left,
                 previous_error: entry.last_error.as_deref(),
                 others,
                 live: set.live.get(id),

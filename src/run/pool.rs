@@ -244,8 +244,16 @@ impl<'a> Pool<'a> {
             if let Some(wt) = &wt {
                 worker::wait_until_idle(wt);
             }
-            // Read after the kill: a worker that ended first wrote it.
-            let ended = entry.logs.last().and_then(|l| worker::recorded_exit(l));
+            // Read after the kill: a worker that ended first wrote it; one
+            // the kill cut off reads as SIGKILL, and is queued again.
+            let ended = entry
+                .logs
+                .last()
+                .and_then(|l| worker::recorded_exit(l))
+                .filter(|s| {
+                    use std::os::unix::process::ExitStatusExt;
+                    !(killed > 0 && s.signal() == Some(libc::SIGKILL))
+                });
             if let (Some(status), Some(wt), Some(log)) = (ended, &wt, entry.logs.last()) {
                 let detail = format!(
                     "attempt of a stopped run ended meanwhile ({status}); log {}",

@@ -166,18 +166,68 @@ fn processes_with(token: &str) -> Vec<i32> {
         .collect()
 }
 
+/// Whether `pid` is the recording shell of [`WRAPPER`] (its `$0`).
+fn is_wrapper(pid: i32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| c.split(|&b| b == 0).nth(3) == Some(b"git-batch-worker"))
+        .unwrap_or(false)
+}
+
+/// Every process in process group `group`.
+fn in_group(group: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                // SAFETY: getpgid only reads.
+                .filter(|&p| unsafe { libc::getpgid(p) } == group)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Kills whatever still runs of an attempt of a dead run, and waits (up to
 /// a few seconds) until it is gone. Returns how many processes were found.
+///
+/// The recording shell is killed last: the worker may have ended an
+/// instant ago, its status not yet written, and a shell killed before it
+/// writes would make a finished attempt look cut off (and run twice). So
+/// the worker's processes go first; the shell then records how they ended
+/// (a worker killed here reads as SIGKILL, see [`recorded_exit`]).
 pub fn kill_leftovers(token: &str, pid: Option<u32>) -> usize {
     let found = processes_with(token);
+    let wrappers: Vec<i32> = found.iter().copied().filter(|&p| is_wrapper(p)).collect();
     for &p in &found {
-        // SAFETY: signals to processes that carry this attempt's token.
+        if wrappers.contains(&p) {
+            continue;
+        }
+        // SAFETY: getpgid only reads.
+        let group = unsafe { libc::getpgid(p) };
+        let members = if group > 1 { in_group(group) } else { vec![p] };
+        for m in members.into_iter().chain([p]) {
+            if !wrappers.contains(&m) {
+                // SAFETY: a process of this attempt's group or token.
+                unsafe { libc::kill(m, libc::SIGKILL) };
+            }
+        }
+    }
+    // The shell writes its record as its worker ends; then it goes too.
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until
+        && wrappers
+            .iter()
+            .any(|&w| Path::new(&format!("/proc/{w}")).exists() && !is_zombie(w))
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for &w in &wrappers {
+        // SAFETY: the recording shell of this attempt.
         unsafe {
-            let group = libc::getpgid(p);
+            let group = libc::getpgid(w);
             if group > 1 {
                 libc::kill(-group, libc::SIGKILL);
             }
-            libc::kill(p, libc::SIGKILL);
+            libc::kill(w, libc::SIGKILL);
         }
     }
     if found.is_empty()
@@ -192,6 +242,17 @@ pub fn kill_leftovers(token: &str, pid: Option<u32>) -> usize {
         std::thread::sleep(Duration::from_millis(20));
     }
     found.len()
+}
+
+/// Whether `pid` has ended and waits for its parent to reap it.
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
 }
 
 /// Waits (10 s at most) until no process works in `worktree` any more. A

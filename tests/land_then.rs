@@ -184,6 +184,9 @@ fn a_then_step_that_changes_batch_files_is_refused() {
 #[test]
 fn a_plans_reduce_comes_from_the_base() {
     let (env, bare) = with_remote();
+    // The plan's test command too.
+    let ran = env.dir.path().join("ran-base");
+    let test = format!("touch {}", ran.display());
     let out = crate::run::feed(
         &env,
         &env.repo,
@@ -198,6 +201,8 @@ fn a_plans_reduce_comes_from_the_base() {
             "parts",
             "--reduce",
             "cat out/*/part.txt > by-base.txt",
+            "--test",
+            &test,
         ],
         "a\nb\n",
     );
@@ -225,9 +230,13 @@ fn a_plans_reduce_comes_from_the_base() {
     let plan = env.read(".batch/batches/parts.toml");
     env.write(
         ".batch/batches/parts.toml",
-        &plan.replace("by-base.txt", "by-checkout.txt"),
+        &plan
+            .replace("by-base.txt", "by-checkout.txt")
+            .replace("ran-base", "ran-checkout"),
     );
     let report = land(&env, &["--plan", "parts"]);
+    assert!(ran.exists(), "the plan's test as the base has it ran");
+    assert!(!env.dir.path().join("ran-checkout").exists());
     assert_eq!(report.landed.len(), 2, "{report:?}");
     assert!(report.reduce.unwrap().commit.is_some());
     assert_eq!(

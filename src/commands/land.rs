@@ -88,8 +88,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             .branch
             .clone()
             .unwrap_or_else(|| store.config.main_branch.clone()),
-        test_from_base: args.test.is_none()
-            && plan.as_ref().and_then(|p| p.config.test.as_ref()).is_none(),
+        test_from_base: args.test.is_none(),
+        test_plan: args.plan.clone(),
         test: settings.test,
         reduce: match (&args.then, &args.plan) {
             (Some(cmd), _) => land::Reduce::Command(cmd.clone()),

@@ -244,8 +244,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         validate: args.validate.clone(),
         land: args.land,
         test: settings.test,
-        test_from_base: args.test.is_none()
-            && plan.as_ref().and_then(|p| p.config.test.as_ref()).is_none(),
+        test_from_base: args.test.is_none(),
         pause_after: args.pause_after,
         max_tasks: settings.max_tasks as usize,
         remote: args

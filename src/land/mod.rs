@@ -92,10 +92,12 @@ pub struct Options {
     pub remote: Option<String>,
     pub branch: String,
     pub test: Option<String>,
-    /// The test command is the config's (no flag or plan gave one): take it
-    /// from the config at the base the landing starts from, the trusted
-    /// history, rather than from this checkout's file.
+    /// No flag gave the test command: take it from the base the landing
+    /// starts from, the trusted history, rather than from this checkout's
+    /// files: the plan's `test` there (with `test_plan`), else the config's
+    /// `test_command` there.
     pub test_from_base: bool,
+    pub test_plan: Option<String>,
     /// Run on the built stack before the tests; what it changes is
     /// committed on top and lands with it.
     pub reduce: Reduce,
@@ -326,7 +328,11 @@ fn build_and_test(
         .filter(|c| !closed_at(store, base, &c.task.id))
         .collect();
     let test = if opts.test_from_base {
-        base_test_command(store, base)
+        opts.test_plan
+            .as_deref()
+            .and_then(|name| base_plan_config(store, base, name))
+            .and_then(|c| c.test)
+            .or_else(|| base_test_command(store, base))
     } else {
         opts.test.clone()
     };
@@ -472,13 +478,16 @@ fn base_test_command(store: &Store, base: Oid) -> Option<String> {
 /// `reduce` of plan `name`'s `[config]` at `base` (none when the plan is
 /// not there or does not read, as for the test command).
 fn base_reduce_command(store: &Store, base: Oid, name: &str) -> Option<String> {
+    base_plan_config(store, base, name)?.reduce
+}
+
+/// Plan `name`'s `[config]` as the base has it (none when it is not there
+/// or does not read).
+fn base_plan_config(store: &Store, base: Oid, name: &str) -> Option<crate::plan::RunConfig> {
     let rel = crate::plan::Plan::rel(name);
     let data = crate::store::at_commit::file_at(&store.repo, Some(base), &rel).ok()??;
     let text = String::from_utf8(data).ok()?;
-    toml::from_str::<crate::plan::Plan>(&text)
-        .ok()?
-        .config
-        .reduce
+    Some(toml::from_str::<crate::plan::Plan>(&text).ok()?.config)
 }
 
 fn closed_at(store: &Store, base: Oid, id: &str) -> bool {

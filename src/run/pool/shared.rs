@@ -109,6 +109,7 @@ impl Pool<'_> {
             branch: self.store.config.main_branch.clone(),
             test: self.opts.test.clone(),
             test_from_base: self.opts.test_from_base,
+            test_plan: self.opts.plan.clone(),
             // A plan's trains run its reduce step, as `land --plan` does.
             reduce: match &self.opts.plan {
                 Some(name) => crate::land::Reduce::Plan(name.clone()),

@@ -284,3 +284,25 @@ fn a_task_another_clone_landed_is_not_claimed_before_a_pull() {
     assert_ne!(code, 0, "{err}");
     assert!(err.contains("no ready task could be claimed"), "{err}");
 }
+
+/// `retry A B` queues both in one step of the claims ref (one commit of
+/// its history, one push through a remote), not one per task.
+#[test]
+fn retrying_many_tasks_is_one_step() {
+    let env = TestEnv::new();
+    let ids: Vec<String> = (0..2)
+        .map(|i| env.create(&[&format!("t{i}"), "--scope", &format!("d{i}/**")]))
+        .collect();
+    for id in &ids {
+        let started: serde_json::Value = env.json(&["start", id]);
+        let wt = PathBuf::from(started["path"].as_str().unwrap());
+        env.ok_in(&wt, &["fail", "--reason", "no"]);
+    }
+    let before: Vec<serde_json::Value> = env.json(&["claims", "--history"]);
+    let out: Vec<serde_json::Value> = env.json(&["retry", &ids[0], &ids[1]]);
+    assert!(out.iter().all(|r| r["changed"] == true), "{out:?}");
+    let after: Vec<serde_json::Value> = env.json(&["claims", "--history"]);
+    assert_eq!(after.len(), before.len() + 1, "{after:?}");
+    let ready: Vec<serde_json::Value> = env.json(&["ready"]);
+    assert_eq!(ready.len(), 2, "{ready:?}");
+}

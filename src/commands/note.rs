@@ -23,11 +23,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             .is_some_and(|l| l.state == crate::claims::live::Outcome::Escalated)
     });
     if escalated {
-        let who = crate::work::claim::Claimant {
-            worker: store.actor(),
-            ttl: std::time::Duration::ZERO,
-            via: crate::work::claim::via(&store, None),
-        };
+        let who = crate::work::claim::person(&store);
         crate::work::live::answer(&store, &args.id, &who, &args.text, false)?;
     }
     if ctx.ui.json {

@@ -23,27 +23,15 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let id = worktree::task_or_current(&store, args.id.as_deref())?;
     ctx.check_exists(&store, &id)?;
-    let mut path = receipt::location(&store, &id)?;
-    let mut text = match receipt::read(&path) {
-        Ok(text) => text,
+    let path = receipt::location(&store, &id)?;
+    let (path, text) = match receipt::read_here_or_shared(&store, &id, &path) {
+        Ok(found) => found,
         Err(e) => {
             return Err(
                 CommandError::new(Exit::Internal, e).hint(format!("reading {}", path.display()))
             );
         }
     };
-    // Without a worktree here: the work another clone shared (a failed or
-    // escalated task's partial receipt) when it has more.
-    if worktree::find_worktree(&store.repo, &id)?.is_none() {
-        let work = crate::git::refs::work(&id);
-        if let Ok(tip) = store.repo.refname_to_id(&work) {
-            let shared = crate::store::at_commit::receipt_lines_at(&store.repo, tip, &id);
-            if shared.len() > text.lines().count() {
-                text = shared.iter().map(|l| format!("{l}\n")).collect();
-                path = std::path::PathBuf::from(work);
-            }
-        }
-    }
     if ctx.ui.json {
         let lines = text.lines().map(String::from).collect();
         ctx.ui.json_value(&Receipt { id, path, lines })?;

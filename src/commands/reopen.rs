@@ -17,14 +17,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let changed = edit::reopen(&store, &args.ids)?;
     // Open means ready again in every clone: a live failure or question
     // would still hold it back (the answers are kept for the next attempt).
-    let who = crate::work::claim::Claimant {
-        worker: store.actor(),
-        ttl: std::time::Duration::ZERO,
-        via: crate::work::claim::via(&store, None),
-    };
-    for id in &args.ids {
-        crate::work::live::retry(&store, id, &who)?;
-    }
+    crate::work::live::retry(&store, &args.ids, &crate::work::claim::person(&store))?;
     print_changes(ctx, &changed, "open")
 }
 

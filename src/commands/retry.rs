@@ -43,19 +43,23 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         })
         .cloned()
         .collect();
+    // The shared state first (through the remote, it may be refused): a
+    // file reopened while its live state still holds it back helps nobody.
+    let live = crate::work::live::retry(&store, &args.ids, &who)?;
     let reopened = if stuck.is_empty() {
         Vec::new()
     } else {
         crate::edit::reopen(&store, &stuck)?
     };
-    let mut out = Vec::new();
-    for id in &args.ids {
-        let live = crate::work::live::retry(&store, id, &who)?;
-        out.push(Retried {
+    let out: Vec<Retried> = args
+        .ids
+        .iter()
+        .zip(&live)
+        .map(|(id, l)| Retried {
             id: id.clone(),
-            changed: live.is_some() || stuck.contains(id),
-        });
-    }
+            changed: l.is_some() || stuck.contains(id),
+        })
+        .collect();
     if ctx.ui.json {
         ctx.ui.json_value(&out)?;
         return Ok(());

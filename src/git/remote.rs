@@ -39,16 +39,15 @@ pub fn ensure_refspecs(repo: &Repository, remote: &str) -> Result<bool, GitError
 /// Fetches the work other clones shared on `remote` (`refs/batch/work/*`).
 pub fn fetch_work(repo: &Repository, remote: &str) -> Result<(), GitError> {
     program::check_operand("remote", remote)?;
+    fetch(repo, remote, &[refs::WORK_REFSPEC])
+}
+
+/// `git fetch --quiet --no-tags -- REMOTE SPECS...` (the remote checked).
+fn fetch(repo: &Repository, remote: &str, specs: &[&str]) -> Result<(), GitError> {
     let dir = repo.workdir().unwrap_or_else(|| repo.path());
     Git::new(dir)
-        .args([
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--",
-            remote,
-            refs::WORK_REFSPEC,
-        ])
+        .args(["fetch", "--quiet", "--no-tags", "--", remote])
+        .args(specs)
         .ok()
         .map(drop)
 }
@@ -76,18 +75,7 @@ pub fn fetch_main(repo: &Repository, remote: &str, branch: &str) -> Result<Optio
     let tracking = refs::tracking(remote, branch);
     let head = refs::branch(branch);
     let spec = format!("+{head}:{tracking}");
-    let fetched = Git::new(dir)
-        .args([
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--",
-            remote,
-            &spec,
-            refs::WORK_REFSPEC,
-        ])
-        .ok();
-    if let Err(e) = fetched {
+    if let Err(e) = fetch(repo, remote, &[&spec, refs::WORK_REFSPEC]) {
         return match program::remote_ref(dir, remote, &head)? {
             None => Ok(None),
             Some(_) => Err(e),

@@ -177,6 +177,7 @@ impl<'a> Pool<'a> {
         // Every task of the state, not only the order: a task taken out of
         // the plan since may still have a worker of the dead run alive.
         let in_order: HashSet<String> = state.order.iter().cloned().collect();
+        let set = claims::read(&self.store.repo).unwrap_or_default();
         let mut ids = state.order.clone();
         ids.extend(
             state
@@ -200,7 +201,7 @@ impl<'a> Pool<'a> {
                 entry.finished_at = None;
                 self.rerun.insert(id.clone());
                 // Every clone's readers see it queued again, answers kept.
-                crate::work::live::retry(self.store, &id, &self.claimant())?;
+                crate::work::live::retry(self.store, std::slice::from_ref(&id), &self.claimant())?;
                 continue;
             }
             if in_order
@@ -219,7 +220,7 @@ impl<'a> Pool<'a> {
             }
             if in_order
                 && matches!(entry.state, TaskState::Done | TaskState::Elsewhere)
-                && self.reopened(&id)
+                && self.reopened(&id, &set)
             {
                 // Landed, then reopened by a person: the file says open and
                 // no branch holds its work, so it runs again.
@@ -500,6 +501,8 @@ impl<'a> Pool<'a> {
     ) -> Result<usize, RunError> {
         let mut started = 0;
         let (cache, _) = self.store.cache()?;
+        // Read once per fill, not per task.
+        let set = claims::read(&self.store.repo).unwrap_or_default();
         for id in state.order.clone() {
             if self.running.len() >= self.opts.jobs {
                 break;
@@ -508,7 +511,7 @@ impl<'a> Pool<'a> {
             {
                 continue;
             }
-            if let Some((final_state, how)) = self.finished_already(&id) {
+            if let Some((final_state, how)) = self.finished_already(&id, &set) {
                 self.record_final(state, &id, final_state, on_event, how);
                 continue;
             }

@@ -62,6 +62,16 @@ pub fn ttl(store: &Store, flag: Option<&str>) -> Result<Duration, SettingsError>
         .get())
 }
 
+/// A person acting on tasks (an answer, a retry, a reopen) rather than a
+/// worker: named as in commits, through the configured remote.
+pub fn person(store: &Store) -> Claimant<'_> {
+    Claimant {
+        worker: store.actor(),
+        ttl: Duration::ZERO,
+        via: via(store, None),
+    }
+}
+
 /// Where claims go: `--remote`, else the config's `remote`, else local.
 pub fn via<'a>(store: &'a Store, flag: Option<&'a str>) -> Via<'a> {
     match flag.or(store.config.remote.as_deref()) {

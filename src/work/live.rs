@@ -93,44 +93,42 @@ pub fn answer(
     })?)
 }
 
-/// Queues a failed, escalated or left-out task again: its live state says
-/// `retry` (answers and attempts kept), so it is ready like an open task.
-/// `None` when it had no live state (nothing held it back).
-pub fn retry(store: &Store, id: &str, who: &Claimant<'_>) -> Result<Option<Live>, WorkError> {
-    crate::task::id::validate_id(id).map_err(StoreError::from)?;
+/// Queues failed, escalated or left-out tasks again, in one step: their
+/// live state says `retry` (answers and attempts kept), so they are ready
+/// like open tasks. Per id, its state now; `None` when it had none
+/// (nothing held it back).
+pub fn retry(
+    store: &Store,
+    ids: &[String],
+    who: &Claimant<'_>,
+) -> Result<Vec<Option<Live>>, WorkError> {
+    for id in ids {
+        crate::task::id::validate_id(id).map_err(StoreError::from)?;
+    }
     Ok(claims::transact(&store.repo, who.via, |set| {
-        let Some(earlier) = set.live.get(id) else {
-            return Ok(Decision::Keep(None));
-        };
-        if earlier.state == Outcome::Retry {
-            return Ok(Decision::Keep(Some(earlier.clone())));
-        }
-        let mut live = earlier.clone();
-        live.state = Outcome::Retry;
-        live.at = crate::time::now_text();
-        live.by = who.worker.clone();
-        Ok(Decision::Write {
-            message: message("retry", id, &who.worker),
-            put: vec![],
-            remove: vec![],
-            live: vec![Change::Put(live.clone())],
-            result: Some(live),
-        })
-    })?)
-}
-
-/// Forgets `id`'s live state (a person reopened it, or it landed).
-pub fn forget(store: &Store, id: &str, who: &Claimant<'_>) -> Result<(), WorkError> {
-    Ok(claims::transact(&store.repo, who.via, |set| {
-        if !set.live.contains_key(id) {
-            return Ok(Decision::Keep(()));
+        let mut changes = Vec::new();
+        let now: Vec<Option<Live>> = ids
+            .iter()
+            .map(|id| {
+                let mut live = set.live.get(id)?.clone();
+                if live.state != Outcome::Retry {
+                    live.state = Outcome::Retry;
+                    live.at = crate::time::now_text();
+                    live.by = who.worker.clone();
+                    changes.push(Change::Put(live.clone()));
+                }
+                Some(live)
+            })
+            .collect();
+        if changes.is_empty() {
+            return Ok(Decision::Keep(now));
         }
         Ok(Decision::Write {
-            message: message("forget", id, &who.worker),
+            message: message("retry", &ids.join(" "), &who.worker),
             put: vec![],
             remove: vec![],
-            live: vec![Change::Remove(id.to_string())],
-            result: (),
+            live: changes,
+            result: now,
         })
     })?)
 }

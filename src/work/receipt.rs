@@ -138,6 +138,31 @@ pub fn append_stream(
     Ok(total)
 }
 
+/// `id`'s receipt read at `path` (see [`location`]); without a worktree
+/// here, the one in the work another clone shared (`refs/batch/work/<id>`:
+/// a failed or escalated task's partial receipt) when that has more lines.
+/// Returns where it came from (the path, or the ref) and its lines.
+pub fn read_here_or_shared(
+    store: &crate::store::Store,
+    id: &str,
+    path: &Path,
+) -> std::io::Result<(PathBuf, String)> {
+    let text = read(path)?;
+    let has_worktree = super::worktree::find_worktree(&store.repo, id)
+        .ok()
+        .flatten()
+        .is_some();
+    let work = crate::git::refs::work(id);
+    if !has_worktree && let Ok(tip) = store.repo.refname_to_id(&work) {
+        let shared = crate::store::at_commit::receipt_lines_at(&store.repo, tip, id);
+        if shared.len() > text.lines().count() {
+            let text = shared.iter().map(|l| format!("{l}\n")).collect();
+            return Ok((PathBuf::from(work), text));
+        }
+    }
+    Ok((path.to_path_buf(), text))
+}
+
 /// Where `id`'s receipt is read from: its worktree while it has one, else
 /// this working tree.
 pub fn location(store: &crate::store::Store, id: &str) -> Result<PathBuf, WorkError> {

@@ -32,20 +32,24 @@ impl Pool<'_> {
 
     /// Whether a task this run recorded finished is open again with no
     /// branch that holds its work (landed, then reopened by a person).
-    pub(super) fn reopened(&self, id: &str) -> bool {
+    pub(super) fn reopened(&self, id: &str, set: &claims::ClaimSet) -> bool {
         let repo = &self.store.repo;
         self.store
             .read_task(id)
             .is_ok_and(|t| t.status == Status::Open)
             && self.branch_task(id).is_none()
             && repo.refname_to_id(&crate::git::refs::work(id)).is_err()
-            && !claims::read(repo).is_ok_and(|s| s.is_taken(id))
+            && !set.is_taken(id)
     }
 
     /// Whether the task already reached an end that this run's state does
     /// not know of: landed, finished on its branch (by an earlier run that
     /// died before recording it, or by hand), or by another clone.
-    pub(super) fn finished_already(&self, id: &str) -> Option<(TaskState, &'static str)> {
+    pub(super) fn finished_already(
+        &self,
+        id: &str,
+        set: &claims::ClaimSet,
+    ) -> Option<(TaskState, &'static str)> {
         let repo = &self.store.repo;
         if self
             .store
@@ -61,11 +65,10 @@ impl Pool<'_> {
         // Queued again by a person (the live state says so, in any clone):
         // a failed or escalated end on its branch is the past.
         let rerun = self.rerun.contains(id)
-            || claims::read(repo).is_ok_and(|s| {
-                s.live
-                    .get(id)
-                    .is_some_and(|l| l.state == crate::claims::live::Outcome::Retry)
-            });
+            || set
+                .live
+                .get(id)
+                .is_some_and(|l| l.state == crate::claims::live::Outcome::Retry);
         match self.branch_status(id) {
             Some(Status::Done) => return Some((TaskState::Done, "found done on its branch")),
             Some(Status::Failed) if !rerun => {

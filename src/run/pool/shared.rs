@@ -39,7 +39,7 @@ impl Pool<'_> {
             if state.get(&id).state.is_final() {
                 continue;
             }
-            if let Some((final_state, how)) = self.finished_already(&id) {
+            if let Some((final_state, how)) = self.finished_already(&id, &set) {
                 self.record_final(state, &id, final_state, on_event, how);
             } else if set
                 .claims

@@ -31,6 +31,7 @@ mod run_limits;
 mod run_resume;
 mod run_stops;
 mod split;
+mod stack;
 mod tasks;
 mod trust;
 mod worktrees;

@@ -126,6 +126,11 @@ pub struct Live {
     pub log: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub answers: Vec<Answer>,
+    /// Where the task's branch was stacked (see [`super::StackBase`]), kept
+    /// after its claim is released so that a retry on the kept branch is
+    /// judged from the same base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<super::StackBase>,
 }
 
 impl Live {
@@ -143,6 +148,7 @@ impl Live {
             reason: None,
             log: None,
             answers: earlier.map(|l| l.answers.clone()).unwrap_or_default(),
+            stack: earlier.and_then(|l| l.stack.clone()),
         }
     }
 

@@ -55,6 +55,20 @@ pub struct Claim {
     /// before it was recorded have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clone: Option<String>,
+    /// The finished, unlanded branch of a dependency the task's branch was
+    /// started from (`run --stack`, `start --stack`): its work starts there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<StackBase>,
+}
+
+/// Where a stacked task's branch started: its dependency `task`'s branch at
+/// `commit` (that task's `done`). Recorded in the claims, never read from
+/// the branch, so a worker cannot hide commits from the checks by naming a
+/// base of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackBase {
+    pub task: String,
+    pub commit: String,
 }
 
 impl Claim {
@@ -94,6 +108,15 @@ impl ClaimSet {
     pub fn status_of(&self, task: &crate::task::Task) -> crate::task::Status {
         let id = task.id.as_str();
         live::effective(task.status, self.live.get(id), self.claims.contains_key(id))
+    }
+
+    /// Where `id`'s branch was stacked, if it was: recorded with its claim,
+    /// and kept in its live state when an attempt ended without landing.
+    pub fn stack_of(&self, id: &str) -> Option<&StackBase> {
+        self.claims
+            .get(id)
+            .and_then(|c| c.stack.as_ref())
+            .or_else(|| self.live.get(id).and_then(|l| l.stack.as_ref()))
     }
 
     /// [`ClaimSet::status_of`] written into each task, for readers.

@@ -120,6 +120,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         worker: format!("demo-worker#{}", crate::run::worker::clone_id(&store)),
         ttl: Duration::from_secs(3600),
         rerun_failed: false,
+        stack: false,
         backoff: Duration::from_secs(1),
     };
     ctx.ui.status(format!(

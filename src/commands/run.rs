@@ -76,6 +76,11 @@ pub struct Args {
     /// test_command).
     #[arg(long, value_name = "CMD", requires = "land")]
     pub test: Option<String>,
+    /// Start a task whose dependencies finished on their branches but have
+    /// not landed from the branch of one of them (`land` then lands the
+    /// stack in order); without it such a task waits for the landing.
+    #[arg(long)]
+    pub stack: bool,
     /// Stop once N tasks finished, for a look before running again.
     #[arg(long, value_name = "N")]
     pub pause_after: Option<usize>,
@@ -259,6 +264,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             .unwrap_or_else(|| run::worker::default_worker(&store)),
         ttl: settings.claim_ttl.get(),
         rerun_failed: args.rerun_failed,
+        stack: args.stack,
         backoff: duration("--backoff", &args.backoff)?,
     };
     let summary = if args.events {

@@ -3,6 +3,7 @@
 use super::{TargetArgs, WorkerArgs};
 use crate::commands::Ctx;
 use crate::error::CommandError;
+use crate::work::claim::Target;
 use crate::work::worktree;
 
 /// Claim a task (or the next free one) and create its worktree on branch
@@ -15,11 +16,19 @@ pub struct Args {
     pub target: TargetArgs,
     #[command(flatten)]
     pub worker: WorkerArgs,
+    /// When the task's dependencies are finished on their branches but not
+    /// landed, start its branch from the branch of one of them (the one that
+    /// contains the others); `land` then lands them in order.
+    #[arg(long, conflicts_with = "next")]
+    pub stack: bool,
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
-    let target = args.target.target(ctx, &store)?;
+    let target = match args.target.target(ctx, &store)? {
+        Target::Id(id) if args.stack => Target::Stacked(id),
+        t => t,
+    };
     let cache = ctx.cache(&store)?;
     let who = args.worker.claimant(&store)?;
     let started = worktree::start(&store, &cache, &target, &who)?;
@@ -37,6 +46,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             "{how} {} on {} for {}",
             started.id, started.branch, started.claim.claim.worker
         ));
+        if let Some(s) = &started.claim.claim.stack {
+            ctx.ui.status(format!(
+                "stacked on {}'s finished branch at {}",
+                s.task,
+                &s.commit[..s.commit.len().min(10)]
+            ));
+        }
         if let Some(was) = started.reopened {
             ctx.ui.status(format!(
                 "{} was {was} on its branch: reopened there for another attempt",

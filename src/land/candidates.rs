@@ -8,6 +8,8 @@ use super::*;
 pub(super) struct Candidate {
     pub(super) task: Task,
     pub(super) tip: Oid,
+    /// Where its branch was stacked, as the claims record it.
+    pub(super) stack: Option<crate::claims::StackBase>,
 }
 
 /// Every `done` task with a live `batch/<id>` branch (by the task file on
@@ -21,9 +23,8 @@ pub(super) fn candidates(
     // Local worker branches win over work shared by other clones under
     // refs/batch/work/ (fetched), used for tasks without a local branch.
     // A branch the tests already left out waits until it moves on.
-    let verdicts = crate::claims::read(repo)
-        .map(|s| s.live)
-        .unwrap_or_default();
+    let set = crate::claims::read(repo).unwrap_or_default();
+    let verdicts = &set.live;
     let tips = worker_tips(
         repo,
         &[
@@ -54,7 +55,16 @@ pub(super) fn candidates(
                     crate::task::add_unique(&mut task.deps, &d);
                 }
             }
-            out.push(Candidate { task, tip });
+            // A stacked branch lands after the one it was stacked on, and
+            // not without it.
+            let stack = set.stack_of(id).cloned();
+            if let Some(dep) = stack
+                .as_ref()
+                .and_then(|s| crate::task::TaskId::parse(&s.task).ok())
+            {
+                crate::task::add_unique(&mut task.deps, &dep);
+            }
+            out.push(Candidate { task, tip, stack });
         }
     }
     out.sort_by(|a, b| {

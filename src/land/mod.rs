@@ -23,6 +23,7 @@ use crate::git::program::{self, Git, Pushed};
 use crate::git::{self, GitError, git_err};
 use crate::store::Store;
 use crate::task::{Kind, Note, Status, Task};
+use crate::work::stack::WorkRange;
 use crate::work::{self, worktree};
 use candidates::{Candidate, candidates, ordered};
 use git2::{Oid, Repository};
@@ -527,11 +528,13 @@ fn stack_round(
                 format!("depends on {dep}, which is not landed"),
             ))
         } else {
-            let problems = stack.check_scope(&store.repo, base, c.tip, id)?;
+            let range = WorkRange::of(&store.repo, c.stack.as_ref(), c.tip, base)
+                .map_err(git_err("finding where the branch starts"))?;
+            let problems = stack.check_scope(&store.repo, base, &range, id)?;
             if !problems.is_empty() {
                 Some((LeftOutReason::Scope, problems.join("; ")))
             } else {
-                match stack.replay(store, id, c.tip, base)? {
+                match stack.replay(id, &range)? {
                     replay::Replayed::Ok { tip, merged } => {
                         stacked.push((c.clone(), tip));
                         report.merged.extend(merged);

@@ -7,6 +7,7 @@ use crate::git::git_err;
 use crate::git::program::{self, Git, Hooks};
 use crate::store::{Store, merge};
 use crate::task::{Clash, Task};
+use crate::work::stack::WorkRange;
 use git2::{Oid, Repository};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -166,17 +167,13 @@ impl Stack {
     /// other conflict leaves the branch out.
     pub fn replay(
         &mut self,
-        store: &Store,
         id: &str,
-        tip: Oid,
-        base: Oid,
+        range: &WorkRange,
     ) -> Result<Replayed, LandError> {
-        let fork = store
-            .repo
-            .merge_base(tip, base)
-            .map_err(git_err("finding where the branch starts"))?;
-        let range = format!("{fork}..{tip}");
-        let list = self.git_ok(&["rev-list", "--reverse", "--no-merges", &range])?;
+        let mut args = vec!["rev-list".to_string(), "--reverse".into(), "--no-merges".into()];
+        args.extend(range.rev_list_args());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let list = self.git_ok(&args)?;
         let commits: Vec<&str> = list.lines().collect();
         let before = self.head()?;
         if commits.is_empty() {
@@ -305,23 +302,19 @@ impl Stack {
         Ok(Ok(m.clashes))
     }
 
-    /// Problems of the commits task `id`'s branch made (where it left the
-    /// trusted history up to `tip`), judged against the landing's `base`:
-    /// the worker's own commits, not their replay (whose conflict
-    /// resolution in task files is the landing's, not the worker's).
+    /// Problems of the commits task `id`'s branch made (its own `range`:
+    /// where it left the trusted history, or its recorded stack base, up to
+    /// its tip), judged against the landing's `base`: the worker's own
+    /// commits, not their replay (whose conflict resolution in task files is
+    /// the landing's, not the worker's).
     pub fn check_scope(
         &self,
         repo: &Repository,
         base: Oid,
-        tip: Oid,
+        range: &WorkRange,
         id: &str,
     ) -> Result<Vec<String>, LandError> {
-        let fork = repo
-            .merge_base(tip, base)
-            .map_err(git_err("finding where the branch starts"))?;
-        let mut walk = repo.revwalk().map_err(git_err("walking the branch"))?;
-        walk.push(tip).map_err(git_err("walking the branch"))?;
-        walk.hide(fork).map_err(git_err("walking the branch"))?;
+        let walk = range.walk(repo).map_err(git_err("walking the branch"))?;
         let trust = crate::guard::trust::Trust {
             base,
             task: Some(id),

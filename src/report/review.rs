@@ -254,8 +254,10 @@ fn review_task(
         if line.state == LineState::Closed {
             return landings.range_of(repo, id);
         }
+        // Its own work: a stacked branch's starts at its recorded base.
         let tip = worktree::branch_tip(repo, id)?;
-        Some((repo.merge_base(main, tip).ok()?, tip))
+        let own = crate::work::stack::WorkRange::in_set(repo, facts.claims(), id, tip, main).ok()?;
+        Some((own.start(), tip))
     });
     let mut review = TaskReview {
         id: id.to_string(),

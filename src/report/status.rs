@@ -191,6 +191,11 @@ pub struct Facts<'a> {
 }
 
 impl<'a> Facts<'a> {
+    /// The claims and live state read with the rest.
+    pub fn claims(&self) -> &ClaimSet {
+        &self.claims
+    }
+
     pub fn read(store: &'a Store) -> Facts<'a> {
         Facts {
             store,

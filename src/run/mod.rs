@@ -130,6 +130,9 @@ pub struct Options {
     pub ttl: Duration,
     /// Queue the run's failed and escalated tasks again.
     pub rerun_failed: bool,
+    /// Start tasks from their dependencies' finished, unlanded branches
+    /// (see [`crate::work::stack`]).
+    pub stack: bool,
     /// The first wait after an exit 75; doubled each time after that.
     pub backoff: Duration,
 }

@@ -532,14 +532,23 @@ impl<'a> Pool<'a> {
                         .read_task(d)
                         .is_ok_and(|t| t.status != Status::Closed)
                 });
-            let blocked = !cache.blockers_of(&id).map_err(StoreError::from)?.is_empty();
+            let blockers = cache.blockers_of(&id).map_err(StoreError::from)?;
+            let stacked = self.opts.stack
+                && !blockers.is_empty()
+                && crate::work::stack::stack_base(&self.store.repo, &set, &blockers).is_some();
+            let blocked = !blockers.is_empty() && !stacked;
             // An epic is closed by the landing of its children, not worked on.
             if task.status != Status::Open || task.kind == Kind::Epic || dep_failed || blocked {
                 continue;
             }
             let begun = Instant::now();
             let who = self.claimant();
-            let wt = match worktree::start(self.store, &cache, &Target::Id(id.clone()), &who) {
+            let target = if self.opts.stack {
+                Target::Stacked(id.clone())
+            } else {
+                Target::Id(id.clone())
+            };
+            let wt = match worktree::start(self.store, &cache, &target, &who) {
                 Ok(s) => s,
                 Err(WorkError::Claim(e)) if e.is_lost_race() => continue,
                 Err(WorkError::Claim(claims::ClaimError::Waiting {

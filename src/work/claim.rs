@@ -22,6 +22,10 @@ pub struct Claimant<'a> {
 #[derive(Debug, Clone)]
 pub enum Target {
     Id(String),
+    /// This task; when its dependencies are finished on their branches but
+    /// not landed, started from the branch of one of them (see
+    /// [`super::stack`]).
+    Stacked(String),
     /// The best ready task that overlaps no live claim.
     Next {
         parent: Option<String>,
@@ -88,7 +92,8 @@ pub fn claim(
     steal: bool,
 ) -> Result<Claimed, WorkError> {
     match target {
-        Target::Id(id) => claim_id(store, cache, id, who, steal),
+        Target::Id(id) => claim_id(store, cache, id, who, steal, false),
+        Target::Stacked(id) => claim_id(store, cache, id, who, steal, true),
         Target::Next { parent } => claim_next(store, cache, parent.as_deref(), who),
     }
 }
@@ -103,6 +108,7 @@ fn new_claim(store: &Store, task: &str, scope: &[String], who: &Claimant<'_>) ->
         expires: crate::time::format(now.checked_add_signed(ttl).unwrap_or(now)),
         scope: scope.to_vec(),
         clone: Some(crate::git::identity::clone_id(&store.repo)),
+        stack: None,
     }
 }
 
@@ -119,8 +125,20 @@ fn claim_id(
     id: &str,
     who: &Claimant<'_>,
     steal: bool,
+    stack: bool,
 ) -> Result<Claimed, WorkError> {
     let task = store.read_task(id)?;
+    // A kept branch (after a failure) goes on from where it started; only
+    // a new one is stacked now.
+    let kept_branch = store
+        .repo
+        .find_branch(&super::branch_of(id), git2::BranchType::Local)
+        .is_ok();
+    let blockers = if stack {
+        cache.blockers_of(id).map_err(StoreError::from)?
+    } else {
+        Vec::new()
+    };
     if task.kind == Kind::Epic {
         return Err(WorkError::Epic { id: id.into() });
     }
@@ -136,6 +154,7 @@ fn claim_id(
             Some(c) if c.held_by(&who.worker, &clone) && !steal => {
                 let mut renewed = fresh.clone();
                 renewed.since = c.since.clone();
+                renewed.stack = c.stack.clone();
                 return Ok(Decision::Write {
                     message: message("renew", id, &who.worker),
                     put: vec![renewed.clone()],
@@ -180,13 +199,22 @@ fn claim_id(
             Some(c) => ("steal", Some(c.clone())),
             None => ("claim", None),
         };
+        let mut fresh = fresh.clone();
+        fresh.stack = match (existing, kept_branch) {
+            (Some(c), _) => c.stack.clone(),
+            (None, true) => set.live.get(id).and_then(|l| l.stack.clone()),
+            (None, false) if !blockers.is_empty() => {
+                super::stack::stack_base(&store.repo, set, &blockers)
+            }
+            (None, false) => None,
+        };
         Ok(Decision::Write {
             message: message(verb, id, &who.worker),
             put: vec![fresh.clone()],
             remove: vec![],
             live: vec![],
             result: Some(Claimed {
-                claim: fresh.clone(),
+                claim: fresh,
                 renewed: false,
                 stolen_from,
                 skipped: Vec::new(),
@@ -205,9 +233,15 @@ fn claim_id(
     };
     if !claimed.renewed && claimed.stolen_from.is_none() {
         // Checked after the claim, so that a claim that lost anyway says who
-        // holds the task rather than why it would not be ready.
+        // holds the task rather than why it would not be ready. A stacked
+        // claim was taken because its blockers are finished branches.
         let blockers = cache.blockers_of(id).map_err(StoreError::from)?;
-        if !blockers.is_empty() {
+        let stacked = claimed.claim.stack.is_some()
+            && claims::read(&store.repo).is_ok_and(|set| {
+                blockers.is_empty()
+                    || super::stack::stack_base(&store.repo, &set, &blockers).is_some()
+            });
+        if !blockers.is_empty() && !stacked {
             let _ = release(store, id, who, true);
             return Err(WorkError::Blocked {
                 id: id.to_string(),

@@ -38,6 +38,9 @@ pub fn record(
         live.reason = ending.reason.clone();
         live.log = ending.log.clone();
         live.attempts += ending.attempts;
+        if let Some(stack) = set.claims.get(id).and_then(|c| c.stack.clone()) {
+            live.stack = Some(stack);
+        }
         let remove = match set.claims.get(id) {
             Some(c)
                 if ending.release

@@ -6,6 +6,7 @@ pub mod claim;
 pub mod finish;
 pub mod live;
 pub mod receipt;
+pub mod stack;
 pub mod worktree;
 
 use crate::claims::ClaimError;

@@ -168,7 +168,7 @@ pub fn start(
         Some(path) => (path, true, true),
         None => {
             let path = worktree_path(store, &id);
-            match add_worktree(store, &id, &path) {
+            match add_worktree(store, &id, &path, claimed.claim.stack.as_ref()) {
                 Ok(kept) => (path, false, kept),
                 Err(e) => {
                     // Nothing half-done: a claim without its worktree is let go.
@@ -196,8 +196,14 @@ pub fn start(
     })
 }
 
-/// Adds the worktree; true when it checked out a branch kept from before.
-fn add_worktree(store: &Store, id: &str, path: &Path) -> Result<bool, WorkError> {
+/// Adds the worktree, its new branch from the main branch's tip or from
+/// the `stack` base; true when it checked out a branch kept from before.
+fn add_worktree(
+    store: &Store,
+    id: &str,
+    path: &Path,
+    stack: Option<&crate::claims::StackBase>,
+) -> Result<bool, WorkError> {
     if path.exists() {
         return Err(WorkError::PathTaken {
             id: id.to_string(),
@@ -217,7 +223,10 @@ fn add_worktree(store: &Store, id: &str, path: &Path) -> Result<bool, WorkError>
         .repo
         .find_branch(&branch, git2::BranchType::Local)
         .is_ok();
-    let tip = main_tip(store)?.to_string();
+    let tip = match stack {
+        Some(s) => s.commit.clone(),
+        None => main_tip(store)?.to_string(),
+    };
     let args: Vec<&str> = if branch_exists {
         // A kept branch (after `fail`): continue its work, not a new one.
         vec!["worktree", "add", "--quiet", &path_text, &branch]
@@ -415,9 +424,28 @@ pub struct ScopeCheck {
     pub globs: Vec<String>,
 }
 
+/// Where the worktree's own work starts: its stack base when the claims
+/// record one its HEAD contains (the commits below are its dependency's),
+/// else where it meets the main branch.
+fn work_start(store: &Store, wt: &Store, id: &str) -> Result<Oid, WorkError> {
+    let head = wt
+        .repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .map_err(git_err("reading HEAD"))?
+        .id();
+    let main = main_tip(store)?;
+    let set = crate::claims::read(&store.repo)?;
+    let range = super::stack::WorkRange::in_set(&wt.repo, &set, id, head, main)
+        .map_err(git_err("finding where the branch starts"))?;
+    Ok(range.start())
+}
+
 pub fn scope_violations(store: &Store, wt: &Store, id: &str) -> Result<ScopeCheck, WorkError> {
+    // The scope is the task's where the branch left main; the changes are
+    // its own, from where its work started.
     let base = branch_base(store, wt)?;
-    let files = changed_files(&wt.repo, base)?;
+    let files = changed_files(&wt.repo, work_start(store, wt, id)?)?;
     let globs = match at_commit::task_at(&wt.repo, Some(base), id) {
         Some(t) => t.scope,
         None => wt.read_task(id)?.scope,

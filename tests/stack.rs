@@ -251,7 +251,7 @@ fn a_stacked_branch_is_judged_from_the_recorded_base() {
         assert_eq!(l.reason, "scope", "{id}: {}", l.detail);
         assert!(l.detail.contains("a/f"), "{id}: {}", l.detail);
     }
-    assert_eq!(env.git(&["show", &format!("main:a/f")]), "a\n");
+    assert_eq!(env.git(&["show", "main:a/f"]), "a\n");
 }
 
 /// --stack with --land: the dependent may start before its base landed,

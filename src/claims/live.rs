@@ -164,7 +164,7 @@ impl Live {
 /// A change to the live state, applied with the claims' changes.
 #[derive(Debug, Clone)]
 pub enum Change {
-    Put(Live),
+    Put(Box<Live>),
     Remove(String),
 }
 

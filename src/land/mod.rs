@@ -440,7 +440,7 @@ fn release_landed(
             state.commit = l.commit.clone();
             state.reason = Some(l.detail.clone());
             state.log = l.log.as_ref().map(|p| p.display().to_string());
-            live.push(Change::Put(state));
+            live.push(Change::Put(Box::new(state)));
         }
         if gone.is_empty() && live.is_empty() {
             return Ok(Decision::Keep(()));

@@ -54,7 +54,7 @@ pub fn record(
             message: message(state.as_str(), id, &who.worker),
             put: vec![],
             remove,
-            live: vec![Change::Put(live.clone())],
+            live: vec![Change::Put(Box::new(live.clone()))],
             result: live,
         })
     })?)
@@ -90,7 +90,7 @@ pub fn answer(
             message: message("answer", id, &who.worker),
             put: vec![],
             remove: vec![],
-            live: vec![Change::Put(live.clone())],
+            live: vec![Change::Put(Box::new(live.clone()))],
             result: live,
         })
     })?)
@@ -118,7 +118,7 @@ pub fn retry(
                     live.state = Outcome::Retry;
                     live.at = crate::time::now_text();
                     live.by = who.worker.clone();
-                    changes.push(Change::Put(live.clone()));
+                    changes.push(Change::Put(Box::new(live.clone())));
                 }
                 Some(live)
             })

@@ -5,6 +5,7 @@
 mod common;
 
 mod beads;
+mod branch_prefix;
 mod cache;
 mod claims;
 mod cli;

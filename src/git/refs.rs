@@ -1,9 +1,15 @@
 //! The names of the refs git-batch reads and writes, built and read here
-//! only: the claims ref and its mirrors, worker branches (`batch/<id>`), the
-//! work other clones shared (`refs/batch/work/<id>`), and the main branch
-//! with its remote-tracking ref.
+//! only: the claims ref and its mirrors, worker branches (`batch/<id>`, or
+//! the config's `branch_prefix`), the work other clones shared
+//! (`refs/batch/work/<id>`), and the main branch with its remote-tracking
+//! ref.
+//!
+//! The worker branch prefix is one per process: the store sets it from the
+//! config when it opens (every command, hook and landing opens exactly one
+//! repository's store), so that every name below agrees on it.
 
 use crate::task::id::validate_id;
+use std::sync::RwLock;
 
 /// The ref whose commit holds every live claim.
 pub const CLAIMS: &str = "refs/batch/claims";
@@ -13,11 +19,32 @@ pub const WORK_GLOB: &str = "refs/batch/work/*";
 pub const BRANCH_GLOB: &str = "refs/heads/*";
 /// Everything git-batch shares under its own namespace.
 pub const BATCH_NAMESPACE: &str = "refs/batch/";
-/// Every local worker branch.
-pub const WORKER_BRANCH_GLOB: &str = "refs/heads/batch/*";
 /// The refspec that fetches every shared work ref as it is on the remote.
 pub const WORK_REFSPEC: &str = "+refs/batch/work/*:refs/batch/work/*";
-const WORKER_PREFIX: &str = "batch/";
+/// The default worker branch prefix.
+pub const DEFAULT_WORKER_PREFIX: &str = "batch/";
+static WORKER_PREFIX: RwLock<Option<String>> = RwLock::new(None);
+
+/// Sets the worker branch prefix of this process (the config's
+/// `branch_prefix`, checked when the config was read).
+pub fn set_worker_prefix(prefix: &str) {
+    let mut p = WORKER_PREFIX.write().unwrap_or_else(|e| e.into_inner());
+    *p = (prefix != DEFAULT_WORKER_PREFIX).then(|| prefix.to_string());
+}
+
+/// The worker branch prefix in force: `batch/` unless the config says.
+pub fn worker_prefix() -> String {
+    WORKER_PREFIX
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .unwrap_or_else(|| DEFAULT_WORKER_PREFIX.to_string())
+}
+
+/// Every local worker branch (`refs/heads/batch/*`).
+pub fn worker_branch_glob() -> String {
+    format!("{HEADS}{}*", worker_prefix())
+}
 const WORK_PREFIX: &str = "refs/batch/work/";
 const HEADS: &str = "refs/heads/";
 
@@ -38,7 +65,7 @@ pub fn tracking(remote: &str, branch: &str) -> String {
 
 /// The branch a task's worker works on (short name: `batch/<id>`).
 pub fn worker_branch(id: &str) -> String {
-    format!("{WORKER_PREFIX}{id}")
+    format!("{}{id}", worker_prefix())
 }
 
 /// The full ref of a task's worker branch.
@@ -72,7 +99,7 @@ pub fn claims_scratch() -> String {
 
 /// The task a short branch name belongs to, if it is a worker branch.
 pub fn task_of_branch(branch: &str) -> Option<&str> {
-    let id = branch.strip_prefix(WORKER_PREFIX)?;
+    let id = branch.strip_prefix(worker_prefix().as_str())?;
     validate_id(id).ok().map(|_| id)
 }
 

@@ -236,5 +236,7 @@ pub fn run_chained(
 /// Opens the repository a hook runs in (bare on a server; honouring
 /// `GIT_DIR` and the quarantine object directories git sets for hooks).
 pub fn open_for_hook() -> Result<Repository, GuardError> {
-    Repository::open_from_env().map_err(git2_err("opening the repository"))
+    let repo = Repository::open_from_env().map_err(git2_err("opening the repository"))?;
+    crate::store::config::adopt_branch_prefix(&repo);
+    Ok(repo)
 }

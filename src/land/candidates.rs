@@ -29,7 +29,7 @@ pub(super) fn candidates(
         repo,
         &[
             crate::git::refs::WORK_GLOB,
-            crate::git::refs::WORKER_BRANCH_GLOB,
+            &crate::git::refs::worker_branch_glob(),
         ],
     )?;
     for (id, tip) in tips {

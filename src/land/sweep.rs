@@ -13,7 +13,7 @@ const WALK_LIMIT: usize = 10_000;
 /// history took; returns their ids.
 pub(super) fn sweep(store: &Store, base: Oid) -> Result<Vec<String>, LandError> {
     let repo = &store.repo;
-    let local = super::candidates::worker_tips(repo, &[git::refs::WORKER_BRANCH_GLOB])?;
+    let local = super::candidates::worker_tips(repo, &[&git::refs::worker_branch_glob()])?;
     let landed = landed_from(repo, base, &local);
     let mut removed = Vec::new();
     if landed.is_empty() {

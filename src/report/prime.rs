@@ -6,6 +6,7 @@ use crate::store::Store;
 /// The instructions, naming the task when run inside its worktree.
 pub fn text(store: &Store, task: Option<&str>) -> String {
     let main = &store.config.main_branch;
+    let prefix = &store.config.branch_prefix;
     let mut t = String::from(
         "# Working in this repository with git-batch\n\n\
          Work here is split into tasks (`.batch/tasks/<id>.toml`). Each task has a\n\
@@ -28,7 +29,7 @@ pub fn text(store: &Store, task: Option<&str>) -> String {
         "## Taking a task\n\n\
          - `git batch ready` lists the tasks that can start now (`--json` for scripts).\n\
          - `git batch start --next` (or `start ID`) claims one and prints the path of its\n\
-           worktree, on branch `batch/<id>` from `{main}`. `cd` there and work there only.\n\
+           worktree, on branch `{prefix}<id>` from `{main}`. `cd` there and work there only.\n\
          - `git batch current` says which task the worktree is for; `git batch show ID`\n\
            gives its description, acceptance criteria and scope.\n\n\
          ## While working\n\n\

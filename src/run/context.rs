@@ -241,13 +241,13 @@ fn scope(task: &Task, ctx: &Context<'_>) -> String {
 fn how(task: &Task, ctx: &Context<'_>) -> String {
     format!(
         "## How to work\n\n\
-         - You are in your own worktree, on branch `batch/{id}`; commit there as you like (never push).\n\
+         - You are in your own worktree, on branch `{branch}`; commit there as you like (never push).\n\
          - Record each step as you go: `git batch receipt \"what you did\"` (one line each).\n\
          - Exit 0 when the task is done: git-batch checks the scope and commits the rest.\n\
          - Exit non-zero if you could not do it; exit 75 for a temporary failure (e.g. a rate limit).\n\
          - If a person must decide something: `git batch escalate --reason \"the question\"`, then exit.\n\n\
          This is attempt {attempt} (its log is number {attempt}); {left}.\n",
-        id = task.id,
+        branch = crate::git::refs::worker_branch(&task.id),
         attempt = ctx.attempt,
         left = match ctx.retries_left {
             0 => "if it fails, the task fails".to_string(),

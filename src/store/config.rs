@@ -26,6 +26,13 @@ pub struct Config {
     /// The branch that `land` integrates into.
     #[serde(deserialize_with = "branch_name")]
     pub main_branch: String,
+    /// What worker branches are named by: `<branch_prefix><id>`.
+    #[serde(
+        default = "default_branch_prefix",
+        skip_serializing_if = "is_default_branch_prefix",
+        deserialize_with = "branch_prefix"
+    )]
+    pub branch_prefix: String,
     /// The shared remote, when there is one.
     #[serde(
         default,
@@ -51,6 +58,35 @@ pub struct Config {
 
 fn yes() -> bool {
     true
+}
+
+fn default_branch_prefix() -> String {
+    crate::git::refs::DEFAULT_WORKER_PREFIX.to_string()
+}
+
+fn is_default_branch_prefix(p: &str) -> bool {
+    p == crate::git::refs::DEFAULT_WORKER_PREFIX
+}
+
+fn branch_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked(d, |p: &String| validate_branch_prefix(p))
+}
+
+/// Whether `prefix` and a task id make a valid branch name, and one that
+/// cannot be taken for another kind of ref or for an option of `git`.
+pub fn validate_branch_prefix(prefix: &str) -> Result<(), String> {
+    let fits = !prefix.is_empty()
+        && !prefix.starts_with("refs/")
+        && !prefix.starts_with('/')
+        && validate_branch(&format!("{prefix}x-1")).is_ok();
+    if fits {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{}' cannot start a branch name (e.g. \"agent/\"; the default is \"batch/\")",
+            prefix.escape_debug()
+        ))
+    }
 }
 
 /// The readiness checklist of `git batch check`; each rule can be turned off.
@@ -211,6 +247,28 @@ pub fn validate_remote(name: &str) -> Result<(), String> {
     }
 }
 
+/// Sets this process's worker branch prefix from `repo`'s config where no
+/// store is opened (hooks, `check --range`): its working tree's
+/// `.batch/config.toml`, or in a bare repository (a server) the one
+/// committed at HEAD, its main branch. A config that does not read leaves
+/// the default.
+pub fn adopt_branch_prefix(repo: &git2::Repository) {
+    let rel = ".batch/config.toml";
+    let text = match repo.workdir() {
+        Some(dir) => std::fs::read_to_string(dir.join(rel)).ok(),
+        None => repo
+            .head()
+            .ok()
+            .and_then(|h| h.target())
+            .and_then(|head| super::at_commit::file_at(repo, Some(head), rel).ok())
+            .flatten()
+            .and_then(|b| String::from_utf8(b).ok()),
+    };
+    if let Some(config) = text.and_then(|t: String| Config::parse(Path::new(rel), &t).ok()) {
+        crate::git::refs::set_worker_prefix(&config.branch_prefix);
+    }
+}
+
 impl Config {
     /// Reads the text of `path`: every value typed and checked, a bad one
     /// reported with the file, its line and its key.
@@ -238,6 +296,7 @@ impl Config {
             format: FORMAT,
             prefix,
             main_branch,
+            branch_prefix: default_branch_prefix(),
             remote,
             test_command: None,
             commit: true,

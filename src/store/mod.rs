@@ -164,6 +164,7 @@ impl Store {
                 });
             }
         };
+        crate::git::refs::set_worker_prefix(&config.branch_prefix);
         Ok(Store {
             repo,
             root,

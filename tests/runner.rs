@@ -13,6 +13,7 @@ mod commits;
 mod concurrency;
 mod config;
 mod deps;
+mod gates;
 mod git_runner;
 mod guard;
 mod kill_loops;

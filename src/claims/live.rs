@@ -12,6 +12,7 @@
 //! removes it with the claim) or a person reopens it without answers.
 
 use crate::task::Status;
+use crate::task::review::{GateResult, Verdict};
 use serde::{Deserialize, Serialize};
 
 /// The directory of the claims tree that holds the live state.
@@ -131,6 +132,12 @@ pub struct Live {
     /// judged from the same base.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<super::StackBase>,
+    /// The gates' results on the work at `commit` (see [`crate::gate`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<GateResult>,
+    /// The reviewer's verdict on it (`approve`, `reject`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
 }
 
 impl Live {
@@ -149,6 +156,8 @@ impl Live {
             log: None,
             answers: earlier.map(|l| l.answers.clone()).unwrap_or_default(),
             stack: earlier.and_then(|l| l.stack.clone()),
+            gates: Vec::new(),
+            verdict: None,
         }
     }
 

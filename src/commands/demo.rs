@@ -79,6 +79,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             instructions: None,
             reduce: None,
         },
+        gates: Vec::new(),
         force: false,
     };
     let made = split::split(
@@ -120,6 +121,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         worker: format!("demo-worker#{}", crate::run::worker::clone_id(&store)),
         ttl: Duration::from_secs(3600),
         rerun_failed: false,
+        gates: Vec::new(),
         stack: false,
         backoff: Duration::from_secs(1),
     };

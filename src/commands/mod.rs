@@ -19,6 +19,7 @@ pub mod done;
 pub mod escalate;
 pub mod export;
 pub mod fail;
+pub mod gate;
 pub mod hook;
 pub mod hooks;
 pub mod import;
@@ -135,6 +136,7 @@ pub enum Command {
     Plan(plan::Args),
     Split(split::Args),
     Run(run::Args),
+    Gate(gate::Args),
     Status(status::Args),
     Review(review::Args),
     Prime(prime::Args),
@@ -194,6 +196,7 @@ pub fn run(cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
         Command::Plan(args) => plan::run(ctx, args),
         Command::Split(args) => split::run(ctx, args),
         Command::Run(args) => run::run(ctx, args),
+        Command::Gate(args) => gate::run(ctx, args),
         Command::Status(args) => status::run(ctx, args),
         Command::Review(args) => review::run(ctx, args),
         Command::Prime(args) => prime::run(ctx, args),

@@ -29,6 +29,9 @@ pub struct Args {
     pub parent: Option<String>,
     #[command(flatten)]
     pub config: PlanConfigArgs,
+    /// The plan's gates (`[[gates]]`), run on each task's finished work.
+    #[command(flatten)]
+    pub gates: super::gate::GateArgs,
     /// Write the plan even when the check finds problems.
     #[arg(long)]
     pub force: bool,
@@ -114,6 +117,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let new = NewPlan {
         name: args.name.clone(),
         config: args.config.config(&store)?,
+        gates: args.gates.parse()?,
         force: args.force,
     };
     let planned = plan::create_plan(&store, &tasks, &new)?;

@@ -67,6 +67,10 @@ pub struct Args {
     /// failed attempt.
     #[arg(long, value_name = "CMD")]
     pub validate: Option<String>,
+    /// Gates run after the worker and --validate succeeded (default: the
+    /// plan's `[[gates]]`, else the config's).
+    #[command(flatten)]
+    pub gates: super::gate::GateArgs,
     /// Land finished tasks in trains while the others work (a dependent
     /// starts once its dependencies landed), when the pool drains,
     /// and at the end.
@@ -192,6 +196,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         plan.as_ref().map(|p| &p.config),
         &store.config,
     )?;
+    let gates = args.gates.chosen(&store, plan.as_ref())?;
     let instructions = match &args.instructions {
         Some(file) => Some(super::plan::read_instructions(file)?),
         None => plan.as_ref().and_then(|p| p.config.instructions.clone()),
@@ -247,6 +252,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         timeout: settings.timeout.get(),
         retries: settings.retries,
         validate: args.validate.clone(),
+        gates,
         land: args.land,
         test: settings.test,
         test_from_base: args.test.is_none(),

@@ -137,6 +137,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         Some(name) => Some(NewPlan {
             name: name.clone(),
             config: args.config.config(&store)?,
+            gates: Vec::new(),
             force: args.force,
         }),
         None => None,

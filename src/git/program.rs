@@ -183,6 +183,45 @@ pub fn worktree_turn(common_dir: &Path) -> Result<std::fs::File, GitError> {
     super::lock_file(&common_dir.join("batch").join("worktrees.lock"))
 }
 
+/// Adds a detached scratch worktree at `path` on `commit` (for the
+/// landing, a gate), taking the worktree turn; `root` is the main working
+/// tree, where `git worktree` runs.
+pub fn add_scratch_worktree(
+    root: &Path,
+    common_dir: &Path,
+    path: &Path,
+    commit: git2::Oid,
+) -> Result<(), GitError> {
+    let p = path.to_string_lossy().into_owned();
+    let _turn = worktree_turn(common_dir)?;
+    ok(
+        root,
+        &[
+            "worktree",
+            "add",
+            "--quiet",
+            "--detach",
+            &p,
+            &commit.to_string(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Removes a scratch worktree, best effort (also after failures and for
+/// leftovers of a killed process). Twice forced: a process killed inside
+/// `git worktree add` leaves the worktree locked ("initializing"), which
+/// one --force keeps and which would make every later add fail.
+pub fn remove_scratch_worktree(root: &Path, common_dir: &Path, path: &Path) {
+    let p = path.to_string_lossy().into_owned();
+    let _turn = worktree_turn(common_dir);
+    let _ = run(root, &["worktree", "remove", "--force", "--force", &p]);
+    if path.exists() {
+        let _ = std::fs::remove_dir_all(path);
+    }
+    let _ = run(root, &["worktree", "prune"]);
+}
+
 /// The error for a `git` run that exited non-zero.
 pub fn failed(args: &[&str], out: &Output) -> GitError {
     failed_with(args.join(" "), out)

@@ -671,12 +671,27 @@ fn close_tasks(
 ) -> Result<Oid, LandError> {
     let now = crate::time::now_text();
     let mut changed: BTreeMap<String, Task> = BTreeMap::new();
+    let live = claims::read(&store.repo)
+        .map(|s| s.live)
+        .unwrap_or_default();
     for (id, tip) in landed {
         let mut t = stack.read_task(id)?;
         t.status = Status::Closed;
         t.closed_reason = Some("landed".into());
         t.landed = Some(tip.to_string());
         t.updated = now.clone();
+        // The gates and the verdict were on the work that lands (its
+        // recorded commit is the tip replayed): they go with it.
+        if let Some(l) = live.get(id)
+            && l.commit.as_deref() == sources.get(id).map(|s| s.to_string()).as_deref()
+        {
+            if !l.gates.is_empty() {
+                t.review.gates = l.gates.clone();
+            }
+            if l.verdict.is_some() {
+                t.review.verdict = l.verdict.clone();
+            }
+        }
         changed.insert(id.clone(), t);
     }
     for l in &report.left_out {

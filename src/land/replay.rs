@@ -93,37 +93,13 @@ impl Stack {
             identity: crate::git::identity::fallback_env(&store.repo),
         };
         stack.remove();
-        let p = path.to_string_lossy().into_owned();
-        let _turn = program::worktree_turn(store.repo.commondir())?;
-        program::ok(
-            &store.root,
-            &[
-                "worktree",
-                "add",
-                "--quiet",
-                "--detach",
-                &p,
-                &base.to_string(),
-            ],
-        )?;
+        program::add_scratch_worktree(&store.root, store.repo.commondir(), path, base)?;
         Ok(stack)
     }
 
     /// Removes the worktree (best effort: also used after failures).
     pub fn remove(&self) {
-        let p = self.path.to_string_lossy().into_owned();
-        let _turn = program::worktree_turn(&self.common_dir);
-        // Twice forced: a landing killed inside `git worktree add` leaves
-        // the worktree locked ("initializing"), which one --force keeps
-        // and which would make every later landing fail to add it again.
-        let _ = program::run(
-            &self.root,
-            &["worktree", "remove", "--force", "--force", &p],
-        );
-        if self.path.exists() {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-        let _ = program::run(&self.root, &["worktree", "prune"]);
+        program::remove_scratch_worktree(&self.root, &self.common_dir, &self.path);
     }
 
     /// git in the stack, as the landing runs it: no hooks (our own are not

@@ -95,6 +95,9 @@ pub struct Plan {
     pub created: String,
     pub status: PlanStatus,
     pub config: RunConfig,
+    /// Gates run on each of its tasks' finished work (see [`crate::gate`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<crate::gate::Gate>,
     #[serde(default)]
     pub tasks: Vec<PlanTask>,
 }
@@ -226,6 +229,7 @@ impl Plan {
 pub struct NewPlan {
     pub name: String,
     pub config: RunConfig,
+    pub gates: Vec<crate::gate::Gate>,
     /// Write it even when the independence check finds problems.
     pub force: bool,
 }
@@ -388,6 +392,7 @@ pub fn write_plan(
         created: crate::time::now_text(),
         status: PlanStatus::Pending,
         config: new.config.clone(),
+        gates: new.gates.clone(),
         tasks: tasks
             .iter()
             .map(|t| PlanTask {

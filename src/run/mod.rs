@@ -115,6 +115,9 @@ pub struct Options {
     pub timeout: Duration,
     pub retries: u32,
     pub validate: Option<String>,
+    /// Run on each task's finished work after `validate` (see
+    /// [`crate::gate`]).
+    pub gates: Vec<crate::gate::Gate>,
     pub land: bool,
     pub test: Option<String>,
     /// The landings take the test command from the config on their base

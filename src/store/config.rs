@@ -51,6 +51,10 @@ pub struct Config {
     /// Which readiness rules `git batch check` applies.
     #[serde(default)]
     pub check: CheckRules,
+    /// Gates run on every task's finished work (unless a plan or the
+    /// command line names its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<crate::gate::Gate>,
     /// Keys this version does not know, kept so they can be reported.
     #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, toml::Value>,
@@ -302,6 +306,7 @@ impl Config {
             commit: true,
             workers: WorkerDefaults::default(),
             check: CheckRules::default(),
+            gates: Vec::new(),
             unknown: BTreeMap::new(),
         }
     }

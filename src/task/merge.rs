@@ -84,6 +84,7 @@ pub fn merge3(base: Option<&Task>, ours: &Task, theirs: &Task) -> Merged {
         body: m.field("body", |t| &t.body),
         notes: merge_notes(&ours.notes, &theirs.notes),
         failure: m.field("failure", |t| &t.failure),
+        review: m.field("review", |t| &t.review),
     };
     Merged {
         task,

@@ -6,6 +6,7 @@
 mod file;
 pub mod id;
 pub mod merge;
+pub mod review;
 
 pub use file::{ParseError, parse_task, render_task};
 pub use id::TaskId;
@@ -215,6 +216,10 @@ pub struct Task {
     /// Set while the task is failed or escalated (see [`Failure`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
+    /// Its gates' results and the reviewer's verdict, written by the
+    /// landing (see [`review`]).
+    #[serde(default, skip_serializing_if = "review::Review::is_empty")]
+    pub review: review::Review,
 }
 
 impl Task {
@@ -241,6 +246,7 @@ impl Task {
             body: String::new(),
             notes: Vec::new(),
             failure: None,
+            review: review::Review::default(),
         }
     }
 

@@ -60,6 +60,32 @@ pub fn record(
     })?)
 }
 
+/// Records gate results on `id`'s live state (each in place of an earlier
+/// result of the same gate), for the work at its recorded commit. `None`
+/// when it has no live state (nothing in flight to judge).
+pub fn record_gates(
+    store: &Store,
+    id: &str,
+    who: &Claimant<'_>,
+    results: &[crate::task::review::GateResult],
+) -> Result<Option<Live>, WorkError> {
+    crate::task::id::validate_id(id).map_err(StoreError::from)?;
+    Ok(claims::transact(&store.repo, who.via, |set| {
+        let Some(earlier) = set.live.get(id) else {
+            return Ok(Decision::Keep(None));
+        };
+        let mut live = earlier.clone();
+        crate::task::review::replace_gates(&mut live.gates, results.to_vec());
+        Ok(Decision::Write {
+            message: message("gate", id, &who.worker),
+            put: vec![],
+            remove: vec![],
+            live: vec![Change::Put(Box::new(live.clone()))],
+            result: Some(live),
+        })
+    })?)
+}
+
 /// A person's answer to `id` (escalated or failed): kept with its live
 /// state for the next attempt, which `retry` (here: `then_retry`) queues.
 pub fn answer(

@@ -4,6 +4,7 @@
 
 pub mod claim;
 pub mod finish;
+pub mod gates;
 pub mod live;
 pub mod receipt;
 pub mod stack;

@@ -222,6 +222,39 @@ impl Pool<'_> {
                 Err(e) => return Some(format!("validation `{cmd}` could not run: {e}")),
             }
         }
+        // Gates judge the work as the worker left it, before `done`: a
+        // blocking one that fails makes this a failed attempt.
+        let gates = if self.opts.gates.is_empty() {
+            Vec::new()
+        } else {
+            let logs = r.log.parent().unwrap_or(&r.worktree);
+            let stem = r
+                .log
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix("log"))
+                .unwrap_or("")
+                .to_string();
+            crate::work::gates::run_in(id, &r.worktree, &self.opts.gates, logs, &stem)
+        };
+        if let Some(why) = crate::work::gates::blocking_failure(&gates) {
+            return Some(why);
+        }
+        let finished = self.finish_on_branch(id, on_branch);
+        if finished.is_none() && !gates.is_empty() {
+            let recorded =
+                crate::work::live::record_gates(self.store, id, &self.claimant(), &gates);
+            if let Err(e) = recorded {
+                return Some(format!("could not record its gates: {e}"));
+            }
+        }
+        finished
+    }
+
+    /// `done` on the branch (the scope check), or, when the worker ran it
+    /// itself, the same check and the live state it records. The reason it
+    /// failed, or None.
+    fn finish_on_branch(&self, id: &str, on_branch: Option<Status>) -> Option<String> {
         if on_branch == Some(Status::Done) {
             // The worker ran `git batch done` itself, or set the status by
             // hand and committed with the hooks skipped: its branch gets the

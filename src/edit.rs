@@ -376,6 +376,20 @@ pub fn reopen(store: &Store, ids: &[String]) -> Result<Vec<Changed>, EditError> 
     })
 }
 
+/// Records a reviewer's verdict on landed tasks, in their files (for work
+/// still in flight it lives in the live state: [`crate::work::live::judge`]).
+pub fn record_verdict(
+    store: &Store,
+    ids: &[String],
+    verdict: &crate::task::review::Verdict,
+) -> Result<Vec<Changed>, EditError> {
+    change_many(store, ids, verdict.verdict.as_str(), |task| {
+        if task.review.verdict.as_ref().map(|v| v.verdict) != Some(verdict.verdict) {
+            task.review.verdict = Some(verdict.clone());
+        }
+    })
+}
+
 /// Reads every task first (so one bad id changes nothing), applies `f`,
 /// writes the changed ones and records them in one commit.
 fn change_many(

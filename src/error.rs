@@ -364,6 +364,10 @@ impl From<crate::plan::PlanError> for CommandError {
             P::Store(s) => s.into(),
             P::Op(o) => o.into(),
             P::Guard(g) => g.into(),
+            P::Work(w) => (*w).into(),
+            P::NotFinished { .. } => CommandError::new(Exit::User, e)
+                .hint("a task is judged once it is done (`git batch status` shows which are)"),
+            P::LandedAlready { .. } => CommandError::new(Exit::User, e),
             P::NotIndependent { .. } => CommandError::new(Exit::User, e).hint(
                 "narrow the scopes (`git batch update ID --rm-scope G --add-scope G`), order the tasks with `git batch dep add`, leave tasks out, or pass --force",
             ),

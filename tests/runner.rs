@@ -4,6 +4,7 @@
 
 mod common;
 
+mod approvals;
 mod beads;
 mod branch_prefix;
 mod cache;

@@ -80,6 +80,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             reduce: None,
         },
         gates: Vec::new(),
+        carry_from: None,
         force: false,
     };
     let made = split::split(

@@ -53,6 +53,10 @@ pub struct Args {
     /// On a test failure, stop instead of bisecting for the culprit.
     #[arg(long)]
     pub no_bisect: bool,
+    /// Land only work a reviewer approved (`git batch approve`), as it was
+    /// when approved; the rest waits.
+    #[arg(long)]
+    pub approved: bool,
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
@@ -100,6 +104,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         attempts: args.attempts,
         bisect: !args.no_bisect,
         worker: crate::git::identity::worker(&store.repo),
+        approved_only: args.approved,
     };
     let report = land::land(&store, &opts)?;
     if ctx.ui.json {
@@ -108,6 +113,12 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     }
     for id in &report.landed {
         ctx.ui.line(format!("landed   {id}"))?;
+    }
+    if !report.unapproved.is_empty() {
+        ctx.ui.status(format!(
+            "waiting for approval (`git batch approve ID`): {}",
+            report.unapproved.join(" ")
+        ));
     }
     for l in &report.left_out {
         let first = l.detail.lines().next().unwrap_or("");

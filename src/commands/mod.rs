@@ -5,6 +5,7 @@
 
 pub mod abandon;
 pub mod answer;
+pub mod approve;
 pub mod blocked;
 pub mod check;
 pub mod claim;
@@ -34,6 +35,7 @@ pub mod prime;
 pub mod ready;
 pub mod receipt;
 pub mod receipts;
+pub mod reject;
 pub mod release;
 pub mod reopen;
 pub mod retry;
@@ -139,6 +141,8 @@ pub enum Command {
     Gate(gate::Args),
     Status(status::Args),
     Review(review::Args),
+    Approve(approve::Args),
+    Reject(reject::Args),
     Prime(prime::Args),
     Demo(demo::Args),
     #[command(hide = true, name = "demo-worker")]
@@ -199,6 +203,8 @@ pub fn run(cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
         Command::Gate(args) => gate::run(ctx, args),
         Command::Status(args) => status::run(ctx, args),
         Command::Review(args) => review::run(ctx, args),
+        Command::Approve(args) => approve::run(ctx, args),
+        Command::Reject(args) => reject::run(ctx, args),
         Command::Prime(args) => prime::run(ctx, args),
         Command::Demo(args) => demo::run(ctx, args),
         Command::DemoWorker(args) => demo::run_worker(ctx, args),

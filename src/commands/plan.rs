@@ -19,8 +19,12 @@ pub struct Args {
     /// The plan's name (letters, digits, `.`, `_`, `-`).
     pub name: String,
     /// The tasks (default: --ready).
-    #[arg(conflicts_with_all = ["ready", "parent"])]
+    #[arg(conflicts_with_all = ["ready", "parent", "carry_over"])]
     pub ids: Vec<String>,
+    /// The unfinished tasks of this plan (not landed, not done waiting to
+    /// land), moved to the new one; the old plan records where they went.
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["ready", "parent"])]
+    pub carry_over: Option<String>,
     /// Every ready task nobody holds and no other plan has.
     #[arg(long, conflicts_with = "parent")]
     pub ready: bool,
@@ -109,6 +113,19 @@ pub fn read_instructions(file: &std::path::Path) -> Result<String, CommandError>
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let cache = ctx.cache(&store)?;
+    if let Some(from) = &args.carry_over {
+        let old = crate::plan::Plan::read(&store, from)?;
+        let tasks = plan::unfinished(&store, &old)?;
+        let new = NewPlan {
+            name: args.name.clone(),
+            config: args.config.config(&store)?,
+            gates: args.gates.parse()?,
+            carry_from: Some(from.clone()),
+            force: args.force,
+        };
+        let planned = plan::create_plan(&store, &tasks, &new)?;
+        return print_planned(ctx, &planned);
+    }
     let mut tasks = super::task_set(&store, &cache, &args.ids, args.parent.as_deref())?;
     if args.ids.is_empty() && args.parent.is_none() {
         // "The rest": a task of another plan is left to it, not refused.
@@ -118,6 +135,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         name: args.name.clone(),
         config: args.config.config(&store)?,
         gates: args.gates.parse()?,
+        carry_from: None,
         force: args.force,
     };
     let planned = plan::create_plan(&store, &tasks, &new)?;

@@ -138,6 +138,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             name: name.clone(),
             config: args.config.config(&store)?,
             gates: Vec::new(),
+            carry_from: None,
             force: args.force,
         }),
         None => None,

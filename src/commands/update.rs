@@ -33,6 +33,10 @@ pub struct Args {
     /// Detach the task from its parent.
     #[arg(long)]
     pub no_parent: bool,
+    /// Take the task out of its plan (`batch`), so that another plan may
+    /// have it.
+    #[arg(long)]
+    pub no_plan: bool,
     /// S, M or L.
     #[arg(long, value_parser = super::create::parse_estimate)]
     pub estimate: Option<Estimate>,
@@ -76,7 +80,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         kind: args.kind,
         parent,
         estimate: args.estimate.map(Some),
-        batch: None,
+        batch: args.no_plan.then_some(None),
         add_scope: args.add_scope,
         rm_scope: args.rm_scope,
         add_label: args.add_label,

@@ -77,6 +77,23 @@ pub(super) fn candidates(
     Ok(out)
 }
 
+/// The candidates a reviewer approved as they are (the approval was of the
+/// commit that is the branch's tip now), and the ids of the others.
+pub(super) fn split_approved(
+    repo: &Repository,
+    queue: Vec<Candidate>,
+) -> (Vec<Candidate>, Vec<String>) {
+    use crate::task::review::VerdictKind;
+    let set = crate::claims::read(repo).unwrap_or_default();
+    let (yes, no): (Vec<Candidate>, Vec<Candidate>) = queue.into_iter().partition(|c| {
+        set.live.get(c.task.id.as_str()).is_some_and(|l| {
+            l.verdict.as_ref().map(|v| v.verdict) == Some(VerdictKind::Approved)
+                && l.commit.as_deref() == Some(c.tip.to_string().as_str())
+        })
+    });
+    (yes, no.into_iter().map(|c| c.task.id.to_string()).collect())
+}
+
 /// The tip of each task's worker ref matching `globs` (`refs/heads/batch/*`,
 /// `refs/batch/work/*`), by task id; a later glob wins for the same task.
 pub(super) fn worker_tips(

@@ -107,6 +107,8 @@ pub struct Options {
     pub attempts: u32,
     pub bisect: bool,
     pub worker: String,
+    /// Only work a reviewer approved (`approve`), as it was approved.
+    pub approved_only: bool,
 }
 
 /// Why a task was left out.
@@ -197,6 +199,9 @@ pub struct Report {
     pub merged: Vec<MergedFile>,
     /// The reduce step of the landing, when one ran.
     pub reduce: Option<Reduced>,
+    /// Finished work not landed for want of an approval (`--approved`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unapproved: Vec<String>,
 }
 
 /// The reduce step as it ran on what lands.
@@ -328,6 +333,13 @@ fn build_and_test(
         // cleanup is left, which a successful landing does for it.
         .filter(|c| !closed_at(store, base, &c.task.id))
         .collect();
+    let queue = if opts.approved_only {
+        let (approved, waiting) = candidates::split_approved(&store.repo, queue);
+        report.unapproved = waiting;
+        approved
+    } else {
+        queue
+    };
     let test = if opts.test_from_base {
         opts.test_plan
             .as_deref()

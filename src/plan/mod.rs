@@ -3,13 +3,14 @@
 //! the tasks of a batch from a list of items.
 
 pub mod split;
+pub mod verdict;
 
 use crate::graph::Node;
 use crate::guard::Problem;
 use crate::store::{BATCH_DIR, Store, StoreError};
 use crate::task::{Estimate, Kind, Status, Task, id};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,12 @@ pub enum PlanError {
     Op(#[from] crate::edit::EditError),
     #[error(transparent)]
     Guard(#[from] crate::guard::GuardError),
+    #[error(transparent)]
+    Work(#[from] Box<crate::work::WorkError>),
+    #[error("{} not finished (neither done on a branch nor landed): nothing to judge", ids.join(", "))]
+    NotFinished { ids: Vec<String> },
+    #[error("{} landed already: reopen it to have it done again", ids.join(", "))]
+    LandedAlready { ids: Vec<String> },
     #[error("the tasks of plan '{name}' cannot run in parallel:\n{}", problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     NotIndependent {
         name: String,
@@ -100,6 +107,10 @@ pub struct Plan {
     pub gates: Vec<crate::gate::Gate>,
     #[serde(default)]
     pub tasks: Vec<PlanTask>,
+    /// Tasks moved on to a later plan unfinished (`plan NEXT --carry-over
+    /// THIS`), by the plan they went to.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub carried_over: BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -230,6 +241,10 @@ pub struct NewPlan {
     pub name: String,
     pub config: RunConfig,
     pub gates: Vec<crate::gate::Gate>,
+    /// The plan whose unfinished tasks this one carries over: they may
+    /// belong to it (and be failed or escalated), and it records where
+    /// they went.
+    pub carry_from: Option<String>,
     /// Write it even when the independence check finds problems.
     pub force: bool,
 }
@@ -308,6 +323,27 @@ fn sort_problems(
     (refuse, warn)
 }
 
+/// The tasks of `plan` that are unfinished: not landed, and not done on a
+/// branch waiting to land (what `plan NEXT --carry-over` moves on).
+pub fn unfinished(store: &Store, plan: &Plan) -> Result<Vec<Task>, PlanError> {
+    let set = crate::claims::read(&store.repo).unwrap_or_default();
+    let mut out = Vec::new();
+    for id in plan.ids() {
+        if plan.carried_over.contains_key(&id) {
+            continue;
+        }
+        let task = store.read_task(&id)?;
+        let done = set
+            .live
+            .get(&id)
+            .is_some_and(|l| l.state == crate::claims::live::Outcome::Done);
+        if task.status != Status::Closed && !done {
+            out.push(task);
+        }
+    }
+    Ok(out)
+}
+
 /// Checks `tasks`, writes the manifest, records the plan's name in each
 /// task's `batch`, and commits it all as one commit.
 pub fn create_plan(store: &Store, tasks: &[Task], new: &NewPlan) -> Result<Planned, PlanError> {
@@ -349,8 +385,13 @@ pub fn check_plan(
     }
     let mut unfit = Vec::new();
     for t in tasks {
+        let carried = new.carry_from.is_some() && t.batch == new.carry_from;
         if t.kind == Kind::Epic {
             unfit.push(format!("{} is an epic (plan its children)", t.id));
+        } else if carried {
+            if matches!(t.status, Status::Closed | Status::Done) {
+                unfit.push(format!("{} is {}, not unfinished", t.id, t.status));
+            }
         } else if t.status != Status::Open {
             unfit.push(format!("{} is {}, not open", t.id, t.status));
         } else if let Some(other) = t.batch.as_deref().filter(|b| *b != new.name)
@@ -393,6 +434,7 @@ pub fn write_plan(
         status: PlanStatus::Pending,
         config: new.config.clone(),
         gates: new.gates.clone(),
+        carried_over: BTreeMap::new(),
         tasks: tasks
             .iter()
             .map(|t| PlanTask {
@@ -407,6 +449,16 @@ pub fn write_plan(
     };
     let rel = plan.write(store)?;
     let mut paths = vec![rel.clone()];
+    if let Some(from) = &new.carry_from {
+        let mut old = Plan::read(store, from)?;
+        for t in tasks
+            .iter()
+            .filter(|t| t.batch.as_deref() == Some(from.as_str()))
+        {
+            old.carried_over.insert(t.id.to_string(), new.name.clone());
+        }
+        paths.push(old.write(store)?);
+    }
     for t in tasks {
         if t.batch.as_deref() != Some(new.name.as_str()) {
             let mut t = store.read_task(&t.id)?;

@@ -205,6 +205,25 @@ impl<'a> Pool<'a> {
                 continue;
             }
             if in_order
+                && matches!(
+                    entry.state,
+                    TaskState::Done | TaskState::Failed | TaskState::Escalated
+                )
+                && set
+                    .live
+                    .get(&id)
+                    .is_some_and(|l| l.state == crate::claims::live::Outcome::Retry)
+            {
+                // A person queued it again since (`retry`, `answer --retry`,
+                // a rejected review): the shared state is the truth.
+                entry.state = TaskState::Queued;
+                entry.attempts = 0;
+                entry.finished_at = None;
+                let detail = "queued again by a person: runs again".to_string();
+                self.event(state, on_event, EventKind::Resumed, Some(&id), detail);
+                continue;
+            }
+            if in_order
                 && matches!(entry.state, TaskState::Failed | TaskState::Escalated)
                 && self
                     .store

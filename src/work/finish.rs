@@ -237,6 +237,7 @@ pub(super) fn reopen_on_branch(
     path: &Path,
     id: &str,
     who: &Claimant<'_>,
+    done_too: bool,
 ) -> Result<Option<Status>, WorkError> {
     let wt = Store::open(path)?;
     // What the branch committed, not what the file says: a worker killed
@@ -245,7 +246,9 @@ pub(super) fn reopen_on_branch(
     let Some(was) = crate::store::at_commit::task_at(&wt.repo, head, id).map(|t| t.status) else {
         return Ok(None);
     };
-    if !matches!(was, Status::Failed | Status::Escalated) {
+    let again =
+        matches!(was, Status::Failed | Status::Escalated) || (done_too && was == Status::Done);
+    if !again {
         return Ok(None);
     }
     let mut task = wt.read_task(id)?;

@@ -86,6 +86,61 @@ pub fn record_gates(
     })?)
 }
 
+/// A reviewer's verdict on finished work (live state `done`), in one step
+/// for all `ids`: approved, it may land with `land --approved`; rejected,
+/// it goes back to its worker (queued again, its claim let go) with the
+/// reason as an answer its next context shows. Per id, its state now, or
+/// `None` when it is not finished work in flight.
+pub fn judge(
+    store: &Store,
+    ids: &[String],
+    who: &Claimant<'_>,
+    verdict: &crate::task::review::Verdict,
+) -> Result<Vec<Option<Live>>, WorkError> {
+    use crate::task::review::VerdictKind;
+    for id in ids {
+        crate::task::id::validate_id(id).map_err(StoreError::from)?;
+    }
+    Ok(claims::transact(&store.repo, who.via, |set| {
+        let mut changes = Vec::new();
+        let mut remove = Vec::new();
+        let now: Vec<Option<Live>> = ids
+            .iter()
+            .map(|id| {
+                let earlier = set.live.get(id).filter(|l| l.state == Outcome::Done)?;
+                let mut live = earlier.clone();
+                live.verdict = Some(verdict.clone());
+                if verdict.verdict == VerdictKind::Rejected {
+                    live.state = Outcome::Retry;
+                    live.answers.push(Answer {
+                        at: verdict.at.clone(),
+                        by: verdict.by.clone(),
+                        text: format!(
+                            "rejected in review: {}",
+                            verdict.reason.as_deref().unwrap_or("(no reason given)")
+                        ),
+                    });
+                    if set.claims.contains_key(id) {
+                        remove.push(id.clone());
+                    }
+                }
+                changes.push(Change::Put(Box::new(live.clone())));
+                Some(live)
+            })
+            .collect();
+        if changes.is_empty() {
+            return Ok(Decision::Keep(now));
+        }
+        Ok(Decision::Write {
+            message: message(verdict.verdict.as_str(), &ids.join(" "), &who.worker),
+            put: vec![],
+            remove,
+            live: changes,
+            result: now,
+        })
+    })?)
+}
+
 /// A person's answer to `id` (escalated or failed): kept with its live
 /// state for the next attempt, which `retry` (here: `then_retry`) queues.
 pub fn answer(

@@ -181,7 +181,14 @@ pub fn start(
         }
     };
     let reopened = if kept_branch {
-        super::finish::reopen_on_branch(&path, &id, who)?
+        // Done work is reopened only when a person queued it again (a
+        // rejected review, a retry after a landing left it out).
+        let queued_again = crate::claims::read(&store.repo).is_ok_and(|s| {
+            s.live
+                .get(&id)
+                .is_some_and(|l| l.state == crate::claims::live::Outcome::Retry)
+        });
+        super::finish::reopen_on_branch(&path, &id, who, queued_again)?
     } else {
         None
     };

@@ -64,13 +64,16 @@ impl Pool<'_> {
         }
         // Queued again by a person (the live state says so, in any clone):
         // a failed or escalated end on its branch is the past.
-        let rerun = self.rerun.contains(id)
-            || set
-                .live
-                .get(id)
-                .is_some_and(|l| l.state == crate::claims::live::Outcome::Retry);
+        let queued_again = set
+            .live
+            .get(id)
+            .is_some_and(|l| l.state == crate::claims::live::Outcome::Retry);
+        let rerun = self.rerun.contains(id) || queued_again;
         match self.branch_status(id) {
-            Some(Status::Done) => return Some((TaskState::Done, "found done on its branch")),
+            // Done work a reviewer rejected goes back to its worker.
+            Some(Status::Done) if !queued_again => {
+                return Some((TaskState::Done, "found done on its branch"));
+            }
             Some(Status::Failed) if !rerun => {
                 return Some((TaskState::Failed, "found failed on its branch"));
             }

@@ -119,6 +119,7 @@ impl Pool<'_> {
             attempts: 3,
             bisect: true,
             worker: self.opts.worker.clone(),
+            approved_only: false,
         };
         let report = match crate::land::land(self.store, &opts) {
             Ok(r) => r,

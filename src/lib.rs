@@ -10,7 +10,6 @@ pub mod claims;
 pub mod commands;
 pub mod edit;
 pub mod error;
-pub mod gate;
 pub mod git;
 pub mod graph;
 pub mod guard;

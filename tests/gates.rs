@@ -198,3 +198,99 @@ fn the_gate_command_judges_finished_work_later() {
     let err = env.fails(&["gate", &a, "--gate", "nocommand"], 2);
     assert!(err.contains("NAME=COMMAND"), "{err}");
 }
+
+/// Structured receipts count by category, per task and per plan, in
+/// `status` and `review`; `review --plan` orders its queue: security
+/// findings first, then finished work by priority and score (high first),
+/// then escalations, then the rest.
+#[test]
+fn the_review_queue_and_receipt_counts() {
+    let env = TestEnv::new();
+    let mk =
+        |title: &str, p: &str| env.create(&[title, "--scope", &format!("{title}/**"), "-p", p]);
+    let low = mk("low", "3");
+    let high = mk("high", "1");
+    let risky = mk("risky", "3");
+    let asks = mk("asks", "0");
+    let best = mk("best", "1");
+    let broken = mk("broken", "0");
+    env.ok(&["plan", "night", &low, &high, &risky, &asks, &best, &broken]);
+    let path = env.dir.path().join("w.sh");
+    std::fs::write(
+        &path,
+        r#"d=$(sed -n 's/^- `\([a-z]*\)\/\*\*`$/\1/p' "$BATCH_CONTEXT" | head -n 1)
+case $d in
+  asks) git batch escalate --reason "which header?"; exit 0 ;;
+  broken) exit 1 ;;
+esac
+git batch receipt --count task --item "T-$d" "filed a ticket for $d"
+git batch receipt --field processed=10 --field skip=1 "checkpoint"
+mkdir -p $d && echo $d > $d/f
+"#,
+    )
+    .unwrap();
+    let exec = format!("sh {}", path.display());
+    let gate = r#"score=if [ -d best ]; then echo '{"score": 95}'; else echo '{"score": 60}'; fi"#;
+    let sec = r#"sec=if [ -d risky ]; then echo '{"security": 1}'; exit 1; fi"#;
+    // One failed, one escalated: exit 1.
+    env.fails(
+        &[
+            "run",
+            "--plan",
+            "night",
+            "--exec",
+            &exec,
+            "--retries",
+            "0",
+            "--gate",
+            gate,
+            "--gate",
+            sec,
+        ],
+        1,
+    );
+    let review: serde_json::Value = env.json(&["review", "--plan", "night"]);
+    let order: Vec<&str> = review["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["risky", "best", "high", "low", "asks", "broken"],
+        "{review}"
+    );
+    let risky_t = &review["tasks"][0];
+    assert_eq!(risky_t["security"], 1);
+    assert!(
+        risky_t["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "gate sec failed"),
+        "{risky_t}"
+    );
+    assert_eq!(review["tasks"][1]["score"], 95.0);
+    assert_eq!(
+        review["tasks"][1]["counts"]["task"], 1.0,
+        "{}",
+        review["tasks"][1]
+    );
+    // Four tasks did the work: four tickets, 40 processed.
+    assert_eq!(review["counts"]["task"], 4.0, "{}", review["counts"]);
+    assert_eq!(review["counts"]["processed"], 40.0);
+    assert_eq!(review["counts"]["skip"], 4.0);
+    let status: serde_json::Value = env.json(&["status", "--plan", "night"]);
+    let plan = &status["plans"][0];
+    assert_eq!(plan["counts"]["task"], 4.0, "{plan}");
+    let text = env.ok(&["status", "--plan", "night"]);
+    assert!(
+        text.contains("counts: processed 40, skip 4, task 4"),
+        "{text}"
+    );
+    let human = env.ok(&["review", "--plan", "night"]);
+    assert!(human.contains("! 1 security finding(s)"), "{human}");
+    env.fails(&["receipt", &low, "--count", "Bad", "x"], 2);
+    env.fails(&["receipt", &low, "--field", "processed=many", "x"], 2);
+}

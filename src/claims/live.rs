@@ -132,7 +132,7 @@ pub struct Live {
     /// judged from the same base.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<super::StackBase>,
-    /// The gates' results on the work at `commit` (see [`crate::gate`]).
+    /// The gates' results on the work at `commit` (see `work::gates`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<GateResult>,
     /// The reviewer's verdict on it (`approve`, `reject`).

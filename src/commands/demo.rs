@@ -54,7 +54,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     });
     // The hooks and the workers call `git-batch`: this one, installed or not.
     // SAFETY: no other thread runs yet.
-    unsafe { std::env::set_var("PATH", crate::run::worker::path_with_self()) };
+    unsafe { std::env::set_var("PATH", crate::git::program::path_with_self()) };
     ctx.ui.status(format!("demo: setting up {}", dir.display()));
     let repo = sample::setup(&dir).map_err(demo_err)?;
     let mut store = Store::open(&repo.work)?;

@@ -4,8 +4,8 @@
 use super::WorkerArgs;
 use crate::commands::Ctx;
 use crate::error::{CommandError, Exit};
-use crate::gate::Gate;
 use crate::plan::Plan;
+use crate::store::gates::Gate;
 use crate::task::review::GateResult;
 
 /// Gates named on the command line.
@@ -44,7 +44,7 @@ impl GateArgs {
         for g in self.blocking.iter().map(flag(true)) {
             out.push(g?);
         }
-        crate::gate::choose(out, &[], &[]).map_err(|e| CommandError::usage(e.to_string()))
+        crate::store::gates::choose(out, &[], &[]).map_err(|e| CommandError::usage(e.to_string()))
     }
 
     /// The flags' gates, else the plan's, else the config's.
@@ -54,7 +54,7 @@ impl GateArgs {
         plan: Option<&Plan>,
     ) -> Result<Vec<Gate>, CommandError> {
         let plan_gates = plan.map(|p| &p.gates[..]).unwrap_or_default();
-        crate::gate::choose(self.parse()?, plan_gates, &store.config.gates)
+        crate::store::gates::choose(self.parse()?, plan_gates, &store.config.gates)
             .map_err(|e| CommandError::user(e.to_string()))
     }
 }

@@ -81,11 +81,23 @@ pub fn render(r: &Review) -> Vec<String> {
         r.subject,
         r.tasks.len()
     )];
+    if !r.counts.is_empty() {
+        out.push(format!("counts: {}", counts_text(&r.counts)));
+    }
     for t in &r.tasks {
         out.push(String::new());
         out.extend(render_task(t));
     }
     out
+}
+
+/// `fyi 19, processed 42, task 19`.
+pub fn counts_text(counts: &std::collections::BTreeMap<String, f64>) -> String {
+    counts
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn render_task(t: &TaskReview) -> Vec<String> {
@@ -100,8 +112,29 @@ fn render_task(t: &TaskReview) -> Vec<String> {
         paint(style, t.state.as_str()),
         paint(ui::BOLD, &t.title)
     )];
+    let mut facts = vec![format!("p{}", t.priority)];
+    if let Some(s) = t.score {
+        facts.push(format!("score {s}"));
+    }
+    if let Some(v) = &t.verdict {
+        facts.push(format!("{} by {}", v.verdict, v.by));
+    }
+    out.push(format!("  {}", facts.join("  ")));
+    for f in &t.flags {
+        out.push(paint(ui::BAD, format_args!("  ! {f}")));
+    }
     if let Some(r) = &t.reason {
         out.push(format!("  {}: {r}", t.state));
+    }
+    if let Some(why) = t.verdict.as_ref().and_then(|v| v.reason.as_ref()) {
+        out.push(format!("  rejected because: {why}"));
+    }
+    if !t.gates.is_empty() {
+        let gates: Vec<String> = t.gates.iter().map(super::gate::describe).collect();
+        out.push(format!("  gates: {}", gates.join("; ")));
+    }
+    if !t.counts.is_empty() {
+        out.push(format!("  counts: {}", counts_text(&t.counts)));
     }
     match (&t.landed, &t.range) {
         (Some(l), Some(range)) => out.push(format!("  landed {} ({range})", crate::git::short(l))),

@@ -146,6 +146,18 @@ pub fn render(v: &BatchView) -> Vec<String> {
             format!("  rate limited: {} event(s) in a row{until}", r.count),
         ));
     }
+    if !v.counts.is_empty() {
+        out.push(format!(
+            "  counts: {}",
+            super::review::counts_text(&v.counts)
+        ));
+    }
+    if v.approved + v.rejected > 0 {
+        out.push(format!(
+            "  reviewed: {} approved, {} rejected",
+            v.approved, v.rejected
+        ));
+    }
     let section = |out: &mut Vec<String>,
                    title: &str,
                    lines: Vec<&TaskLine>,

@@ -222,6 +222,21 @@ pub fn remove_scratch_worktree(root: &Path, common_dir: &Path, path: &Path) {
     let _ = run(root, &["worktree", "prune"]);
 }
 
+/// `PATH` with this program's directory first, so `git batch` in a worker
+/// (and in the hooks it triggers) is the same git-batch as the run's.
+pub fn path_with_self() -> std::ffi::OsString {
+    let mut path = std::ffi::OsString::new();
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(std::path::Path::to_path_buf))
+    {
+        path.push(dir);
+        path.push(":");
+    }
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    path
+}
+
 /// The error for a `git` run that exited non-zero.
 pub fn failed(args: &[&str], out: &Output) -> GitError {
     failed_with(args.join(" "), out)

@@ -102,9 +102,9 @@ pub struct Plan {
     pub created: String,
     pub status: PlanStatus,
     pub config: RunConfig,
-    /// Gates run on each of its tasks' finished work (see [`crate::gate`]).
+    /// Gates run on each of its tasks' finished work (see [`crate::work::gates`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gates: Vec<crate::gate::Gate>,
+    pub gates: Vec<crate::store::gates::Gate>,
     #[serde(default)]
     pub tasks: Vec<PlanTask>,
     /// Tasks moved on to a later plan unfinished (`plan NEXT --carry-over
@@ -240,7 +240,7 @@ impl Plan {
 pub struct NewPlan {
     pub name: String,
     pub config: RunConfig,
-    pub gates: Vec<crate::gate::Gate>,
+    pub gates: Vec<crate::store::gates::Gate>,
     /// The plan whose unfinished tasks this one carries over: they may
     /// belong to it (and be failed or escalated), and it records where
     /// they went.

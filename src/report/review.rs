@@ -13,6 +13,7 @@ use crate::git::{GitError, git_err};
 use crate::land::message::LandingMessage;
 use crate::plan::{Plan, PlanError};
 use crate::store::{Store, StoreError};
+use crate::task::review::{GateResult, Verdict};
 use crate::work::worktree;
 use git2::{Commit, DiffFormat, Oid, Patch, Repository};
 use serde::Serialize;
@@ -50,13 +51,69 @@ pub struct TaskReview {
     /// The diff of those files (`--patch`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patch: Option<String>,
+    pub priority: u8,
+    /// The mean score of its gates (0-100).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// Security findings its gates reported.
+    pub security: u64,
+    /// What a reviewer should look at first: security findings, failed
+    /// gates, an escalation.
+    pub flags: Vec<String>,
+    pub gates: Vec<GateResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// Its receipt's structured counts (`receipt --count`, `--field`).
+    pub counts: BTreeMap<String, f64>,
+}
+
+impl TaskReview {
+    /// Where it comes in the review queue: security findings first, then
+    /// finished work (by priority, then score, high first), then
+    /// escalations waiting for an answer, then the rest.
+    fn queue_key(&self) -> (u8, u8, i64, &str) {
+        let group = if self.security > 0 {
+            0
+        } else {
+            match self.state {
+                LineState::Done | LineState::Closed => 1,
+                LineState::Escalated => 2,
+                _ => 3,
+            }
+        };
+        let score = self.score.map_or(i64::MAX, |s| -(s * 10.0) as i64);
+        (group, self.priority, score, &self.id)
+    }
+}
+
+/// Orders `tasks` as reviewers work (see [`TaskReview::queue_key`]).
+pub fn queue_order(tasks: &mut [TaskReview]) {
+    tasks.sort_by(|a, b| a.queue_key().cmp(&b.queue_key()));
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Review {
     /// `plan NAME` or the range.
     pub subject: String,
+    /// The structured receipt counts of all its tasks.
+    pub counts: BTreeMap<String, f64>,
     pub tasks: Vec<TaskReview>,
+}
+
+impl Review {
+    fn new(subject: String, tasks: Vec<TaskReview>) -> Review {
+        let mut counts = BTreeMap::new();
+        for t in &tasks {
+            for (k, n) in &t.counts {
+                *counts.entry(k.clone()).or_insert(0.0) += n;
+            }
+        }
+        Review {
+            subject,
+            counts,
+            tasks,
+        }
+    }
 }
 
 fn git(what: &'static str) -> impl FnOnce(git2::Error) -> PlanError {
@@ -149,10 +206,8 @@ pub fn review_plan(store: &Store, name: &str, patch: bool) -> Result<Review, Pla
             store, &facts, &landings, tip, &id, None, patch,
         )?);
     }
-    Ok(Review {
-        subject: format!("plan {name}"),
-        tasks,
-    })
+    queue_order(&mut tasks);
+    Ok(Review::new(format!("plan {name}"), tasks))
 }
 
 /// Reviews the tasks whose work is in the commits of `range` (`A..B`):
@@ -233,10 +288,7 @@ pub fn review_range(store: &Store, range: &str, patch: bool) -> Result<Review, P
         let r = oldest.parent_id(0).ok().map(|p| (p, newest));
         tasks.push(review_task(store, &facts, &landings, to, &id, r, patch)?);
     }
-    Ok(Review {
-        subject: range.to_string(),
-        tasks,
-    })
+    Ok(Review::new(range.to_string(), tasks))
 }
 
 fn review_task(
@@ -270,7 +322,32 @@ fn review_task(
         receipt: Vec::new(),
         files: Vec::new(),
         patch: None,
+        priority: store
+            .read_task(id)
+            .map_or(crate::task::DEFAULT_PRIORITY, |t| t.priority),
+        score: None,
+        security: 0,
+        flags: Vec::new(),
+        gates: Vec::new(),
+        verdict: None,
+        counts: BTreeMap::new(),
     };
+    let judged = facts.judgement(id);
+    review.score = judged.score();
+    review.security = judged.security();
+    if review.security > 0 {
+        review
+            .flags
+            .push(format!("{} security finding(s)", review.security));
+    }
+    for g in judged.failed_gates() {
+        review.flags.push(format!("gate {g} failed"));
+    }
+    if line.state == LineState::Escalated {
+        review.flags.push("escalated: waits for an answer".into());
+    }
+    review.gates = judged.gates;
+    review.verdict = judged.verdict;
     if let Some((from, to)) = range {
         review.receipt = receipt_lines(repo, Some(from), to, id);
         let (files, text) = diff_files(repo, from, to, patch).map_err(git("diffing the work"))?;
@@ -287,6 +364,7 @@ fn review_task(
             review.receipt = on_disk;
         }
     }
+    review.counts = crate::work::receipt::counts(review.receipt.iter().map(String::as_str));
     Ok(review)
 }
 

@@ -8,8 +8,10 @@ use crate::claims::{self, ClaimSet};
 use crate::plan::{Plan, PlanStatus};
 use crate::run::state::{RunState, TaskState};
 use crate::store::Store;
+use crate::task::review::{GateResult, Verdict, VerdictKind};
 use crate::task::{Status, Task};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Where one task of a batch stands, each task in exactly one.
@@ -113,6 +115,55 @@ pub struct TaskLine {
     /// The commit of its landed work.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub landed: Option<String>,
+    /// Its receipt's structured counts (`receipt --count`, `--field`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub counts: BTreeMap<String, f64>,
+    /// The mean score its gates gave (0-100).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// Security findings its gates reported.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub security: u64,
+    /// Gates that failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_gates: Vec<String>,
+    /// The reviewer's verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<VerdictKind>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What gates and a reviewer said of a task's work.
+#[derive(Debug, Clone, Default)]
+pub struct Judgement {
+    pub gates: Vec<GateResult>,
+    pub verdict: Option<Verdict>,
+}
+
+impl Judgement {
+    /// The mean of its gates' scores.
+    pub fn score(&self) -> Option<f64> {
+        let scores: Vec<f64> = self.gates.iter().filter_map(GateResult::score).collect();
+        (!scores.is_empty()).then(|| {
+            let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+            (mean * 10.0).round() / 10.0
+        })
+    }
+
+    pub fn security(&self) -> u64 {
+        self.gates.iter().map(GateResult::security).sum()
+    }
+
+    pub fn failed_gates(&self) -> Vec<String> {
+        self.gates
+            .iter()
+            .filter(|g| !g.passed)
+            .map(|g| g.name.clone())
+            .collect()
+    }
 }
 
 /// A plan (or a run without one) and its tasks.
@@ -149,6 +200,12 @@ pub struct BatchView {
     /// when that run starts nothing because of them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<RateLimits>,
+    /// The structured receipt counts of all its tasks.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub counts: BTreeMap<String, f64>,
+    /// Tasks with an approval, with a rejection.
+    pub approved: usize,
+    pub rejected: usize,
     pub tasks: Vec<TaskLine>,
 }
 
@@ -212,6 +269,40 @@ impl<'a> Facts<'a> {
         crate::work::worktree::branch_task(&self.store.repo, id)
     }
 
+    /// The gates and verdict of `id`'s work: in its live state while it
+    /// is in flight, in its file once landed.
+    pub fn judgement(&self, id: &str) -> Judgement {
+        if let Some(l) = self.claims.live.get(id) {
+            return Judgement {
+                gates: l.gates.clone(),
+                verdict: l.verdict.clone(),
+            };
+        }
+        self.store
+            .read_task(id)
+            .map(|t| Judgement {
+                gates: t.review.gates,
+                verdict: t.review.verdict,
+            })
+            .unwrap_or_default()
+    }
+
+    /// The lines of `id`'s receipt where it is freshest: its worktree's
+    /// file, else its branch's (or shared work's) tip, else the main
+    /// branch's.
+    pub fn receipt(&self, id: &str) -> Vec<String> {
+        let repo = &self.store.repo;
+        if let Ok(Some(wt)) = crate::work::worktree::find_worktree(repo, id)
+            && let Ok(text) = crate::work::receipt::read(&wt.join(Store::receipt_rel(id)))
+        {
+            return text.lines().map(String::from).collect();
+        }
+        let tip =
+            crate::work::worktree::branch_tip(repo, id).or_else(|| self.store.main_tip().ok());
+        tip.map(|t| crate::store::at_commit::receipt_lines_at(repo, t, id))
+            .unwrap_or_default()
+    }
+
     fn run_entries(&self, id: &str) -> impl Iterator<Item = &crate::run::state::TaskRun> {
         self.runs.iter().filter_map(move |r| r.tasks.get(id))
     }
@@ -243,7 +334,18 @@ impl<'a> Facts<'a> {
             reason: None,
             log: run.and_then(|r| r.logs.last().cloned()),
             landed: None,
+            counts: BTreeMap::new(),
+            score: None,
+            security: 0,
+            failed_gates: Vec::new(),
+            verdict: None,
         };
+        let judged = self.judgement(id);
+        line.score = judged.score();
+        line.security = judged.security();
+        line.failed_gates = judged.failed_gates();
+        line.verdict = judged.verdict.as_ref().map(|v| v.verdict);
+        line.counts = crate::work::receipt::counts(self.receipt(id).iter().map(String::as_str));
         // The failure record; a task file from before records existed has
         // only its last note to say why.
         let note = |t: &Task| match &t.failure {
@@ -328,8 +430,21 @@ impl<'a> Facts<'a> {
             eta_secs: None,
             stop_reason: None,
             rate_limits: None,
+            counts: BTreeMap::new(),
+            approved: 0,
+            rejected: 0,
             tasks,
         };
+        for t in &view.tasks {
+            for (k, n) in &t.counts {
+                *view.counts.entry(k.clone()).or_insert(0.0) += n;
+            }
+            match t.verdict {
+                Some(VerdictKind::Approved) => view.approved += 1,
+                Some(VerdictKind::Rejected) => view.rejected += 1,
+                None => {}
+            }
+        }
         let runs: Vec<&RunState> = self
             .runs
             .iter()

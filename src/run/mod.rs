@@ -116,8 +116,8 @@ pub struct Options {
     pub retries: u32,
     pub validate: Option<String>,
     /// Run on each task's finished work after `validate` (see
-    /// [`crate::gate`]).
-    pub gates: Vec<crate::gate::Gate>,
+    /// [`crate::work::gates`]).
+    pub gates: Vec<crate::store::gates::Gate>,
     pub land: bool,
     pub test: Option<String>,
     /// The landings take the test command from the config on their base

@@ -82,7 +82,7 @@ pub fn spawn(s: &Spawn<'_>) -> Result<Child, RunError> {
         .arg(s.exec)
         .arg(&record)
         .current_dir(s.worktree)
-        .env("PATH", path_with_self())
+        .env("PATH", crate::git::program::path_with_self())
         .env("BATCH_TASK", s.task)
         .env("BATCH_CONTEXT", s.context)
         .env("BATCH_WORKTREE", s.worktree)
@@ -96,21 +96,6 @@ pub fn spawn(s: &Spawn<'_>) -> Result<Child, RunError> {
         .process_group(0)
         .spawn()
         .map_err(io("starting the worker in", s.worktree))
-}
-
-/// `PATH` with this program's directory first, so `git batch` in a worker
-/// (and in the hooks it triggers) is the same git-batch as the run's.
-pub fn path_with_self() -> std::ffi::OsString {
-    let mut path = std::ffi::OsString::new();
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf))
-    {
-        path.push(dir);
-        path.push(":");
-    }
-    path.push(std::env::var_os("PATH").unwrap_or_default());
-    path
 }
 
 /// Kills a worker's whole process group.

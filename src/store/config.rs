@@ -54,7 +54,7 @@ pub struct Config {
     /// Gates run on every task's finished work (unless a plan or the
     /// command line names its own).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gates: Vec<crate::gate::Gate>,
+    pub gates: Vec<crate::store::gates::Gate>,
     /// Keys this version does not know, kept so they can be reported.
     #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, toml::Value>,

@@ -5,6 +5,7 @@ pub mod at_commit;
 pub mod cache;
 pub mod config;
 pub mod duration;
+pub mod gates;
 pub mod located;
 pub mod merge;
 pub mod scan;

@@ -1,5 +1,5 @@
 //! What the review of a task's work records: the results of its gates
-//! (automated checks run on the finished work, see [`crate::gate`]) and a
+//! (automated checks run on the finished work, see `work::gates`) and a
 //! person's verdict. Both live in the task's live state while its branch has
 //! not landed, and in its file (`review`) once it has: written by the
 //! landing, never by the worker (it is not one of the worker's fields).

@@ -12,6 +12,7 @@
 //! Receipts are committed by `done`, `fail` and `escalate`.
 
 use super::WorkError;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -199,5 +200,109 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "ok\n");
         repair(&dir.path().join("missing.log")).unwrap();
         assert_eq!(read(&dir.path().join("missing.log")).unwrap(), "");
+    }
+}
+
+/// The structured counts of receipt lines (`<time> <worker> <text>`): a
+/// text that starts with `[key=value ...]` counts. `count=CATEGORY` adds
+/// one to that category (`receipt --count`); any other `key=N` adds N to
+/// `key` (`receipt --field`); `item=` names what was counted and is not a
+/// count. Plain lines count nothing.
+pub fn counts<'a>(lines: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for line in lines {
+        // The worker's name may hold blanks: the head is the first
+        // ` [key=value ...]` after the time that reads as one.
+        let Some(fields) = line
+            .match_indices(" [")
+            .find_map(|(at, _)| structured_fields(&line[at + 1..]))
+        else {
+            continue;
+        };
+        for (k, v) in fields {
+            if k == "count" {
+                *out.entry(v.to_string()).or_insert(0.0) += 1.0;
+            } else if k != "item"
+                && let Ok(n) = v.parse::<f64>()
+                && n.is_finite()
+            {
+                *out.entry(k.to_string()).or_insert(0.0) += n;
+            }
+        }
+    }
+    out
+}
+
+/// The `key=value` pairs of a structured receipt text's `[...]` head.
+fn structured_fields(text: &str) -> Option<Vec<(&str, &str)>> {
+    let inner = text.strip_prefix('[')?.split_once(']')?.0;
+    let pairs: Vec<(&str, &str)> = inner
+        .split_whitespace()
+        .map(|w| w.split_once('='))
+        .collect::<Option<_>>()?;
+    let fits = !pairs.is_empty() && pairs.iter().all(|(k, v)| is_key(k) && !v.is_empty());
+    fits.then_some(pairs)
+}
+
+/// Whether `key` can name a receipt count: lower-case letters, digits,
+/// `_` and `-`.
+pub fn is_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 40
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// The text of a structured receipt line: `--count` (with `--item`) and
+/// `--field key=N` as the `[...]` head, then the text.
+pub fn structured_text(
+    count: Option<&str>,
+    item: Option<&str>,
+    fields: &[(String, f64)],
+    text: &str,
+) -> String {
+    let mut head = Vec::new();
+    if let Some(c) = count {
+        head.push(format!("count={c}"));
+    }
+    if let Some(i) = item {
+        head.push(format!("item={i}"));
+    }
+    head.extend(fields.iter().map(|(k, n)| format!("{k}={n}")));
+    if head.is_empty() {
+        return text.to_string();
+    }
+    format!("[{}] {text}", head.join(" "))
+        .trim_end()
+        .to_string()
+}
+
+#[cfg(test)]
+mod count_tests {
+    use super::*;
+
+    #[test]
+    fn structured_lines_count_and_plain_lines_do_not() {
+        let lines = [
+            "2026-01-01T00:00:00Z w [count=task item=T-1] filed a ticket",
+            "2026-01-01T00:00:01Z w [count=task item=T-2] another",
+            "2026-01-01T00:00:02Z w [count=fyi] noted",
+            "2026-01-01T00:00:03Z w [processed=42 skip=4] checkpoint",
+            "2026-01-01T00:00:04Z w [processed=8] checkpoint",
+            "2026-01-01T00:00:05Z w [not a head] plain text",
+            "2026-01-01T00:00:06Z Ann Lee@host#c1 [count=task] a worker name with a blank",
+            "2026-01-01T00:00:07Z w [Bad=1] upper case key",
+        ];
+        let c = counts(lines);
+        assert_eq!(c.get("task"), Some(&3.0));
+        assert_eq!(c.get("fyi"), Some(&1.0));
+        assert_eq!(c.get("processed"), Some(&50.0));
+        assert_eq!(c.get("skip"), Some(&4.0));
+        assert_eq!(c.len(), 4, "{c:?}");
+        assert_eq!(
+            structured_text(Some("task"), Some("T-9"), &[], "filed"),
+            "[count=task item=T-9] filed"
+        );
     }
 }

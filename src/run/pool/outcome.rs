@@ -209,7 +209,7 @@ impl Pool<'_> {
             let status = Command::new("sh")
                 .args(["-c", cmd])
                 .current_dir(&r.worktree)
-                .env("PATH", worker::path_with_self())
+                .env("PATH", crate::git::program::path_with_self())
                 .env("BATCH_TASK", id)
                 .env("BATCH_WORKTREE", &r.worktree)
                 .stdin(Stdio::null())

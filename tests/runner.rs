@@ -25,6 +25,7 @@ mod live;
 mod locks;
 mod merge;
 mod output;
+mod overnight;
 mod plan;
 mod progress;
 mod receipts;

@@ -417,8 +417,13 @@ fn review_of_a_plan_and_of_a_range_and_marking_it_reviewed() {
     let plan: serde_json::Value = env.json(&["review", "--plan", "rv", "--patch"]);
     let tasks = plan["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 3);
-    for (i, t) in tasks.iter().enumerate() {
-        assert_eq!(t["id"], ids[i].as_str());
+    // The review queue: all landed, of one priority, unscored: by id.
+    let mut sorted = ids.clone();
+    sorted.sort();
+    let queue: Vec<&str> = tasks.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(queue, sorted);
+    for (i, id) in ids.iter().enumerate() {
+        let t = tasks.iter().find(|t| t["id"] == id.as_str()).unwrap();
         assert_eq!(t["state"], "closed");
         let receipt = strs(&t["receipt"]);
         assert_eq!(receipt.len(), 2, "{t}");

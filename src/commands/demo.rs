@@ -96,6 +96,19 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         "demo: split the book into {} tasks (plan book), one chapter each",
         made.tasks.len()
     ));
+    // The chapter the others lean on: first in the morning's review queue
+    // (and the one whose worker fails once, so the review shows a retry).
+    if let Some(t) = made
+        .tasks
+        .iter()
+        .find(|t| t.scope.iter().any(|s| s.ends_with(sample::FLAKY)))
+    {
+        let edit = crate::edit::Edit {
+            priority: Some(1),
+            ..Default::default()
+        };
+        crate::edit::update(&store, &t.id, edit)?;
+    }
     repo.publish().map_err(demo_err)?;
     let exe = std::env::current_exe()?;
     let opts = Options {

@@ -409,16 +409,21 @@ pub fn branch_base_of(store: &Store) -> Result<Oid, WorkError> {
 
 /// The commit the branch started from: where it meets the main branch.
 fn branch_base(store: &Store, wt: &Store) -> Result<Oid, WorkError> {
+    let (head, main) = head_and_main(store, wt)?;
+    wt.repo
+        .merge_base(head, main)
+        .map_err(|e| git_err("finding where the branch starts")(e).into())
+}
+
+/// The worktree's HEAD commit and the main branch's tip.
+fn head_and_main(store: &Store, wt: &Store) -> Result<(Oid, Oid), WorkError> {
     let head = wt
         .repo
         .head()
         .and_then(|h| h.peel_to_commit())
         .map_err(git_err("reading HEAD"))?
         .id();
-    let main = main_tip(store)?;
-    wt.repo
-        .merge_base(head, main)
-        .map_err(|e| git_err("finding where the branch starts")(e).into())
+    Ok((head, main_tip(store)?))
 }
 
 /// What a branch changes, checked against its task's scope.
@@ -435,13 +440,7 @@ pub struct ScopeCheck {
 /// record one its HEAD contains (the commits below are its dependency's),
 /// else where it meets the main branch.
 fn work_start(store: &Store, wt: &Store, id: &str) -> Result<Oid, WorkError> {
-    let head = wt
-        .repo
-        .head()
-        .and_then(|h| h.peel_to_commit())
-        .map_err(git_err("reading HEAD"))?
-        .id();
-    let main = main_tip(store)?;
+    let (head, main) = head_and_main(store, wt)?;
     let set = crate::claims::read(&store.repo)?;
     let range = super::stack::WorkRange::in_set(&wt.repo, &set, id, head, main)
         .map_err(git_err("finding where the branch starts"))?;

@@ -194,6 +194,11 @@ fn a_format_1_store_is_warned_about_and_init_migrates_it() {
     --- stderr
     warning: .batch/config.toml has format 1: scopes are now paths from the repository root (`Cargo.toml` is the top-level file, `**/Cargo.toml` one at any depth); run `git batch init` to rewrite the task files' scopes with their old meaning
     ");
+    // Not under a claim taken with the old meaning.
+    env.ok(&["claim", &id, "--worker", "w"]);
+    let err = env.fails(&["init"], 1);
+    assert!(err.contains("while 1 task(s) are claimed"), "{err}");
+    env.ok(&["release", &id, "--worker", "w"]);
     let init = env.ok(&["--json", "init"]);
     let report: serde_json::Value = serde_json::from_str(&init).unwrap();
     let updated: Vec<String> = serde_json::from_value(report["updated"].clone()).unwrap();

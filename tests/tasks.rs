@@ -23,7 +23,7 @@ fn init_is_idempotent_and_says_what_it_did() {
     );
     let config = env.read(".batch/config.toml");
     assert!(
-        config.contains("format = 1") && config.contains("prefix = \"ab\""),
+        config.contains("format = 2") && config.contains("prefix = \"ab\""),
         "{config}"
     );
     assert!(config.contains("main_branch = \"main\""), "{config}");
@@ -398,7 +398,7 @@ fn malformed_config_is_reported_with_line() {
     let env = TestEnv::new();
     let path = env.repo.join(".batch/config.toml");
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replace("format = 1", "format = 99")).unwrap();
+    std::fs::write(&path, text.replace("format = 2", "format = 99")).unwrap();
     let err = env.fails(&["list"], 1);
     assert!(err.contains("format 99"), "{err}");
     std::fs::write(&path, text.replace("prefix = \"bt\"", "prefix = \"bt")).unwrap();

@@ -26,7 +26,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let target = args.target.target(ctx, &store)?;
     let cache = ctx.cache(&store)?;
     let who = args.worker.claimant(&store)?;
-    let claimed = claim::claim(&store, &cache, &target, &who, args.steal)?;
+    let claimed = claim::claim(&store, &cache, &target, &who, args.steal, None)?;
     super::warn_skipped(ctx, &claimed.skipped);
     if ctx.ui.json {
         ctx.ui.json_value(&claimed)?;

@@ -29,7 +29,9 @@ pub struct Args {
     /// A task that must be closed before this one can start (repeatable).
     #[arg(long = "dep", value_name = "ID")]
     pub deps: Vec<String>,
-    /// A gitignore-style glob of files the task may change (repeatable; `!` excludes).
+    /// A glob of files the task may change, a path from the repository
+    /// root (`Cargo.toml` the top-level file, `**/x` any depth, `dir/` a
+    /// directory; repeatable; `!` excludes).
     #[arg(long = "scope", value_name = "GLOB")]
     pub scope: Vec<String>,
     /// A success criterion (repeatable).

@@ -328,10 +328,8 @@ pub fn run_captured(dir: &Path, args: &[&str]) -> RunOutput {
 /// `--json`, whose data keeps them in `skipped`).
 pub fn warn_skipped(ctx: &mut Ctx, skipped: &[crate::work::claim::Skipped]) {
     for s in skipped {
-        ctx.ui.warn(format!(
-            "{} skipped: {} (fix its task file; other workers are not held up)",
-            s.id, s.why
-        ));
+        ctx.ui
+            .warn(format!("{} skipped: {} ({})", s.id, s.why, s.fix));
     }
 }
 
@@ -458,6 +456,14 @@ impl Ctx {
     pub fn store(&mut self) -> Result<Store, CommandError> {
         let mut store = Store::open(&self.dir)?;
         store.no_commit = self.no_commit;
+        if store.config.format < crate::store::migrate::ROOT_SCOPES {
+            self.ui.warn(format!(
+                ".batch/config.toml has format {}: scopes are now paths from the repository root \
+                 (`Cargo.toml` is the top-level file, `**/Cargo.toml` one at any depth); \
+                 run `git batch init` to rewrite the task files' scopes with their old meaning",
+                store.config.format
+            ));
+        }
         for key in store.config.unknown_keys() {
             self.ui.warn(format!(
                 ".batch/config.toml: unknown key '{key}' (ignored; a newer git-batch may use it)"

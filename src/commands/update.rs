@@ -40,7 +40,7 @@ pub struct Args {
     /// S, M or L.
     #[arg(long, value_parser = super::create::parse_estimate)]
     pub estimate: Option<Estimate>,
-    /// Add a scope glob (repeatable).
+    /// Add a scope glob, a path from the repository root (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub add_scope: Vec<String>,
     /// Remove a scope glob (repeatable).

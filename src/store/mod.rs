@@ -8,6 +8,7 @@ pub mod duration;
 pub mod gates;
 pub mod located;
 pub mod merge;
+pub mod migrate;
 pub mod scan;
 pub mod settings;
 
@@ -261,12 +262,16 @@ impl Store {
                 report.updated.push(".batch/.gitattributes".into());
             }
         }
-        let store = Store {
+        let mut store = Store {
             repo,
             root,
             config,
             no_commit,
         };
+        if store.config.format < migrate::ROOT_SCOPES {
+            report.updated.extend(migrate::to_root_scopes(&store)?);
+            store.config.format = migrate::ROOT_SCOPES;
+        }
         let changed: Vec<String> = report
             .created
             .iter()

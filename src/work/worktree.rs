@@ -159,8 +159,25 @@ pub fn start(
     who: &Claimant<'_>,
 ) -> Result<Started, WorkError> {
     crate::git::stale::enter(store.repo.commondir());
-    let claimed = claim::claim(store, cache, target, who, false)?;
+    // The worktree has the task only when its file is committed where the
+    // branch starts (main's tip, or a stack base checked once it is known).
+    let claimed = claim::claim(store, cache, target, who, false, Some(main_tip(store)?))?;
     let id = claimed.claim.task.clone();
+    if let Some(s) = &claimed.claim.stack
+        && find_worktree(&store.repo, &id)?.is_none()
+        && Oid::from_str(&s.commit)
+            .ok()
+            .and_then(|at| crate::store::at_commit::task_at(&store.repo, Some(at), &id))
+            .is_none()
+    {
+        if !claimed.renewed {
+            let _ = claim::release(store, &id, who, true);
+        }
+        return Err(WorkError::NotCommitted {
+            id,
+            branch: format!("{}'s branch", s.task),
+        });
+    }
     let branch = branch_of(&id);
     let scope = claimed.claim.scope.clone();
     // Only a branch that existed before can hold an earlier end.

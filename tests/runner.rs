@@ -21,6 +21,7 @@ mod layers;
 mod live;
 mod locks;
 mod merge;
+mod newcomer;
 mod output;
 mod plan;
 mod progress;

@@ -65,7 +65,9 @@ fn a_chain_runs_stacked_and_lands_in_order() {
     let log = env.dir.path().join("flow.log");
     let exec = script(&env, WORKER);
     let out = env
-        .batch_cmd(&["--json", "run", "--plan", "chain", "--stack", "--exec", &exec])
+        .batch_cmd(&[
+            "--json", "run", "--plan", "chain", "--stack", "--exec", &exec,
+        ])
         .env("FLOW_LOG", &log)
         .output()
         .unwrap();
@@ -90,7 +92,9 @@ fn a_chain_runs_stacked_and_lands_in_order() {
         .collect();
     assert!(files.contains(&"c/f"), "{review}");
     assert!(
-        !files.iter().any(|f| f.starts_with("a/") || f.starts_with("b/")),
+        !files
+            .iter()
+            .any(|f| f.starts_with("a/") || f.starts_with("b/")),
         "{review}"
     );
     let land: Land = env.json(&["land", "--no-push"]);
@@ -123,7 +127,8 @@ fn without_stack_a_dependent_waits() {
         .unwrap();
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
-        env.git(&["branch", "--list", &format!("batch/{b}")]).is_empty(),
+        env.git(&["branch", "--list", &format!("batch/{b}")])
+            .is_empty(),
         "b started without --stack: {summary}"
     );
 }

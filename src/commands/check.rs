@@ -24,7 +24,7 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["parent", "range"])]
     pub ready: bool,
     /// The open descendants of this task.
-    #[arg(long, value_name = "ID", conflicts_with = "range")]
+    #[arg(long, value_name = "ID", value_parser = super::values::task_id, conflicts_with = "range")]
     pub parent: Option<String>,
     /// Check the commits of this range instead.
     #[arg(long, value_name = "A..B")]

@@ -18,19 +18,19 @@ pub struct Args {
     #[arg(long, value_name = "F")]
     pub body_file: Option<PathBuf>,
     /// Priority 0-4, 0 highest.
-    #[arg(short, long, value_name = "N")]
+    #[arg(short, long, value_name = "N", value_parser = super::values::priority)]
     pub priority: Option<u8>,
     /// `task` or `epic`.
     #[arg(long, default_value = "task", value_parser = parse_kind)]
     pub kind: Kind,
     /// The epic or task this one belongs to.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::values::task_id)]
     pub parent: Option<String>,
     /// A task that must be closed before this one can start (repeatable).
-    #[arg(long = "dep", value_name = "ID")]
+    #[arg(long = "dep", value_name = "ID", value_parser = super::values::task_id)]
     pub deps: Vec<String>,
     /// A gitignore-style glob of files the task may change (repeatable; `!` excludes).
-    #[arg(long = "scope", value_name = "GLOB")]
+    #[arg(long = "scope", value_name = "GLOB", value_parser = super::values::scope_glob)]
     pub scope: Vec<String>,
     /// A success criterion (repeatable).
     #[arg(long = "accept", value_name = "TEXT")]

@@ -12,7 +12,7 @@ pub struct Args {
     #[arg(long, short = 's', value_parser = super::update::parse_status, value_name = "S")]
     pub status: Vec<Status>,
     /// Only the direct children of this task.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::values::task_id)]
     pub parent: Option<String>,
     /// Only tasks with this label.
     #[arg(long, short = 'l', value_name = "L")]

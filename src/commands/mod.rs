@@ -43,6 +43,7 @@ pub mod split;
 pub mod start;
 pub mod status;
 pub mod update;
+pub mod values;
 
 use crate::error::{CommandError, Exit};
 use crate::store::{BrokenFile, Cache, Store};
@@ -79,7 +80,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Kept under their own heading in every command's help, apart from the
+/// command's own options.
 #[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Print machine-readable JSON on stdout (errors as one JSON line on stderr).
     #[arg(long, global = true)]
@@ -336,7 +340,7 @@ pub struct TargetArgs {
     #[arg(long)]
     pub next: bool,
     /// With --next: only descendants of this task.
-    #[arg(long, value_name = "ID", requires = "next")]
+    #[arg(long, value_name = "ID", value_parser = crate::commands::values::task_id, requires = "next")]
     pub parent: Option<String>,
 }
 

@@ -25,7 +25,7 @@ pub struct Args {
     #[arg(long, conflicts_with = "parent")]
     pub ready: bool,
     /// The open descendants of this task (epics left out).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::values::task_id)]
     pub parent: Option<String>,
     #[command(flatten)]
     pub config: PlanConfigArgs,

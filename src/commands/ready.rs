@@ -15,7 +15,7 @@ pub struct Args {
     #[arg(long, short = 'n', default_value_t = 0, value_name = "N")]
     pub limit: usize,
     /// Only descendants of this task.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::values::task_id)]
     pub parent: Option<String>,
 }
 

@@ -20,7 +20,7 @@ pub struct Args {
     /// Review the tasks of these commits instead, e.g.
     /// `origin/main@{1}..origin/main` (the last landing) or
     /// `main..batch/<id>` (one worker's branch).
-    #[arg(value_name = "A..B")]
+    #[arg(value_name = "A..B", value_parser = super::values::range)]
     pub range: Option<String>,
     /// Include the diff of each task's files.
     #[arg(long)]

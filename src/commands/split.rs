@@ -50,7 +50,7 @@ pub struct Args {
     #[arg(long)]
     pub scope_from_items: bool,
     /// The parent of every new task.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::values::task_id)]
     pub parent: Option<String>,
     /// Also write the plan NAME of the new tasks.
     #[arg(long, value_name = "NAME")]
@@ -76,7 +76,7 @@ pub struct Args {
     #[arg(long = "label", short = 'l', value_name = "L")]
     pub labels: Vec<String>,
     /// Priority 0-4 of every task.
-    #[arg(short, long, value_name = "N")]
+    #[arg(short, long, value_name = "N", value_parser = super::values::priority)]
     pub priority: Option<u8>,
     /// Rough size of every task: S, M or L.
     #[arg(long, value_parser = super::create::parse_estimate)]

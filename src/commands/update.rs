@@ -19,7 +19,7 @@ pub struct Args {
     #[arg(long, value_name = "F")]
     pub body_file: Option<PathBuf>,
     /// Priority 0-4, 0 highest.
-    #[arg(short, long, value_name = "N")]
+    #[arg(short, long, value_name = "N", value_parser = super::values::priority)]
     pub priority: Option<u8>,
     /// open, in_progress, done, closed, failed, escalated or deferred.
     #[arg(long, value_parser = parse_status)]
@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long, value_parser = super::create::parse_kind)]
     pub kind: Option<Kind>,
     /// Move the task under another one.
-    #[arg(long, value_name = "ID", conflicts_with = "no_parent")]
+    #[arg(long, value_name = "ID", value_parser = super::values::task_id, conflicts_with = "no_parent")]
     pub parent: Option<String>,
     /// Detach the task from its parent.
     #[arg(long)]
@@ -37,7 +37,7 @@ pub struct Args {
     #[arg(long, value_parser = super::create::parse_estimate)]
     pub estimate: Option<Estimate>,
     /// Add a scope glob (repeatable).
-    #[arg(long, value_name = "GLOB")]
+    #[arg(long, value_name = "GLOB", value_parser = super::values::scope_glob)]
     pub add_scope: Vec<String>,
     /// Remove a scope glob (repeatable).
     #[arg(long, value_name = "GLOB")]

@@ -91,22 +91,35 @@ fn an_invalid_value_is_a_usage_error_whichever_flag_it_is() {
     ");
 }
 
-/// Runs `git batch args` under `umask`.
-fn with_umask(env: &TestEnv, umask: &str, args: &[&str]) {
-    let mut cmd = Command::new("sh");
+/// Runs `shell -c script args...` in the repository, expecting success;
+/// returns stdout.
+fn shell(env: &TestEnv, shell: &str, script: &str, args: &[&str]) -> String {
+    let mut cmd = Command::new(shell);
     fixed_env(&mut cmd, &env.home());
     let out = cmd
         .current_dir(&env.repo)
         .arg("-c")
-        .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
-        .arg(BIN)
+        .arg(script)
         .args(args)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "{args:?}: {}",
+        "{script} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `git batch args` under `umask`.
+fn with_umask(env: &TestEnv, umask: &str, args: &[&str]) {
+    let mut all = vec![BIN];
+    all.extend_from_slice(args);
+    shell(
+        env,
+        "sh",
+        &format!("umask {umask}; exec \"$0\" \"$@\""),
+        &all,
     );
 }
 
@@ -133,4 +146,122 @@ fn files_keep_the_users_umask() {
     );
     with_umask(&env, "077", &["plan", "p", &id]);
     assert_eq!(mode(&env.repo.join(".batch/batches/p.toml")), 0o600);
+}
+
+#[test]
+fn man_install_puts_the_pages_where_man_finds_them_and_help_needs_no_man() {
+    let env = TestEnv::bare_repo();
+    let err = String::from_utf8(env.run(&["man", "--install"]).stderr).unwrap();
+    let dir = env.home().join(".local/share/man/man1");
+    assert!(dir.join("git-batch.1").is_file(), "{err}");
+    assert!(dir.join("git-batch-create.1").is_file());
+    assert!(err.contains("wrote man pages into"), "{err}");
+    // `git batch help` is git-batch's own, through git as typed.
+    let help = env.git(&["batch", "help"]);
+    assert!(help.contains("Usage: git batch"), "{help}");
+    let create = env.git(&["batch", "help", "create"]);
+    assert!(create.contains("Usage: git batch create"), "{create}");
+}
+
+/// Runs bash with the generated completion script loaded, then `script`.
+fn bash_completion(env: &TestEnv, script: &str) -> String {
+    let completion = env.ok(&["completions", "bash"]);
+    let file = env.dir.path().join("git-batch.bash");
+    std::fs::write(&file, completion).unwrap();
+    shell(
+        env,
+        "bash",
+        &format!("source {}\n{script}", file.display()),
+        &[],
+    )
+}
+
+#[test]
+fn bash_completes_commands_flags_and_task_ids_also_under_git() {
+    let env = TestEnv::new();
+    let id = env.create(&["a task"]);
+    let other = env.create(&["another"]);
+    let out = bash_completion(
+        &env,
+        r#"
+t() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _git_batch_complete; echo "${COMPREPLY[*]}"; }
+t git-batch cre
+t git-batch list --sta
+t git-batch show ""
+t git-batch create x --parent ""
+t git-batch dep add "$ID" ""
+# git's completion, for `git -C . batch sh<TAB>` and `git batch close <TAB>`
+words=(git -C . batch sh); cword=4; __git_cmd_idx=3; COMPREPLY=(); _git_batch; echo "${COMPREPLY[*]}"
+words=(git batch close ""); cword=3; unset __git_cmd_idx; COMPREPLY=(); _git_batch; echo "${COMPREPLY[*]}"
+"#
+        .replace("$ID", &id)
+        .as_str(),
+    );
+    // Listed as `list` lists them: same priority and time, so by id.
+    let mut ids = [id.as_str(), other.as_str()];
+    ids.sort();
+    let both = ids.join(" ");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        ["create", "--status", &both, &both, &both, "show", &both],
+        "{out}"
+    );
+}
+
+#[test]
+fn zsh_and_fish_scripts_complete_task_ids() {
+    let env = TestEnv::new();
+    let id = env.create(&["a: task"]);
+    let zsh = env.ok(&["completions", "zsh"]);
+    assert!(
+        zsh.contains("_git-batch() {"),
+        "zsh's _git calls _git-batch"
+    );
+    assert!(zsh.contains("':id:_git_batch_ids'"), "show's id:\n{zsh}");
+    assert!(zsh.contains(":ID:_git_batch_ids'"), "--parent's value");
+    assert!(zsh.contains("_git_batch_ids() {"));
+    let fish = env.ok(&["completions", "fish"]);
+    assert!(
+        fish.contains("git-batch __complete --describe --"),
+        "{fish}"
+    );
+    // What the scripts call.
+    assert_eq!(
+        env.ok(&["__complete", "--ids", "--describe"]),
+        format!("{id}\ta: task\n")
+    );
+    assert_eq!(env.ok(&["__complete", "--", "show", ""]), format!("{id}\n"));
+    assert_eq!(
+        env.ok(&["__complete", "--", "update", &id, "--kind", ""]),
+        ""
+    );
+    assert_eq!(env.ok(&["__complete", "--", "show", &id, "-"]), "");
+    assert_eq!(
+        env.ok(&["__complete", "--", "-C", ".", "ready", "--parent", ""]),
+        format!("{id}\n")
+    );
+}
+
+#[test]
+fn completions_into_a_closed_pipe_end_quietly() {
+    let env = TestEnv::bare_repo();
+    for shell in ["bash", "zsh", "fish"] {
+        let mut child = env
+            .batch_cmd(&["completions", shell])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 10];
+        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -150,6 +150,8 @@ pub enum Command {
     Hooks(hooks::HooksCommand),
     Hook(hook::Args),
     Completions(completions::Args),
+    #[command(hide = true, name = "__complete")]
+    Complete(completions::CompleteArgs),
     Man(man::Args),
     #[command(hide = true, name = "merge-task")]
     MergeTask(merge_task::Args),
@@ -207,6 +209,7 @@ pub fn run(cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
         Command::Hooks(cmd) => hooks::run(ctx, cmd),
         Command::Hook(args) => hook::run(ctx, args),
         Command::Completions(args) => completions::run(ctx, args),
+        Command::Complete(args) => completions::run_complete(ctx, args),
         Command::Man(args) => man::run(ctx, args),
         Command::MergeTask(args) => merge_task::run(ctx, args),
     }

@@ -2,7 +2,7 @@
 //! pages where `man` finds them, completions, exit codes that agree, file
 //! modes, examples that work, and a beads user's habits.
 
-use crate::common::{BIN, TestEnv, fixed_env};
+use crate::common::{BIN, TestEnv, fixed_env, render_output};
 use clap::CommandFactory;
 use git_batch::commands::Cli;
 use std::os::unix::fs::PermissionsExt;
@@ -264,4 +264,209 @@ fn completions_into_a_closed_pipe_end_quietly() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// The ids of the tasks `--json args` lists.
+fn ids_of(env: &TestEnv, args: &[&str]) -> Vec<String> {
+    let tasks: Vec<serde_json::Value> = env.json(args);
+    tasks
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_beads_users_update_claim_list_assignee_search_and_stats() {
+    let env = TestEnv::new();
+    let tls = env.create(&[
+        "Port the TLS layer",
+        "-d",
+        "uses rustls now",
+        "--scope",
+        "tls/**",
+        "-p",
+        "1",
+    ]);
+    let docs = env.create(&["Docs", "--scope", "docs/**", "--kind", "epic"]);
+    let other = env.create(&["Something else", "--scope", "x/**"]);
+    // update --claim alone is claim.
+    let names = [tls.as_str(), docs.as_str(), other.as_str()];
+    let out = env
+        .batch_cmd(&["update", &tls, "--claim", "--worker", "w1"])
+        .env("GIT_BATCH_NOW", "2026-01-01T00:00:00Z")
+        .output()
+        .unwrap();
+    let seen = render_output(
+        out.status.code().unwrap(),
+        &String::from_utf8_lossy(&out.stdout),
+        &String::from_utf8_lossy(&out.stderr),
+        env.dir.path(),
+        &names,
+    );
+    insta::assert_snapshot!(seen, @"
+    exit: 0
+    --- stdout
+    [0]
+    --- stderr
+    claimed [0] for w1 until 2026-01-01T02:00:00Z
+    ");
+    let claims: Vec<serde_json::Value> = env.json(&["claims"]);
+    assert_eq!(claims[0]["worker"], "w1");
+    // With changes: both, and JSON has the task and its claim.
+    #[derive(serde::Deserialize)]
+    struct TaskAndClaim {
+        id: String,
+        priority: u8,
+        claim: serde_json::Value,
+    }
+    let both: TaskAndClaim = env.json(&["update", &other, "--claim", "--worker", "w2", "-p", "0"]);
+    assert_eq!((both.id.as_str(), both.priority), (other.as_str(), 0));
+    assert_eq!(both.claim["worker"], "w2");
+    // A task another worker holds: refused, nothing changed.
+    env.fails(
+        &[
+            "update", &tls, "--claim", "--worker", "w3", "--title", "mine",
+        ],
+        3,
+    );
+    assert!(env.ok(&["show", &tls]).contains("Port the TLS layer"));
+
+    assert_eq!(ids_of(&env, &["list", "--assignee", "w1"]), [tls.as_str()]);
+    assert_eq!(
+        ids_of(&env, &["list", "--assignee", "nobody"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(ids_of(&env, &["search", "tls", "RUSTLS"]), [tls.as_str()]);
+    assert_eq!(
+        ids_of(&env, &["search", "rustls", "openssl"]),
+        Vec::<String>::new()
+    );
+    env.ok(&["close", &docs]);
+    assert_eq!(ids_of(&env, &["search", "docs"]), Vec::<String>::new());
+    assert_eq!(ids_of(&env, &["search", "--all", "docs"]), [docs.as_str()]);
+
+    insta::assert_snapshot!(env.snapshot(&["stats"], &names), @"
+    exit: 0
+    --- stdout
+    total     3
+    status    in_progress 2  closed 1
+    priority  P0 1  P1 1  P2 1
+    kind      epic 1  task 2
+    --- stderr
+    ");
+    #[derive(serde::Deserialize)]
+    struct Stats {
+        total: usize,
+        status: std::collections::BTreeMap<String, usize>,
+        priority: std::collections::BTreeMap<String, usize>,
+        kind: std::collections::BTreeMap<String, usize>,
+    }
+    let stats: Stats = env.json(&["stats"]);
+    assert_eq!(stats.total, 3);
+    assert_eq!(stats.status["in_progress"], 2);
+    assert_eq!(stats.status["closed"], 1);
+    assert_eq!(stats.priority["0"], 1);
+    assert_eq!(stats.kind["epic"], 1);
+}
+
+#[test]
+fn label_filters_take_only_the_tickets_marked_ready() {
+    let env = TestEnv::new();
+    let marked = env.create(&[
+        "marked",
+        "-l",
+        "ready-for-agent",
+        "--scope",
+        "a/**",
+        "-p",
+        "3",
+    ]);
+    let second = env.create(&[
+        "also marked",
+        "-l",
+        "ready-for-agent",
+        "-l",
+        "small",
+        "--scope",
+        "b/**",
+        "-p",
+        "3",
+    ]);
+    let unmarked = env.create(&["not yet", "--scope", "c/**", "-p", "0"]);
+    let mut both = vec![marked.clone(), second.clone()];
+    both.sort();
+    let mut ready = ids_of(&env, &["ready", "--label", "ready-for-agent"]);
+    ready.sort();
+    assert_eq!(ready, both);
+    assert_eq!(
+        ids_of(
+            &env,
+            &["ready", "--label", "ready-for-agent", "--label", "small"]
+        ),
+        [second.as_str()]
+    );
+    // plan --ready: only the marked ones.
+    #[derive(serde::Deserialize)]
+    struct Planned {
+        plan: PlanBody,
+    }
+    #[derive(serde::Deserialize)]
+    struct PlanBody {
+        tasks: Vec<serde_json::Value>,
+    }
+    let planned: Planned = env.json(&["plan", "intake", "--ready", "--label", "small"]);
+    let planned: Vec<&str> = planned
+        .plan
+        .tasks
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(planned, [second.as_str()]);
+    // claim --next and start --next pass over the unmarked P0.
+    let claimed = env.ok(&[
+        "claim",
+        "--next",
+        "--label",
+        "ready-for-agent",
+        "--worker",
+        "w1",
+    ]);
+    assert_ne!(claimed.trim(), unmarked);
+    let started: serde_json::Value = env.json(&[
+        "start",
+        "--next",
+        "--label",
+        "ready-for-agent",
+        "--worker",
+        "w2",
+    ]);
+    assert_ne!(started["id"], unmarked.as_str());
+    // Both marked ones taken: nothing left with the label (the P0 is not it).
+    env.fails(
+        &[
+            "claim",
+            "--next",
+            "--label",
+            "ready-for-agent",
+            "--worker",
+            "w3",
+        ],
+        3,
+    );
+    // run --ready --label: the marked ones only.
+    let env = TestEnv::new();
+    let marked = env.create(&["marked", "-l", "ready-for-agent", "--scope", "a/**"]);
+    env.create(&["not yet", "--scope", "c/**", "-p", "0"]);
+    let run: serde_json::Value = env.json(&[
+        "run",
+        "--ready",
+        "--label",
+        "ready-for-agent",
+        "--exec",
+        "true",
+    ]);
+    assert_eq!(run["total"], 1, "{run}");
+    let done: Vec<serde_json::Value> = env.json(&["list", "--status", "done"]);
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0]["id"], marked.as_str());
 }

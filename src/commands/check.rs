@@ -56,7 +56,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     }
     let store = ctx.store()?;
     let cache = ctx.cache(&store)?;
-    let tasks = super::task_set(&store, &cache, &args.ids, args.parent.as_deref())?;
+    let tasks = super::task_set(&store, &cache, &args.ids, args.parent.as_deref(), &[])?;
     let nodes = cache.nodes().map_err(crate::store::StoreError::from)?;
     let files = check::tree_files(&store.repo, None)?;
     let problems = check::check_set(&tasks, &nodes, &files, &store.config.check);

@@ -106,6 +106,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         hard_deadline: None,
         max_rate_limits: 5,
         ids: made.tasks.iter().map(|t| t.id.to_string()).collect(),
+        labels: Vec::new(),
         exec: format!("{} demo-worker", shell_quote(&exe.to_string_lossy())),
         jobs: args.jobs.max(1),
         timeout: Duration::from_secs(120),

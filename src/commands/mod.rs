@@ -38,9 +38,11 @@ pub mod reopen;
 pub mod retry;
 pub mod review;
 pub mod run;
+pub mod search;
 pub mod show;
 pub mod split;
 pub mod start;
+pub mod stats;
 pub mod status;
 pub mod update;
 pub mod values;
@@ -108,6 +110,8 @@ pub enum Command {
     Create(create::Args),
     Show(show::Args),
     List(list::Args),
+    Search(search::Args),
+    Stats(stats::Args),
     Update(update::Args),
     Close(close::Args),
     Reopen(reopen::Args),
@@ -174,6 +178,8 @@ pub fn run(cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
         Command::Create(args) => create::run(ctx, args),
         Command::Show(args) => show::run(ctx, args),
         Command::List(args) => list::run(ctx, args),
+        Command::Search(args) => search::run(ctx, args),
+        Command::Stats(args) => stats::run(ctx, args),
         Command::Update(args) => update::run(ctx, args),
         Command::Close(args) => close::run(ctx, args),
         Command::Reopen(args) => reopen::run(ctx, args),
@@ -345,6 +351,10 @@ pub struct TargetArgs {
     /// With --next: only descendants of this task.
     #[arg(long, value_name = "ID", value_parser = crate::commands::values::task_id, requires = "next")]
     pub parent: Option<String>,
+    /// With --next: only tasks with this label (repeatable: every one of
+    /// them), e.g. `--label ready-for-agent`.
+    #[arg(long = "label", value_name = "L", requires = "next")]
+    pub labels: Vec<String>,
 }
 
 impl TargetArgs {
@@ -356,18 +366,21 @@ impl TargetArgs {
             Some(id) => Target::Id(id),
             None => Target::Next {
                 parent: self.parent,
+                labels: self.labels,
             },
         })
     }
 }
 
 /// The tasks a command works on: given ids, the open descendants of a
-/// parent (epics left out), or the ready tasks nobody holds.
+/// parent (epics left out), or the ready tasks nobody holds; the last two
+/// only with every one of `labels`.
 pub fn task_set(
     store: &Store,
     cache: &Cache,
     ids: &[String],
     parent: Option<&str>,
+    labels: &[String],
 ) -> Result<Vec<Task>, CommandError> {
     if !ids.is_empty() {
         let mut tasks = Vec::new();
@@ -388,12 +401,16 @@ pub fn task_set(
         let mut below = cache
             .descendants(parent)
             .map_err(crate::store::StoreError::from)?;
-        below.retain(|t| t.kind != crate::task::Kind::Epic && t.status != Status::Closed);
+        below.retain(|t| {
+            t.kind != crate::task::Kind::Epic
+                && t.status != Status::Closed
+                && labels.iter().all(|l| t.labels.contains(l))
+        });
         return Ok(below);
     }
     let claimed = crate::claims::taken_ids(&store.repo)?.into_iter().collect();
     Ok(cache
-        .ready(None, 0, &claimed)
+        .ready(None, labels, 0, &claimed)
         .map_err(crate::store::StoreError::from)?)
 }
 

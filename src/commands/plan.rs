@@ -27,6 +27,10 @@ pub struct Args {
     /// The open descendants of this task (epics left out).
     #[arg(long, value_name = "ID", value_parser = super::values::task_id)]
     pub parent: Option<String>,
+    /// With --ready or --parent: only tasks with this label (repeatable:
+    /// every one of them), e.g. `--label ready-for-agent`.
+    #[arg(long = "label", value_name = "L", conflicts_with = "ids")]
+    pub labels: Vec<String>,
     #[command(flatten)]
     pub config: PlanConfigArgs,
     /// Write the plan even when the check finds problems.
@@ -106,7 +110,13 @@ pub fn read_instructions(file: &std::path::Path) -> Result<String, CommandError>
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let cache = ctx.cache(&store)?;
-    let mut tasks = super::task_set(&store, &cache, &args.ids, args.parent.as_deref())?;
+    let mut tasks = super::task_set(
+        &store,
+        &cache,
+        &args.ids,
+        args.parent.as_deref(),
+        &args.labels,
+    )?;
     if args.ids.is_empty() && args.parent.is_none() {
         // "The rest": a task of another plan is left to it, not refused.
         tasks.retain(|t| t.batch.as_deref().is_none_or(|b| b == args.name));

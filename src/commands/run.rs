@@ -49,6 +49,11 @@ pub struct Args {
     /// Run the tasks that are ready and free now.
     #[arg(long)]
     pub ready: bool,
+    /// With --ready: only tasks with this label (repeatable: every one of
+    /// them), e.g. `--label ready-for-agent`; the tasks that become ready
+    /// later too.
+    #[arg(long = "label", value_name = "L", requires = "ready")]
+    pub labels: Vec<String>,
     /// The worker command, run with `sh -c` in the task's worktree.
     #[arg(long, value_name = "CMD")]
     pub exec: String,
@@ -175,7 +180,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     };
     let ids = match &plan {
         Some(p) => p.ids(),
-        None => super::task_set(&store, &cache, &args.ids, None)?
+        None => super::task_set(&store, &cache, &args.ids, None, &args.labels)?
             .into_iter()
             .map(|t| t.id.into())
             .collect(),
@@ -242,6 +247,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             run::Follow::Fixed
         },
         ids,
+        labels: args.labels.clone(),
         exec: args.exec.clone(),
         jobs: settings.jobs as usize,
         timeout: settings.timeout.get(),

@@ -98,6 +98,8 @@ pub struct Options {
     pub name: String,
     pub plan: Option<String>,
     pub ids: Vec<String>,
+    /// With `Follow::Ready`: only tasks with every one of these labels.
+    pub labels: Vec<String>,
     /// Where new work comes from while the run goes on.
     pub follow: Follow,
     /// No new starts from then on (`--until`, `--for`).

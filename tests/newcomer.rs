@@ -470,3 +470,93 @@ fn label_filters_take_only_the_tickets_marked_ready() {
     assert_eq!(done.len(), 1);
     assert_eq!(done[0]["id"], marked.as_str());
 }
+
+/// A file of this repository's own, as text.
+fn own_file(rel: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
+}
+
+#[test]
+fn the_readmes_ls_files_example_lists_top_level_files_too() {
+    let env = TestEnv::new();
+    env.write("src/main.rs", "");
+    env.write("src/net/tls.rs", "");
+    env.git(&["add", "src"]);
+    // The pathspec the README and `split --help` give, as they give it.
+    let readme = own_file("README.md");
+    let help = env.ok(&["split", "--help"]);
+    for text in [&readme, &help] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("git ls-files"))
+            .expect("an ls-files example");
+        let spec = line.split('\'').nth(1).expect("a quoted pathspec");
+        assert_eq!(
+            env.git(&["ls-files", spec]),
+            "src/main.rs\nsrc/net/tls.rs\n",
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn split_help_shows_the_n_field() {
+    let env = TestEnv::bare_repo();
+    let help = env.ok(&["split", "--help"]);
+    assert!(
+        help.contains("The title template can use {n} (chunk number)"),
+        "{help}"
+    );
+    let man = env.ok(&["man"]);
+    assert!(!man.contains('\x1b'), "no escape reaches roff");
+}
+
+#[test]
+fn plan_force_replaces_an_existing_plan() {
+    let env = TestEnv::new();
+    let a = env.create(&["a", "--scope", "a/**"]);
+    let b = env.create(&["b", "--scope", "b/**"]);
+    env.ok(&["plan", "p", &a]);
+    env.fails(&["plan", "p", &b], 1);
+    env.ok(&["plan", "p", &b, "--force"]);
+    let plan = env.read(".batch/batches/p.toml");
+    assert!(plan.contains(&b) && !plan.contains(&a), "{plan}");
+    let left: serde_json::Value = env.json(&["show", &a]);
+    assert!(
+        left.get("batch").is_none(),
+        "the task left out is in no plan: {left}"
+    );
+    let taken: serde_json::Value = env.json(&["show", &b]);
+    assert_eq!(taken["batch"], "p");
+    assert_eq!(env.git(&["status", "--porcelain"]), "", "all committed");
+}
+
+#[test]
+fn the_docs_link_files_that_exist_and_say_which_pid_to_kill() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let link = regex::Regex::new(r"\]\(([^)#]+\.md)").unwrap();
+    for doc in [
+        "README.md",
+        "hooks/README.md",
+        "docs/cli.md",
+        "docs/design.md",
+        "docs/format.md",
+    ] {
+        let text = own_file(doc);
+        let dir = root.join(doc).parent().unwrap().to_path_buf();
+        for target in link.captures_iter(&text) {
+            assert!(
+                dir.join(&target[1]).is_file(),
+                "{doc} links {} that is missing",
+                &target[1]
+            );
+        }
+        assert!(
+            !text.contains("docs/guard.md"),
+            "{doc} names a missing docs/guard.md"
+        );
+    }
+    let readme = own_file("README.md");
+    assert!(readme.contains("killing the `git` process leaves `git-batch`"));
+    assert!(readme.contains("git batch man --install"));
+}

@@ -27,7 +27,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
-    let cmd = Cli::command().name("git-batch");
+    let cmd = without_resets(Cli::command().name("git-batch"));
     let dir = match (args.out_dir, args.install) {
         (Some(dir), _) => dir,
         (None, true) => install_dir()?,
@@ -57,6 +57,19 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         }
     }
     Ok(())
+}
+
+/// The command with the style resets of its help texts taken out (see
+/// `split`'s `{n}`): roff would print them.
+fn without_resets(cmd: clap::Command) -> clap::Command {
+    let clean = |text: Option<&clap::builder::StyledStr>| {
+        text.map(|t| t.to_string().replace("\x1b[0m", ""))
+    };
+    let cmd = match clean(cmd.get_long_about()) {
+        Some(about) => cmd.long_about(about),
+        None => cmd,
+    };
+    cmd.mut_subcommands(without_resets)
 }
 
 /// `man --json`: where the pages went.

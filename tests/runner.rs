@@ -11,6 +11,7 @@ mod cli;
 mod commits;
 mod concurrency;
 mod config;
+mod contract;
 mod deps;
 mod git_runner;
 mod guard;

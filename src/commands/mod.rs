@@ -226,7 +226,13 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+            match parse_error_json(&e, &args) {
+                Some(line) => eprint!("{line}"),
+                None => {
+                    let _ = e.print();
+                }
+            }
             return ExitCode::from(parse_error_exit(&e));
         }
     };
@@ -259,6 +265,36 @@ fn parse_error_exit(e: &clap::Error) -> u8 {
         clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
         _ => Exit::Usage as u8,
     }
+}
+
+/// A command line clap refused, as the one JSON line `--json` promises
+/// for every error; `None` without `--json` (before a `--`), and for help
+/// and version, which are not errors.
+fn parse_error_json(e: &clap::Error, args: &[impl AsRef<std::ffi::OsStr>]) -> Option<String> {
+    let json = args
+        .iter()
+        .map(|a| a.as_ref())
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json");
+    if !json || parse_error_exit(e) == 0 {
+        return None;
+    }
+    let text = e.render().to_string();
+    // clap's first paragraph is the error (a missing argument's name is on
+    // its second line), the rest tips and usage.
+    let (first, rest) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let message: Vec<&str> = first.lines().map(str::trim).collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    let mut err = CommandError::usage(message);
+    for line in rest.lines().map(str::trim) {
+        if let Some(tip) = line.strip_prefix("tip: ") {
+            err = err.hint(tip);
+        } else if line.starts_with("Usage: ") || line.starts_with("For more information") {
+            err = err.hint(line);
+        }
+    }
+    Some(err.render_json())
 }
 
 /// Runs a parsed command line and prints its error, if any; the exit code.
@@ -305,7 +341,7 @@ pub fn run_captured(dir: &Path, args: &[&str]) -> RunOutput {
             return RunOutput {
                 exit: parse_error_exit(&e),
                 stdout: String::new(),
-                stderr: e.render().to_string(),
+                stderr: parse_error_json(&e, args).unwrap_or_else(|| e.render().to_string()),
             };
         }
     };

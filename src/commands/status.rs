@@ -103,7 +103,7 @@ fn cut(text: &str, width: usize) -> String {
 /// The dashboard of one batch, in lines that fit 80 columns.
 pub fn render(v: &BatchView) -> Vec<String> {
     let mut out = Vec::new();
-    let kind = if v.plan { "plan" } else { "run" };
+    let kind = if v.plan.is_some() { "plan" } else { "run" };
     let style = match v.status {
         BatchState::Completed | BatchState::Reviewed => ui::GOOD,
         BatchState::Running => ui::BOLD,

@@ -560,3 +560,132 @@ fn the_docs_link_files_that_exist_and_say_which_pid_to_kill() {
     assert!(readme.contains("killing the `git` process leaves `git-batch`"));
     assert!(readme.contains("git batch man --install"));
 }
+
+/// `status` as a terminal `columns` wide would have it.
+fn status_at(env: &TestEnv, columns: &str) -> String {
+    let out = env
+        .batch_cmd(&["status"])
+        .env("COLUMNS", columns)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A word said twice in a row, as in "failed: failed:" or "landed: 7
+/// landed".
+fn doubled(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty() && w.parse::<u64>().is_err())
+        .collect();
+    words
+        .windows(2)
+        .find(|w| w[0] == w[1] && w[0].chars().all(char::is_alphabetic))
+        .map(|w| w[0].clone())
+}
+
+#[test]
+fn run_and_status_fit_80_columns_and_say_each_thing_once() {
+    let env = TestEnv::new();
+    let good = env.create(&["good", "--scope", "a/**", "-p", "0"]);
+    let bad = env.create(&["bad", "--scope", "b/**", "-p", "1"]);
+    let asks = env.create(&["asks", "--scope", "c/**", "-p", "2"]);
+    let question = "which license header should the new files carry, MIT or Apache-2.0, \
+                    given that the old ones differ and the README says both?";
+    let exec = format!(
+        "case $BATCH_TASK in {bad}) git batch fail --reason 'failed: the build broke'; exit 1;; \
+         {asks}) git batch escalate --reason '{question}'; exit 0;; esac; \
+         mkdir -p a && echo x > a/f && git add a && git commit -qm work"
+    );
+    let out = env.run(&[
+        "run",
+        "-j",
+        "1",
+        "--retries",
+        "0",
+        "--land",
+        "--exec",
+        &exec,
+        &good,
+        &bad,
+        &asks,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let logs = env.repo.join(".git/batch/runs");
+    let logs = logs.to_str().unwrap();
+    // The logs' directory: once when the run starts, once at its end; the
+    // progress lines name no path.
+    assert_eq!(stderr.matches("logs in ").count(), 2, "{stderr}");
+    for line in stderr.lines().filter(|l| l.starts_with('[')) {
+        let (_, said) = line.split_once("] ").unwrap();
+        assert!(!line.contains(logs) && !said.contains('/'), "{line}");
+    }
+    // The run's name and the landing's commit follow from the random ids.
+    let name = regex::Regex::new(r"run (\S+): logs in")
+        .unwrap()
+        .captures(&stderr)
+        .unwrap()[1]
+        .to_string();
+    let commit = regex::Regex::new(r"as ([0-9a-f]{10}),")
+        .unwrap()
+        .captures(&stderr)
+        .unwrap()[1]
+        .to_string();
+    let names = [
+        good.as_str(),
+        bad.as_str(),
+        asks.as_str(),
+        name.as_str(),
+        commit.as_str(),
+    ];
+    let seen = render_output(
+        out.status.code().unwrap(),
+        &String::from_utf8_lossy(&out.stdout),
+        &stderr,
+        env.dir.path(),
+        &names,
+    );
+    insta::assert_snapshot!(seen, @"
+    exit: 1
+    --- stdout
+    run [3]: 1 done, 1 failed, 1 escalated of 3 task(s)
+    landed 1: [0]
+    --- stderr
+    run [3]: logs in [TMP]/repo/.git/batch/runs/[3]
+    [0/3] [0] started (attempt 1)
+    [1/3] [0] done (2 commit(s), 0 receipt line(s))
+    [1/3] landed: 1 task(s) as [4], 0 left out
+    [1/3] [1] started (attempt 1)
+    [2/3] [1] failed (the build broke)
+    [2/3] [2] started (attempt 1)
+    [3/3] [2] escalated (which license header should the new files carry, MIT or Apache-2.0, given that the old ones differ and the README says both?)
+    state [TMP]/repo/.git/batch/runs/[3].json; logs in [TMP]/repo/.git/batch/runs/[3]
+    Error: run [3]: 1 failed, 1 escalated, 0 not finished
+    Hint: `git batch status` shows why and where the logs are
+    Hint: `--rerun-failed` tries the failed and escalated tasks again
+    ");
+    let review = env.ok(&["review", &format!("main..batch/{bad}")]);
+    for text in [&stderr, &review] {
+        assert_eq!(doubled(text), None, "{text}");
+    }
+    // Not a terminal: the whole question; a narrow COLUMNS cuts it.
+    let status = env.ok(&["status"]);
+    assert!(status.contains(question), "{status}");
+    assert_eq!(doubled(&status), None, "{status}");
+    let narrow = status_at(&env, "60");
+    assert!(!narrow.contains(question), "{narrow}");
+    let at_80 = status_at(&env, "80");
+    // Every line but a log's path fits.
+    assert!(
+        at_80
+            .lines()
+            .all(|l| l.chars().count() <= 80 || l.trim_start().starts_with("log /")),
+        "{at_80}"
+    );
+    let wide = status_at(&env, "200");
+    assert!(wide.contains(question), "{wide}");
+}

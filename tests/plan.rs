@@ -507,6 +507,11 @@ fn demo_runs_the_whole_loop() {
         "{out}"
     );
     assert!(out.contains("review of plan book (8 task(s))"), "{out}");
+    // What the landing did, said once (issue 18).
+    assert!(
+        out.contains("each landing ran the tests (`sh check.sh`) once and pushed once."),
+        "{out}"
+    );
     assert!(
         out.contains("gave up: no outline"),
         "the retried task's receipt: {out}"

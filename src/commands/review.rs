@@ -101,7 +101,10 @@ fn render_task(t: &TaskReview) -> Vec<String> {
         paint(ui::BOLD, &t.title)
     )];
     if let Some(r) = &t.reason {
-        out.push(format!("  {}: {r}", t.state));
+        // A reason that starts with its state already ("failed: ...")
+        // does not say it twice.
+        let state = format!("{}: ", t.state);
+        out.push(format!("  {state}{}", r.strip_prefix(&state).unwrap_or(r)));
     }
     match (&t.landed, &t.range) {
         (Some(l), Some(range)) => out.push(format!("  landed {} ({range})", crate::git::short(l))),

@@ -294,6 +294,11 @@ pub fn run_with_progress(
     opts: &Options,
 ) -> Result<Summary, CommandError> {
     let mut progress = Progress::new(&ctx.ui, opts.ids.len());
+    ctx.ui.status(format!(
+        "run {}: logs in {}",
+        opts.name,
+        run::logs_dir(store, &opts.name).display()
+    ));
     let ui = &mut ctx.ui;
     let result = run::run(store, opts, &mut |e| progress.event(ui, e));
     progress.finish();
@@ -467,6 +472,10 @@ impl Progress {
         // One line per event, whatever the detail holds (a scope error
         // lists files on lines of their own).
         let detail = e.detail.split_whitespace().collect::<Vec<_>>().join(" ");
+        // A reason that starts with what the line says already ("failed
+        // (failed: ...)") says it once.
+        let said = format!("{}: ", e.kind.as_str());
+        let detail = detail.strip_prefix(&said).unwrap_or(&detail);
         let line = match &e.task {
             Some(t) => format!(
                 "[{}/{}] {t} {} ({})",

@@ -464,7 +464,7 @@ fn review_of_a_plan_and_of_a_range_and_marking_it_reviewed() {
     split_plan(&env, &env.repo, "later", &[]);
     let err = env.fails(&["review", "--plan", "later", "--mark-reviewed"], 1);
     assert!(err.contains("not completed"), "{err}");
-    let err = env.fails(&["review", "nonsense"], 1);
+    let err = env.fails(&["review", "nonsense"], 2);
     assert!(err.contains("not a range"), "{err}");
     env.fails(&["review", "--plan", "nope"], 1);
 }

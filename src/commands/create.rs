@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long = "dep", value_name = "ID", value_parser = super::values::task_id)]
     pub deps: Vec<String>,
     /// A gitignore-style glob of files the task may change (repeatable; `!` excludes).
-    #[arg(long = "scope", value_name = "GLOB", value_parser = super::values::scope_glob)]
+    #[arg(long = "scope", value_name = "GLOB")]
     pub scope: Vec<String>,
     /// A success criterion (repeatable).
     #[arg(long = "accept", value_name = "TEXT")]
@@ -106,7 +106,8 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<(), CommandError> {
             estimate: args.estimate,
             batch: None,
         },
-    )?;
+    )
+    .map_err(super::values::scope_from_flags)?;
     if ctx.ui.json {
         ctx.ui.json_value(&created.task)?;
     } else {

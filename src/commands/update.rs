@@ -37,7 +37,7 @@ pub struct Args {
     #[arg(long, value_parser = super::create::parse_estimate)]
     pub estimate: Option<Estimate>,
     /// Add a scope glob (repeatable).
-    #[arg(long, value_name = "GLOB", value_parser = super::values::scope_glob)]
+    #[arg(long, value_name = "GLOB")]
     pub add_scope: Vec<String>,
     /// Remove a scope glob (repeatable).
     #[arg(long, value_name = "GLOB")]
@@ -122,7 +122,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         }
         return Ok(());
     }
-    let changed = edit::update(&store, &args.id, edit)?;
+    let changed = edit::update(&store, &args.id, edit).map_err(super::values::scope_from_flags)?;
     if let Some(claimed) = &claimed {
         if ctx.ui.json {
             return Ok(ctx.ui.json_value(&Claimed {

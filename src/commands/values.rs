@@ -27,11 +27,18 @@ pub fn prefix(s: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// A scope glob added to a task (`create --scope`, `update --add-scope`).
-pub fn scope_glob(s: &str) -> Result<String, String> {
-    crate::scope::Scope::parse(&[s.to_string()])
-        .map(|_| s.to_string())
-        .map_err(|e| e.to_string())
+/// An edit's error where its scope came from flags (`create --scope`,
+/// `update --add-scope`): a scope that does not parse is a usage error
+/// then, with the edit's own message and hint. The edit checks the globs
+/// together (an exclusion alone is fine beside an inclusion), before any
+/// file is written.
+pub fn scope_from_flags(e: crate::edit::EditError) -> crate::error::CommandError {
+    let usage = matches!(e, crate::edit::EditError::Scope(_));
+    let mut err = crate::error::CommandError::from(e);
+    if usage {
+        err.exit = crate::error::Exit::Usage;
+    }
+    err
 }
 
 /// A commit range `A..B` (`review A..B`).

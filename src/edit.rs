@@ -187,7 +187,7 @@ fn count_task_files(store: &Store) -> usize {
 }
 
 /// The changes `update` can make; `None`/empty means leave alone.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Edit {
     pub title: Option<String>,
     pub body: Option<String>,

@@ -469,7 +469,7 @@ fn review_of_a_plan_and_of_a_range_and_marking_it_reviewed() {
     split_plan(&env, &env.repo, "later", &[]);
     let err = env.fails(&["review", "--plan", "later", "--mark-reviewed"], 1);
     assert!(err.contains("not completed"), "{err}");
-    let err = env.fails(&["review", "nonsense"], 1);
+    let err = env.fails(&["review", "nonsense"], 2);
     assert!(err.contains("not a range"), "{err}");
     env.fails(&["review", "--plan", "nope"], 1);
 }
@@ -512,6 +512,11 @@ fn demo_runs_the_whole_loop() {
         "{out}"
     );
     assert!(out.contains("review of plan book (8 task(s))"), "{out}");
+    // What the landing did, said once (issue 18).
+    assert!(
+        out.contains("each landing ran the tests (`sh check.sh`) once and pushed once."),
+        "{out}"
+    );
     assert!(
         out.contains("gave up: no outline"),
         "the retried task's receipt: {out}"

@@ -345,13 +345,13 @@ fn scopes_are_checked_where_they_enter() {
         "[unclosed",
         "!only/exclusions",
     ] {
-        let err = env.fails(&["create", "t", "--scope", bad], 1);
+        let err = env.fails(&["create", "t", "--scope", bad], 2);
         assert!(err.contains("invalid scope"), "{bad}: {err}");
         assert!(err.contains("Hint:"), "{bad}: {err}");
     }
     assert_eq!(tasks(), before, "nothing was created");
     let id = env.create(&["t", "--scope", "src/**"]);
-    env.fails(&["update", &id, "--add-scope", "../x"], 1);
+    env.fails(&["update", &id, "--add-scope", "../x"], 2);
     let split = env
         .batch_cmd(&[
             "split",

@@ -32,17 +32,22 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         ctx.ui.json_value(&claimed)?;
     } else {
         ctx.ui.line(&claimed.claim.task)?;
-        let verb = if claimed.renewed {
-            "renewed"
-        } else if claimed.stolen_from.is_some() {
-            "stolen"
-        } else {
-            "claimed"
-        };
-        ctx.ui.status(format!(
-            "{verb} {} for {} until {}",
-            claimed.claim.task, claimed.claim.worker, claimed.claim.expires
-        ));
+        say_claimed(ctx, &claimed);
     }
     Ok(())
+}
+
+/// The status line of a claim taken, renewed or stolen.
+pub fn say_claimed(ctx: &mut Ctx, claimed: &claim::Claimed) {
+    let verb = if claimed.renewed {
+        "renewed"
+    } else if claimed.stolen_from.is_some() {
+        "stolen"
+    } else {
+        "claimed"
+    };
+    ctx.ui.status(format!(
+        "{verb} {} for {} until {}",
+        claimed.claim.task, claimed.claim.worker, claimed.claim.expires
+    ));
 }

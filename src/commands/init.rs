@@ -11,7 +11,7 @@ use crate::store::Store;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Prefix of new task ids, e.g. `bt` gives `bt-3k9f` (default: bt).
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = super::values::prefix)]
     pub prefix: Option<String>,
     /// Do not install the scope-guard git hooks (`git batch hooks install`).
     #[arg(long)]

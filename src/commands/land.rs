@@ -19,7 +19,7 @@ pub struct Args {
     #[arg(conflicts_with_all = ["parent", "plan"])]
     pub ids: Vec<String>,
     /// Only the descendants of this task.
-    #[arg(long, value_name = "ID", conflicts_with = "plan")]
+    #[arg(long, value_name = "ID", value_parser = super::values::task_id, conflicts_with = "plan")]
     pub parent: Option<String>,
     /// Only the tasks of this plan.
     #[arg(long, value_name = "NAME")]

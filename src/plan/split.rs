@@ -182,7 +182,7 @@ pub fn split(
     if let Some(p) = plan {
         crate::task::id::validate_name(&p.name).map_err(crate::store::StoreError::from)?;
         let path = store.root.join(super::Plan::rel(&p.name));
-        if path.exists() {
+        if path.exists() && !p.force {
             return Err(PlanError::Exists {
                 name: p.name.clone(),
                 path,

@@ -5,6 +5,7 @@
 
 pub mod prime;
 pub mod review;
+pub mod stats;
 pub mod status;
 
 use crate::store::Store;

@@ -30,6 +30,8 @@ pub enum Target {
     /// The best ready task that overlaps no live claim.
     Next {
         parent: Option<String>,
+        /// Only tasks with every one of these labels (`--label`).
+        labels: Vec<String>,
     },
 }
 
@@ -112,7 +114,9 @@ pub fn claim(
         }
         Target::Id(id) => claim_id(store, cache, id, who, steal, false),
         Target::Stacked(id) => claim_id(store, cache, id, who, steal, true),
-        Target::Next { parent } => claim_next(store, cache, parent.as_deref(), who, &committed),
+        Target::Next { parent, labels } => {
+            claim_next(store, cache, parent.as_deref(), labels, who, &committed)
+        }
     }
 }
 
@@ -297,12 +301,13 @@ fn claim_next(
     store: &Store,
     cache: &Cache,
     parent: Option<&str>,
+    labels: &[String],
     who: &Claimant<'_>,
     committed: &dyn Fn(&str) -> bool,
 ) -> Result<Claimed, WorkError> {
     let mut candidates = Vec::new();
     cache
-        .ready_json(parent, 0, &HashSet::new(), |json| {
+        .ready_json(parent, labels, 0, &HashSet::new(), |json| {
             let c: Candidate = serde_json::from_str(json).map_err(std::io::Error::other)?;
             candidates.push(c);
             Ok(())

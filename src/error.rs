@@ -243,7 +243,7 @@ impl From<BeadsError> for CommandError {
             BeadsError::Lines { .. } => CommandError::new(Exit::User, e)
                 .hint("fix those lines (each must be one JSON object); nothing was imported"),
             BeadsError::Exists { .. } => CommandError::new(Exit::User, e)
-                .hint("import into a repository without those tasks, or remove them first"),
+                .hint("to bring a newer snapshot of the same tracker in, run the import again with --update"),
         }
     }
 }

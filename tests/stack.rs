@@ -65,7 +65,9 @@ fn a_chain_runs_stacked_and_lands_in_order() {
     let log = env.dir.path().join("flow.log");
     let exec = script(&env, WORKER);
     let out = env
-        .batch_cmd(&["--json", "run", "--plan", "chain", "--stack", "--exec", &exec])
+        .batch_cmd(&[
+            "--json", "run", "--plan", "chain", "--stack", "--exec", &exec,
+        ])
         .env("FLOW_LOG", &log)
         .output()
         .unwrap();
@@ -90,7 +92,9 @@ fn a_chain_runs_stacked_and_lands_in_order() {
         .collect();
     assert!(files.contains(&"c/f"), "{review}");
     assert!(
-        !files.iter().any(|f| f.starts_with("a/") || f.starts_with("b/")),
+        !files
+            .iter()
+            .any(|f| f.starts_with("a/") || f.starts_with("b/")),
         "{review}"
     );
     let land: Land = env.json(&["land", "--no-push"]);
@@ -123,7 +127,8 @@ fn without_stack_a_dependent_waits() {
         .unwrap();
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
-        env.git(&["branch", "--list", &format!("batch/{b}")]).is_empty(),
+        env.git(&["branch", "--list", &format!("batch/{b}")])
+            .is_empty(),
         "b started without --stack: {summary}"
     );
 }
@@ -246,7 +251,7 @@ fn a_stacked_branch_is_judged_from_the_recorded_base() {
         assert_eq!(l.reason, "scope", "{id}: {}", l.detail);
         assert!(l.detail.contains("a/f"), "{id}: {}", l.detail);
     }
-    assert_eq!(env.git(&["show", &format!("main:a/f")]), "a\n");
+    assert_eq!(env.git(&["show", "main:a/f"]), "a\n");
 }
 
 /// --stack with --land: the dependent may start before its base landed,

@@ -165,12 +165,12 @@ impl Stack {
     /// field (the stack is ours, the branch theirs), or, when a version
     /// does not parse, taken from the branch whole, as is a receipt; any
     /// other conflict leaves the branch out.
-    pub fn replay(
-        &mut self,
-        id: &str,
-        range: &WorkRange,
-    ) -> Result<Replayed, LandError> {
-        let mut args = vec!["rev-list".to_string(), "--reverse".into(), "--no-merges".into()];
+    pub fn replay(&mut self, id: &str, range: &WorkRange) -> Result<Replayed, LandError> {
+        let mut args = vec![
+            "rev-list".to_string(),
+            "--reverse".into(),
+            "--no-merges".into(),
+        ];
         args.extend(range.rev_list_args());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let list = self.git_ok(&args)?;

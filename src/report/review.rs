@@ -256,7 +256,8 @@ fn review_task(
         }
         // Its own work: a stacked branch's starts at its recorded base.
         let tip = worktree::branch_tip(repo, id)?;
-        let own = crate::work::stack::WorkRange::in_set(repo, facts.claims(), id, tip, main).ok()?;
+        let own =
+            crate::work::stack::WorkRange::in_set(repo, facts.claims(), id, tip, main).ok()?;
         Some((own.start(), tip))
     });
     let mut review = TaskReview {

@@ -44,9 +44,31 @@ pub struct Config {
     /// Which readiness rules `git batch check` applies.
     #[serde(default)]
     pub check: CheckRules,
+    /// How imported beads trackers are read.
+    #[serde(default, skip_serializing_if = "BeadsRules::is_default")]
+    pub beads: BeadsRules,
     /// Keys this version does not know, kept so they can be reported.
     #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, toml::Value>,
+}
+
+/// The `[beads]` table: choices where bd and br differ.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BeadsRules {
+    /// Offer tasks of beads' non-work types (`merge-request`, `gate`,
+    /// `molecule`, `message`, `agent`, `role`, `rig`) in `ready`, as br
+    /// does; by default they are left out, as `bd ready` does.
+    #[serde(default)]
+    pub ready_all_types: bool,
+    /// Keys this version does not know, kept so they can be reported.
+    #[serde(flatten, skip_serializing)]
+    pub unknown: BTreeMap<String, toml::Value>,
+}
+
+impl BeadsRules {
+    fn is_default(&self) -> bool {
+        *self == BeadsRules::default()
+    }
 }
 
 fn yes() -> bool {
@@ -243,6 +265,7 @@ impl Config {
             commit: true,
             workers: WorkerDefaults::default(),
             check: CheckRules::default(),
+            beads: BeadsRules::default(),
             unknown: BTreeMap::new(),
         }
     }
@@ -252,7 +275,8 @@ impl Config {
         let top = self.unknown.keys().cloned();
         let workers = self.workers.unknown.keys().map(|k| format!("workers.{k}"));
         let check = self.check.unknown.keys().map(|k| format!("check.{k}"));
-        top.chain(workers).chain(check).collect()
+        let beads = self.beads.unknown.keys().map(|k| format!("beads.{k}"));
+        top.chain(workers).chain(check).chain(beads).collect()
     }
 
     /// The text of a new config file, with a comment per key.

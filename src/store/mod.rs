@@ -382,10 +382,13 @@ impl Store {
     /// The cache, brought up to date with the files, and the files that do
     /// not parse.
     pub fn cache(&self) -> Result<(Cache, Vec<BrokenFile>), StoreError> {
-        Ok(Cache::open_synced(
-            &self.state_dir().join("index.db"),
-            &self.tasks_dir(),
-        )?)
+        let (cache, broken) =
+            Cache::open_synced(&self.state_dir().join("index.db"), &self.tasks_dir())?;
+        let offer = cache::Offer {
+            all_types: self.config.beads.ready_all_types,
+            ..cache::Offer::default()
+        };
+        Ok((cache.offering(offer), broken))
     }
 
     /// Whether changes are recorded as commits (config and `--no-commit`).

@@ -66,10 +66,12 @@ impl Cache {
                     .conn
                     .prepare_cached(
                         "SELECT id, json FROM tasks WHERE ready = 1
+                           AND (defer_until IS NULL OR defer_until <= ?2) AND (non_work = 0 OR ?3)
                          ORDER BY priority, created, id LIMIT ?1",
                     )
                     .map_err(self.sql())?;
-                stmt.query(params![sql_limit]).map_err(self.sql())?
+                stmt.query(params![sql_limit, self.offer.now, self.offer.all_types])
+                    .map_err(self.sql())?
             }
             Some(parent) => {
                 stmt = self
@@ -79,10 +81,17 @@ impl Cache {
                            SELECT id FROM tasks WHERE parent = ?1
                            UNION SELECT t.id FROM tasks t JOIN below b ON t.parent = b.id)
                          SELECT id, json FROM tasks WHERE ready = 1 AND id IN below
+                           AND (defer_until IS NULL OR defer_until <= ?3) AND (non_work = 0 OR ?4)
                          ORDER BY priority, created, id LIMIT ?2",
                     )
                     .map_err(self.sql())?;
-                stmt.query(params![parent, sql_limit]).map_err(self.sql())?
+                stmt.query(params![
+                    parent,
+                    sql_limit,
+                    self.offer.now,
+                    self.offer.all_types
+                ])
+                .map_err(self.sql())?
             }
         };
         let mut given = 0;

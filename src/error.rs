@@ -191,6 +191,8 @@ impl From<StoreError> for CommandError {
             StoreError::UnknownTask { .. } => {
                 CommandError::new(Exit::User, e).hint("`git batch list --all` shows every task id")
             }
+            StoreError::AmbiguousId { .. } => CommandError::new(Exit::User, e)
+                .hint("give more of the id, so that it names one task"),
             StoreError::BadId(_) => CommandError::new(Exit::User, e),
             StoreError::PrefixMismatch { .. } => CommandError::new(Exit::User, e)
                 .hint("the prefix only affects new ids; edit .batch/config.toml to change it"),

@@ -20,8 +20,8 @@ pub struct Args {
     /// Priority 0-4, 0 highest.
     #[arg(short, long, value_name = "N")]
     pub priority: Option<u8>,
-    /// `task` or `epic`.
-    #[arg(long, default_value = "task", value_parser = parse_kind)]
+    /// `task`, `epic`, `bug`, `feature` or `chore` (beads' issue types; `-t` as in bd).
+    #[arg(short = 't', long, visible_alias = "type", default_value = "task", value_parser = parse_kind)]
     pub kind: Kind,
     /// The epic or task this one belongs to.
     #[arg(long, value_name = "ID")]
@@ -29,6 +29,12 @@ pub struct Args {
     /// A task that must be closed before this one can start (repeatable).
     #[arg(long = "dep", value_name = "ID")]
     pub deps: Vec<String>,
+    /// A task this one is related to; does not block (repeatable).
+    #[arg(long = "related", value_name = "ID")]
+    pub related: Vec<String>,
+    /// The task whose work turned this one up; does not block (repeatable).
+    #[arg(long = "discovered-from", value_name = "ID")]
+    pub discovered_from: Vec<String>,
     /// A gitignore-style glob of files the task may change (repeatable; `!` excludes).
     #[arg(long = "scope", value_name = "GLOB")]
     pub scope: Vec<String>,
@@ -105,6 +111,13 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<(), CommandError> {
             labels: args.labels,
             estimate: args.estimate,
             batch: None,
+            links: (args.related.iter().map(|r| format!("related:{r}")))
+                .chain(
+                    args.discovered_from
+                        .iter()
+                        .map(|d| format!("discovered-from:{d}")),
+                )
+                .collect(),
         },
     )?;
     if ctx.ui.json {

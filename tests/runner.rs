@@ -5,6 +5,7 @@
 mod common;
 
 mod beads;
+mod beads_fidelity;
 mod cache;
 mod claims;
 mod cli;

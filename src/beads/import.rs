@@ -15,6 +15,9 @@ pub struct Options {
     /// Tasks that already exist are updated from the file (a newer
     /// snapshot of the same tracker) instead of refused.
     pub update: bool,
+    /// Also set `workers.unscoped_in_parallel` in the config, in the same
+    /// commit: beads issues have no scope.
+    pub unscoped_in_parallel: bool,
 }
 
 /// One oddity that was imported anyway.
@@ -40,6 +43,9 @@ pub struct ImportReport {
     #[serde(skip_serializing_if = "is_zero")]
     pub resumed: usize,
     pub commit: Option<String>,
+    /// Whether this import turned `workers.unscoped_in_parallel` on.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub set_unscoped_in_parallel: bool,
     /// Lines that are not issues (bd 1.x `_schema` header, `_type` records): count per kind.
     pub skipped: BTreeMap<String, usize>,
     #[serde(flatten)]
@@ -247,6 +253,14 @@ fn write_tasks(
     report.added += added.len();
     report.updated = updated.len();
     report.imported = report.added + report.updated;
+    let config = store.batch_dir().join("config.toml");
+    let config_text = (opts.unscoped_in_parallel && !store.config.workers.unscoped_in_parallel)
+        .then(|| std::fs::read_to_string(&config).unwrap_or_default())
+        .map(|text| crate::store::Config::with_unscoped_in_parallel(&text));
+    if config_text.is_some() {
+        paths.push(format!("{}/config.toml", crate::store::BATCH_DIR));
+        report.set_unscoped_in_parallel = true;
+    }
     if paths.is_empty() {
         return Ok(());
     }
@@ -263,6 +277,13 @@ fn write_tasks(
     atomic::create_many_atomic(&tasks_dir, &added).map_err(io("writing tasks into"))?;
     for (name, data) in &updated {
         atomic::write_atomic(&tasks_dir.join(name), data).map_err(io("writing tasks into"))?;
+    }
+    if let Some(text) = &config_text {
+        atomic::write_atomic(&config, text.as_bytes()).map_err(|source| BeadsError::Io {
+            what: "writing",
+            path: config.clone(),
+            source,
+        })?;
     }
     debug_assert!(added.iter().all(|(n, _)| scan::is_task_file(n)));
     let name = path

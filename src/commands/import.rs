@@ -21,12 +21,19 @@ pub struct Args {
     /// batches, notes added here, and a status git-batch moved the task to.
     #[arg(long)]
     pub update: bool,
+    /// Let tasks without a scope be claimed in parallel (beads issues have
+    /// none): sets `workers.unscoped_in_parallel = true` in .batch/config.toml,
+    /// in the same commit. Without it, a task without a scope overlaps every
+    /// claim, so one is worked on at a time (see docs/format.md).
+    #[arg(long)]
+    pub unscoped_in_parallel: bool,
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let opts = beads::Options {
         update: args.update,
+        unscoped_in_parallel: args.unscoped_in_parallel,
     };
     let report = beads::import(&store, &args.beads, &opts)?;
     if ctx.ui.json {
@@ -48,6 +55,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         ctx.ui.done(format!(
             "  skipped {n} line(s) of kind '{kind}' (not issues)"
         ))?;
+    }
+    if report.set_unscoped_in_parallel {
+        ctx.ui.done(
+            "  set workers.unscoped_in_parallel = true: tasks without a scope can be claimed in parallel",
+        )?;
     }
     if report.resumed > 0 {
         ctx.ui.done(format!(

@@ -357,7 +357,7 @@ fn import_dependencies(
             continue;
         };
         if !blocking && kind != "parent-child" {
-            if valid_link_type(&kind) {
+            if task::valid_link_type(&kind) {
                 task::add_unique(&mut task.links, &format!("{kind}:{target}"));
                 *counts.links.entry(kind).or_default() += 1;
             } else {
@@ -396,14 +396,6 @@ fn import_dependencies(
             }
         }
     }
-}
-
-/// A link type is a word of lowercase letters, digits and `-`.
-pub(crate) fn valid_link_type(kind: &str) -> bool {
-    !kind.is_empty()
-        && kind
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// Beads' notes field and comments as notes, in time order.

@@ -14,7 +14,6 @@ mod status;
 
 pub use export::export;
 pub use import::{ImportReport, Options, Warning, import};
-pub(crate) use map::valid_link_type;
 
 const ORIGINAL_KEY: &str = crate::task::Extra::ORIGINAL;
 const MAPPED_KEY: &str = crate::task::Extra::MAPPED;

@@ -90,7 +90,7 @@ fn validate(task: &Task) -> Result<(), (&'static str, String)> {
     }
     for link in &task.links {
         let ok = super::split_link(link).is_some_and(|(kind, target)| {
-            crate::beads::valid_link_type(kind)
+            super::valid_link_type(kind)
                 && (id::validate_id(target).is_ok() || target.starts_with("external:"))
         });
         if !ok {
@@ -104,7 +104,7 @@ fn validate(task: &Task) -> Result<(), (&'static str, String)> {
         }
     }
     if let Some(d) = &task.defer_until
-        && crate::time::parse(d).is_none()
+        && super::parse_instant(d).is_none()
     {
         return Err((
             "defer_until",

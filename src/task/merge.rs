@@ -146,14 +146,7 @@ fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 
-/// A recorded time as an instant. `crate::time` is on this module's own
-/// layer of the module map, so the RFC 3339 parse is repeated here rather
-/// than imported.
-fn instant(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
+use super::parse_instant as instant;
 
 /// The later of two times, as instants (`...00.5Z` is after `...00Z`, and
 /// an offset other than `Z` compares by the moment it names); ours on a

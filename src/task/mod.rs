@@ -148,6 +148,24 @@ pub const NON_WORK_TYPES: [&str; 7] = [
     "rig",
 ];
 
+/// A link type is a word of lowercase letters, digits and `-` (beads
+/// knows more relations than [`LINK_TYPES`]; an import keeps any of them).
+pub fn valid_link_type(kind: &str) -> bool {
+    !kind.is_empty()
+        && kind
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// A recorded time as an instant. `crate::time` is on this module's own
+/// layer of the module map, so the RFC 3339 parse is repeated here rather
+/// than imported.
+pub(crate) fn parse_instant(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
 /// One link of `Task::links`, `<type>:<id>`, split; `None` when it has no `:`.
 pub fn split_link(link: &str) -> Option<(&str, &str)> {
     link.split_once(':')
@@ -395,7 +413,7 @@ impl Task {
 
     /// When `defer_until` lies in the future, that time.
     pub fn deferred_until(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        self.defer_until.as_deref().and_then(crate::time::parse)
+        self.defer_until.as_deref().and_then(parse_instant)
     }
 }
 

@@ -10,6 +10,26 @@ fn expected_ready(name: &str) -> Vec<String> {
     text.lines().map(str::to_string).collect()
 }
 
+/// The export of an imported tracker is the file itself, every field of
+/// every line (compared as JSON values, in id order).
+fn assert_export_is_input(env: &TestEnv, name: &str) {
+    let parse = |text: &str| {
+        let mut v: Vec<serde_json::Value> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        v.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        v
+    };
+    let input = parse(&std::fs::read_to_string(data(&format!("beads/{name}.jsonl"))).unwrap());
+    let output = parse(&env.ok(&["export", "--beads"]));
+    assert_eq!(input.len(), output.len());
+    for (i, o) in input.iter().zip(&output) {
+        assert_eq!(i, o);
+    }
+}
+
 fn import_real(name: &str) -> (TestEnv, serde_json::Value) {
     let env = TestEnv::new();
     let file = data(&format!("beads/{name}.jsonl"));
@@ -130,6 +150,7 @@ fn real_beads_tracker_imports_and_ready_matches_beads() {
     assert_eq!(by_label(&env), expected);
     std::fs::remove_file(env.cache_db()).unwrap();
     assert_eq!(by_label(&env), expected);
+    assert_export_is_input(&env, "beads-2026-01-11");
 }
 
 #[test]
@@ -303,6 +324,10 @@ fn export_round_trips_through_import() {
         );
     }
     assert_eq!(env.ready_ids(), again.ready_ids());
+    assert_export_is_input(&env, "beads_rust-0.1.12");
+    let a: Vec<serde_json::Value> = env.json(&["list", "--all"]);
+    let b: Vec<serde_json::Value> = again.json(&["list", "--all"]);
+    assert_eq!(a, b, "import, export, import: the same tasks");
 }
 
 /// An import killed before its commit (here: one that wrote its files with

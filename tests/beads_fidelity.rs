@@ -594,3 +594,43 @@ fn types_and_links_as_bd_writes_them() {
     let err = env.fails(&["create", "x", "-t", "story"], 2);
     assert!(err.contains("unknown kind 'story'"), "{err}");
 }
+
+/// What a person reads after an import: each thing mapped or kept aside,
+/// counted, and the warnings grouped.
+#[test]
+fn the_import_report_says_what_was_kept_aside() {
+    let env = TestEnv::new();
+    let dep =
+        |id: &str, on: &str, kind: &str| json!({"issue_id": id, "depends_on_id": on, "type": kind});
+    let path = write_file(
+        &env,
+        "in.jsonl",
+        &[
+            r#"{"_schema":{"version":2}}"#.into(),
+            r#"{"_type":"memory","key":"k"}"#.into(),
+            issue("bd-1", json!({"status": "in_review", "assignee": "alice"})),
+            issue(
+                "bd-2",
+                json!({"dependencies": [dep("bd-2", "bd-1", "related"), dep("bd-2", "external:web:w-1", "blocks"), dep("bd-2", "bd-gone", "blocks")]}),
+            ),
+        ],
+    );
+    insta::assert_snapshot!(env.snapshot(&["import", "--beads", &path], &[]), @r"
+    exit: 0
+    --- stdout
+    imported 2 tasks from [TMP]/in.jsonl
+      skipped 1 line(s) of kind '_schema' (not issues)
+      skipped 1 line(s) of kind 'memory' (not issues)
+      mapped: 0 epics, 0 parent links, 1 blocking deps, 0 notes
+      status in_review -> deferred: 1
+      status open -> open: 1
+      kept 1 'related' link(s) (they do not block)
+      kept 1 external:<project>:<id> blocker(s): they block until removed
+      kept 1 blocker(s) on issues not in the file: they block until those exist
+      kept field 'assignee' of 1 issue(s) for export (in [extra])
+    --- stderr
+    warning: line 4: bd-2: blocks target bd-gone is not in the file; kept (it blocks until it exists)
+    warning: line 3: bd-1: custom status 'in_review' kept (imported as deferred: not ready; exported back as 'in_review')
+    committed 3a4bdb29d0
+    ");
+}

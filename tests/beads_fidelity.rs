@@ -397,6 +397,27 @@ fn a_newer_snapshot_updates_known_tasks_and_adds_new_ones_in_one_commit() {
     let t: TaskJson = env.json(&["show", "bd-3"]);
     assert_eq!(t.status, "closed");
     assert_eq!(env.git(&["status", "--porcelain"]), "");
+    // The same snapshot again changes nothing, also for an issue without
+    // created_at (whose creation time is the first import's).
+    let bare = write_file(
+        &env,
+        "bare.jsonl",
+        &[r#"{"id":"bd-5","title":"no times"}"#.into()],
+    );
+    env.ok(&["import", "--beads", &bare, "--update"]);
+    let out = env
+        .batch_cmd(&["--json", "import", "--beads", &bare, "--update"])
+        .env("GIT_BATCH_NOW", "2030-01-01T00:00:00Z")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&report["unchanged"], &report["commit"]),
+        (&json!(1), &Value::Null)
+    );
+    let report: Value = env.json(&["import", "--beads", &newer, "--update"]);
+    assert_eq!(report["unchanged"], 4, "{report}");
 }
 
 #[test]

@@ -6,6 +6,7 @@ use crate::atomic;
 use crate::store::{Store, scan};
 use crate::task::{self, Status, Task};
 use serde::Serialize;
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
@@ -113,6 +114,17 @@ pub fn import(store: &Store, path: &Path, opts: &Options) -> Result<ImportReport
                     continue;
                 }
             };
+        // A task's creation time never changes (and an issue without
+        // `created_at` would otherwise get this import's time again; one
+        // without `updated_at` too).
+        if opts.update
+            && let Ok(old) = store.read_task(&task.id)
+        {
+            task.created = old.created;
+            if raw.get("updated_at").is_none_or(Value::is_null) {
+                task.updated = old.updated;
+            }
+        }
         map::keep_extra(&mut task, raw);
         for key in task.extra.keys() {
             if key != task::Extra::ORIGINAL && key != task::Extra::MAPPED {

@@ -42,6 +42,8 @@ pub struct NewTask {
     pub labels: Vec<String>,
     pub estimate: Option<Estimate>,
     pub batch: Option<String>,
+    /// Links that do not block, `<type>:<id>` (`related:bt-1`).
+    pub links: Vec<String>,
 }
 
 /// A task changed by an operation, and the commit that recorded it.
@@ -114,6 +116,19 @@ pub fn create(store: &Store, new: NewTask) -> Result<Changed, EditError> {
         .iter()
         .map(|d| check_ref(store, "dependency", d))
         .collect::<Result<Vec<TaskId>, EditError>>()?;
+    let links = new
+        .links
+        .iter()
+        .map(|l| {
+            let (kind, target) = task::split_link(l)
+                .ok_or_else(|| EditError::Invalid(format!("link '{l}' is not <type>:<id>")))?;
+            Ok(format!(
+                "{}:{}",
+                check_link_type(kind)?,
+                check_ref(store, "link", target)?
+            ))
+        })
+        .collect::<Result<Vec<String>, EditError>>()?;
     if let Some(batch) = &new.batch {
         id::validate_name(batch).map_err(StoreError::from)?;
     }
@@ -133,6 +148,9 @@ pub fn create(store: &Store, new: NewTask) -> Result<Changed, EditError> {
     task.parent = parent;
     for dep in &deps {
         task::add_unique(&mut task.deps, dep);
+    }
+    for l in &links {
+        task::add_unique(&mut task.links, l);
     }
     for s in &new.scope {
         task::add_unique(&mut task.scope, &crate::scope::normalize(s));
@@ -481,6 +499,17 @@ pub fn dep_add(store: &Store, id: &str, blocker: &str) -> Result<Changed, EditEr
 /// Removes a dependency; an unknown id is an error, a missing edge is not.
 pub fn dep_rm(store: &Store, id: &str, blocker: &str) -> Result<Changed, EditError> {
     let before = store.read_task(id)?;
+    if blocker.starts_with("external:") {
+        // A blocker in another tracker: removed once it is resolved there.
+        let mut after = before.clone();
+        if !task::remove_item(&mut after.external_deps, blocker) {
+            return Err(EditError::UnknownRef {
+                role: "dependency",
+                id: blocker.to_string(),
+            });
+        }
+        return save(store, before, after, "dep rm");
+    }
     id::validate_id(blocker).map_err(StoreError::from)?;
     if !before.deps.iter().any(|d| d == blocker) && !store.exists(blocker) {
         return Err(EditError::UnknownRef {
@@ -491,4 +520,40 @@ pub fn dep_rm(store: &Store, id: &str, blocker: &str) -> Result<Changed, EditErr
     let mut after = before.clone();
     after.deps.retain(|d| d != blocker);
     save(store, before, after, "dep rm")
+}
+
+/// A link type as `dep add --type` takes it: `related`, `discovered-from`,
+/// or another beads relation name ([`task::LINK_TYPES`]).
+fn check_link_type(kind: &str) -> Result<&str, EditError> {
+    if task::LINK_TYPES.contains(&kind) {
+        Ok(kind)
+    } else {
+        Err(EditError::Invalid(format!(
+            "unknown link type '{kind}' (expected blocks or one of: {})",
+            task::LINK_TYPES.join(", ")
+        )))
+    }
+}
+
+/// Links `id` to `target` by a link that does not block (`related`,
+/// `discovered-from`, ...); no cycle check, since links never wait.
+pub fn link_add(store: &Store, id: &str, kind: &str, target: &str) -> Result<Changed, EditError> {
+    let before = store.read_task(id)?;
+    let kind = check_link_type(kind)?;
+    let target = check_ref(store, "link", target)?;
+    if target == before.id {
+        return Err(EditError::Invalid(format!("{id} cannot link to itself")));
+    }
+    let mut after = before.clone();
+    task::add_unique(&mut after.links, &format!("{kind}:{target}"));
+    save(store, before, after, "link")
+}
+
+/// Removes a link; a missing one is not an error.
+pub fn link_rm(store: &Store, id: &str, kind: &str, target: &str) -> Result<Changed, EditError> {
+    let before = store.read_task(id)?;
+    let kind = check_link_type(kind)?;
+    let mut after = before.clone();
+    task::remove_item(&mut after.links, &format!("{kind}:{target}"));
+    save(store, before, after, "unlink")
 }

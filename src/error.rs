@@ -191,6 +191,8 @@ impl From<StoreError> for CommandError {
             StoreError::UnknownTask { .. } => {
                 CommandError::new(Exit::User, e).hint("`git batch list --all` shows every task id")
             }
+            StoreError::AmbiguousId { .. } => CommandError::new(Exit::User, e)
+                .hint("give more of the id, so that it names one task"),
             StoreError::BadId(_) => CommandError::new(Exit::User, e),
             StoreError::PrefixMismatch { .. } => CommandError::new(Exit::User, e)
                 .hint("the prefix only affects new ids; edit .batch/config.toml to change it"),
@@ -243,7 +245,7 @@ impl From<BeadsError> for CommandError {
             BeadsError::Lines { .. } => CommandError::new(Exit::User, e)
                 .hint("fix those lines (each must be one JSON object); nothing was imported"),
             BeadsError::Exists { .. } => CommandError::new(Exit::User, e)
-                .hint("import into a repository without those tasks, or remove them first"),
+                .hint("to bring a newer snapshot of the same tracker in, run the import again with --update"),
         }
     }
 }

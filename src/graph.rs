@@ -6,7 +6,12 @@
 //! child that is not closed. An epic blocked only by its own open children
 //! does not pass that on to them (that would deadlock every epic). A
 //! dependency on a task that does not exist, or whose file cannot be read,
-//! blocks: it is never safe to guess it is closed.
+//! blocks: it is never safe to guess it is closed. So does a blocker in
+//! another tracker (`external:<project>:<id>`), which git-batch cannot see.
+//! A template never blocks, and a pinned task holds back nobody but itself.
+//! Whether a task is offered also depends on the time (`defer_until`) and
+//! the config (types that are not work): the cache applies those when it
+//! is asked, since they change without a file changing.
 
 use crate::task::{Kind, Status};
 use serde::{Deserialize, Serialize};
@@ -19,8 +24,16 @@ pub struct Node {
     pub status: Status,
     pub kind: Kind,
     pub parent: Option<String>,
+    /// Parents beyond the first (beads allows several).
+    pub other_parents: Vec<String>,
+    /// Blocking dependencies, `external:` ones included.
     pub deps: Vec<String>,
-    pub ephemeral: bool,
+    /// Never offered itself (ephemeral, a template), whatever its blockers.
+    pub held: bool,
+    /// A template: a dependency on it does not block.
+    pub template: bool,
+    /// Pinned (beads): deferred, but its children are not held back.
+    pub pinned: bool,
 }
 
 impl Node {
@@ -30,9 +43,25 @@ impl Node {
             status: task.status,
             kind: task.kind,
             parent: task.parent.as_ref().map(|p| p.to_string()),
-            deps: task.deps.iter().map(|d| d.to_string()).collect(),
-            ephemeral: task.is_ephemeral(),
+            other_parents: task.other_parents.iter().map(|p| p.to_string()).collect(),
+            deps: task
+                .deps
+                .iter()
+                .map(|d| d.to_string())
+                .chain(task.external_deps.iter().cloned())
+                .collect(),
+            held: task.is_ephemeral() || task.template,
+            template: task.template,
+            pinned: task.is_pinned(),
         }
+    }
+
+    /// Every parent, the first one first.
+    pub fn parents(&self) -> impl Iterator<Item = &str> {
+        self.parent
+            .as_deref()
+            .into_iter()
+            .chain(self.other_parents.iter().map(String::as_str))
     }
 }
 
@@ -44,6 +73,8 @@ pub enum Blocker {
     Dep { id: String, status: Status },
     /// A dependency on a task that is not in `.batch/tasks/`.
     UnknownDep { id: String },
+    /// A blocker in another tracker (`external:<project>:<id>`).
+    External { id: String },
     /// A dependency or parent whose file cannot be parsed.
     Unreadable { id: String },
     /// An ancestor that is blocked or deferred.
@@ -65,6 +96,12 @@ impl std::fmt::Display for Blocker {
             } => write!(f, "waits for {id}, which was escalated"),
             Blocker::Dep { id, status } => write!(f, "depends on {id} ({status})"),
             Blocker::UnknownDep { id } => write!(f, "depends on {id} (unknown task)"),
+            Blocker::External { id } => {
+                write!(
+                    f,
+                    "depends on {id} (another tracker; remove it when resolved)"
+                )
+            }
             Blocker::Unreadable { id } => write!(f, "needs {id}, whose file cannot be read"),
             Blocker::Ancestor { id, status } if *status == Status::Deferred => {
                 write!(f, "ancestor {id} is deferred")
@@ -100,7 +137,10 @@ pub fn analyze(nodes: &[Node], unreadable: &HashSet<String>) -> Vec<Analysis> {
             n.deps
                 .iter()
                 .filter_map(|dep| match index.get(dep.as_str()) {
-                    Some(&j) if nodes[j].status == Status::Closed => None,
+                    Some(&j) if nodes[j].status == Status::Closed || nodes[j].template => None,
+                    None if dep.starts_with("external:") => {
+                        Some(Blocker::External { id: dep.clone() })
+                    }
                     Some(&j) => Some(Blocker::Dep {
                         id: dep.clone(),
                         status: nodes[j].status,
@@ -126,12 +166,12 @@ pub fn analyze(nodes: &[Node], unreadable: &HashSet<String>) -> Vec<Analysis> {
         if n.status == Status::Closed {
             continue;
         }
-        if let Some(&p) = n.parent.as_deref().and_then(|p| index.get(p))
-            && nodes[p].kind == Kind::Epic
-        {
-            let entry = open_children.entry(p).or_insert((0, n.id.as_str()));
-            entry.0 += 1;
-            entry.1 = entry.1.min(n.id.as_str());
+        for p in n.parents().filter_map(|p| index.get(p)) {
+            if nodes[*p].kind == Kind::Epic {
+                let entry = open_children.entry(*p).or_insert((0, n.id.as_str()));
+                entry.0 += 1;
+                entry.1 = entry.1.min(n.id.as_str());
+            }
         }
     }
 
@@ -143,13 +183,22 @@ pub fn analyze(nodes: &[Node], unreadable: &HashSet<String>) -> Vec<Analysis> {
             if let Some(Some(b)) = &inherited[i] {
                 blockers.push(b.clone());
             }
+            // Further parents hold the task back like the first one does.
+            for p in &n.other_parents {
+                if let Some(&j) = index.get(p.as_str())
+                    && let Some(b) = parent_blocker(j, nodes, &inherited, &direct)
+                    && !blockers.contains(&b)
+                {
+                    blockers.push(b);
+                }
+            }
             if let Some(&(count, first)) = open_children.get(&i) {
                 blockers.push(Blocker::OpenChildren {
                     count,
                     first: first.to_string(),
                 });
             }
-            let ready = n.status == Status::Open && !n.ephemeral && blockers.is_empty();
+            let ready = n.status == Status::Open && !n.held && blockers.is_empty();
             Analysis { ready, blockers }
         })
         .collect()
@@ -193,7 +242,7 @@ fn resolve_inherited(
                     });
                 }
                 let pn = &nodes[p];
-                if pn.status == Status::Deferred || !direct[p].is_empty() {
+                if holds_back(pn, &direct[p]) {
                     break Some(Blocker::Ancestor {
                         id: pn.id.clone(),
                         status: pn.status,
@@ -206,6 +255,30 @@ fn resolve_inherited(
     for i in chain {
         memo[i] = Some(result.clone());
     }
+}
+
+/// Whether a parent holds its children back: it is blocked, or deferred
+/// (a pinned one is not: beads does not hold a pinned issue's children).
+fn holds_back(parent: &Node, its_blockers: &[Blocker]) -> bool {
+    (parent.status == Status::Deferred && !parent.pinned) || !its_blockers.is_empty()
+}
+
+/// What a parent `j` passes on to a child: itself when it is blocked or
+/// deferred, else what it inherited.
+fn parent_blocker(
+    j: usize,
+    nodes: &[Node],
+    inherited: &[Option<Option<Blocker>>],
+    direct: &[Vec<Blocker>],
+) -> Option<Blocker> {
+    let pn = &nodes[j];
+    if holds_back(pn, &direct[j]) {
+        return Some(Blocker::Ancestor {
+            id: pn.id.clone(),
+            status: pn.status,
+        });
+    }
+    inherited[j].clone().flatten()
 }
 
 /// The "waits for" edges: a task waits for its dependencies, and an epic for
@@ -396,7 +469,10 @@ mod tests {
             kind: Kind::Task,
             parent: parent.map(str::to_string),
             deps: deps.iter().map(|d| d.to_string()).collect(),
-            ephemeral: false,
+            other_parents: Vec::new(),
+            held: false,
+            template: false,
+            pinned: false,
         }
     }
 

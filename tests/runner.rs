@@ -6,6 +6,7 @@ mod common;
 
 mod approvals;
 mod beads;
+mod beads_fidelity;
 mod branch_prefix;
 mod cache;
 mod claims;

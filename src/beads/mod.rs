@@ -2,15 +2,21 @@
 //!
 //! Import is all or nothing: every line is parsed and checked before a single
 //! file is written, then all tasks are written and recorded in one commit.
-//! Real-world oddities are mapped with a warning instead of refused; the
-//! mapping is reversible through `beads:*` labels, so `export` gives back
-//! what was imported. See `docs/format.md` for the table.
+//! Real-world oddities are mapped with a warning instead of refused; what a
+//! task cannot hold is kept in its `[extra]` table, so that `export` gives
+//! back what was imported. See `docs/format.md` for the table.
 
 mod export;
 mod import;
+mod map;
+mod read;
+mod status;
 
 pub use export::export;
-pub use import::{ImportReport, Warning, import};
+pub use import::{ImportReport, Options, Warning, import};
+
+const ORIGINAL_KEY: &str = crate::task::Extra::ORIGINAL;
+const MAPPED_KEY: &str = crate::task::Extra::MAPPED;
 
 use crate::store::StoreError;
 use std::path::PathBuf;
@@ -31,7 +37,7 @@ pub enum BeadsError {
         path: PathBuf,
         errors: Vec<(usize, String)>,
     },
-    #[error("{} task(s) already exist: {}", .ids.len(), first_ids(.ids))]
+    #[error("{} task(s) of the file already exist: {}", .ids.len(), first_ids(.ids))]
     Exists { ids: Vec<String> },
 }
 
@@ -63,7 +69,5 @@ fn format_lines(path: &std::path::Path, errors: &[(usize, String)]) -> String {
     out.join("\n")
 }
 
-/// Labels that carry beads-only facts through a round trip.
+/// Labels with which older imports carried beads' own statuses.
 pub const LABEL_PREFIX: &str = "beads:";
-/// Labels that carry beads' issue type (`type:bug`).
-pub const TYPE_PREFIX: &str = "type:";

@@ -171,6 +171,9 @@ impl Live {
 }
 
 /// A change to the live state, applied with the claims' changes.
+// A handful exist at a time (one per task a step changes): the size of
+// `Put` costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Change {
     Put(Box<Live>),

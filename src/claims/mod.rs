@@ -544,12 +544,17 @@ fn move_ref(
 }
 
 /// The first live claim (other than `task`'s own) whose scope overlaps
-/// `scope`.
+/// `scope`. With `unscoped_in_parallel` (config `workers.unscoped_in_parallel`)
+/// a task without a scope overlaps nothing.
 pub fn find_overlap<'a>(
     set: &'a ClaimSet,
     task: &str,
     scope: &Scope,
+    unscoped_in_parallel: bool,
 ) -> Result<Option<(&'a Claim, Overlap)>, ClaimError> {
+    if unscoped_in_parallel && scope.is_unscoped() {
+        return Ok(None);
+    }
     for claim in set.claims.values() {
         if claim.task == task {
             continue;
@@ -558,6 +563,9 @@ pub fn find_overlap<'a>(
             task: claim.task.clone(),
             source,
         })?;
+        if unscoped_in_parallel && other.is_unscoped() {
+            continue;
+        }
         if let Some(o) = scope::overlap(scope, &other, None) {
             return Ok(Some((claim, o)));
         }

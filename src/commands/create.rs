@@ -20,8 +20,8 @@ pub struct Args {
     /// Priority 0-4, 0 highest.
     #[arg(short, long, value_name = "N", value_parser = super::values::priority)]
     pub priority: Option<u8>,
-    /// `task` or `epic`.
-    #[arg(long, default_value = "task", value_parser = parse_kind)]
+    /// `task`, `epic`, `bug`, `feature` or `chore` (beads' issue types; `-t` as in bd).
+    #[arg(short = 't', long, visible_alias = "type", default_value = "task", value_parser = parse_kind)]
     pub kind: Kind,
     /// The epic or task this one belongs to.
     #[arg(long, value_name = "ID", value_parser = super::values::task_id)]
@@ -29,6 +29,12 @@ pub struct Args {
     /// A task that must be closed before this one can start (repeatable).
     #[arg(long = "dep", value_name = "ID", value_parser = super::values::task_id)]
     pub deps: Vec<String>,
+    /// A task this one is related to; does not block (repeatable).
+    #[arg(long = "related", value_name = "ID", value_parser = super::values::task_id)]
+    pub related: Vec<String>,
+    /// The task whose work turned this one up; does not block (repeatable).
+    #[arg(long = "discovered-from", value_name = "ID", value_parser = super::values::task_id)]
+    pub discovered_from: Vec<String>,
     /// A glob of files the task may change, a path from the repository
     /// root (`Cargo.toml` the top-level file, `**/x` any depth, `dir/` a
     /// directory; repeatable; `!` excludes).
@@ -107,6 +113,13 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<(), CommandError> {
             labels: args.labels,
             estimate: args.estimate,
             batch: None,
+            links: (args.related.iter().map(|r| format!("related:{r}")))
+                .chain(
+                    args.discovered_from
+                        .iter()
+                        .map(|d| format!("discovered-from:{d}")),
+                )
+                .collect(),
         },
     )
     .map_err(super::values::scope_from_flags)?;

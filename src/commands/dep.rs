@@ -9,17 +9,36 @@ use crate::task::Task;
 use crate::ui::{self, paint};
 use std::collections::{HashMap, HashSet};
 
-/// Blocking dependencies between tasks.
+/// Dependencies between tasks: blocking ones, and links that do not block.
 #[derive(Debug, clap::Subcommand)]
 pub enum DepCommand {
-    /// Make ID wait until BLOCKER is closed (refused if it would make a cycle).
-    Add { id: String, blocker: String },
-    /// Remove the dependency of ID on BLOCKER.
-    Rm { id: String, blocker: String },
+    /// Make ID wait until BLOCKER is closed (refused if it would make a cycle);
+    /// with `--type related` or `discovered-from` (as bd's `dep add --type`),
+    /// a link that does not block instead.
+    Add(Edge),
+    /// Remove the dependency (or, with `--type`, the link) of ID on BLOCKER.
+    Rm(Edge),
     /// Show what ID waits for, recursively.
     Tree { id: String },
     /// List every dependency cycle (exit 1 when there is one).
     Cycles,
+}
+
+/// One dependency or link, as `dep add` and `dep rm` take it.
+#[derive(Debug, clap::Args)]
+pub struct Edge {
+    pub id: String,
+    pub blocker: String,
+    /// `blocks`, or a link that does not block: `related`, `discovered-from`,
+    /// `relates-to`, `duplicates`, `supersedes`, `replies-to`, `tracks`,
+    /// `caused-by`, `validates`.
+    #[arg(
+        long = "type",
+        short = 't',
+        default_value = "blocks",
+        value_name = "TYPE"
+    )]
+    pub kind: String,
 }
 
 #[derive(serde::Serialize)]
@@ -36,7 +55,25 @@ struct TreeNode {
 pub fn run(ctx: &mut Ctx, cmd: DepCommand) -> Result<(), CommandError> {
     let store = ctx.store()?;
     match cmd {
-        DepCommand::Add { id, blocker } => {
+        DepCommand::Add(Edge { id, blocker, kind }) if kind != "blocks" => {
+            let changed = edit::link_add(&store, &id, &kind, &blocker)?;
+            report(
+                ctx,
+                &changed,
+                format!("{id} is now {kind} {blocker}"),
+                "already",
+            )
+        }
+        DepCommand::Rm(Edge { id, blocker, kind }) if kind != "blocks" => {
+            let changed = edit::link_rm(&store, &id, &kind, &blocker)?;
+            report(
+                ctx,
+                &changed,
+                format!("{id} is no longer {kind} {blocker}"),
+                "was not",
+            )
+        }
+        DepCommand::Add(Edge { id, blocker, .. }) => {
             let changed = edit::dep_add(&store, &id, &blocker)?;
             report(
                 ctx,
@@ -45,7 +82,7 @@ pub fn run(ctx: &mut Ctx, cmd: DepCommand) -> Result<(), CommandError> {
                 "already",
             )
         }
-        DepCommand::Rm { id, blocker } => {
+        DepCommand::Rm(Edge { id, blocker, .. }) => {
             let changed = edit::dep_rm(&store, &id, &blocker)?;
             report(
                 ctx,

@@ -23,6 +23,7 @@ pub mod fail;
 pub mod gate;
 pub mod hook;
 pub mod hooks;
+pub mod ids;
 pub mod import;
 pub mod init;
 pub mod land;
@@ -178,7 +179,8 @@ pub struct Ctx {
 }
 
 /// Runs one parsed command line.
-pub fn run(cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
+pub fn run(mut cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
+    ids::resolve(&ctx.dir, &mut cli.command)?;
     match cli.command {
         Command::Init(args) => init::run(ctx, args),
         Command::Create(args) => create::run(ctx, args),

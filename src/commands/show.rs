@@ -72,8 +72,23 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     if let Some(p) = &task.parent {
         ui.line(field("parent", p.to_string()))?;
     }
-    if !task.deps.is_empty() {
-        ui.line(field("deps", task.deps.join(", ")))?;
+    if !task.other_parents.is_empty() {
+        ui.line(field("parents", task.other_parents.join(", ")))?;
+    }
+    if !task.deps.is_empty() || !task.external_deps.is_empty() {
+        let all: Vec<&str> = (task.deps.iter().map(|d| d.as_str()))
+            .chain(task.external_deps.iter().map(String::as_str))
+            .collect();
+        ui.line(field("deps", all.join(", ")))?;
+    }
+    if !task.links.is_empty() {
+        ui.line(field("links", task.links.join(", ")))?;
+    }
+    if let Some(d) = &task.defer_until {
+        ui.line(field("deferred", format!("until {d}")))?;
+    }
+    if task.template {
+        ui.line(field("template", "yes (never ready, never blocks)".into()))?;
     }
     for b in &blockers {
         ui.line(field("blocked", paint(ui::WARN, b)))?;

@@ -135,6 +135,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         labels: args.labels.clone(),
         estimate: args.estimate,
         batch: None,
+        links: Vec::new(),
     };
     let plan = match &args.plan {
         Some(name) => Some(NewPlan {

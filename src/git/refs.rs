@@ -63,9 +63,35 @@ pub fn tracking(remote: &str, branch: &str) -> String {
     format!("refs/remotes/{remote}/{branch}")
 }
 
-/// The branch a task's worker works on (short name: `batch/<id>`).
+/// Marks a ref component made from an id that git cannot take as it is.
+const REF_SAFE_MARK: char = '+';
+
+/// An id as one component of a ref name. Ids may end with `.` or `.lock`
+/// (beads allows both), which git refuses at the end of a component: those
+/// get a `+` appended, a character no id has, so the name never collides
+/// with another task's and reads back to the id.
+fn ref_component(id: &str) -> String {
+    if id.ends_with('.') || id.ends_with(".lock") {
+        format!("{id}{REF_SAFE_MARK}")
+    } else {
+        id.to_string()
+    }
+}
+
+/// The id a ref component names (the reverse of [`ref_component`]).
+fn id_of_component(component: &str) -> Option<&str> {
+    let id = match component.strip_suffix(REF_SAFE_MARK) {
+        Some(id) if id.ends_with('.') || id.ends_with(".lock") => id,
+        Some(_) => return None,
+        None => component,
+    };
+    validate_id(id).ok().map(|_| id)
+}
+
+/// The branch a task's worker works on (short name: `batch/<id>`, see
+/// [`ref_component`] for the ids git cannot take as they are).
 pub fn worker_branch(id: &str) -> String {
-    format!("{}{id}", worker_prefix())
+    format!("{}{}", worker_prefix(), ref_component(id))
 }
 
 /// The full ref of a task's worker branch.
@@ -75,7 +101,7 @@ pub fn worker_branch_ref(id: &str) -> String {
 
 /// Where a clone shares a task's finished branch on the remote.
 pub fn work(id: &str) -> String {
-    format!("{WORK_PREFIX}{id}")
+    format!("{WORK_PREFIX}{}", ref_component(id))
 }
 
 /// Where a clone keeps the last claims tip it fetched from `remote`.
@@ -99,16 +125,14 @@ pub fn claims_scratch() -> String {
 
 /// The task a short branch name belongs to, if it is a worker branch.
 pub fn task_of_branch(branch: &str) -> Option<&str> {
-    let id = branch.strip_prefix(worker_prefix().as_str())?;
-    validate_id(id).ok().map(|_| id)
+    id_of_component(branch.strip_prefix(worker_prefix().as_str())?)
 }
 
 /// The task a full ref belongs to: a worker branch or a shared work ref.
 pub fn task_of_ref(refname: &str) -> Option<&str> {
-    branch_name(refname).and_then(task_of_branch).or_else(|| {
-        let id = refname.strip_prefix(WORK_PREFIX)?;
-        validate_id(id).ok().map(|_| id)
-    })
+    branch_name(refname)
+        .and_then(task_of_branch)
+        .or_else(|| id_of_component(refname.strip_prefix(WORK_PREFIX)?))
 }
 
 #[cfg(test)]
@@ -122,5 +146,18 @@ mod tests {
         assert_eq!(task_of_ref("refs/heads/main"), None);
         assert_eq!(task_of_ref("refs/batch/work/../x"), None);
         assert_eq!(task_of_branch(&worker_branch("bt-2")), Some("bt-2"));
+    }
+
+    #[test]
+    fn ids_git_cannot_take_get_a_mark_and_read_back() {
+        for id in ["bd-x.lock", "bd-y.", "bd-z.lock."] {
+            let name = worker_branch_ref(id);
+            assert!(git2::Reference::is_valid_name(&name), "{name}");
+            assert!(git2::Reference::is_valid_name(&work(id)), "{id}");
+            assert_eq!(task_of_ref(&name), Some(id));
+            assert_eq!(task_of_ref(&work(id)), Some(id));
+        }
+        assert_eq!(worker_branch("bd-a.b"), "batch/bd-a.b");
+        assert_eq!(task_of_branch("batch/bd-a+"), None);
     }
 }

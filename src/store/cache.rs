@@ -82,9 +82,35 @@ pub struct Cache {
     conn: Connection,
     path: PathBuf,
     tasks_dir: PathBuf,
+    offer: Offer,
+}
+
+/// What `ready` offers beyond the graph's answer, decided when it is asked
+/// because it changes without a task file changing.
+#[derive(Debug, Clone, Copy)]
+pub struct Offer {
+    /// Tasks deferred until after this (Unix seconds) are not offered.
+    pub now: i64,
+    /// Offer tasks of beads' non-work types too (config `[beads] ready_all_types`).
+    pub all_types: bool,
+}
+
+impl Default for Offer {
+    fn default() -> Self {
+        Offer {
+            now: crate::time::now().timestamp(),
+            all_types: false,
+        }
+    }
 }
 
 impl Cache {
+    /// The same cache, offering by `offer`.
+    pub fn offering(mut self, offer: Offer) -> Cache {
+        self.offer = offer;
+        self
+    }
+
     /// Opens (creating or rebuilding as needed) the cache at `path` for the
     /// task files in `tasks_dir`, and brings it up to date.
     pub fn open_synced(
@@ -159,6 +185,7 @@ impl Cache {
             conn,
             path: path.to_path_buf(),
             tasks_dir: tasks_dir.to_path_buf(),
+            offer: Offer::default(),
         })
     }
 
@@ -558,9 +585,15 @@ fn remove_task_rows(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<()
 
 fn insert_task(tx: &rusqlite::Transaction, task: &Task) -> rusqlite::Result<()> {
     let json = serde_json::to_string(task).expect("a task always serializes");
+    let node = Node::of(task);
+    // Ordered as instants, not as text: `...00.5Z` is after `...00Z`.
+    let created = crate::time::parse(&task.created)
+        .and_then(|t| t.timestamp_nanos_opt())
+        .unwrap_or(i64::MAX);
     tx.prepare_cached(
-        "INSERT INTO tasks(id, status, priority, kind, parent, created, ephemeral, json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO tasks(id, status, priority, kind, parent, other_parents, created,
+                           held, template, pinned, non_work, defer_until, json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         task.id.as_str(),
@@ -568,12 +601,17 @@ fn insert_task(tx: &rusqlite::Transaction, task: &Task) -> rusqlite::Result<()> 
         task.priority,
         task.kind.as_str(),
         task.parent.as_ref().map(|p| p.as_str()),
-        task.created,
-        task.is_ephemeral(),
+        serde_json::to_string(&node.other_parents).expect("ids serialize"),
+        created,
+        node.held,
+        node.template,
+        node.pinned,
+        task.is_non_work(),
+        task.deferred_until().map(|t| t.timestamp()),
         json
     ])?;
     let mut dep = tx.prepare_cached("INSERT OR IGNORE INTO deps(id, dep) VALUES (?1, ?2)")?;
-    for d in &task.deps {
+    for d in &node.deps {
         dep.execute(params![task.id.as_str(), d.as_str()])?;
     }
     let mut label = tx.prepare_cached("INSERT OR IGNORE INTO labels(id, label) VALUES (?1, ?2)")?;
@@ -601,16 +639,28 @@ fn load_nodes(conn: &Connection, path: &Path) -> Result<Vec<Node>, CacheError> {
         deps.entry(id).or_default().push(dep);
     }
     let mut stmt = conn
-        .prepare_cached("SELECT id, status, kind, parent, ephemeral FROM tasks ORDER BY id")
+        .prepare_cached(
+            "SELECT id, status, kind, parent, other_parents, held, template, pinned
+             FROM tasks ORDER BY id",
+        )
         .map_err(sql)?;
     let rows = stmt
         .query_map([], |r| {
-            <(String, String, String, Option<String>, bool)>::try_from(r)
+            <(
+                String,
+                String,
+                String,
+                Option<String>,
+                String,
+                bool,
+                bool,
+                bool,
+            )>::try_from(r)
         })
         .map_err(sql)?;
     let mut nodes = Vec::new();
     for row in rows {
-        let (id, status, kind, parent, ephemeral) = row.map_err(sql)?;
+        let (id, status, kind, parent, other_parents, held, template, pinned) = row.map_err(sql)?;
         let bad = |column, message: String| CacheError::BadRow {
             path: path.to_path_buf(),
             id: id.clone(),
@@ -622,7 +672,11 @@ fn load_nodes(conn: &Connection, path: &Path) -> Result<Vec<Node>, CacheError> {
             status: status.parse::<Status>().map_err(|m| bad("status", m))?,
             kind: kind.parse::<Kind>().map_err(|m| bad("kind", m))?,
             parent,
-            ephemeral,
+            other_parents: serde_json::from_str(&other_parents)
+                .map_err(|e| bad("other_parents", e.to_string()))?,
+            held,
+            template,
+            pinned,
             id,
         });
     }

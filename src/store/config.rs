@@ -57,9 +57,31 @@ pub struct Config {
     /// command line names its own).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<crate::store::gates::Gate>,
+    /// How imported beads trackers are read.
+    #[serde(default, skip_serializing_if = "BeadsRules::is_default")]
+    pub beads: BeadsRules,
     /// Keys this version does not know, kept so they can be reported.
     #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, toml::Value>,
+}
+
+/// The `[beads]` table: choices where bd and br differ.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BeadsRules {
+    /// Offer tasks of beads' non-work types (`merge-request`, `gate`,
+    /// `molecule`, `message`, `agent`, `role`, `rig`) in `ready`, as br
+    /// does; by default they are left out, as `bd ready` does.
+    #[serde(default)]
+    pub ready_all_types: bool,
+    /// Keys this version does not know, kept so they can be reported.
+    #[serde(flatten, skip_serializing)]
+    pub unknown: BTreeMap<String, toml::Value>,
+}
+
+impl BeadsRules {
+    fn is_default(&self) -> bool {
+        *self == BeadsRules::default()
+    }
 }
 
 fn yes() -> bool {
@@ -151,6 +173,13 @@ pub struct WorkerDefaults {
     /// default is a sibling directory, outside the user's working tree.
     #[serde(default = "default_worktree_dir")]
     pub worktree_dir: String,
+    /// Claims of tasks without a scope overlap nothing (only the same task
+    /// twice), so they can be worked on in parallel, as in bd and br. Off
+    /// by default: a task without a scope may change any file, and
+    /// git-batch's promise is that parallel work never touches the same
+    /// file; the landing then finds clashes as merge conflicts instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unscoped_in_parallel: bool,
     /// Keys this version does not know, kept so they can be reported.
     #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, toml::Value>,
@@ -180,6 +209,7 @@ impl Default for WorkerDefaults {
             retries: default_retries(),
             claim_ttl: default_ttl(),
             worktree_dir: default_worktree_dir(),
+            unscoped_in_parallel: false,
             unknown: BTreeMap::new(),
         }
     }
@@ -309,6 +339,7 @@ impl Config {
             workers: WorkerDefaults::default(),
             check: CheckRules::default(),
             gates: Vec::new(),
+            beads: BeadsRules::default(),
             unknown: BTreeMap::new(),
         }
     }
@@ -318,7 +349,34 @@ impl Config {
         let top = self.unknown.keys().cloned();
         let workers = self.workers.unknown.keys().map(|k| format!("workers.{k}"));
         let check = self.check.unknown.keys().map(|k| format!("check.{k}"));
-        top.chain(workers).chain(check).collect()
+        let beads = self.beads.unknown.keys().map(|k| format!("beads.{k}"));
+        top.chain(workers).chain(check).chain(beads).collect()
+    }
+
+    /// `text` (a config file) with `workers.unscoped_in_parallel = true`,
+    /// the rest of the file as it was.
+    pub fn with_unscoped_in_parallel(text: &str) -> String {
+        const KEY: &str = "unscoped_in_parallel";
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut section = String::new();
+        let mut header = None;
+        for (i, line) in lines.iter_mut().enumerate() {
+            let t = line.trim();
+            if t.starts_with('[') {
+                section = t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+                if section == "workers" {
+                    header = Some(i);
+                }
+            } else if section == "workers" && t.split('=').next().map(str::trim) == Some(KEY) {
+                *line = format!("{KEY} = true");
+                return lines.join("\n") + "\n";
+            }
+        }
+        match header {
+            Some(i) => lines.insert(i + 1, format!("{KEY} = true")),
+            None => lines.extend(["".into(), "[workers]".into(), format!("{KEY} = true")]),
+        }
+        lines.join("\n") + "\n"
     }
 
     /// The text of a new config file, with a comment per key.

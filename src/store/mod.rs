@@ -48,6 +48,8 @@ pub enum StoreError {
     },
     #[error("no task '{id}' (no file {path})")]
     UnknownTask { id: String, path: PathBuf },
+    #[error("'{given}' is the start of {} task ids: {}", .matches.len(), .matches.join(", "))]
+    AmbiguousId { given: String, matches: Vec<String> },
     #[error(transparent)]
     BadId(#[from] IdError),
     #[error("{what} {path}")]
@@ -354,6 +356,40 @@ impl Store {
         task::id::validate_id(id).is_ok() && self.task_path(id).is_file()
     }
 
+    /// The task a user meant by `given`, as bd and br read ids: the task
+    /// with that id, else the one whose id, or whose id after its prefix
+    /// (`bt-`), starts with `given`. `None` when no task matches (the
+    /// command then says so as it would have); several is an error that
+    /// names them.
+    pub fn resolve_id(&self, given: &str) -> Result<Option<String>, StoreError> {
+        if task::id::validate_id(given).is_err() || self.exists(given) {
+            return Ok(Some(given.to_string()));
+        }
+        let Ok(entries) = std::fs::read_dir(self.tasks_dir()) else {
+            return Ok(None);
+        };
+        let mut matches: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let id = name.strip_suffix(".toml")?.to_string();
+                let after_prefix = id.split_once('-').map_or("", |(_, rest)| rest);
+                (scan::is_task_file(&name)
+                    && (id.starts_with(given) || after_prefix.starts_with(given)))
+                .then_some(id)
+            })
+            .collect();
+        matches.sort();
+        match matches.len() {
+            0 => Ok(None),
+            1 => Ok(matches.pop()),
+            _ => Err(StoreError::AmbiguousId {
+                given: given.to_string(),
+                matches,
+            }),
+        }
+    }
+
     /// Replaces a task's file atomically.
     pub fn write_task(&self, task: &Task) -> Result<(), StoreError> {
         task::id::validate_id(&task.id)?;
@@ -383,10 +419,13 @@ impl Store {
     /// The cache, brought up to date with the files, and the files that do
     /// not parse.
     pub fn cache(&self) -> Result<(Cache, Vec<BrokenFile>), StoreError> {
-        Ok(Cache::open_synced(
-            &self.state_dir().join("index.db"),
-            &self.tasks_dir(),
-        )?)
+        let (cache, broken) =
+            Cache::open_synced(&self.state_dir().join("index.db"), &self.tasks_dir())?;
+        let offer = cache::Offer {
+            all_types: self.config.beads.ready_all_types,
+            ..cache::Offer::default()
+        };
+        Ok((cache.offering(offer), broken))
     }
 
     /// Whether changes are recorded as commits (config and `--no-commit`).

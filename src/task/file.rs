@@ -64,6 +64,53 @@ fn validate(task: &Task) -> Result<(), (&'static str, String)> {
             return Err(("deps", "a task cannot depend on itself".into()));
         }
     }
+    for p in &task.other_parents {
+        id::validate_id(p).map_err(|e| ("other_parents", format!("other_parents: {e}")))?;
+        if p == &task.id || task.parent.as_ref() == Some(p) {
+            return Err((
+                "other_parents",
+                "other_parents repeats the task itself or its parent".into(),
+            ));
+        }
+    }
+    for dep in &task.external_deps {
+        let ok = dep
+            .strip_prefix("external:")
+            .and_then(|rest| rest.split_once(':'))
+            .is_some_and(|(project, id)| !project.is_empty() && !id.is_empty());
+        if !ok {
+            return Err((
+                "external_deps",
+                format!(
+                    "external_deps: '{}' is not external:<project>:<id>",
+                    dep.escape_debug()
+                ),
+            ));
+        }
+    }
+    for link in &task.links {
+        let ok = super::split_link(link).is_some_and(|(kind, target)| {
+            super::valid_link_type(kind)
+                && (id::validate_id(target).is_ok() || target.starts_with("external:"))
+        });
+        if !ok {
+            return Err((
+                "links",
+                format!(
+                    "links: '{}' is not <type>:<id> (e.g. related:bt-1, discovered-from:bt-2)",
+                    link.escape_debug()
+                ),
+            ));
+        }
+    }
+    if let Some(d) = &task.defer_until
+        && super::parse_instant(d).is_none()
+    {
+        return Err((
+            "defer_until",
+            format!("defer_until '{}' is not an RFC 3339 time", d.escape_debug()),
+        ));
+    }
     if let Some(batch) = &task.batch {
         id::validate_name(batch).map_err(|e| ("batch", format!("batch: {e}")))?;
     }

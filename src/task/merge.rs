@@ -70,12 +70,17 @@ pub fn merge3(base: Option<&Task>, ours: &Task, theirs: &Task) -> Merged {
         priority: m.field("priority", |t| &t.priority),
         kind: m.field("kind", |t| &t.kind),
         parent: m.field("parent", |t| &t.parent),
+        other_parents: m.field("other_parents", |t| &t.other_parents),
         deps: m.field("deps", |t| &t.deps),
+        external_deps: m.field("external_deps", |t| &t.external_deps),
+        links: merge_labels(base.map(|b| &b.links[..]), &ours.links, &theirs.links),
         labels: merge_labels(base.map(|b| &b.labels[..]), &ours.labels, &theirs.labels),
         scope: m.field("scope", |t| &t.scope),
         acceptance: m.field("acceptance", |t| &t.acceptance),
         estimate: m.field("estimate", |t| &t.estimate),
         batch: m.field("batch", |t| &t.batch),
+        defer_until: m.field("defer_until", |t| &t.defer_until),
+        template: m.field("template", |t| &t.template),
         created: ours.created.clone(),
         updated: later(&ours.updated, &theirs.updated).to_string(),
         created_by: ours.created_by.clone(),
@@ -85,6 +90,7 @@ pub fn merge3(base: Option<&Task>, ours: &Task, theirs: &Task) -> Merged {
         notes: merge_notes(&ours.notes, &theirs.notes),
         failure: m.field("failure", |t| &t.failure),
         review: m.field("review", |t| &t.review),
+        extra: m.field("extra", |t| &t.extra),
     };
     Merged {
         task,
@@ -141,14 +147,7 @@ fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 
-/// A recorded time as an instant. `crate::time` is on this module's own
-/// layer of the module map, so the RFC 3339 parse is repeated here rather
-/// than imported.
-fn instant(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
+use super::parse_instant as instant;
 
 /// The later of two times, as instants (`...00.5Z` is after `...00Z`, and
 /// an offset other than `Z` compares by the moment it names); ours on a

@@ -13,6 +13,7 @@ pub use id::TaskId;
 pub use merge::{Clash, Merged, Side, merge3};
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -75,20 +76,36 @@ impl FromStr for Status {
     }
 }
 
-/// A task is either a unit of work or an epic that groups children.
+/// What a task is: an epic groups children; the others are units of work
+/// (beads' issue types `task`, `bug`, `feature`, `chore`), which differ
+/// only in how they are listed and filtered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     #[default]
     Task,
     Epic,
+    Bug,
+    Feature,
+    Chore,
 }
 
 impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Task,
+        Kind::Epic,
+        Kind::Bug,
+        Kind::Feature,
+        Kind::Chore,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Task => "task",
             Kind::Epic => "epic",
+            Kind::Bug => "bug",
+            Kind::Feature => "feature",
+            Kind::Chore => "chore",
         }
     }
 }
@@ -96,12 +113,63 @@ impl Kind {
 impl FromStr for Kind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "task" => Ok(Kind::Task),
-            "epic" => Ok(Kind::Epic),
-            _ => Err(format!("unknown kind '{s}' (expected task or epic)")),
-        }
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown kind '{s}' (expected one of: task, epic, bug, feature, chore)")
+            })
     }
+}
+
+/// The kinds of link that do not block (`Task::links`): beads' `related`
+/// and `discovered-from`, and the rarer relations it knows, kept as such.
+pub const LINK_TYPES: [&str; 9] = [
+    "related",
+    "discovered-from",
+    "relates-to",
+    "duplicates",
+    "supersedes",
+    "replies-to",
+    "tracks",
+    "caused-by",
+    "validates",
+];
+
+/// Beads' issue types that are records of its own machinery rather than
+/// work (`bd ready` leaves them out): kept in `extra.issue_type`, and
+/// left out of `ready` unless the config's `[beads] ready_all_types`.
+pub const NON_WORK_TYPES: [&str; 7] = [
+    "merge-request",
+    "gate",
+    "molecule",
+    "message",
+    "agent",
+    "role",
+    "rig",
+];
+
+/// A link type is a word of lowercase letters, digits and `-` (beads
+/// knows more relations than [`LINK_TYPES`]; an import keeps any of them).
+pub fn valid_link_type(kind: &str) -> bool {
+    !kind.is_empty()
+        && kind
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// A recorded time as an instant. `crate::time` is on this module's own
+/// layer of the module map, so the RFC 3339 parse is repeated here rather
+/// than imported.
+pub(crate) fn parse_instant(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// One link of `Task::links`, `<type>:<id>`, split; `None` when it has no `:`.
+pub fn split_link(link: &str) -> Option<(&str, &str)> {
+    link.split_once(':')
 }
 
 /// A rough size, for planning how many tasks a worker takes.
@@ -173,6 +241,39 @@ impl Failure {
     }
 }
 
+/// The `[extra]` table of a task file (see [`Task::extra`]): any TOML
+/// values under any keys. Equal when the values are (a float `nan` never
+/// comes from JSON, the only source of these values).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Extra(pub BTreeMap<String, toml::Value>);
+
+impl Eq for Extra {}
+
+impl Extra {
+    /// The table of beads values the import changed (see `beads::export`).
+    pub const ORIGINAL: &'static str = "original";
+    /// The table of what the import changed them into.
+    pub const MAPPED: &'static str = "mapped";
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::ops::Deref for Extra {
+    type Target = BTreeMap<String, toml::Value>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Extra {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 /// The highest priority is 0, the lowest 4.
 pub const MAX_PRIORITY: u8 = 4;
 /// What `create` uses when no priority is given (the beads default).
@@ -189,8 +290,21 @@ pub struct Task {
     pub kind: Kind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<TaskId>,
+    /// Further parents (a beads issue can have several): each holds the
+    /// task back like `parent` does, and an epic among them waits for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_parents: Vec<TaskId>,
     #[serde(default)]
     pub deps: Vec<TaskId>,
+    /// Blockers in another tracker, `external:<project>:<id>` (beads'
+    /// cross-project dependencies): they block until removed, since
+    /// git-batch cannot see the other project.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_deps: Vec<String>,
+    /// Links that do not block, `<type>:<id>` (`related:bt-1`,
+    /// `discovered-from:bt-2`, see [`LINK_TYPES`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
     #[serde(default)]
     pub labels: Vec<String>,
     #[serde(default)]
@@ -201,6 +315,13 @@ pub struct Task {
     pub estimate: Option<Estimate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<String>,
+    /// Not ready before this time (RFC 3339); ready again after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defer_until: Option<String>,
+    /// A template to copy from: never ready, and never blocks a task that
+    /// depends on it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub template: bool,
     pub created: String,
     pub updated: String,
     #[serde(default)]
@@ -220,6 +341,13 @@ pub struct Task {
     /// landing (see [`review`]).
     #[serde(default, skip_serializing_if = "review::Review::is_empty")]
     pub review: review::Review,
+    /// Fields of an imported tracker that git-batch has no use for
+    /// (`assignee`, `owner`, beads' own status and type, ...), kept as they
+    /// were so that an export gives them back. Written by `import`, read
+    /// only by `export` and by the few readiness facts documented in
+    /// docs/format.md.
+    #[serde(default, skip_serializing_if = "Extra::is_empty")]
+    pub extra: Extra,
 }
 
 impl Task {
@@ -232,12 +360,17 @@ impl Task {
             priority: DEFAULT_PRIORITY,
             kind: Kind::Task,
             parent: None,
+            other_parents: Vec::new(),
             deps: Vec::new(),
+            external_deps: Vec::new(),
+            links: Vec::new(),
             labels: Vec::new(),
             scope: Vec::new(),
             acceptance: Vec::new(),
             estimate: None,
             batch: None,
+            defer_until: None,
+            template: false,
             created: now.to_string(),
             updated: now.to_string(),
             created_by: by.to_string(),
@@ -247,6 +380,7 @@ impl Task {
             notes: Vec::new(),
             failure: None,
             review: review::Review::default(),
+            extra: Extra::default(),
         }
     }
 
@@ -255,6 +389,37 @@ impl Task {
 
     pub fn is_ephemeral(&self) -> bool {
         self.labels.iter().any(|l| l == Self::EPHEMERAL_LABEL)
+    }
+
+    /// The text an imported tracker had for one of the fields git-batch
+    /// maps (`status`, `issue_type`), when the import had to change it.
+    pub fn original_str(&self, key: &str) -> Option<&str> {
+        self.extra
+            .get(Extra::ORIGINAL)
+            .and_then(|t| t.get(key))
+            .and_then(toml::Value::as_str)
+    }
+
+    /// Beads' pinned issues (kept deferred): not offered, but unlike a
+    /// deferred task they do not hold their children back (bd and br agree).
+    pub fn is_pinned(&self) -> bool {
+        self.status == Status::Deferred
+            && (self.original_str("status") == Some("pinned")
+                || self.extra.get("pinned").and_then(toml::Value::as_bool) == Some(true)
+                || self.labels.iter().any(|l| l == "beads:pinned"))
+    }
+
+    /// An imported issue type that is not work ([`NON_WORK_TYPES`]).
+    pub fn is_non_work(&self) -> bool {
+        self.kind == Kind::Task
+            && self
+                .original_str("issue_type")
+                .is_some_and(|t| NON_WORK_TYPES.contains(&t.to_ascii_lowercase().as_str()))
+    }
+
+    /// When `defer_until` lies in the future, that time.
+    pub fn deferred_until(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.defer_until.as_deref().and_then(parse_instant)
     }
 }
 

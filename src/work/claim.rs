@@ -210,7 +210,9 @@ fn claim_id(
                 reason: l.reason.clone(),
             });
         }
-        if let Some((other, overlap)) = claims::find_overlap(set, id, &scope)? {
+        if let Some((other, overlap)) =
+            claims::find_overlap(set, id, &scope, store.config.workers.unscoped_in_parallel)?
+        {
             return Err(ClaimError::Overlap {
                 task: id.to_string(),
                 other: Box::new(other.clone()),
@@ -366,7 +368,13 @@ fn claim_next(
                     continue;
                 }
                 if set.claims.contains_key(&c.id)
-                    || claims::find_overlap(set, &c.id, scope)?.is_some()
+                    || claims::find_overlap(
+                        set,
+                        &c.id,
+                        scope,
+                        store.config.workers.unscoped_in_parallel,
+                    )?
+                    .is_some()
                 {
                     held += 1;
                     continue;

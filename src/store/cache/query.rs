@@ -77,6 +77,15 @@ impl Cache {
         if parent.is_some() {
             query.push_str(" AND id IN below");
         }
+        // Deferred until later, or not work (beads' gates, messages, ...)
+        // unless the config offers those too.
+        values.push(self.offer.now.into());
+        query.push_str(&format!(
+            " AND (defer_until IS NULL OR defer_until <= ?{})",
+            values.len()
+        ));
+        values.push(self.offer.all_types.into());
+        query.push_str(&format!(" AND (non_work = 0 OR ?{})", values.len()));
         for label in labels {
             values.push(label.clone().into());
             query.push_str(&format!(

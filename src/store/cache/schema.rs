@@ -16,8 +16,9 @@ pub(super) const TABLES: &str = "
     CREATE TABLE broken(name TEXT PRIMARY KEY, line INTEGER NOT NULL, message TEXT NOT NULL);
     CREATE TABLE tasks(
       id TEXT PRIMARY KEY, status TEXT NOT NULL, priority INTEGER NOT NULL,
-      kind TEXT NOT NULL, parent TEXT, created TEXT NOT NULL,
-      ephemeral INTEGER NOT NULL, ready INTEGER NOT NULL DEFAULT 0,
+      kind TEXT NOT NULL, parent TEXT, other_parents TEXT NOT NULL, created INTEGER NOT NULL,
+      held INTEGER NOT NULL, template INTEGER NOT NULL, pinned INTEGER NOT NULL,
+      non_work INTEGER NOT NULL, defer_until INTEGER, ready INTEGER NOT NULL DEFAULT 0,
       blocked_by TEXT NOT NULL DEFAULT '[]', json TEXT NOT NULL);
     CREATE TABLE deps(id TEXT NOT NULL, dep TEXT NOT NULL, PRIMARY KEY(id, dep));
     CREATE TABLE labels(id TEXT NOT NULL, label TEXT NOT NULL, PRIMARY KEY(id, label));";

@@ -652,6 +652,6 @@ fn the_import_report_says_what_was_kept_aside() {
     --- stderr
     warning: line 4: bd-2: blocks target bd-gone is not in the file; kept (it blocks until it exists)
     warning: line 3: bd-1: custom status 'in_review' kept (imported as deferred: not ready; exported back as 'in_review')
-    committed 3a4bdb29d0
+    committed d1594f9747
     ");
 }

@@ -33,6 +33,7 @@ mod overnight;
 mod ownership;
 mod plan;
 mod progress;
+mod quickstart;
 mod receipts;
 mod run;
 mod run_flow;

@@ -17,6 +17,7 @@ mod deps;
 mod gates;
 mod git_runner;
 mod guard;
+mod html;
 mod kill_loops;
 mod land;
 mod land_then;

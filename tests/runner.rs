@@ -25,6 +25,7 @@ mod layers;
 mod live;
 mod locks;
 mod merge;
+mod metrics;
 mod output;
 mod plan;
 mod progress;

@@ -29,6 +29,7 @@ pub mod land;
 pub mod list;
 pub mod man;
 pub mod merge_task;
+pub mod metrics;
 pub mod note;
 pub mod plan;
 pub mod prime;
@@ -141,6 +142,7 @@ pub enum Command {
     Gate(gate::Args),
     Status(status::Args),
     Review(review::Args),
+    Metrics(metrics::Args),
     Approve(approve::Args),
     Reject(reject::Args),
     Prime(prime::Args),
@@ -203,6 +205,7 @@ pub fn run(cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
         Command::Gate(args) => gate::run(ctx, args),
         Command::Status(args) => status::run(ctx, args),
         Command::Review(args) => review::run(ctx, args),
+        Command::Metrics(args) => metrics::run(ctx, args),
         Command::Approve(args) => approve::run(ctx, args),
         Command::Reject(args) => reject::run(ctx, args),
         Command::Prime(args) => prime::run(ctx, args),

@@ -5,6 +5,7 @@
 
 pub mod history;
 pub mod html;
+pub mod metrics;
 pub mod prime;
 pub mod review;
 pub mod status;

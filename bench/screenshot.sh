@@ -10,7 +10,7 @@
 # on PATH, else target/release or target/debug) is the binary used;
 # CHROMIUM the browser (default: chromium, chromium-browser or
 # google-chrome, whichever is installed). Without a browser the page is
-# still written and the script says so (exit 0).
+# written next to OUT instead and the script says so (exit 0).
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,7 +49,7 @@ new "Rename the config loader" config 2 >/dev/null
 new "Rotate the API signing key" keys 0 >/dev/null
 new "Choose the licence header for vendored files" vendor 1 >/dev/null
 new "Migrate the cache to SQLite" cache 1 >/dev/null
-git batch plan nightly $ids -q
+git batch plan nightly $ids -q 2>/dev/null
 
 cat > "$work/worker.sh" <<'WORKER'
 d=$(sed -n 's/^- `\([a-z]*\)\/\*\*`$/\1/p' "$BATCH_CONTEXT" | head -n 1)
@@ -81,7 +81,7 @@ echo '{"security": 0}'
 GATE
 
 git batch run --plan nightly -j 3 --retries 0 --exec "sh $work/worker.sh" \
-  --gate "score=sh $work/score.sh" --gate "secrets=sh $work/secrets.sh" -q || true
+  --gate "score=sh $work/score.sh" --gate "secrets=sh $work/secrets.sh" -q >/dev/null 2>&1 || true
 esc=$(git batch --json list --status escalated | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -n 1)
 [ -z "$esc" ] || git batch answer "$esc" "Apache-2.0, as the rest of the repository" -q
 first=$(echo $ids | cut -d' ' -f1)
@@ -90,7 +90,6 @@ git batch approve "$first" -q
 page=$work/review.html
 git batch review --plan nightly --html "$page" -q >/dev/null
 mkdir -p "$(dirname "$out")"
-cp "$page" "${out%.png}.html"
 
 browser=${CHROMIUM:-}
 if [ -z "$browser" ]; then
@@ -99,9 +98,10 @@ if [ -z "$browser" ]; then
   done
 fi
 if [ -z "$browser" ]; then
-  echo "no headless Chromium installed: the page is at ${out%.png}.html, no screenshot taken"
+  cp "$page" "${out%.png}.html"
+  echo "no headless Chromium installed: no screenshot taken; the page is at ${out%.png}.html"
   exit 0
 fi
 "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$work/chrome" \
   --window-size=1280,1500 --screenshot="$out" "file://$page" >/dev/null 2>&1
-echo "wrote $out ($(wc -c < "$out") bytes) and ${out%.png}.html"
+echo "wrote $out ($(wc -c < "$out") bytes)"

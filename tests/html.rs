@@ -238,4 +238,14 @@ fn the_status_page_goes_to_stdout_with_a_dash() {
     assert!(err.contains("no/such/dir/page.html"), "{err}");
     let err = env.fails(&["status", "--html", "x.html", "--watch"], 2);
     assert!(err.contains("--watch"), "{err}");
+    // The review of a range: one worker's branch.
+    let range = format!("main..batch/{}", b.net);
+    let page = env.ok(&["review", &range, "--html", "-"]);
+    let doc = parse(&page);
+    let rows: Vec<&str> = all(&doc, "table", "queue")[0]
+        .descendants()
+        .filter_map(|n| n.attribute("data-id"))
+        .collect();
+    assert_eq!(rows, [b.net.as_str()]);
+    assert!(text(&all(&doc, "details", "task")[0]).contains("+line 1 of net"));
 }

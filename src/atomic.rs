@@ -19,7 +19,18 @@ fn temp_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
 }
 
 fn temp_with(dir: &Path, prefix: &str) -> io::Result<tempfile::NamedTempFile> {
-    tempfile::Builder::new().prefix(prefix).tempfile_in(dir)
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    // tempfile's own default is 0600. The files written here are the
+    // user's (task files, plans, configs, exports), so they get the modes
+    // any other program would give them: 0666 less the umask, which
+    // open(2) applies. The rename keeps the temp file's mode.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
 }
 
 fn parent_of(path: &Path) -> &Path {

@@ -135,7 +135,7 @@ pub fn create(store: &Store, new: NewTask) -> Result<Changed, EditError> {
         task::add_unique(&mut task.deps, dep);
     }
     for s in &new.scope {
-        task::add_unique(&mut task.scope, s);
+        task::add_unique(&mut task.scope, &crate::scope::normalize(s));
     }
     // Checked where it enters: a scope that does not parse would make every
     // worker's `claim --next` stumble over the task later.
@@ -187,7 +187,7 @@ fn count_task_files(store: &Store) -> usize {
 }
 
 /// The changes `update` can make; `None`/empty means leave alone.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Edit {
     pub title: Option<String>,
     pub body: Option<String>,
@@ -247,10 +247,12 @@ pub fn update(store: &Store, id: &str, edit: Edit) -> Result<Changed, EditError>
     check_items("a label", &edit.add_label)?;
     check_items("an acceptance criterion", &edit.add_accept)?;
     for s in &edit.rm_scope {
+        // Either spelling of a glob: as written, or without the old `/`.
         task::remove_item(&mut task.scope, s);
+        task::remove_item(&mut task.scope, &crate::scope::normalize(s));
     }
     for s in &edit.add_scope {
-        task::add_unique(&mut task.scope, s);
+        task::add_unique(&mut task.scope, &crate::scope::normalize(s));
     }
     for l in &edit.rm_label {
         task::remove_item(&mut task.labels, l);

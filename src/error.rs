@@ -304,6 +304,12 @@ impl From<crate::work::WorkError> for CommandError {
                 .hint("land or save that work first, or pass --force to throw it away"),
             W::PathTaken { .. } => CommandError::new(Exit::User, e)
                 .hint("move it away, or set workers.worktree_dir in .batch/config.toml"),
+            W::NotHolder { .. } => CommandError::new(Exit::Conflict, e).hint(
+                "only the claim's holder finishes the task; run it as that worker, or pass --force",
+            ),
+            W::NotCommitted { .. } => CommandError::new(Exit::User, e).hint(
+                "commit the task file first (`git add .batch/tasks && git commit`), then start it",
+            ),
         }
     }
 }
@@ -342,10 +348,17 @@ impl From<crate::land::LandError> for CommandError {
             L::NoRemoteBranch {
                 ref branch,
                 ref remote,
+            }
+            | L::Unpushed {
+                ref branch,
+                ref remote,
+                ..
             } => {
                 let hint = format!("push it first: `git push {remote} {branch}`");
                 CommandError::new(Exit::User, e).hint(hint)
             }
+            L::DirtyCheckout { .. } => CommandError::new(Exit::User, e)
+                .hint("commit or put those changes aside first; nothing was landed"),
             L::TestsFail { .. } => CommandError::new(Exit::User, e)
                 .hint("read the log; without --no-bisect the culprits are found and left out"),
             L::ReduceFails { .. } => CommandError::new(Exit::User, e).hint(

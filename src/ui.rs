@@ -66,6 +66,30 @@ impl Write for CaptureWriter {
     }
 }
 
+/// How wide lines of the dashboard may be: on a terminal its width
+/// (`COLUMNS` if set, else the terminal's, else 80); elsewhere `COLUMNS`
+/// if set, else no limit (a pipe or a file gets every word).
+pub fn columns() -> Option<usize> {
+    use std::io::IsTerminal;
+    let env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|c| *c > 0);
+    if !io::stdout().is_terminal() {
+        return env;
+    }
+    Some(env.or_else(terminal_width).unwrap_or(80))
+}
+
+/// The terminal's width, from the kernel.
+fn terminal_width() -> Option<usize> {
+    // SAFETY: TIOCGWINSZ fills the winsize it is given, on a descriptor
+    // that stays open; a failure leaves it zeroed.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    (ok && size.ws_col > 0).then_some(size.ws_col as usize)
+}
+
 pub const BOLD: Style = Style::new().bold();
 pub const DIM: Style = Style::new().dimmed();
 pub const GOOD: Style = AnsiColor::Green.on_default();

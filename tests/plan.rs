@@ -417,8 +417,13 @@ fn review_of_a_plan_and_of_a_range_and_marking_it_reviewed() {
     let plan: serde_json::Value = env.json(&["review", "--plan", "rv", "--patch"]);
     let tasks = plan["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 3);
-    for (i, t) in tasks.iter().enumerate() {
-        assert_eq!(t["id"], ids[i].as_str());
+    // The review queue: all landed, of one priority, unscored: by id.
+    let mut sorted = ids.clone();
+    sorted.sort();
+    let queue: Vec<&str> = tasks.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(queue, sorted);
+    for (i, id) in ids.iter().enumerate() {
+        let t = tasks.iter().find(|t| t["id"] == id.as_str()).unwrap();
         assert_eq!(t["state"], "closed");
         let receipt = strs(&t["receipt"]);
         assert_eq!(receipt.len(), 2, "{t}");
@@ -464,7 +469,7 @@ fn review_of_a_plan_and_of_a_range_and_marking_it_reviewed() {
     split_plan(&env, &env.repo, "later", &[]);
     let err = env.fails(&["review", "--plan", "later", "--mark-reviewed"], 1);
     assert!(err.contains("not completed"), "{err}");
-    let err = env.fails(&["review", "nonsense"], 1);
+    let err = env.fails(&["review", "nonsense"], 2);
     assert!(err.contains("not a range"), "{err}");
     env.fails(&["review", "--plan", "nope"], 1);
 }
@@ -507,6 +512,11 @@ fn demo_runs_the_whole_loop() {
         "{out}"
     );
     assert!(out.contains("review of plan book (8 task(s))"), "{out}");
+    // What the landing did, said once (issue 18).
+    assert!(
+        out.contains("each landing ran the tests (`sh check.sh`) once and pushed once."),
+        "{out}"
+    );
     assert!(
         out.contains("gave up: no outline"),
         "the retried task's receipt: {out}"

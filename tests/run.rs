@@ -19,7 +19,7 @@ pub struct StatusJson {
 #[derive(Debug, Deserialize)]
 pub struct ViewJson {
     pub name: String,
-    pub plan: bool,
+    pub plan: Option<String>,
     #[serde(default)]
     pub recorded: Option<String>,
     pub status: String,
@@ -197,7 +197,7 @@ pub fn status(env: &TestEnv, dir: &Path, plan: &str) -> ViewJson {
     let out = env.ok_in(dir, &["--json", "status", "--plan", plan]);
     let mut s: StatusJson = serde_json::from_str(&out).unwrap();
     let v = s.plans.remove(0);
-    assert!(v.plan && v.name == plan, "{v:?}");
+    assert!(v.plan.as_deref() == Some(plan) && v.name == plan, "{v:?}");
     v.check_consistent();
     v
 }

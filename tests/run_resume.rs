@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Logs "TASK start" and "TASK exit0" (right before a successful exit) to
+/// Logs "TASK start N" and "TASK exit0 N" (right before a successful exit) to
 /// `$WORKER_STATE/events`; `$WORKER_MODE` decides what else it does.
 const WORKER: &str = r#"#!/bin/sh
 state="$WORKER_STATE"
@@ -33,7 +33,7 @@ else
   sleep "0.$(( $$ % 3 + 1 ))"
 fi
 echo "applied by $BATCH_TASK" >> "$f"
-echo "$BATCH_TASK exit0" >> "$state/events"
+echo "$BATCH_TASK exit0 $BATCH_ATTEMPT" >> "$state/events"
 "#;
 
 fn run_cmd(env: &TestEnv, state: &Path, mode: &str, args: &[&str]) -> Command {
@@ -203,7 +203,16 @@ fn a_run_killed_at_random_moments_resumes_without_redoing_work() {
                 .lines()
                 .filter(|l| l.split(' ').next() == Some(id.as_str()))
                 .collect();
-            let exited = lines.iter().position(|l| l.ends_with(" exit0"));
+            // A worker killed by the resume between its marker and its
+            // exit did not exit 0: its exit record says SIGKILL (137).
+            let killed_after_marker = |line: &str| {
+                let n = line.rsplit(' ').next().unwrap_or("");
+                let record = env.repo.join(format!(".git/batch/runs/p/{id}.{n}.exit"));
+                std::fs::read_to_string(record).is_ok_and(|t| t.trim() == "137")
+            };
+            let exited = lines
+                .iter()
+                .position(|l| l.contains(" exit0") && !killed_after_marker(l));
             let exited = exited.unwrap_or_else(|| panic!("{id} never exited 0: {diag}"));
             assert!(
                 lines[exited + 1..].iter().all(|l| !l.contains(" start ")),

@@ -347,8 +347,13 @@ fn one_ctrl_c_through_git_lets_the_running_workers_finish() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     use std::os::unix::process::ExitStatusExt;
+    // git dies of the Ctrl-C itself. Under load its own signal handler may
+    // reap git-batch before its main path waits for it, and git then says
+    // so instead (a race inside git, not git-batch's exit).
     assert!(
-        out.status.signal() == Some(libc::SIGINT) || out.status.code() == Some(130),
+        out.status.signal() == Some(libc::SIGINT)
+            || out.status.code() == Some(130)
+            || err.contains("waitpid for git-batch failed"),
         "{:?}: {err}",
         out.status
     );

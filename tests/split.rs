@@ -7,8 +7,8 @@ use crate::run::feed;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-struct SplitJson {
-    tasks: Vec<TaskJson>,
+pub(crate) struct SplitJson {
+    pub(crate) tasks: Vec<TaskJson>,
     plan: Option<PlannedJson>,
     commit: Option<String>,
 }
@@ -33,7 +33,7 @@ struct PlanTaskJson {
 }
 
 /// `split` with `items` on stdin, expected to succeed.
-fn split(env: &TestEnv, args: &[&str], items: &str) -> SplitJson {
+pub(crate) fn split(env: &TestEnv, args: &[&str], items: &str) -> SplitJson {
     let mut all = vec!["--json", "split"];
     all.extend_from_slice(args);
     let out = feed(env, &env.repo, &all, items);
@@ -125,12 +125,12 @@ fn scope_templates_are_filled_per_chunk() {
         made.tasks[0].scope,
         [
             "triage/2026-01/2026-01-03 a[[]1[]].{md,txt}",
-            "/last/2026-01-28 c"
+            "last/2026-01-28 c"
         ]
     );
     assert_eq!(
         made.tasks[1].scope,
-        ["triage/2026-02/2026-02-11 b.{md,txt}", "/last/2026-02-11 b"]
+        ["triage/2026-02/2026-02-11 b.{md,txt}", "last/2026-02-11 b"]
     );
     // Fixed-size chunks fill every field but the key; with the items' own
     // scope beside the template's.

@@ -23,7 +23,7 @@ fn init_is_idempotent_and_says_what_it_did() {
     );
     let config = env.read(".batch/config.toml");
     assert!(
-        config.contains("format = 1") && config.contains("prefix = \"ab\""),
+        config.contains("format = 2") && config.contains("prefix = \"ab\""),
         "{config}"
     );
     assert!(config.contains("main_branch = \"main\""), "{config}");
@@ -53,7 +53,7 @@ fn init_is_idempotent_and_says_what_it_did() {
         "{err}"
     );
     assert!(env.read(".batch/config.toml").contains("prefix = \"ab\""));
-    env.fails(&["init", "--prefix", "a/b"], 1);
+    env.fails(&["init", "--prefix", "a/b"], 2);
 }
 
 #[test]
@@ -135,10 +135,10 @@ fn create_errors() {
     assert!(err.contains("unknown dependency 'bt-nope'"), "{err}");
     let err = env.fails(&["create", "x", "--parent", "bt-nope"], 1);
     assert!(err.contains("unknown parent"), "{err}");
-    let err = env.fails(&["create", "x", "--dep", "../../etc/passwd"], 1);
+    let err = env.fails(&["create", "x", "--dep", "../../etc/passwd"], 2);
     assert!(err.contains("could escape .batch/"), "{err}");
-    let err = env.fails(&["create", "x", "-p", "7"], 1);
-    assert!(err.contains("out of range"), "{err}");
+    let err = env.fails(&["create", "x", "-p", "7"], 2);
+    assert!(err.contains("not a priority"), "{err}");
     env.fails(&["create", "   "], 1);
     // Nothing was written by the failures.
     let tasks: Vec<TaskJson> = env.json(&["list", "--all"]);
@@ -161,11 +161,17 @@ fn path_escaping_ids_are_refused_everywhere() {
             vec!["dep", "add", bad, &good],
             vec!["dep", "rm", &good, bad],
             vec!["dep", "tree", bad],
+        ] {
+            let err = env.fails(&args, 1);
+            assert!(err.contains("could escape .batch/"), "{args:?}: {err}");
+        }
+        // As a flag's value: a usage error, like any invalid value.
+        for args in [
             vec!["list", "--parent", bad],
             vec!["ready", "--parent", bad],
             vec!["update", &good, "--parent", bad],
         ] {
-            let err = env.fails(&args, 1);
+            let err = env.fails(&args, 2);
             assert!(err.contains("could escape .batch/"), "{args:?}: {err}");
         }
     }
@@ -398,7 +404,7 @@ fn malformed_config_is_reported_with_line() {
     let env = TestEnv::new();
     let path = env.repo.join(".batch/config.toml");
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replace("format = 1", "format = 99")).unwrap();
+    std::fs::write(&path, text.replace("format = 2", "format = 99")).unwrap();
     let err = env.fails(&["list"], 1);
     assert!(err.contains("format 99"), "{err}");
     std::fs::write(&path, text.replace("prefix = \"bt\"", "prefix = \"bt")).unwrap();

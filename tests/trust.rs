@@ -74,7 +74,14 @@ impl Scene {
 
     /// The landing's verdict on the attacker's task: why it was left out.
     fn land_verdict(&self) -> Option<String> {
-        let report: serde_json::Value = self.env.json(&["land", "--no-push"]);
+        // Exit 1 when it left out everything it tried, as here.
+        let out = self.env.run(&["--json", "land", "--no-push"]);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let landed = report["landed"].as_array().unwrap();
         if landed.iter().any(|l| l == self.id.as_str()) {
             return None;
@@ -230,7 +237,10 @@ fn a_branch_that_brings_its_own_task() {
     env.git(&["add", "-A"]);
     env.git(&["commit", "-q", "--no-verify", "-m", "mine"]);
     env.git(&["checkout", "-q", "main"]);
-    let report: serde_json::Value = env.json(&["land", "--no-push"]);
+    // Exit 1: it left out the one task it tried.
+    let out = env.run(&["--json", "land", "--no-push"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["landed"], serde_json::json!([]), "{report}");
     assert_eq!(report["left_out"][0]["id"], "bt-fake", "{report}");
     assert!(
@@ -335,13 +345,13 @@ fn scopes_are_checked_where_they_enter() {
         "[unclosed",
         "!only/exclusions",
     ] {
-        let err = env.fails(&["create", "t", "--scope", bad], 1);
+        let err = env.fails(&["create", "t", "--scope", bad], 2);
         assert!(err.contains("invalid scope"), "{bad}: {err}");
         assert!(err.contains("Hint:"), "{bad}: {err}");
     }
     assert_eq!(tasks(), before, "nothing was created");
     let id = env.create(&["t", "--scope", "src/**"]);
-    env.fails(&["update", &id, "--add-scope", "../x"], 1);
+    env.fails(&["update", &id, "--add-scope", "../x"], 2);
     let split = env
         .batch_cmd(&[
             "split",

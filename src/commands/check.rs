@@ -24,7 +24,7 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["parent", "range"])]
     pub ready: bool,
     /// The open descendants of this task.
-    #[arg(long, value_name = "ID", conflicts_with = "range")]
+    #[arg(long, value_name = "ID", value_parser = super::values::task_id, conflicts_with = "range")]
     pub parent: Option<String>,
     /// Check the commits of this range instead.
     #[arg(long, value_name = "A..B")]
@@ -56,7 +56,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     }
     let store = ctx.store()?;
     let cache = ctx.cache(&store)?;
-    let tasks = super::task_set(&store, &cache, &args.ids, args.parent.as_deref())?;
+    let tasks = super::task_set(&store, &cache, &args.ids, args.parent.as_deref(), &[])?;
     let nodes = cache.nodes().map_err(crate::store::StoreError::from)?;
     let files = check::tree_files(&store.repo, None)?;
     let problems = check::check_set(&tasks, &nodes, &files, &store.config.check);

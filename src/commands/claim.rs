@@ -26,23 +26,28 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let target = args.target.target(ctx, &store)?;
     let cache = ctx.cache(&store)?;
     let who = args.worker.claimant(&store)?;
-    let claimed = claim::claim(&store, &cache, &target, &who, args.steal)?;
+    let claimed = claim::claim(&store, &cache, &target, &who, args.steal, None)?;
     super::warn_skipped(ctx, &claimed.skipped);
     if ctx.ui.json {
         ctx.ui.json_value(&claimed)?;
     } else {
         ctx.ui.line(&claimed.claim.task)?;
-        let verb = if claimed.renewed {
-            "renewed"
-        } else if claimed.stolen_from.is_some() {
-            "stolen"
-        } else {
-            "claimed"
-        };
-        ctx.ui.status(format!(
-            "{verb} {} for {} until {}",
-            claimed.claim.task, claimed.claim.worker, claimed.claim.expires
-        ));
+        say_claimed(ctx, &claimed);
     }
     Ok(())
+}
+
+/// The status line of a claim taken, renewed or stolen.
+pub fn say_claimed(ctx: &mut Ctx, claimed: &claim::Claimed) {
+    let verb = if claimed.renewed {
+        "renewed"
+    } else if claimed.stolen_from.is_some() {
+        "stolen"
+    } else {
+        "claimed"
+    };
+    ctx.ui.status(format!(
+        "{verb} {} for {} until {}",
+        claimed.claim.task, claimed.claim.worker, claimed.claim.expires
+    ));
 }

@@ -18,18 +18,20 @@ pub struct Args {
     #[arg(long, value_name = "F")]
     pub body_file: Option<PathBuf>,
     /// Priority 0-4, 0 highest.
-    #[arg(short, long, value_name = "N")]
+    #[arg(short, long, value_name = "N", value_parser = super::values::priority)]
     pub priority: Option<u8>,
     /// `task` or `epic`.
     #[arg(long, default_value = "task", value_parser = parse_kind)]
     pub kind: Kind,
     /// The epic or task this one belongs to.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::values::task_id)]
     pub parent: Option<String>,
     /// A task that must be closed before this one can start (repeatable).
-    #[arg(long = "dep", value_name = "ID")]
+    #[arg(long = "dep", value_name = "ID", value_parser = super::values::task_id)]
     pub deps: Vec<String>,
-    /// A gitignore-style glob of files the task may change (repeatable; `!` excludes).
+    /// A glob of files the task may change, a path from the repository
+    /// root (`Cargo.toml` the top-level file, `**/x` any depth, `dir/` a
+    /// directory; repeatable; `!` excludes).
     #[arg(long = "scope", value_name = "GLOB")]
     pub scope: Vec<String>,
     /// A success criterion (repeatable).
@@ -106,7 +108,8 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<(), CommandError> {
             estimate: args.estimate,
             batch: None,
         },
-    )?;
+    )
+    .map_err(super::values::scope_from_flags)?;
     if ctx.ui.json {
         ctx.ui.json_value(&created.task)?;
     } else {

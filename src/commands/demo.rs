@@ -96,6 +96,19 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         "demo: split the book into {} tasks (plan book), one chapter each",
         made.tasks.len()
     ));
+    // The chapter the others lean on: first in the morning's review queue
+    // (and the one whose worker fails once, so the review shows a retry).
+    if let Some(t) = made
+        .tasks
+        .iter()
+        .find(|t| t.scope.iter().any(|s| s.ends_with(sample::FLAKY)))
+    {
+        let edit = crate::edit::Edit {
+            priority: Some(1),
+            ..Default::default()
+        };
+        crate::edit::update(&store, &t.id, edit)?;
+    }
     repo.publish().map_err(demo_err)?;
     let exe = std::env::current_exe()?;
     let opts = Options {
@@ -108,6 +121,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         hard_deadline: None,
         max_rate_limits: 5,
         ids: made.tasks.iter().map(|t| t.id.to_string()).collect(),
+        labels: Vec::new(),
         exec: format!("{} demo-worker", shell_quote(&exe.to_string_lossy())),
         jobs: args.jobs.max(1),
         timeout: Duration::from_secs(120),
@@ -146,7 +160,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     }
     ctx.ui.line("$ git batch status")?;
     for v in &status.plans {
-        for line in super::status::render(v) {
+        for line in super::status::render(v, Some(80)) {
             ctx.ui.line(line)?;
         }
     }
@@ -163,6 +177,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         ))?;
     }
     ctx.ui.line("")?;
+    let landings = landings(&store);
+    ctx.ui.line(format!(
+        "Landed {} task(s) in {landings} landing(s) while the workers went on;\n\
+         each landing ran the tests (`{}`) once and pushed once.",
+        summary.landed.len(),
+        sample::TEST
+    ))?;
     ctx.ui.line(format!(
         "The demo's repository is {} (its remote: {}).\nLook around: git -C {} log --oneline --graph; git batch -C {} review --patch",
         repo.work.display(),
@@ -178,6 +199,27 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         )));
     }
     Ok(())
+}
+
+/// How many landing commits the main branch has (one per train: one
+/// test run and one push each).
+fn landings(store: &crate::store::Store) -> usize {
+    let main = crate::git::refs::branch(&store.config.main_branch);
+    let Ok(mut walk) = store.repo.revwalk() else {
+        return 0;
+    };
+    if walk.push_ref(&main).is_err() {
+        return 0;
+    }
+    walk.flatten()
+        .filter_map(|oid| store.repo.find_commit(oid).ok())
+        .filter(|c| {
+            c.summary()
+                .ok()
+                .flatten()
+                .is_some_and(|s| s.starts_with("batch: land"))
+        })
+        .count()
 }
 
 fn demo_err(e: sample::DemoError) -> CommandError {

@@ -10,6 +10,7 @@ use crate::work::worktree;
 /// status `done`. The claim is kept until the task lands.
 ///
 /// Out-of-scope changes are refused, listing each file; nothing is committed.
+/// So is a task whose claim another worker holds, unless `--force`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The task (default: this worktree's).
@@ -17,6 +18,9 @@ pub struct Args {
     /// The commit message.
     #[arg(short, long, value_name = "MSG")]
     pub message: Option<String>,
+    /// Finish it even when another worker holds its claim.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub worker: WorkerArgs,
 }
@@ -25,6 +29,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let id = worktree::task_or_current(&store, args.id.as_deref())?;
     let who = args.worker.claimant_for(&store, &id)?;
+    if !args.force {
+        crate::work::finish::check_holder(&store, &id, &who)?;
+    }
     let finished = worktree::done(&store, &id, &who, args.message.as_deref())?;
     if ctx.ui.json {
         ctx.ui.json_value(&finished)?;

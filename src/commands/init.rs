@@ -11,7 +11,7 @@ use crate::store::Store;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Prefix of new task ids, e.g. `bt` gives `bt-3k9f` (default: bt).
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = super::values::prefix)]
     pub prefix: Option<String>,
     /// Do not install the scope-guard git hooks (`git batch hooks install`).
     #[arg(long)]
@@ -19,6 +19,7 @@ pub struct Args {
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
+    refuse_migration_under_claims(ctx)?;
     let report = Store::init(&ctx.dir, args.prefix.as_deref(), ctx.no_commit)?;
     let repo = crate::git::discover(&ctx.dir)?;
     if crate::git::merge_driver::ensure(&repo)? {
@@ -69,4 +70,27 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         ctx.report_commit(&report.commit, true);
     }
     Ok(())
+}
+
+/// A format 1 store's claims hold the scopes they were taken with, in the
+/// old meaning: migrating under them would let a new claim overlap what a
+/// worker holds. So the migration waits until no task is claimed.
+fn refuse_migration_under_claims(ctx: &Ctx) -> Result<(), CommandError> {
+    let Ok(store) = Store::open(&ctx.dir) else {
+        return Ok(());
+    };
+    if store.config.format >= crate::store::migrate::ROOT_SCOPES {
+        return Ok(());
+    }
+    let set = crate::claims::read(&store.repo)?;
+    if set.claims.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = set.claims.keys().map(String::as_str).collect();
+    Err(CommandError::user(format!(
+        "not migrating .batch/ to format 2 (scopes from the repository root) while {} task(s) are claimed with format 1 scopes: {}",
+        ids.len(),
+        ids.join(" ")
+    ))
+    .hint("land, release or abandon them first, then run `git batch init` again"))
 }

@@ -19,7 +19,7 @@ pub struct Args {
     #[arg(conflicts_with_all = ["parent", "plan"])]
     pub ids: Vec<String>,
     /// Only the descendants of this task.
-    #[arg(long, value_name = "ID", conflicts_with = "plan")]
+    #[arg(long, value_name = "ID", value_parser = super::values::task_id, conflicts_with = "plan")]
     pub parent: Option<String>,
     /// Only the tasks of this plan.
     #[arg(long, value_name = "NAME")]
@@ -61,6 +61,7 @@ pub struct Args {
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
+    land::check_known(&store, &args.ids)?;
     let plan = match (&args.plan, &args.parent) {
         (Some(name), None) => Some(crate::plan::Plan::read(&store, name)?),
         _ => None,
@@ -109,7 +110,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let report = land::land(&store, &opts)?;
     if ctx.ui.json {
         ctx.ui.json_value(&report)?;
-        return Ok(());
+        return all_left_out(&report);
     }
     for id in &report.landed {
         ctx.ui.line(format!("landed   {id}"))?;
@@ -161,20 +162,19 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
                 .status(format!("the reduce step `{}` changed nothing", r.command)),
         }
     }
+    let tests = tests_said(&report);
     match &report.commit {
         Some(c) if report.pushed => ctx.ui.status(format!(
-            "pushed {} to {} on {} (tests {:.1}s); {}",
+            "pushed {} to {} on {} ({tests}); {}",
             crate::git::short(c),
             opts.branch,
             opts.remote.as_deref().unwrap_or(""),
-            report.test_seconds,
             report.local_branch
         )),
         Some(c) => ctx.ui.status(format!(
-            "{} is now at {} (tests {:.1}s)",
+            "{} is now at {} ({tests})",
             opts.branch,
             crate::git::short(c),
-            report.test_seconds
         )),
         None if report.dry_run => ctx.ui.status("dry run: nothing pushed, nothing changed"),
         // What a landing killed after its push left undone, done now.
@@ -183,5 +183,30 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             .status(format!("nothing to land; {}", report.local_branch)),
         None => ctx.ui.status("nothing to land"),
     }
-    Ok(())
+    all_left_out(&report)
+}
+
+/// How long the tests took, or that none ran (no `--test`, no
+/// `test_command`): a landing must not look tested when it was not.
+fn tests_said(report: &land::Report) -> String {
+    match report.test_log {
+        Some(_) => format!("tests {:.1}s", report.test_seconds),
+        None => "no test ran".into(),
+    }
+}
+
+/// A landing that left out every task it tried landed nothing: exit 1, as
+/// a failure, for scripts (the report is already printed).
+fn all_left_out(report: &land::Report) -> Result<(), CommandError> {
+    if !report.landed.is_empty() || report.left_out.is_empty() || report.dry_run {
+        return Ok(());
+    }
+    let ids: Vec<&str> = report.left_out.iter().map(|l| l.id.as_str()).collect();
+    Err(CommandError::user(format!(
+        "nothing landed: every task was left out ({})",
+        ids.join(" ")
+    ))
+    .hint(
+        "`git batch status` shows why; fix them on their branches and run `git batch done` again",
+    ))
 }

@@ -12,7 +12,7 @@ pub struct Args {
     #[arg(long, short = 's', value_parser = super::update::parse_status, value_name = "S")]
     pub status: Vec<Status>,
     /// Only the direct children of this task.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::values::task_id)]
     pub parent: Option<String>,
     /// Only tasks with this label.
     #[arg(long, short = 'l', value_name = "L")]
@@ -20,6 +20,10 @@ pub struct Args {
     /// Include closed tasks.
     #[arg(long, short = 'a')]
     pub all: bool,
+    /// Only tasks whose claim this worker holds (its `--worker` name, as
+    /// `claims` shows it).
+    #[arg(long, value_name = "WORKER")]
+    pub assignee: Option<String>,
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
@@ -45,6 +49,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         })
         .map_err(crate::store::StoreError::from)?;
     live.merge_into(&mut tasks);
+    if let Some(who) = &args.assignee {
+        tasks.retain(|t| {
+            live.claims
+                .get(t.id.as_str())
+                .is_some_and(|c| &c.worker == who)
+        });
+    }
     if !args.status.is_empty() {
         tasks.retain(|t| args.status.contains(&t.status));
     }

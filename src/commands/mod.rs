@@ -42,11 +42,14 @@ pub mod reopen;
 pub mod retry;
 pub mod review;
 pub mod run;
+pub mod search;
 pub mod show;
 pub mod split;
 pub mod start;
+pub mod stats;
 pub mod status;
 pub mod update;
+pub mod values;
 
 use crate::error::{CommandError, Exit};
 use crate::store::{BrokenFile, Cache, Store};
@@ -83,7 +86,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Kept under their own heading in every command's help, apart from the
+/// command's own options.
 #[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Print machine-readable JSON on stdout (errors as one JSON line on stderr).
     #[arg(long, global = true)]
@@ -108,6 +114,8 @@ pub enum Command {
     Create(create::Args),
     Show(show::Args),
     List(list::Args),
+    Search(search::Args),
+    Stats(stats::Args),
     Update(update::Args),
     Close(close::Args),
     Reopen(reopen::Args),
@@ -154,6 +162,8 @@ pub enum Command {
     Hooks(hooks::HooksCommand),
     Hook(hook::Args),
     Completions(completions::Args),
+    #[command(hide = true, name = "__complete")]
+    Complete(completions::CompleteArgs),
     Man(man::Args),
     #[command(hide = true, name = "merge-task")]
     MergeTask(merge_task::Args),
@@ -176,6 +186,8 @@ pub fn run(cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
         Command::Create(args) => create::run(ctx, args),
         Command::Show(args) => show::run(ctx, args),
         Command::List(args) => list::run(ctx, args),
+        Command::Search(args) => search::run(ctx, args),
+        Command::Stats(args) => stats::run(ctx, args),
         Command::Update(args) => update::run(ctx, args),
         Command::Close(args) => close::run(ctx, args),
         Command::Reopen(args) => reopen::run(ctx, args),
@@ -215,6 +227,7 @@ pub fn run(cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
         Command::Hooks(cmd) => hooks::run(ctx, cmd),
         Command::Hook(args) => hook::run(ctx, args),
         Command::Completions(args) => completions::run(ctx, args),
+        Command::Complete(args) => completions::run_complete(ctx, args),
         Command::Man(args) => man::run(ctx, args),
         Command::MergeTask(args) => merge_task::run(ctx, args),
     }
@@ -225,7 +238,13 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+            match parse_error_json(&e, &args) {
+                Some(line) => eprint!("{line}"),
+                None => {
+                    let _ = e.print();
+                }
+            }
             return ExitCode::from(parse_error_exit(&e));
         }
     };
@@ -258,6 +277,36 @@ fn parse_error_exit(e: &clap::Error) -> u8 {
         clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
         _ => Exit::Usage as u8,
     }
+}
+
+/// A command line clap refused, as the one JSON line `--json` promises
+/// for every error; `None` without `--json` (before a `--`), and for help
+/// and version, which are not errors.
+fn parse_error_json(e: &clap::Error, args: &[impl AsRef<std::ffi::OsStr>]) -> Option<String> {
+    let json = args
+        .iter()
+        .map(|a| a.as_ref())
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json");
+    if !json || parse_error_exit(e) == 0 {
+        return None;
+    }
+    let text = e.render().to_string();
+    // clap's first paragraph is the error (a missing argument's name is on
+    // its second line), the rest tips and usage.
+    let (first, rest) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let message: Vec<&str> = first.lines().map(str::trim).collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    let mut err = CommandError::usage(message);
+    for line in rest.lines().map(str::trim) {
+        if let Some(tip) = line.strip_prefix("tip: ") {
+            err = err.hint(tip);
+        } else if line.starts_with("Usage: ") || line.starts_with("For more information") {
+            err = err.hint(line);
+        }
+    }
+    Some(err.render_json())
 }
 
 /// Runs a parsed command line and prints its error, if any; the exit code.
@@ -304,7 +353,7 @@ pub fn run_captured(dir: &Path, args: &[&str]) -> RunOutput {
             return RunOutput {
                 exit: parse_error_exit(&e),
                 stdout: String::new(),
-                stderr: e.render().to_string(),
+                stderr: parse_error_json(&e, args).unwrap_or_else(|| e.render().to_string()),
             };
         }
     };
@@ -331,10 +380,8 @@ pub fn run_captured(dir: &Path, args: &[&str]) -> RunOutput {
 /// `--json`, whose data keeps them in `skipped`).
 pub fn warn_skipped(ctx: &mut Ctx, skipped: &[crate::work::claim::Skipped]) {
     for s in skipped {
-        ctx.ui.warn(format!(
-            "{} skipped: {} (fix its task file; other workers are not held up)",
-            s.id, s.why
-        ));
+        ctx.ui
+            .warn(format!("{} skipped: {} ({})", s.id, s.why, s.fix));
     }
 }
 
@@ -348,8 +395,12 @@ pub struct TargetArgs {
     #[arg(long)]
     pub next: bool,
     /// With --next: only descendants of this task.
-    #[arg(long, value_name = "ID", requires = "next")]
+    #[arg(long, value_name = "ID", value_parser = crate::commands::values::task_id, requires = "next")]
     pub parent: Option<String>,
+    /// With --next: only tasks with this label (repeatable: every one of
+    /// them), e.g. `--label ready-for-agent`.
+    #[arg(long = "label", value_name = "L", requires = "next")]
+    pub labels: Vec<String>,
 }
 
 impl TargetArgs {
@@ -361,18 +412,21 @@ impl TargetArgs {
             Some(id) => Target::Id(id),
             None => Target::Next {
                 parent: self.parent,
+                labels: self.labels,
             },
         })
     }
 }
 
 /// The tasks a command works on: given ids, the open descendants of a
-/// parent (epics left out), or the ready tasks nobody holds.
+/// parent (epics left out), or the ready tasks nobody holds; the last two
+/// only with every one of `labels`.
 pub fn task_set(
     store: &Store,
     cache: &Cache,
     ids: &[String],
     parent: Option<&str>,
+    labels: &[String],
 ) -> Result<Vec<Task>, CommandError> {
     if !ids.is_empty() {
         let mut tasks = Vec::new();
@@ -393,12 +447,16 @@ pub fn task_set(
         let mut below = cache
             .descendants(parent)
             .map_err(crate::store::StoreError::from)?;
-        below.retain(|t| t.kind != crate::task::Kind::Epic && t.status != Status::Closed);
+        below.retain(|t| {
+            t.kind != crate::task::Kind::Epic
+                && t.status != Status::Closed
+                && labels.iter().all(|l| t.labels.contains(l))
+        });
         return Ok(below);
     }
     let claimed = crate::claims::taken_ids(&store.repo)?.into_iter().collect();
     Ok(cache
-        .ready(None, 0, &claimed)
+        .ready(None, labels, 0, &claimed)
         .map_err(crate::store::StoreError::from)?)
 }
 
@@ -461,6 +519,14 @@ impl Ctx {
     pub fn store(&mut self) -> Result<Store, CommandError> {
         let mut store = Store::open(&self.dir)?;
         store.no_commit = self.no_commit;
+        if store.config.format < crate::store::migrate::ROOT_SCOPES {
+            self.ui.warn(format!(
+                ".batch/config.toml has format {}: scopes are now paths from the repository root \
+                 (`Cargo.toml` is the top-level file, `**/Cargo.toml` one at any depth); \
+                 run `git batch init` to rewrite the task files' scopes with their old meaning",
+                store.config.format
+            ));
+        }
         for key in store.config.unknown_keys() {
             self.ui.warn(format!(
                 ".batch/config.toml: unknown key '{key}' (ignored; a newer git-batch may use it)"

@@ -29,8 +29,12 @@ pub struct Args {
     #[arg(long, conflicts_with = "parent")]
     pub ready: bool,
     /// The open descendants of this task (epics left out).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::values::task_id)]
     pub parent: Option<String>,
+    /// With --ready or --parent: only tasks with this label (repeatable:
+    /// every one of them), e.g. `--label ready-for-agent`.
+    #[arg(long = "label", value_name = "L", conflicts_with = "ids")]
+    pub labels: Vec<String>,
     #[command(flatten)]
     pub config: PlanConfigArgs,
     /// The plan's gates (`[[gates]]`), run on each task's finished work.
@@ -126,7 +130,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         let planned = plan::create_plan(&store, &tasks, &new)?;
         return print_planned(ctx, &planned);
     }
-    let mut tasks = super::task_set(&store, &cache, &args.ids, args.parent.as_deref())?;
+    let mut tasks = super::task_set(
+        &store,
+        &cache,
+        &args.ids,
+        args.parent.as_deref(),
+        &args.labels,
+    )?;
     if args.ids.is_empty() && args.parent.is_none() {
         // "The rest": a task of another plan is left to it, not refused.
         tasks.retain(|t| t.batch.as_deref().is_none_or(|b| b == args.name));

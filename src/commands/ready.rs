@@ -15,8 +15,12 @@ pub struct Args {
     #[arg(long, short = 'n', default_value_t = 0, value_name = "N")]
     pub limit: usize,
     /// Only descendants of this task.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::values::task_id)]
     pub parent: Option<String>,
+    /// Only tasks with this label (repeatable: every one of them), e.g.
+    /// `--label ready-for-agent` for the tickets a person marked ready.
+    #[arg(long = "label", short = 'l', value_name = "L")]
+    pub labels: Vec<String>,
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
@@ -34,19 +38,25 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         out.write_all(b"[")?;
         let mut first = true;
         let written = cache
-            .ready_json(args.parent.as_deref(), args.limit, &claimed, |json| {
-                if !first {
-                    out.write_all(b",\n")?;
-                }
-                first = false;
-                out.write_all(json.as_bytes())
-            })
+            .ready_json(
+                args.parent.as_deref(),
+                &args.labels,
+                args.limit,
+                &claimed,
+                |json| {
+                    if !first {
+                        out.write_all(b",\n")?;
+                    }
+                    first = false;
+                    out.write_all(json.as_bytes())
+                },
+            )
             .map_err(StoreError::from)?;
         written?;
         out.write_all(b"]\n")?;
     } else {
         let tasks = cache
-            .ready(args.parent.as_deref(), args.limit, &claimed)
+            .ready(args.parent.as_deref(), &args.labels, args.limit, &claimed)
             .map_err(StoreError::from)?;
         super::print_tasks(ctx, &tasks)?;
         if tasks.is_empty() {

@@ -21,7 +21,7 @@ pub struct Args {
     /// Review the tasks of these commits instead, e.g.
     /// `origin/main@{1}..origin/main` (the last landing) or
     /// `main..batch/<id>` (one worker's branch).
-    #[arg(value_name = "A..B")]
+    #[arg(value_name = "A..B", value_parser = super::values::range)]
     pub range: Option<String>,
     /// Include the diff of each task's files.
     #[arg(long)]
@@ -171,7 +171,10 @@ fn render_task(t: &TaskReview) -> Vec<String> {
         out.push(paint(ui::BAD, format_args!("  ! {f}")));
     }
     if let Some(r) = &t.reason {
-        out.push(format!("  {}: {r}", t.state));
+        // A reason that starts with its state already ("failed: ...")
+        // does not say it twice.
+        let state = format!("{}: ", t.state);
+        out.push(format!("  {state}{}", r.strip_prefix(&state).unwrap_or(r)));
     }
     if let Some(why) = t.verdict.as_ref().and_then(|v| v.reason.as_ref()) {
         out.push(format!("  rejected because: {why}"));

@@ -49,6 +49,11 @@ pub struct Args {
     /// Run the tasks that are ready and free now.
     #[arg(long)]
     pub ready: bool,
+    /// With --ready: only tasks with this label (repeatable: every one of
+    /// them), e.g. `--label ready-for-agent`; the tasks that become ready
+    /// later too.
+    #[arg(long = "label", value_name = "L", requires = "ready")]
+    pub labels: Vec<String>,
     /// The worker command, run with `sh -c` in the task's worktree.
     #[arg(long, value_name = "CMD")]
     pub exec: String,
@@ -179,7 +184,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     };
     let ids = match &plan {
         Some(p) => p.ids(),
-        None => super::task_set(&store, &cache, &args.ids, None)?
+        None => super::task_set(&store, &cache, &args.ids, None, &args.labels)?
             .into_iter()
             .map(|t| t.id.into())
             .collect(),
@@ -247,6 +252,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             run::Follow::Fixed
         },
         ids,
+        labels: args.labels.clone(),
         exec: args.exec.clone(),
         jobs: settings.jobs as usize,
         timeout: settings.timeout.get(),
@@ -294,6 +300,11 @@ pub fn run_with_progress(
     opts: &Options,
 ) -> Result<Summary, CommandError> {
     let mut progress = Progress::new(&ctx.ui, opts.ids.len());
+    ctx.ui.status(format!(
+        "run {}: logs in {}",
+        opts.name,
+        run::logs_dir(store, &opts.name).display()
+    ));
     let ui = &mut ctx.ui;
     let result = run::run(store, opts, &mut |e| progress.event(ui, e));
     progress.finish();
@@ -467,6 +478,10 @@ impl Progress {
         // One line per event, whatever the detail holds (a scope error
         // lists files on lines of their own).
         let detail = e.detail.split_whitespace().collect::<Vec<_>>().join(" ");
+        // A reason that starts with what the line says already ("failed
+        // (failed: ...)") says it once.
+        let said = format!("{}: ", e.kind.as_str());
+        let detail = detail.strip_prefix(&said).unwrap_or(&detail);
         let line = match &e.task {
             Some(t) => format!(
                 "[{}/{}] {t} {} ({})",

@@ -18,10 +18,13 @@ use std::io::{BufRead, IsTerminal};
 /// item is a path and the chunk's paths are its scope, so the tasks are
 /// independent by construction:
 ///
-///   git ls-files 'src/**/*.rs' | git batch split --size 20 --scope-from-items
+///   git ls-files ':(glob)src/**/*.rs' | git batch split --size 20 --scope-from-items
 ///       --title 'Port {first}..{last} to the new API' --plan port
 ///
-/// The title template can use {n} (chunk number), {count} (its items),
+// clap turns every `{n}` of a help text into a line break: a style reset
+// between its characters, which a terminal shows as nothing and clap
+// strips from a pipe, keeps the field's name (`man` takes it out).
+#[doc = "The title template can use {\x1b[0mn} (chunk number), {count} (its items),"]
 /// {first}, {last} and {key} (the group's key, or the chunk number).
 /// --scope globs are templates too, filled per chunk with the values taken
 /// literally ({key} needs --by or --by-month). With --plan the plan of the
@@ -50,7 +53,7 @@ pub struct Args {
     #[arg(long)]
     pub scope_from_items: bool,
     /// The parent of every new task.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::values::task_id)]
     pub parent: Option<String>,
     /// Also write the plan NAME of the new tasks.
     #[arg(long, value_name = "NAME")]
@@ -76,7 +79,7 @@ pub struct Args {
     #[arg(long = "label", short = 'l', value_name = "L")]
     pub labels: Vec<String>,
     /// Priority 0-4 of every task.
-    #[arg(short, long, value_name = "N")]
+    #[arg(short, long, value_name = "N", value_parser = super::values::priority)]
     pub priority: Option<u8>,
     /// Rough size of every task: S, M or L.
     #[arg(long, value_parser = super::create::parse_estimate)]

@@ -75,7 +75,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
                 if i > 0 {
                     ctx.ui.line("")?;
                 }
-                for line in render(view) {
+                for line in render(view, ui::columns()) {
                     ctx.ui.line(line)?;
                 }
             }
@@ -136,10 +136,16 @@ fn cut(text: &str, width: usize) -> String {
     out
 }
 
-/// The dashboard of one batch, in lines that fit 80 columns.
-pub fn render(v: &BatchView) -> Vec<String> {
+/// The dashboard of one batch, in lines that fit `width` columns (`None`:
+/// whole lines, every word of a question or a reason).
+pub fn render(v: &BatchView, width: Option<usize>) -> Vec<String> {
+    // What is left of the line after `used` columns, at least 10.
+    let fit = |text: &str, used: usize| match width {
+        Some(w) => cut(text, w.saturating_sub(used).max(10)),
+        None => text.to_string(),
+    };
     let mut out = Vec::new();
-    let kind = if v.plan { "plan" } else { "run" };
+    let kind = if v.plan.is_some() { "plan" } else { "run" };
     let style = match v.status {
         BatchState::Completed | BatchState::Reviewed => ui::GOOD,
         BatchState::Running => ui::BOLD,
@@ -214,15 +220,15 @@ pub fn render(v: &BatchView) -> Vec<String> {
             let who = t.worker.as_deref().unwrap_or("?");
             let age = t.age_secs.map(short_duration).unwrap_or_default();
             let head = format!("    {}  {}  {age}  ", paint(ui::ID, &t.id), cut(who, 24));
-            let room = 80usize.saturating_sub(t.id.len() + who.len().min(24) + age.len() + 10);
-            vec![format!("{head}{}", cut(&t.title, room.max(10)))]
+            let used = t.id.len() + who.len().min(24) + age.len() + 10;
+            vec![format!("{head}{}", fit(&t.title, used))]
         },
     );
     let reason_lines = |t: &TaskLine| {
         let mut lines = vec![format!(
             "    {}  {}",
             paint(ui::ID, &t.id),
-            cut(&short_reason(t), 66)
+            fit(short_reason(t).lines().next().unwrap_or(""), t.id.len() + 6)
         )];
         if let Some(log) = &t.log {
             lines.push(format!("      log {}", log.display()));
@@ -240,11 +246,19 @@ pub fn render(v: &BatchView) -> Vec<String> {
         "escalated, waiting for a person",
         v.with_state(LineState::Escalated).collect(),
         &|t| {
-            vec![format!(
+            let question = short_reason(t);
+            let mut lines = question.lines();
+            let first = lines.next().unwrap_or_default();
+            let mut out = vec![format!(
                 "    {}  {}",
                 paint(ui::ID, &t.id),
-                cut(&short_reason(t), 66)
-            )]
+                fit(first, t.id.len() + 6)
+            )];
+            // Without a width the whole question, its other lines below.
+            if width.is_none() {
+                out.extend(lines.map(|l| format!("    {:w$}  {l}", "", w = t.id.len())));
+            }
+            out
         },
     );
     section(
@@ -255,14 +269,15 @@ pub fn render(v: &BatchView) -> Vec<String> {
             vec![format!(
                 "    {}  {}",
                 paint(ui::ID, &t.id),
-                cut(&t.title, 66)
+                fit(&t.title, t.id.len() + 6)
             )]
         },
     );
     out
 }
 
-/// The reason as the dashboard shows it: without the `failed: ` its section
+/// The reason as the dashboard shows it (every line: a failure shows its
+/// first, a question all): without the `failed: ` its section
 /// heading already says, nor the log its own line names (a reason naming
 /// another attempt's log keeps it).
 fn short_reason(t: &TaskLine) -> String {
@@ -273,7 +288,7 @@ fn short_reason(t: &TaskLine) -> String {
             "(no reason recorded)".into()
         };
     };
-    let reason = reason.lines().next().unwrap_or("");
+    let reason = reason.trim_end();
     let reason = reason
         .strip_prefix(t.state.as_str())
         .and_then(|r| r.strip_prefix(": "))

@@ -19,7 +19,7 @@ pub struct Args {
     #[arg(long, value_name = "F")]
     pub body_file: Option<PathBuf>,
     /// Priority 0-4, 0 highest.
-    #[arg(short, long, value_name = "N")]
+    #[arg(short, long, value_name = "N", value_parser = super::values::priority)]
     pub priority: Option<u8>,
     /// open, in_progress, done, closed, failed, escalated or deferred.
     #[arg(long, value_parser = parse_status)]
@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long, value_parser = super::create::parse_kind)]
     pub kind: Option<Kind>,
     /// Move the task under another one.
-    #[arg(long, value_name = "ID", conflicts_with = "no_parent")]
+    #[arg(long, value_name = "ID", value_parser = super::values::task_id, conflicts_with = "no_parent")]
     pub parent: Option<String>,
     /// Detach the task from its parent.
     #[arg(long)]
@@ -40,7 +40,7 @@ pub struct Args {
     /// S, M or L.
     #[arg(long, value_parser = super::create::parse_estimate)]
     pub estimate: Option<Estimate>,
-    /// Add a scope glob (repeatable).
+    /// Add a scope glob, a path from the repository root (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub add_scope: Vec<String>,
     /// Remove a scope glob (repeatable).
@@ -58,6 +58,21 @@ pub struct Args {
     /// Remove an acceptance criterion, given by its exact text (repeatable).
     #[arg(long, value_name = "TEXT")]
     pub rm_accept: Vec<String>,
+    /// Claim the task too, as `git batch claim ID` does (beads' `update
+    /// --claim`): before any change, so a task another worker holds is
+    /// refused (exit 3) with nothing changed.
+    #[arg(long)]
+    pub claim: bool,
+    #[command(flatten)]
+    pub worker: super::WorkerArgs,
+}
+
+/// `update --claim --json` with changes: the task, and its claim.
+#[derive(serde::Serialize)]
+struct Claimed<'a> {
+    #[serde(flatten)]
+    task: &'a crate::task::Task,
+    claim: &'a crate::work::claim::Claimed,
 }
 
 pub fn parse_status(s: &str) -> Result<Status, String> {
@@ -66,6 +81,17 @@ pub fn parse_status(s: &str) -> Result<Status, String> {
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
+    let claimed = match args.claim {
+        true => {
+            let cache = ctx.cache(&store)?;
+            let who = args.worker.claimant(&store)?;
+            let target = crate::work::claim::Target::Id(args.id.clone());
+            Some(crate::work::claim::claim(
+                &store, &cache, &target, &who, false, None,
+            )?)
+        }
+        false => None,
+    };
     let body = super::read_body(args.body, args.body_file.as_deref())?;
     let parent = match (args.parent, args.no_parent) {
         (Some(p), _) => Some(Some(p)),
@@ -88,7 +114,28 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         add_accept: args.accept,
         rm_accept: args.rm_accept,
     };
-    let changed = edit::update(&store, &args.id, edit)?;
+    if let Some(claimed) = &claimed
+        && edit == Edit::default()
+    {
+        // Only the claim: say what `claim` says.
+        if ctx.ui.json {
+            ctx.ui.json_value(claimed)?;
+        } else {
+            ctx.ui.line(&claimed.claim.task)?;
+            super::claim::say_claimed(ctx, claimed);
+        }
+        return Ok(());
+    }
+    let changed = edit::update(&store, &args.id, edit).map_err(super::values::scope_from_flags)?;
+    if let Some(claimed) = &claimed {
+        if ctx.ui.json {
+            return Ok(ctx.ui.json_value(&Claimed {
+                task: &changed.task,
+                claim: claimed,
+            })?);
+        }
+        super::claim::say_claimed(ctx, claimed);
+    }
     if ctx.ui.json {
         ctx.ui.json_value(&changed.task)?;
     } else if changed.changed {

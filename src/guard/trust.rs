@@ -83,7 +83,12 @@ pub fn commit_problems(
     for (path, target) in links.iter() {
         // A link out of the repository makes whatever reads the file (a
         // test, a build, the next agent) read or write outside it.
-        if points_outside(path, target) && !trusted.scope.iter().any(|g| g == path) {
+        if points_outside(path, target)
+            && !trusted
+                .scope
+                .iter()
+                .any(|g| crate::scope::normalize(g) == *path)
+        {
             problems.push(Problem::Forbidden {
                 task: id.to_string(),
                 commit: oid.to_string(),

@@ -14,6 +14,7 @@
 
 mod candidates;
 pub mod message;
+mod preflight;
 mod publish;
 mod replay;
 mod sweep;
@@ -27,6 +28,7 @@ use crate::work::stack::WorkRange;
 use crate::work::{self, worktree};
 use candidates::{Candidate, candidates, ordered};
 use git2::{Oid, Repository};
+pub use preflight::check_known;
 use publish::{cleanup, publish, update_local_branch};
 use replay::{Reduction, Stack};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -58,6 +60,24 @@ pub enum LandError {
     RemoteMoving { attempts: u32 },
     #[error("{remote} has no branch {branch} to land on")]
     NoRemoteBranch { branch: String, remote: String },
+    #[error(
+        "{branch} has {count} commit(s) that {remote} does not have; the worker branches carry them, so the landing would judge them as the tasks' work"
+    )]
+    Unpushed {
+        branch: String,
+        remote: String,
+        count: usize,
+    },
+    #[error(
+        "{branch} is checked out in {} with uncommitted changes, and the landing would move it: {}",
+        path.display(),
+        files.join(", ")
+    )]
+    DirtyCheckout {
+        branch: String,
+        path: PathBuf,
+        files: Vec<String>,
+    },
     #[error("the tests fail on the combined result (log: {log})")]
     TestsFail { log: PathBuf },
     #[error("the reduce step `{command}` failed (log: {log})")]
@@ -231,6 +251,8 @@ pub fn land(store: &Store, opts: &Options) -> Result<Report, LandError> {
     for attempt in 1..=opts.attempts.max(1) {
         report.attempts = attempt;
         let base = fetch_base(store, opts)?;
+        preflight::check_pushed(store, opts, base)?;
+        preflight::check_clean_checkout(store, opts, base)?;
         report.base = base.to_string();
         let mut stack = Stack::open(store, &wt_path, base)?;
         let result = build_and_test(store, opts, &mut stack, base, &mut report);

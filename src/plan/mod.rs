@@ -377,7 +377,8 @@ pub fn check_plan(
         });
     }
     let path = store.root.join(Plan::rel(&new.name));
-    if path.exists() {
+    // `--force` replaces it (see `write_plan`).
+    if path.exists() && !new.force {
         return Err(PlanError::Exists {
             name: new.name.clone(),
             path,
@@ -447,6 +448,12 @@ pub fn write_plan(
             })
             .collect(),
     };
+    // A plan replaced (`--force`): its tasks that the new one leaves out
+    // belong to no plan any more.
+    let replaced = match store.root.join(Plan::rel(&new.name)).exists() {
+        true => Plan::read(store, &new.name)?.ids(),
+        false => Vec::new(),
+    };
     let rel = plan.write(store)?;
     let mut paths = vec![rel.clone()];
     if let Some(from) = &new.carry_from {
@@ -458,6 +465,18 @@ pub fn write_plan(
             old.carried_over.insert(t.id.to_string(), new.name.clone());
         }
         paths.push(old.write(store)?);
+    }
+    for id in replaced {
+        if tasks.iter().any(|t| t.id.as_str() == id) || !store.exists(&id) {
+            continue;
+        }
+        let mut t = store.read_task(&id)?;
+        if t.batch.as_deref() == Some(new.name.as_str()) {
+            t.batch = None;
+            t.updated = crate::time::now_text();
+            store.write_task(&t)?;
+            paths.push(Store::task_rel(&t.id));
+        }
     }
     for t in tasks {
         if t.batch.as_deref() != Some(new.name.as_str()) {

@@ -133,16 +133,11 @@ fn fill(template: &str, n: usize, chunk: &Chunk, quote: impl Fn(&str) -> String)
 }
 
 /// The scope glob naming exactly the file `item`: glob characters
-/// escaped, and anchored at the top when it has no inner slash (a bare
-/// name would match at any depth, as in .gitignore).
+/// escaped, from the repository root (a leading `./` or `/` dropped: the
+/// glob is also the path an agent reads, so it must never name `/a.txt`).
 pub fn item_scope(item: &str) -> String {
-    let path = item.trim().trim_start_matches("./");
-    let escaped = globset::escape(path);
-    if path.trim_start_matches('/').contains('/') || path.starts_with('/') {
-        escaped
-    } else {
-        format!("/{escaped}")
-    }
+    let path = item.trim().trim_start_matches("./").trim_start_matches('/');
+    globset::escape(path)
 }
 
 /// What `split` made.
@@ -187,7 +182,7 @@ pub fn split(
     if let Some(p) = plan {
         crate::task::id::validate_name(&p.name).map_err(crate::store::StoreError::from)?;
         let path = store.root.join(super::Plan::rel(&p.name));
-        if path.exists() {
+        if path.exists() && !p.force {
             return Err(PlanError::Exists {
                 name: p.name.clone(),
                 path,
@@ -336,7 +331,8 @@ mod tests {
         assert_eq!(missing_field("out/{n}/**", &Chunking::Size(1)), None);
         assert_eq!(missing_field("out/{key}/**", &Chunking::Month), None);
         assert_eq!(item_scope("src/a.rs"), "src/a.rs");
-        assert_eq!(item_scope("Makefile"), "/Makefile");
+        assert_eq!(item_scope("Makefile"), "Makefile");
+        assert_eq!(item_scope("/a.txt"), "a.txt");
         let odd = crate::scope::Scope::parse(&[item_scope("./docs/a[1]*.md")]).unwrap();
         assert!(odd.matches("docs/a[1]*.md"));
         assert!(!odd.matches("docs/a1x.md"));

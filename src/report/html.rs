@@ -200,7 +200,7 @@ fn state_badge(s: LineState) -> String {
 
 fn render_section(h: &mut String, s: &Section) {
     let v = &s.view;
-    let kind = if v.plan { "plan" } else { "run" };
+    let kind = if v.plan.is_some() { "plan" } else { "run" };
     let _ = writeln!(
         h,
         "<section class=\"batch\" id=\"{kind}-{}\">\n<h2>{kind} {} <span class=\"badge {}\">{}</span></h2>",

@@ -8,6 +8,7 @@ pub mod html;
 pub mod metrics;
 pub mod prime;
 pub mod review;
+pub mod stats;
 pub mod status;
 
 use crate::store::Store;

@@ -170,9 +170,9 @@ impl Judgement {
 #[derive(Debug, Clone, Serialize)]
 pub struct BatchView {
     pub name: String,
-    /// Whether this is a plan (`.batch/batches/<name>.toml`) or a run of
-    /// tasks given by id.
-    pub plan: bool,
+    /// The plan's name (`.batch/batches/<name>.toml`), or null for a run
+    /// of tasks given by id: the same type as `plan` in `run`'s summary.
+    pub plan: Option<String>,
     /// The manifest's status (plans only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recorded: Option<PlanStatus>,
@@ -415,7 +415,7 @@ impl<'a> Facts<'a> {
         let count = |s: LineState| tasks.iter().filter(|t| t.state == s).count();
         let mut view = BatchView {
             name: name.to_string(),
-            plan: plan.is_some(),
+            plan: plan.map(|p| p.name.clone()),
             recorded: plan.map(|p| p.status),
             status: BatchState::Pending,
             total: tasks.len(),

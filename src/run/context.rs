@@ -216,7 +216,9 @@ fn scope(task: &Task, ctx: &Context<'_>) -> String {
     if task.scope.is_empty() {
         text.push_str("No scope: any file may be changed.\n\n");
     } else {
-        text.push_str("Change only files matching these globs (gitignore syntax):\n\n");
+        text.push_str(
+            "Change only files matching these globs (paths from the repository root, as git's `:(glob)` pathspecs read them: `*` stays within a directory, `**` crosses them, a name without wildcards covers its subtree):\n\n",
+        );
         for s in &task.scope {
             text.push_str(&format!("- `{s}`\n"));
         }

@@ -98,6 +98,8 @@ pub struct Options {
     pub name: String,
     pub plan: Option<String>,
     pub ids: Vec<String>,
+    /// With `Follow::Ready`: only tasks with every one of these labels.
+    pub labels: Vec<String>,
     /// Where new work comes from while the run goes on.
     pub follow: Follow,
     /// No new starts from then on (`--until`, `--for`).
@@ -274,6 +276,19 @@ pub(crate) fn interrupts() -> usize {
 /// Where runs keep their state, logs and context files.
 pub fn runs_dir(store: &Store) -> PathBuf {
     store.repo.commondir().join("batch").join("runs")
+}
+
+/// Where the run `name` keeps its logs (said once when it starts; an
+/// event names a log by its file name, see [`log_name`]).
+pub fn logs_dir(store: &Store, name: &str) -> PathBuf {
+    worker::run_dir(&runs_dir(store), name)
+}
+
+/// A log as events name it: its file name (`bt-3k9f.2.log`), in the run's
+/// [`logs_dir`]. The whole path, some 70 characters, on every line would
+/// fill an 80-column terminal.
+pub fn log_name(log: &Path) -> std::borrow::Cow<'_, str> {
+    log.file_name().unwrap_or(log.as_os_str()).to_string_lossy()
 }
 
 /// Runs the tasks. `on_event` gets every event as it happens.

@@ -277,7 +277,7 @@ impl<'a> Pool<'a> {
             if let (Some(status), Some(wt), Some(log)) = (ended, &wt, entry.logs.last()) {
                 let detail = format!(
                     "attempt of a stopped run ended meanwhile ({status}); log {}",
-                    log.display()
+                    crate::run::log_name(log)
                 );
                 let ran = Running {
                     id: id.clone(),
@@ -315,10 +315,13 @@ impl<'a> Pool<'a> {
                 None => stopped.into(),
             });
             let detail = match (killed, log) {
-                (0, Some(log)) => format!("attempt of a stopped run; log {}", log.display()),
+                (0, Some(log)) => format!(
+                    "attempt of a stopped run; log {}",
+                    crate::run::log_name(&log)
+                ),
                 (n, Some(log)) => format!(
                     "attempt of a stopped run: {n} process(es) left running, killed; log {}",
-                    log.display()
+                    crate::run::log_name(&log)
                 ),
                 (_, None) => "attempt of a stopped run".into(),
             };
@@ -722,7 +725,8 @@ impl<'a> Pool<'a> {
             timed_out: false,
             killed: false,
         });
-        let detail = format!("attempt {attempt}, log {}", log.display());
+        // The log is `<id>.<attempt>.log` in the run's logs_dir, said once.
+        let detail = format!("attempt {attempt}");
         self.event(state, on_event, EventKind::Started, Some(id), detail);
         Ok(())
     }

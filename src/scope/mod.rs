@@ -1,11 +1,21 @@
-//! File scopes: the gitignore-style globs naming the files a task may
-//! change, and whether two scopes can ever touch the same file.
+//! File scopes: the globs naming the files a task may change, and whether
+//! two scopes can ever touch the same file.
+//!
+//! A glob is a path from the repository root, as in git's `:(glob)`
+//! pathspecs: `Cargo.toml` is the top-level file, `**/Cargo.toml` one at any
+//! depth, `docs/` (or `docs/**`) a directory's subtree; `*` and `?` do not
+//! cross `/`; a leading `!` excludes. A name without wildcards also covers
+//! everything below it (a directory's subtree), as in git. The leading `/` of older task files is read as the root
+//! it always meant, and never written ([`normalize`]). This one matcher
+//! decides for the claims, the hooks, `done` and the landing alike.
 //!
 //! Overlap is what keeps parallel workers apart, so it is decided
 //! conservatively: two scopes overlap when a file of the tree matches both,
 //! or when their patterns could match a common path that does not exist yet
 //! (judged on each pattern's literal prefix and suffix). When unsure, they
 //! overlap.
+
+mod example;
 
 use globset::{Glob, GlobBuilder, GlobMatcher};
 
@@ -26,7 +36,7 @@ pub enum ScopeError {
 struct Pattern {
     /// As the task file says it (without the `!`).
     original: String,
-    /// Normalized: anchored, no leading `/`, `**/` added for bare names.
+    /// Normalized: from the root, without a leading or trailing `/`.
     normalized: String,
     matchers: Vec<GlobMatcher>,
 }
@@ -58,13 +68,9 @@ impl Pattern {
         if body.split('/').any(|c| c == ".git") {
             return Err(invalid("names .git, which no task may change"));
         }
-        // As in .gitignore: a pattern with no inner slash matches at any depth.
-        let anchored = trimmed.starts_with('/') || body.contains('/');
-        let normalized = if anchored {
-            body.to_string()
-        } else {
-            format!("**/{body}")
-        };
+        // Always from the root (format 2): a bare name is the top-level
+        // file, never one at any depth as it was under gitignore rules.
+        let normalized = body.to_string();
         let compile = |g: &str| -> Result<GlobMatcher, ScopeError> {
             GlobBuilder::new(g)
                 .literal_separator(true)
@@ -75,9 +81,10 @@ impl Pattern {
                     source,
                 })
         };
-        // A pattern also covers everything below what it matches (a
-        // directory name stands for its whole subtree).
-        let below = if normalized.ends_with("/**") {
+        // As in git's pathspecs, a name without wildcards also covers
+        // everything below it (a directory stands for its subtree); a glob
+        // with wildcards names only the paths it matches.
+        let below = if normalized.contains(is_meta) {
             None
         } else {
             Some(compile(&format!("{normalized}/**"))?)
@@ -139,9 +146,25 @@ impl Pattern {
     }
 
     /// How many path components every match has, when that is fixed (no
-    /// `**`); the `/**` companion is left aside by the caller.
+    /// `**`, and no alternation or class that might hold a `/`); the `/**`
+    /// companion of a plain name is left aside by the caller.
     fn fixed_depth(&self) -> Option<usize> {
-        (!self.normalized.contains("**")).then(|| self.normalized.split('/').count())
+        (!self.normalized.contains("**") && !self.normalized.contains(['{', '[', '\\']))
+            .then(|| self.normalized.split('/').count())
+    }
+}
+
+/// A glob as task files keep it: the leading `/` older files (and `split`)
+/// wrote to anchor a name at the root is dropped, since every glob is from
+/// the root now; an exclusion keeps its `!`.
+pub fn normalize(glob: &str) -> String {
+    let (bang, body) = match glob.strip_prefix('!') {
+        Some(rest) => ("!", rest),
+        None => ("", glob),
+    };
+    match body.strip_prefix('/') {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') => format!("{bang}{rest}"),
+        _ => glob.to_string(),
     }
 }
 
@@ -216,8 +239,14 @@ pub enum Overlap {
     Unscoped { a: bool, b: bool },
     /// Files of the tree that both match (up to three).
     Files { examples: Vec<String> },
-    /// Two globs that could match the same, perhaps not yet existing, file.
-    Prefix { a: String, b: String },
+    /// Two globs that could match the same, perhaps not yet existing, file;
+    /// `example` is such a path, when one was found.
+    Prefix {
+        a: String,
+        b: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        example: Option<String>,
+    },
 }
 
 impl Overlap {
@@ -232,7 +261,12 @@ impl Overlap {
                 "the claimed task has no scope, so it may touch every file".into()
             }
             Overlap::Files { examples } => format!("both match {}", examples.join(", ")),
-            Overlap::Prefix { a, b } => format!("'{a}' and '{b}' can match the same files"),
+            Overlap::Prefix {
+                a,
+                b,
+                example: Some(path),
+            } => format!("'{a}' and '{b}' can match the same files (e.g. {path})"),
+            Overlap::Prefix { a, b, .. } => format!("'{a}' and '{b}' can match the same files"),
         }
     }
 }
@@ -257,17 +291,32 @@ pub fn overlap(a: &Scope, b: &Scope, files: Option<&[String]>) -> Option<Overlap
             return Some(Overlap::Files { examples });
         }
     }
-    for pa in &a.include {
-        for pb in &b.include {
-            if could_meet(pa, pb) && !b.excludes_all_of(pa) && !a.excludes_all_of(pb) {
-                return Some(Overlap::Prefix {
-                    a: pa.original.clone(),
-                    b: pb.original.clone(),
-                });
-            }
+    // The first pair of globs that may meet, or better the first of them
+    // with a path to show.
+    let both = |p: &str| a.matches(p) && b.matches(p);
+    let mut first = None;
+    for (pa, pb) in meeting(a, b) {
+        let example = example::shared_path(&pa.normalized, &pb.normalized, &both);
+        let found = Overlap::Prefix {
+            a: pa.original.clone(),
+            b: pb.original.clone(),
+            example: example.clone(),
+        };
+        if example.is_some() {
+            return Some(found);
         }
+        first.get_or_insert(found);
     }
-    None
+    first
+}
+
+/// The pairs of included globs that may match a common path, exclusions
+/// counted: the decision itself, without the examples.
+fn meeting<'s>(a: &'s Scope, b: &'s Scope) -> impl Iterator<Item = (&'s Pattern, &'s Pattern)> {
+    a.include
+        .iter()
+        .flat_map(move |pa| b.include.iter().map(move |pb| (pa, pb)))
+        .filter(|(pa, pb)| could_meet(pa, pb) && !b.excludes_all_of(pa) && !a.excludes_all_of(pb))
 }
 
 /// Whether two patterns could match one path, judged on their literal
@@ -293,6 +342,18 @@ fn could_meet(a: &Pattern, b: &Pattern) -> bool {
     if !prefixes_meet {
         return false;
     }
+    // Globs with wildcards match whole paths only (no companion below), so
+    // a common path ends with the literal tail of both (a leading `/` of a
+    // tail left aside: `**/x` also matches `x` at the top).
+    if !a.is_plain()
+        && !b.is_plain()
+        && let (Some(sa), Some(sb)) = (a.literal_suffix(), b.literal_suffix())
+    {
+        let (sa, sb) = (sa.trim_start_matches('/'), sb.trim_start_matches('/'));
+        if !(sa.ends_with(sb) || sb.ends_with(sa)) {
+            return false;
+        }
+    }
     // When every match of both has the same fixed depth, a common path is
     // matched by both globs themselves (not by a `/**` companion): then the
     // literal suffixes must agree too.
@@ -300,6 +361,14 @@ fn could_meet(a: &Pattern, b: &Pattern) -> bool {
         (Some(da), Some(db)) if da == db => match (a.literal_suffix(), b.literal_suffix()) {
             (Some(sa), Some(sb)) => sa.ends_with(sb) || sb.ends_with(sa),
             _ => true,
+        },
+        // A glob with wildcards matches paths of its own depth only; a
+        // plain name, those and everything below.
+        (Some(da), Some(db)) => match (a.is_plain(), b.is_plain()) {
+            (false, false) => false,
+            (true, false) => db > da,
+            (false, true) => da > db,
+            (true, true) => true,
         },
         _ => true,
     }
@@ -321,7 +390,7 @@ mod tests {
     }
 
     #[test]
-    fn matching_follows_gitignore() {
+    fn globs_are_paths_from_the_root() {
         let s = scope(&["src/*.rs", "docs/", "*.md", "!src/gen.rs"]);
         assert!(s.matches("src/lib.rs"));
         assert!(!s.matches("src/a/lib.rs"), "* does not cross /");
@@ -329,16 +398,44 @@ mod tests {
             s.matches("docs/guide/intro.txt"),
             "a directory covers its subtree"
         );
+        assert!(s.matches("README.md"));
         assert!(
-            s.matches("deep/down/README.md"),
-            "bare names match at any depth"
+            !s.matches("deep/down/README.md"),
+            "a bare name is the top-level file"
         );
         assert!(!s.matches("src/gen.rs"), "exclusions win");
         assert!(scope(&["src/**"]).matches("src/a/b/c.rs"));
         assert!(scope(&["src/auth"]).matches("src/auth/login.rs"));
-        // A leading slash anchors a bare name at the root, as in .gitignore.
+        assert!(scope(&["Cargo.toml"]).matches("Cargo.toml"));
+        assert!(!scope(&["Cargo.toml"]).matches("sub/Cargo.toml"));
+        assert!(scope(&["**/Cargo.toml"]).matches("sub/Cargo.toml"));
+        assert!(scope(&["**/Cargo.toml"]).matches("Cargo.toml"));
+        // The leading slash of older files means the same root.
         assert!(scope(&["/Makefile"]).matches("Makefile"));
         assert!(!scope(&["/Makefile"]).matches("sub/Makefile"));
+    }
+
+    #[test]
+    fn normalize_drops_the_old_leading_slash() {
+        assert_eq!(normalize("/Makefile"), "Makefile");
+        assert_eq!(normalize("!/gen/**"), "!gen/**");
+        assert_eq!(normalize("src/*.rs"), "src/*.rs");
+        // Not a root-anchored name: left for the parser to refuse.
+        assert_eq!(normalize("//x"), "//x");
+        assert_eq!(normalize("/"), "/");
+    }
+
+    #[test]
+    fn two_top_level_files_do_not_overlap() {
+        assert!(!overlaps(&["Cargo.toml"], &["README.md"]));
+        assert!(!overlaps(&["Cargo.toml"], &["sub/Cargo.toml"]));
+        assert!(overlaps(&["**/Cargo.toml"], &["sub/Cargo.toml"]));
+        assert!(overlaps(&["/Cargo.toml"], &["Cargo.toml"]));
+        let o = overlap(&scope(&["src/*.rs"]), &scope(&["**/lib.rs"]), None);
+        assert_eq!(
+            o.map(|o| o.describe()).as_deref(),
+            Some("'src/*.rs' and '**/lib.rs' can match the same files (e.g. src/lib.rs)")
+        );
     }
 
     #[test]
@@ -347,17 +444,28 @@ mod tests {
         assert!(!overlaps(&["src/*.rs"], &["src/*.md"]));
         assert!(!overlaps(&["src/a/**"], &["src/b/**"]));
         assert!(overlaps(&["docs/"], &["docs/guide.md"]));
-        assert!(overlaps(&["*.md"], &["docs/x.md"]));
+        assert!(overlaps(&["**/*.md"], &["docs/x.md"]));
+        assert!(!overlaps(&["*.md"], &["docs/x.md"]));
         assert!(!overlaps(&["src/**", "!src/gen/**"], &["src/gen/out.rs"]));
         assert!(overlaps(&["src/**", "!src/gen.rs"], &["src/*.rs"]));
         assert!(overlaps(&["src/lib.rs"], &["src/lib.rs"]));
         assert!(!overlaps(&["src/lib.rs"], &["src/main.rs"]));
         assert!(!overlaps(&["src/lib.rs"], &["src/lib.rs.bak"]));
         assert!(!overlaps(&["src/lib"], &["src/library/**"]));
-        assert!(overlaps(&["src/lib*"], &["src/library/x.rs"]));
+        // `src/lib*` names src/library itself, not what lies below it.
+        assert!(!overlaps(&["src/lib*"], &["src/library/x.rs"]));
+        assert!(overlaps(&["src/lib*/**"], &["src/library/x.rs"]));
         assert!(!overlaps(&["docs/guide.md"], &["docs/*.rs"]));
-        // A directory named like a file: `src/*.rs` also covers below it.
-        assert!(overlaps(&["src/*.rs"], &["src/*.rs/*.md"]));
+        // As in git, a glob with wildcards does not cover what lies below
+        // its matches; a plain name does.
+        assert!(!overlaps(&["src/*.rs"], &["src/*.rs/*.md"]));
+        assert!(overlaps(&["src/lib.rs"], &["src/*/*.md"]));
+        assert!(!overlaps(&["**/Cargo.toml"], &["src/*.rs"]));
+        assert!(!overlaps(&["**/Cargo.toml"], &["**/lib.rs"]));
+        assert!(overlaps(&["**/b"], &["b"]));
+        assert!(overlaps(&["**/b"], &["*"]));
+        assert!(!scope(&["src/*.rs"]).matches("src/a.rs/b"));
+        assert!(scope(&["src/a.rs"]).matches("src/a.rs/b"));
         assert!(overlaps(&["src/**", "!src/auth/**"], &["src/auth"]));
         assert!(!overlaps(&["src/**", "!src/auth"], &["src/auth"]));
     }
@@ -399,48 +507,82 @@ mod tests {
         assert!(Scope::parse(&["!src/**".to_string()]).is_err());
     }
 
+    /// Scopes of one or two components (some with an exclusion) against
+    /// every path of up to three components: whenever a path matches both,
+    /// the decision must say they overlap, and the example it names must
+    /// be matched by both.
     #[test]
-    fn the_prefix_rule_never_misses_a_real_overlap() {
-        let paths = [
-            "src/lib.rs",
-            "src/main.rs",
-            "src/auth/login.rs",
-            "src/auth/mod.rs",
-            "src/gen/out.rs",
-            "docs/guide.md",
-            "docs/api/x.md",
-            "README.md",
-            "Cargo.toml",
-            "tests/auth.rs",
-            "src/auth",
-            "docs",
+    fn the_decision_never_misses_a_real_overlap() {
+        let parts = [
+            "a", "b", "*", "a*", "*.rs", "?", "[ab]", "{a,b}.rs", "**", "[!a]*",
         ];
-        let scopes: Vec<Vec<&str>> = vec![
-            vec!["src/**"],
-            vec!["src/auth/*.rs"],
-            vec!["src/*.rs"],
-            vec!["*.md"],
-            vec!["docs/"],
-            vec!["src/**", "!src/auth/**"],
-            vec!["src/lib.*"],
-            vec!["tests/**", "Cargo.toml"],
-            vec!["src/a*"],
-            vec!["**/*.rs"],
-            vec!["src/auth"],
-            vec!["docs/*.md"],
-            vec!["src/{lib,main}.rs"],
-            vec!["src/?ain.rs"],
-        ];
-        for a in &scopes {
-            for b in &scopes {
-                let (sa, sb) = (scope(a), scope(b));
-                if let Some(p) = paths.iter().find(|p| sa.matches(p) && sb.matches(p)) {
-                    assert!(
-                        overlap(&sa, &sb, None).is_some(),
-                        "{a:?} and {b:?} both match {p}"
-                    );
+        let mut globs: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
+        for x in parts {
+            for y in parts {
+                globs.push(format!("{x}/{y}"));
+            }
+        }
+        globs.extend(
+            [
+                "a/**/b",
+                "**/a/*.rs",
+                "/a",
+                "a/",
+                "{a/b,c}",
+                "a/{b,c/a}",
+                "**/b",
+                "**/*.rs",
+                "**/a*",
+                "*.r[s]",
+            ]
+            .map(String::from),
+        );
+        let mut scopes: Vec<Vec<String>> = globs.iter().map(|g| vec![g.clone()]).collect();
+        for ex in ["!a/b", "!*/a.rs", "!b/**", "!a"] {
+            for g in ["*/*", "**", "a/**", "*"] {
+                scopes.push(vec![g.to_string(), ex.to_string()]);
+            }
+        }
+        let scopes: Vec<(Vec<String>, Scope)> = scopes
+            .into_iter()
+            .filter_map(|g| Scope::parse(&g).ok().map(|s| (g, s)))
+            .collect();
+        let names = ["a", "b", "a.rs", "b.rs", "c"];
+        let mut level: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut paths = level.clone();
+        for _ in 0..2 {
+            level = level
+                .iter()
+                .flat_map(|p| names.iter().map(move |n| format!("{p}/{n}")))
+                .collect();
+            paths.extend(level.iter().cloned());
+        }
+        let mut missing_examples = Vec::new();
+        for (ga, a) in &scopes {
+            let on_a: Vec<&String> = paths.iter().filter(|p| a.matches(p)).collect();
+            for (gb, b) in &scopes {
+                let Some(p) = on_a.iter().find(|p| b.matches(p)) else {
+                    continue;
+                };
+                // The decision alone (examples cost more), then with them.
+                assert!(
+                    meeting(a, b).next().is_some(),
+                    "{ga:?} and {gb:?} both match {p}"
+                );
+                match overlap(a, b, None) {
+                    Some(Overlap::Prefix {
+                        example: Some(e), ..
+                    }) => assert!(a.matches(&e) && b.matches(&e), "{ga:?} {gb:?}: {e}"),
+                    Some(Overlap::Prefix { example: None, .. }) => {
+                        missing_examples.push(format!("{ga:?} {gb:?} ({p})"))
+                    }
+                    other => panic!("{ga:?} and {gb:?} both match {p}: {other:?}"),
                 }
             }
         }
+        assert!(
+            missing_examples.is_empty(),
+            "no example: {missing_examples:#?}"
+        );
     }
 }

@@ -3,10 +3,13 @@
 //! Never the source of truth. Every use starts with [`Cache::sync`], which
 //! compares one aggregate of the task files' stat data with the one stored;
 //! when they differ, only the changed files are re-read, and readiness is
-//! recomputed for the whole graph. Files modified within the last
-//! `RACY_NS` may share a timestamp with a later edit (coarse kernel clocks),
-//! so their content is checked again on the next use, like git's racy-clean
-//! rule. A cache that is missing, of another schema, or corrupt is rebuilt.
+//! recomputed for the whole graph. A file changed no earlier than the scan
+//! that recorded it (within the clock's margin: the kernel stamps files with
+//! a coarse clock, and some filesystems keep whole seconds) may change again
+//! within the same timestamp, so its content is checked again on the next
+//! use, like git's racy-clean rule, until a scan starts after it; a file
+//! older than that is trusted as soon as it is scanned. A cache that is
+//! missing, of another schema, or corrupt is rebuilt.
 //! The questions commands ask of it are in `cache/query.rs`.
 
 mod query;
@@ -24,9 +27,12 @@ use std::time::Duration;
 const BULK_FILES: usize = 1000;
 /// SQLite's page cache during a rebuild (KiB).
 const REBUILD_CACHE_KIB: u32 = 128 * 1024;
-/// Files changed this recently are "racy": their stat data may not change
-/// on a second edit within the same clock tick.
-const RACY_NS: i64 = 3_000_000_000;
+/// How far a file's timestamp may fall behind the wall clock read at the
+/// start of a scan: the kernel stamps files with its coarse clock, which
+/// lags the fine one by up to a tick (10 ms at 100 Hz); with room to spare.
+const CLOCK_MARGIN_NS: i64 = 100_000_000;
+/// The same for a filesystem that keeps whole seconds (FAT keeps two).
+const COARSE_FS_MARGIN_NS: i64 = 2_000_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -234,10 +240,9 @@ impl Cache {
                 _ => return Ok(false),
             }
         }
-        let now_ns = now_ns();
         let still: Vec<&RacyFile> = racy
             .iter()
-            .filter(|f| is_racy(f.newest_ns, now_ns))
+            .filter(|f| is_racy(f.newest_ns, scan.started_ns))
             .collect();
         if still.len() != racy.len() {
             // Only if nobody changed the list meanwhile (a plain compare-and-set).
@@ -319,7 +324,6 @@ impl Cache {
             }
         };
 
-        let now_ns = now_ns();
         let mut racy: Vec<RacyFile> = Vec::new();
         let mut seen: HashSet<&str> = HashSet::with_capacity(scan.entries.len());
         let mut changed = false;
@@ -352,7 +356,7 @@ impl Cache {
                     Err(source) => return Err(CacheError::Io { path: full, source }),
                 };
             let content = scan::content_hash(&data);
-            if is_racy(entry.fp.newest_ns(), now_ns) {
+            if is_racy(entry.fp.newest_ns(), scan.started_ns) {
                 racy.push(RacyFile {
                     name: entry.name.clone(),
                     content,
@@ -470,12 +474,17 @@ struct RacyFile {
     newest_ns: i64,
 }
 
-fn is_racy(newest_ns: i64, now_ns: i64) -> bool {
-    newest_ns >= now_ns.saturating_sub(RACY_NS)
-}
-
-fn now_ns() -> i64 {
-    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+/// Whether a file last changed at `newest_ns` may still change without its
+/// stat data changing, for a scan that started at `scan_started_ns`: its
+/// time is not older than the scan by the clock's margin. A time of whole
+/// seconds is taken for a filesystem that keeps no more.
+fn is_racy(newest_ns: i64, scan_started_ns: i64) -> bool {
+    let margin = if newest_ns % 1_000_000_000 == 0 {
+        COARSE_FS_MARGIN_NS
+    } else {
+        CLOCK_MARGIN_NS
+    };
+    newest_ns >= scan_started_ns.saturating_sub(margin)
 }
 
 /// The lock held while a connection sets the database up (`<path>.lock`).
@@ -655,4 +664,80 @@ fn recompute_readiness(tx: &rusqlite::Transaction, path: &Path) -> Result<(), Ca
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod racy_tests {
+    use super::*;
+
+    const TASK: &str = "id = \"bt-1\"\ntitle = \"aaaa\"\nstatus = \"open\"\npriority = 2\nkind = \"task\"\ncreated = \"2026-01-01T00:00:00Z\"\nupdated = \"2026-01-01T00:00:00Z\"\n";
+
+    fn setup() -> (tempfile::TempDir, Cache, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let tasks = dir.path().join("tasks");
+        std::fs::create_dir_all(&tasks).unwrap();
+        let file = tasks.join("bt-1.toml");
+        std::fs::write(&file, TASK).unwrap();
+        let cache = Cache::open(&dir.path().join("cache.db"), &tasks).unwrap();
+        (dir, cache, file)
+    }
+
+    /// A scan as another one would see the same stat data, started at
+    /// `started_ns`: what a same-tick edit looks like to the cache.
+    fn rescan(scan: &Scan, started_ns: i64) -> Scan {
+        Scan {
+            started_ns,
+            ..scan.clone()
+        }
+    }
+
+    #[test]
+    fn a_file_as_new_as_its_scan_is_checked_by_content_until_a_later_scan() {
+        let (_dir, cache, file) = setup();
+        let first = cache.scan().unwrap();
+        cache.rebuild_from(&first, false).unwrap();
+        // Rewritten with the same size and (so it looks) the same stat data.
+        std::fs::write(&file, TASK.replace("aaaa", "bbbb")).unwrap();
+        assert!(
+            !cache.is_fresh(&rescan(&first, first.started_ns)).unwrap(),
+            "an edit in the scan's own tick must be seen"
+        );
+        std::fs::write(&file, TASK).unwrap();
+        // A scan that started well after the file's time: the content is
+        // checked once more, then the file is trusted by its stat data.
+        let later = first.started_ns + 10 * COARSE_FS_MARGIN_NS;
+        assert!(cache.is_fresh(&rescan(&first, later)).unwrap());
+        std::fs::write(&file, TASK.replace("aaaa", "cccc")).unwrap();
+        assert!(
+            cache.is_fresh(&rescan(&first, later)).unwrap(),
+            "no longer racy: trusted by its stat data (which a real edit changes)"
+        );
+    }
+
+    #[test]
+    fn a_file_older_than_its_scan_is_trusted_at_once() {
+        let (_dir, cache, file) = setup();
+        let old = std::time::SystemTime::now() - Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let scan = cache.scan().unwrap();
+        // Its ctime is new (set_modified changed it): take a scan from later.
+        let scan = rescan(&scan, scan.started_ns + 10 * COARSE_FS_MARGIN_NS);
+        cache.rebuild_from(&scan, false).unwrap();
+        assert_eq!(cache.meta("racy").unwrap().as_deref(), Some("[]"));
+    }
+
+    #[test]
+    fn the_margin_is_wider_for_whole_second_times() {
+        let t = 1_700_000_000_000_000_000;
+        assert!(is_racy(t, t));
+        assert!(is_racy(t + 1, t + 50_000_000));
+        assert!(!is_racy(t + 1, t + 200_000_000));
+        assert!(is_racy(t, t + 1_500_000_000));
+        assert!(!is_racy(t, t + 2_500_000_000));
+    }
 }

@@ -13,8 +13,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-/// The on-disk format this build reads and writes.
-pub const FORMAT: u32 = 1;
+/// The on-disk format this build reads and writes: 2 since scopes are paths
+/// from the repository root (`migrate`); a format 1 store is still read,
+/// and `init` brings it to 2.
+pub const FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Config {

@@ -8,6 +8,7 @@ pub mod duration;
 pub mod gates;
 pub mod located;
 pub mod merge;
+pub mod migrate;
 pub mod scan;
 pub mod settings;
 
@@ -147,10 +148,7 @@ impl Store {
     /// Opens the store of the repository containing `dir`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let repo = git::discover(dir)?;
-        let root = repo
-            .workdir()
-            .expect("discover refuses bare repositories")
-            .to_path_buf();
+        let root = work_root(&repo);
         let config_path = root.join(BATCH_DIR).join("config.toml");
         let config = match atomic::read_regular_text(&config_path, atomic::CONFIG_LIMIT) {
             Ok(text) => Config::parse(&config_path, &text)?,
@@ -182,10 +180,7 @@ impl Store {
         no_commit: bool,
     ) -> Result<InitReport, StoreError> {
         let repo = git::discover(dir)?;
-        let root = repo
-            .workdir()
-            .expect("discover refuses bare repositories")
-            .to_path_buf();
+        let root = work_root(&repo);
         let batch = root.join(BATCH_DIR);
         let config_path = batch.join("config.toml");
         let mut report = InitReport {
@@ -261,12 +256,16 @@ impl Store {
                 report.updated.push(".batch/.gitattributes".into());
             }
         }
-        let store = Store {
+        let mut store = Store {
             repo,
             root,
             config,
             no_commit,
         };
+        if store.config.format < migrate::ROOT_SCOPES {
+            report.updated.extend(migrate::to_root_scopes(&store)?);
+            store.config.format = migrate::ROOT_SCOPES;
+        }
         let changed: Vec<String> = report
             .created
             .iter()
@@ -417,4 +416,14 @@ impl Store {
     pub fn actor(&self) -> String {
         git::identity::actor(&self.repo)
     }
+}
+
+/// The working tree's root as people write it: git gives it with a
+/// trailing `/`, which `current` and `init --json` printed while `start`
+/// did not.
+fn work_root(repo: &git2::Repository) -> PathBuf {
+    repo.workdir()
+        .expect("discover refuses bare repositories")
+        .components()
+        .collect()
 }

@@ -52,6 +52,10 @@ pub struct Entry {
 pub struct Scan {
     pub entries: Vec<Entry>,
     pub aggregate: String,
+    /// The wall clock (ns) just before the first file was listed: a file
+    /// whose times are older than this (by the clock's margin) cannot
+    /// change again without its stat data changing.
+    pub started_ns: i64,
 }
 
 /// Whether `name` is a task file (and not a temp file or something else).
@@ -61,6 +65,7 @@ pub fn is_task_file(name: &str) -> bool {
 
 /// Lists and stats the task files in `dir`; an absent dir is empty.
 pub fn scan(dir: &Path) -> io::Result<Scan> {
+    let started_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
     let read = match std::fs::read_dir(dir) {
         Ok(read) => read,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Scan::default()),
@@ -107,7 +112,11 @@ pub fn scan(dir: &Path) -> io::Result<Scan> {
         stat_all(&dirents)?
     };
     let aggregate = aggregate_of(&entries);
-    Ok(Scan { entries, aggregate })
+    Ok(Scan {
+        entries,
+        aggregate,
+        started_ns,
+    })
 }
 
 /// An order-independent digest of all (name, fingerprint) pairs.

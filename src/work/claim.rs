@@ -7,6 +7,7 @@ use crate::claims::{self, Claim, ClaimError, ClaimSet, Decision, Via};
 use crate::scope::Scope;
 use crate::store::{Cache, Flags, Settings, SettingsError, Store, StoreError};
 use crate::task::{Kind, Status};
+use git2::Oid;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ pub enum Target {
     /// The best ready task that overlaps no live claim.
     Next {
         parent: Option<String>,
+        /// Only tasks with every one of these labels (`--label`).
+        labels: Vec<String>,
     },
 }
 
@@ -53,6 +56,9 @@ pub struct Claimed {
 pub struct Skipped {
     pub id: String,
     pub why: String,
+    /// What to do about it, for people.
+    #[serde(skip)]
+    pub fix: &'static str,
 }
 
 /// The claimant's TTL: `--ttl`, else the config's `workers.claim_ttl`.
@@ -84,17 +90,33 @@ pub fn via<'a>(store: &'a Store, flag: Option<&'a str>) -> Via<'a> {
     }
 }
 
+/// Claims `target`; with `committed_at`, only a task whose file is
+/// committed there (the commit a worktree starts from): a named one that is
+/// not is refused before anything is claimed, and `--next` passes over it.
 pub fn claim(
     store: &Store,
     cache: &Cache,
     target: &Target,
     who: &Claimant<'_>,
     steal: bool,
+    committed_at: Option<Oid>,
 ) -> Result<Claimed, WorkError> {
+    let committed = |id: &str| {
+        committed_at
+            .is_none_or(|at| crate::store::at_commit::task_at(&store.repo, Some(at), id).is_some())
+    };
     match target {
+        Target::Id(id) | Target::Stacked(id) if store.exists(id) && !committed(id) => {
+            Err(WorkError::NotCommitted {
+                id: id.clone(),
+                branch: store.config.main_branch.clone(),
+            })
+        }
         Target::Id(id) => claim_id(store, cache, id, who, steal, false),
         Target::Stacked(id) => claim_id(store, cache, id, who, steal, true),
-        Target::Next { parent } => claim_next(store, cache, parent.as_deref(), who),
+        Target::Next { parent, labels } => {
+            claim_next(store, cache, parent.as_deref(), labels, who, &committed)
+        }
     }
 }
 
@@ -279,11 +301,13 @@ fn claim_next(
     store: &Store,
     cache: &Cache,
     parent: Option<&str>,
+    labels: &[String],
     who: &Claimant<'_>,
+    committed: &dyn Fn(&str) -> bool,
 ) -> Result<Claimed, WorkError> {
     let mut candidates = Vec::new();
     cache
-        .ready_json(parent, 0, &HashSet::new(), |json| {
+        .ready_json(parent, labels, 0, &HashSet::new(), |json| {
             let c: Candidate = serde_json::from_str(json).map_err(std::io::Error::other)?;
             candidates.push(c);
             Ok(())
@@ -296,14 +320,35 @@ fn claim_next(
         })?;
     let mut usable = Vec::with_capacity(candidates.len());
     let mut skipped = Vec::new();
+    let mut uncommitted = None;
     for c in candidates {
+        if !committed(&c.id) {
+            uncommitted.get_or_insert_with(|| c.id.clone());
+            skipped.push(Skipped {
+                why: format!(
+                    "not committed on {}, where its worktree would start",
+                    store.config.main_branch
+                ),
+                fix: "commit it to start it",
+                id: c.id,
+            });
+            continue;
+        }
         match parse_scope(&c.id, &c.scope) {
             Ok(scope) => usable.push((c, scope)),
             Err(e) => skipped.push(Skipped {
                 why: with_causes(&e),
+                fix: "fix its task file; other workers are not held up",
                 id: c.id,
             }),
         }
+    }
+    // Only drafts: say why none of them can start, not "nothing free".
+    if let (true, Some(id)) = (usable.is_empty(), uncommitted) {
+        return Err(WorkError::NotCommitted {
+            id,
+            branch: store.config.main_branch.clone(),
+        });
     }
     Ok(claims::transact_on(
         &store.repo,

@@ -92,6 +92,22 @@ pub fn done(
     })
 }
 
+/// Refuses `who` finishing `id` when another worker (or the same name in
+/// another clone) holds its claim: one worker's `done` must not close
+/// another's work in progress.
+pub fn check_holder(store: &Store, id: &str, who: &Claimant<'_>) -> Result<(), WorkError> {
+    let clone = crate::git::identity::clone_id(&store.repo);
+    let set = crate::claims::read(&store.repo)?;
+    match set.claims.get(id) {
+        Some(c) if !c.held_by(&who.worker, &clone) => Err(WorkError::NotHolder {
+            id: id.to_string(),
+            holder: c.worker.clone(),
+            worker: who.worker.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Commits in `wt` with the `git` program, so the repository's hooks run.
 /// With `only`, commits just those paths. `None` when nothing changed.
 fn commit_with_hooks(

@@ -66,6 +66,16 @@ pub enum WorkError {
     Dirty { id: String, path: PathBuf },
     #[error("{path} exists and is not {id}'s worktree")]
     PathTaken { id: String, path: PathBuf },
+    #[error("{id} is claimed by {holder}, not by {worker}")]
+    NotHolder {
+        id: String,
+        holder: String,
+        worker: String,
+    },
+    #[error(
+        "{id} is not committed on {branch}, where its worktree would start: the worker would find no task there"
+    )]
+    NotCommitted { id: String, branch: String },
 }
 
 pub use crate::git::refs::{task_of_branch, worker_branch as branch_of};

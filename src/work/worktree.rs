@@ -159,8 +159,25 @@ pub fn start(
     who: &Claimant<'_>,
 ) -> Result<Started, WorkError> {
     crate::git::stale::enter(store.repo.commondir());
-    let claimed = claim::claim(store, cache, target, who, false)?;
+    // The worktree has the task only when its file is committed where the
+    // branch starts (main's tip, or a stack base checked once it is known).
+    let claimed = claim::claim(store, cache, target, who, false, Some(main_tip(store)?))?;
     let id = claimed.claim.task.clone();
+    if let Some(s) = &claimed.claim.stack
+        && find_worktree(&store.repo, &id)?.is_none()
+        && Oid::from_str(&s.commit)
+            .ok()
+            .and_then(|at| crate::store::at_commit::task_at(&store.repo, Some(at), &id))
+            .is_none()
+    {
+        if !claimed.renewed {
+            let _ = claim::release(store, &id, who, true);
+        }
+        return Err(WorkError::NotCommitted {
+            id,
+            branch: format!("{}'s branch", s.task),
+        });
+    }
     let branch = branch_of(&id);
     let scope = claimed.claim.scope.clone();
     // Only a branch that existed before can hold an earlier end.
@@ -409,16 +426,21 @@ pub fn branch_base_of(store: &Store) -> Result<Oid, WorkError> {
 
 /// The commit the branch started from: where it meets the main branch.
 fn branch_base(store: &Store, wt: &Store) -> Result<Oid, WorkError> {
+    let (head, main) = head_and_main(store, wt)?;
+    wt.repo
+        .merge_base(head, main)
+        .map_err(|e| git_err("finding where the branch starts")(e).into())
+}
+
+/// The worktree's HEAD commit and the main branch's tip.
+fn head_and_main(store: &Store, wt: &Store) -> Result<(Oid, Oid), WorkError> {
     let head = wt
         .repo
         .head()
         .and_then(|h| h.peel_to_commit())
         .map_err(git_err("reading HEAD"))?
         .id();
-    let main = main_tip(store)?;
-    wt.repo
-        .merge_base(head, main)
-        .map_err(|e| git_err("finding where the branch starts")(e).into())
+    Ok((head, main_tip(store)?))
 }
 
 /// What a branch changes, checked against its task's scope.
@@ -435,13 +457,7 @@ pub struct ScopeCheck {
 /// record one its HEAD contains (the commits below are its dependency's),
 /// else where it meets the main branch.
 fn work_start(store: &Store, wt: &Store, id: &str) -> Result<Oid, WorkError> {
-    let head = wt
-        .repo
-        .head()
-        .and_then(|h| h.peel_to_commit())
-        .map_err(git_err("reading HEAD"))?
-        .id();
-    let main = main_tip(store)?;
+    let (head, main) = head_and_main(store, wt)?;
     let set = crate::claims::read(&store.repo)?;
     let range = super::stack::WorkRange::in_set(&wt.repo, &set, id, head, main)
         .map_err(git_err("finding where the branch starts"))?;

@@ -189,6 +189,18 @@ impl TestEnv {
         dir
     }
 
+    /// What a hostile agent does in its worktree `wt`: commits everything
+    /// with the hooks skipped and task `id` set to done by hand.
+    pub fn done_by_hand(&self, wt: &Path, id: &str) {
+        let rel = wt.join(format!(".batch/tasks/{id}.toml"));
+        let text = std::fs::read_to_string(&rel)
+            .unwrap()
+            .replace("status = \"open\"", "status = \"done\"");
+        std::fs::write(&rel, text).unwrap();
+        self.git_in(wt, &["add", "-A"]);
+        self.git_in(wt, &["commit", "-q", "--no-verify", "-m", "done"]);
+    }
+
     pub fn write(&self, rel: &str, text: &str) {
         let path = self.repo.join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

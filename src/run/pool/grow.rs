@@ -19,7 +19,7 @@ impl Pool<'_> {
                 let taken: std::collections::HashSet<String> =
                     claims::taken_ids(&self.store.repo)?.into_iter().collect();
                 cache
-                    .ready(None, 0, &taken)
+                    .ready(None, &self.opts.labels, 0, &taken)
                     .map_err(StoreError::from)?
                     .into_iter()
                     .map(|t| t.id.to_string())

@@ -103,7 +103,7 @@ impl Pool<'_> {
             // hit the same limit): one event, one wait.
             let detail = format!(
                 "exit 75 (temporary failure) during the pause; log {}",
-                r.log.display()
+                crate::run::log_name(&r.log)
             );
             self.event(state, on_event, EventKind::Paused, Some(&r.id), detail);
             return;
@@ -119,7 +119,7 @@ impl Pool<'_> {
             humantime::format_duration(self.backoff),
             self.temp_failures,
             self.opts.max_rate_limits,
-            r.log.display()
+            crate::run::log_name(&r.log)
         );
         self.event(state, on_event, EventKind::Paused, Some(&r.id), detail);
         // Never capped below what was asked.
@@ -170,7 +170,10 @@ impl Pool<'_> {
             } else {
                 EventKind::Retry
             };
-            let detail = format!("{reason}; trying again (log {})", r.log.display());
+            let detail = format!(
+                "{reason}; trying again (log {})",
+                crate::run::log_name(&r.log)
+            );
             self.event(state, on_event, kind, Some(id), detail);
             return;
         }
@@ -181,7 +184,7 @@ impl Pool<'_> {
         };
         let why = format!(
             "{reason} after {attempts} attempt(s); log {}",
-            r.log.display()
+            crate::run::log_name(&r.log)
         );
         let who = self.claimant();
         if let Err(e) = worktree::give_up(self.store, id, Status::Failed, &ended, &who) {

@@ -141,8 +141,9 @@ impl Pool<'_> {
         }
         self.left_out.extend(report.left_out.iter().cloned());
         self.save(state)?;
+        // The event's kind says "landed" already ("[7/8] landed: 7 task(s) ...").
         let detail = format!(
-            "{} landed{}, {} left out{}",
+            "{} task(s){}, {} left out{}",
             report.landed.len(),
             report
                 .commit

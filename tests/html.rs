@@ -89,7 +89,7 @@ pub fn batch(env: &TestEnv) -> Batch {
     b
 }
 
-fn parse(page: &str) -> Document<'_> {
+pub fn parse(page: &str) -> Document<'_> {
     let options = ParsingOptions {
         allow_dtd: true,
         ..ParsingOptions::default()
@@ -97,18 +97,18 @@ fn parse(page: &str) -> Document<'_> {
     Document::parse_with_options(page, options).unwrap_or_else(|e| panic!("{e}\n{page}"))
 }
 
-fn has_class(n: &Node, class: &str) -> bool {
+pub fn has_class(n: &Node, class: &str) -> bool {
     n.attribute("class")
         .is_some_and(|c| c.split(' ').any(|x| x == class))
 }
 
-fn all<'a, 'i>(doc: &'a Document<'i>, tag: &str, class: &str) -> Vec<Node<'a, 'i>> {
+pub fn all<'a, 'i>(doc: &'a Document<'i>, tag: &str, class: &str) -> Vec<Node<'a, 'i>> {
     doc.descendants()
         .filter(|n| n.has_tag_name(tag) && has_class(n, class))
         .collect()
 }
 
-fn text(n: &Node) -> String {
+pub fn text(n: &Node) -> String {
     n.descendants().filter_map(|d| d.text()).collect()
 }
 

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Figures {
     pub tasks: usize,
-    /// Landed (closed) or done on their branch now.
+    /// Landed (closed), or done on their branch now and not rejected.
     pub completed: usize,
     /// Escalated at some point.
     pub escalated: usize,
@@ -162,9 +162,15 @@ fn sample(store: &Store, facts: &Facts<'_>, history: &History, id: &str) -> Samp
     {
         h.approved_at = crate::time::parse(&v.at);
     }
+    let judged = facts.judgement(id);
+    // Work a reviewer rejected goes back to its worker: not complete.
+    let rejected = judged
+        .verdict
+        .as_ref()
+        .is_some_and(|v| v.verdict == crate::task::review::VerdictKind::Rejected);
     Sample {
-        completed: matches!(line.state, LineState::Closed | LineState::Done),
-        score: facts.judgement(id).score(),
+        completed: line.state == LineState::Closed || (line.state == LineState::Done && !rejected),
+        score: judged.score(),
         history: h,
     }
 }

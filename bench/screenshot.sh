@@ -83,9 +83,9 @@ GATE
 git batch run --plan nightly -j 3 --retries 0 --exec "sh $work/worker.sh" \
   --gate "score=sh $work/score.sh" --gate "secrets=sh $work/secrets.sh" -q >/dev/null 2>&1 || true
 esc=$(git batch --json list --status escalated | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -n 1)
-[ -z "$esc" ] || git batch answer "$esc" "Apache-2.0, as the rest of the repository" -q >/dev/null
+[ -z "$esc" ] || git batch answer "$esc" "Apache-2.0, as the rest of the repository" -q >/dev/null 2>&1
 first=$(echo $ids | cut -d' ' -f1)
-git batch approve "$first" -q >/dev/null
+git batch approve "$first" -q >/dev/null 2>&1
 
 page=$work/review.html
 git batch review --plan nightly --html "$page" -q >/dev/null

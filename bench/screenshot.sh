@@ -49,7 +49,7 @@ new "Rename the config loader" config 2 >/dev/null
 new "Rotate the API signing key" keys 0 >/dev/null
 new "Choose the licence header for vendored files" vendor 1 >/dev/null
 new "Migrate the cache to SQLite" cache 1 >/dev/null
-git batch plan nightly $ids -q 2>/dev/null
+git batch plan nightly $ids -q >/dev/null 2>&1
 
 cat > "$work/worker.sh" <<'WORKER'
 d=$(sed -n 's/^- `\([a-z]*\)\/\*\*`$/\1/p' "$BATCH_CONTEXT" | head -n 1)

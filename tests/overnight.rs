@@ -122,4 +122,49 @@ fn fifteen_tickets_overnight_then_the_morning_review() {
     assert_eq!(plan["counts"]["ticket"], 12.0, "{plan}");
     assert_eq!(plan["approved"], 11, "{plan}");
     assert_eq!(plan["rejected"], 1, "{plan}");
+
+    // The week's metrics show the batch; the rejected work is not complete.
+    let m: serde_json::Value = env.json(&["metrics"]);
+    let night = &m["plans"][0];
+    assert_eq!(night["name"], "night", "{m}");
+    assert_eq!(
+        (
+            &night["tasks"],
+            &night["completed"],
+            &night["landed"],
+            &night["landings"]
+        ),
+        (&15.into(), &11.into(), &11.into(), &1.into()),
+        "{night}"
+    );
+    assert_eq!(
+        (&night["escalated"], &night["failed"], &night["attempts"]),
+        (&2.into(), &1.into(), &15.into()),
+        "{night}"
+    );
+    assert_eq!(night["completion_rate"], 0.733, "{night}");
+    assert_eq!(night["escalation_rate"], 0.133, "{night}");
+    // The 12 scored (the rejected t09 too): 50 + the mean of their numbers.
+    assert_eq!(night["average_score"], 58.8, "{night}");
+    assert_eq!(night["failure_rate"], 0.067, "{night}");
+    assert!(
+        night["median_review_secs"].as_i64().unwrap() >= 0,
+        "{night}"
+    );
+    assert_eq!(m["weeks"][0]["plans"], serde_json::json!(["night"]));
+
+    // The page of the morning's review: its queue is the review's order.
+    let q: Queue = env.json(&["review", "--plan", "night"]);
+    let page = env.ok(&["review", "--plan", "night", "--html", "-"]);
+    let doc = crate::html::parse(&page);
+    let queue = &crate::html::all(&doc, "table", "queue")[0];
+    let rows: Vec<&str> = queue
+        .descendants()
+        .filter_map(|n| n.attribute("data-id"))
+        .collect();
+    let order: Vec<&str> = q.tasks.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(rows, order);
+    assert_eq!(crate::html::all(&doc, "div", "escalation").len(), 2);
+    assert_eq!(crate::html::all(&doc, "div", "failure").len(), 1);
+    assert_eq!(crate::html::all(&doc, "div", "lane").len(), 15);
 }

@@ -30,6 +30,7 @@ pub mod land;
 pub mod list;
 pub mod man;
 pub mod merge_task;
+pub mod metrics;
 pub mod note;
 pub mod plan;
 pub mod prime;
@@ -150,6 +151,7 @@ pub enum Command {
     Gate(gate::Args),
     Status(status::Args),
     Review(review::Args),
+    Metrics(metrics::Args),
     Approve(approve::Args),
     Reject(reject::Args),
     Prime(prime::Args),
@@ -217,6 +219,7 @@ pub fn run(mut cli: Cli, ctx: &mut Ctx) -> Result<(), CommandError> {
         Command::Gate(args) => gate::run(ctx, args),
         Command::Status(args) => status::run(ctx, args),
         Command::Review(args) => review::run(ctx, args),
+        Command::Metrics(args) => metrics::run(ctx, args),
         Command::Approve(args) => approve::run(ctx, args),
         Command::Reject(args) => reject::run(ctx, args),
         Command::Prime(args) => prime::run(ctx, args),

@@ -4,6 +4,7 @@
 use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::plan::{Plan, PlanError, PlanStatus};
+use crate::report::html;
 use crate::report::review::{self, Review, TaskReview};
 use crate::report::status::LineState;
 use crate::ui::{self, paint};
@@ -29,12 +30,21 @@ pub struct Args {
     /// status becomes `reviewed`, committed.
     #[arg(long, conflicts_with = "range")]
     pub mark_reviewed: bool,
+    /// Also write the review as one self-contained HTML page (the queue,
+    /// escalations, failures with their log tails, the timeline, every
+    /// task's receipt and diff) to FILE; `-` writes it on stdout instead
+    /// of the text.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
+    // The page always shows the diffs.
+    let patch = args.patch || args.html.is_some();
+    let mut plan = None;
     let result = match &args.range {
-        Some(range) => review::review_range(&store, range, args.patch)?,
+        Some(range) => review::review_range(&store, range, patch)?,
         None => {
             let name = match &args.plan {
                 Some(n) => n.clone(),
@@ -47,7 +57,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
                             .hint("name a range instead: `git batch review A..B`")
                     })?,
             };
-            let result = review::review_plan(&store, &name, args.patch)?;
+            let result = review::review_plan(&store, &name, patch)?;
             if args.mark_reviewed {
                 let left = result
                     .tasks
@@ -60,9 +70,25 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
                 Plan::set_status(&store, &name, PlanStatus::Reviewed)?;
                 ctx.ui.status(format!("plan {name} marked reviewed"));
             }
+            plan = Some(Plan::read(&store, &name)?);
             result
         }
     };
+    let mut result = result;
+    if let Some(target) = &args.html {
+        let title = format!("git batch review: {}", result.subject);
+        let section = html::review_section(&store, result.clone(), plan.as_ref());
+        let page = html::render(&html::Dashboard::new(title, vec![section]));
+        if write_page(ctx, target, &page)? {
+            return Ok(());
+        }
+    }
+    if !args.patch {
+        // The page needed the diffs; the text and JSON show them if asked.
+        for t in &mut result.tasks {
+            t.patch = None;
+        }
+    }
     if ctx.ui.json {
         ctx.ui.json_value(&result)?;
         return Ok(());
@@ -71,6 +97,27 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         ctx.ui.line(line)?;
     }
     Ok(())
+}
+
+/// Writes an HTML page to `target` atomically, or on stdout for `-`;
+/// whether it went to stdout (then nothing else is printed there).
+pub fn write_page(
+    ctx: &mut Ctx,
+    target: &std::path::Path,
+    page: &str,
+) -> Result<bool, CommandError> {
+    if target == std::path::Path::new("-") {
+        std::io::Write::write_all(ctx.ui.out(), page.as_bytes())?;
+        return Ok(true);
+    }
+    crate::atomic::write_atomic(target, page.as_bytes()).map_err(|e| {
+        CommandError::new(crate::error::Exit::User, e).hint(format!(
+            "writing the page to {}: check that its directory exists and is writable",
+            target.display()
+        ))
+    })?;
+    ctx.ui.status(format!("wrote {}", target.display()));
+    Ok(false)
 }
 
 /// The review as text: per task a header, its receipt lines as added

@@ -2,6 +2,7 @@
 
 use crate::commands::Ctx;
 use crate::error::CommandError;
+use crate::report::html;
 use crate::report::status::{self, BatchState, BatchView, LineState, TaskLine};
 use crate::ui::{self, paint};
 use std::io::{IsTerminal, Write};
@@ -29,6 +30,12 @@ pub struct Args {
         requires = "watch"
     )]
     pub interval: String,
+    /// Also write the dashboard as one self-contained HTML page to FILE (per
+    /// plan: the counts, the review queue, escalations, failures with
+    /// their log tails, the timeline, every task's receipt and diff); `-`
+    /// writes it on stdout instead of the text.
+    #[arg(long, value_name = "FILE", conflicts_with = "watch")]
+    pub html: Option<std::path::PathBuf>,
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
@@ -36,6 +43,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let interval = crate::store::HumanDuration::parse(&args.interval)
         .map(|d| d.get())
         .map_err(|e| CommandError::usage(format!("--interval: {e}")))?;
+    if let Some(target) = &args.html
+        && html_page(ctx, &store, args.plan.as_deref(), target)?
+    {
+        return Ok(());
+    }
     let clear = args.watch && !ctx.ui.json && std::io::stdout().is_terminal();
     loop {
         let report = status::status(&store, args.plan.as_deref())?;
@@ -79,6 +91,30 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         }
         std::thread::sleep(interval);
     }
+}
+
+/// `status --html`: a section per plan (then per run without a plan);
+/// whether the page went to stdout.
+fn html_page(
+    ctx: &mut Ctx,
+    store: &crate::store::Store,
+    only: Option<&str>,
+    target: &std::path::Path,
+) -> Result<bool, CommandError> {
+    let report = status::status(store, only)?;
+    let mut sections = Vec::new();
+    for p in &report.plans {
+        sections.push(html::plan_section(store, &p.name)?);
+    }
+    for r in report.runs {
+        sections.push(html::view_section(store, r));
+    }
+    let title = match only {
+        Some(name) => format!("git batch status: plan {name}"),
+        None => "git batch status".to_string(),
+    };
+    let page = html::render(&html::Dashboard::new(title, sections));
+    super::review::write_page(ctx, target, &page)
 }
 
 /// `1h02m`, `3m12s`, `45s`.

@@ -3,6 +3,9 @@
 //! `status` (a plan's or every plan's dashboard), `review` (what each task
 //! changed and said, for a reviewer) and `prime` (how an agent works here).
 
+pub mod history;
+pub mod html;
+pub mod metrics;
 pub mod prime;
 pub mod review;
 pub mod stats;

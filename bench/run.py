@@ -80,6 +80,14 @@ def measure(argv_for_run, runs, cwd, env, before=None, warmup=True):
     return statistics.median(times), max(peaks)
 
 
+def write_tracker(work, size):
+    """Generates a tracker of `size` issues (bench/gen_beads.py) under `work`; returns its path."""
+    jsonl = os.path.join(work, f"{size}.jsonl")
+    with open(jsonl, "w") as f:
+        subprocess.run([sys.executable, os.path.join(HERE, "gen_beads.py"), str(size)], stdout=f, check=True)
+    return jsonl
+
+
 def git(args, cwd, env):
     subprocess.run(["git", *args], cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
 
@@ -326,9 +334,7 @@ def main():
         print("| tasks | operation | git-batch median | git-batch peak RSS | br median | br peak RSS |")
         print("|---:|---|---:|---:|---:|---:|")
         for size in [int(s) for s in args.sizes.split(",")]:
-            jsonl = os.path.join(work, f"{size}.jsonl")
-            with open(jsonl, "w") as f:
-                subprocess.run([sys.executable, os.path.join(HERE, "gen_beads.py"), str(size)], stdout=f, check=True)
+            jsonl = write_tracker(work, size)
             ours = bench_git_batch(size, jsonl, args, work, env)
             theirs = bench_br(size, jsonl, args, work, env) if args.br != "none" else {}
             for op, (t, m) in ours.items():

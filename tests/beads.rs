@@ -370,3 +370,51 @@ fn an_import_killed_before_its_commit_is_finished_by_running_it_again() {
     );
     assert!(err.len() < 2000, "{} bytes", err.len());
 }
+
+/// The rows of the query cache's `files` table: every file it holds, with
+/// its stat fingerprint.
+fn cached_files(env: &TestEnv) -> Vec<(String, i64)> {
+    let conn = rusqlite::Connection::open(env.cache_db()).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT name, fp FROM files ORDER BY name")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// `import` leaves the query cache built, so the first query after it
+/// reads no task file: a row for every file it wrote, with the stat data
+/// the next command finds. Its answers are those of a cache built from the
+/// files, and a hand edit right after the import is seen.
+#[test]
+fn import_builds_the_query_cache_that_the_files_would_build() {
+    for name in ["beads-2026-01-11", "beads_rust-0.1.12"] {
+        let (env, report) = import_real(name);
+        assert!(env.cache_db().exists(), "{name}: no cache after the import");
+        let built = cached_files(&env);
+        assert_eq!(built.len(), report["imported"].as_u64().unwrap() as usize);
+        let queries: [&[&str]; 3] = [
+            &["--json", "ready"],
+            &["--json", "blocked"],
+            &["--json", "list", "--all"],
+        ];
+        let answers: Vec<String> = queries.iter().map(|q| env.ok(q)).collect();
+        assert_eq!(cached_files(&env), built, "{name}: a query rebuilt rows");
+        env.remove_cache();
+        let from_files: Vec<String> = queries.iter().map(|q| env.ok(q)).collect();
+        assert_eq!(answers, from_files, "{name}");
+    }
+
+    // Same size, the old mtime put back: as an edit in the tick of the
+    // import's last write would look.
+    let (env, _) = import_real("beads_rust-0.1.12");
+    let id = expected_ready("beads_rust-0.1.12")[0].clone();
+    let path = env.task_file(&id);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replacen("status = \"open\"", "status = \"done\"", 1);
+    assert!(edited != text && edited.len() == text.len());
+    crate::common::rewrite_keeping_mtime(&path, &edited);
+    assert!(!env.ready_ids().contains(&id), "the hand edit is not seen");
+}

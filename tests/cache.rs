@@ -28,15 +28,7 @@ fn hand_edits_are_seen_at_once_even_within_one_clock_tick() {
             .to_string();
         let new = text.replace(&old, &format!("title = \"{title}\""));
         assert_eq!(new.len(), text.len());
-        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-        std::fs::write(&path, new).unwrap();
-        // Put the old mtime back, as a same-tick edit would look.
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(mtime)
-            .unwrap();
+        crate::common::rewrite_keeping_mtime(&path, &new);
         assert_eq!(title_of(&env, &id), title);
     }
 }

@@ -311,6 +311,27 @@ fn write_tasks(
         format!("batch: import {} tasks from beads ({name})", report.added)
     };
     report.commit = store.commit(&paths, &message)?;
+    // The first query after an import would otherwise read and parse every
+    // file it wrote. Built after the commit, from a scan that starts after
+    // the last write, so the files are trusted by their stat data at once
+    // (not racy). Only a cache: when this fails the import still stands
+    // (a warning says so), and the next command builds it. The files'
+    // bytes go first: the rebuild reads them back, and the import's peak
+    // memory is the commit's, not this plus the cache's.
+    drop((added, updated, paths));
+    if let Err(e) = store.cache() {
+        let mut why = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            why.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        report.warnings.push(Warning {
+            line: 0,
+            id: String::new(),
+            message: format!("the query cache was not built ({why}); the next command builds it"),
+        });
+    }
     Ok(())
 }
 

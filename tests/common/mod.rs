@@ -226,6 +226,15 @@ impl TestEnv {
         self.repo.join(".git/batch/index.db")
     }
 
+    /// Deletes the query cache (with its WAL), as a user may.
+    pub fn remove_cache(&self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut db = self.cache_db().into_os_string();
+            db.push(suffix);
+            let _ = std::fs::remove_file(db);
+        }
+    }
+
     /// Imports a beads JSONL text (written to a temp file) and returns stdout.
     pub fn import_text(&self, jsonl: &str) -> String {
         let path = self.dir.path().join("import.jsonl");
@@ -270,6 +279,19 @@ pub struct NoteJson {
     pub at: String,
     pub by: String,
     pub text: String,
+}
+
+/// Writes `text` to `path` and puts the old mtime back: a same-size edit
+/// then looks as one made within the same clock tick would.
+pub fn rewrite_keeping_mtime(path: &Path, text: &str) {
+    let mtime = std::fs::metadata(path).unwrap().modified().unwrap();
+    std::fs::write(path, text).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
 }
 
 /// Path of a file under `tests/data`.

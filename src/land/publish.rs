@@ -94,11 +94,20 @@ pub(super) fn cleanup(
     // The landed tasks are closed at the new tip: the one release of
     // landed claims (also what a landing killed after its push left).
     release_landed(store, opts, tip, &report.left_out)?;
-    // All of them in one pass (one scan of the worktrees, one ref
-    // transaction): one `git worktree remove` and `git branch -D` per task
-    // read every worktree each, quadratic in a landing of hundreds.
     let _turn = program::worktree_turn(store.repo.commondir())?;
-    work::remove::remove_landed(&store.repo, &store.root, &report.landed)?;
+    for id in &report.landed {
+        if let Some(path) = worktree::find_worktree(&store.repo, id)? {
+            let p = path.to_string_lossy().into_owned();
+            let _ = program::run(&store.root, &["worktree", "remove", "--force", &p]);
+        }
+        let _ = program::run(
+            &store.root,
+            &["branch", "-D", "--quiet", &work::branch_of(id)],
+        );
+        if let Ok(mut r) = store.repo.find_reference(&git::refs::work(id)) {
+            let _ = r.delete();
+        }
+    }
     Ok(())
 }
 

@@ -7,7 +7,6 @@ pub mod finish;
 pub mod gates;
 pub mod live;
 pub mod receipt;
-pub mod remove;
 pub mod stack;
 pub mod worktree;
 

@@ -35,10 +35,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     if args.text.trim().is_empty() {
         return Err(CommandError::usage("the answer is empty"));
     }
-    let mut who = args.worker.claimant(&store)?;
-    if args.worker.worker.is_none() {
-        who.worker = store.actor();
-    }
+    let who = args.worker.person(&store)?;
     let live = crate::work::live::answer(&store, &args.id, &who, &args.text, args.retry)?;
     let noted = edit::note(&store, &args.id, &format!("answer: {}", args.text))?;
     if ctx.ui.json {

@@ -34,10 +34,7 @@ pub fn judge(
     for id in ids {
         ctx.check_exists(&store, id)?;
     }
-    let mut who = worker.claimant(&store)?;
-    if worker.worker.is_none() {
-        who.worker = store.actor();
-    }
+    let who = worker.person(&store)?;
     let given = Verdict {
         verdict: kind,
         by: who.worker.clone(),

@@ -109,10 +109,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
             args.ids.clone()
         }
     };
-    let mut who = args.worker.claimant(&store)?;
-    if args.worker.worker.is_none() {
-        who.worker = store.actor();
-    }
+    let who = args.worker.person(&store)?;
     let set = crate::claims::read(&store.repo)?;
     let mut out = Vec::new();
     let mut blocked = Vec::new();

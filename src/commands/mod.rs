@@ -507,6 +507,16 @@ impl WorkerArgs {
         Ok(who)
     }
 
+    /// A person acting on tasks (answer, retry, approve, gate): named by
+    /// `--worker` when given, else as in commits (`store.actor()`).
+    pub fn person<'a>(&'a self, store: &'a Store) -> Result<Claimant<'a>, CommandError> {
+        let mut who = self.claimant(store)?;
+        if self.worker.is_none() {
+            who.worker = store.actor();
+        }
+        Ok(who)
+    }
+
     pub fn claimant<'a>(&'a self, store: &'a Store) -> Result<Claimant<'a>, CommandError> {
         Ok(Claimant {
             worker: self.name(store),

@@ -29,10 +29,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     for id in &args.ids {
         ctx.check_exists(&store, id)?;
     }
-    let mut who = args.worker.claimant(&store)?;
-    if args.worker.worker.is_none() {
-        who.worker = store.actor();
-    }
+    let who = args.worker.person(&store)?;
     let stuck: Vec<String> = args
         .ids
         .iter()

@@ -5,6 +5,7 @@
 use crate::graph;
 use crate::store::{Store, StoreError};
 use crate::task::{self, Estimate, Kind, Note, Status, Task, TaskId, id};
+use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
@@ -305,14 +306,24 @@ pub fn update(store: &Store, id: &str, edit: Edit) -> Result<Changed, EditError>
 }
 
 /// Refuses a parent or kind change that would make a parent cycle or a
-/// wait cycle (an epic waiting on a child that waits on it).
+/// wait cycle (an epic waiting on a child that waits on it). Reads only the
+/// tasks such a cycle could pass, each file checked first.
 fn check_graph_after(store: &Store, task: &Task) -> Result<(), EditError> {
-    let mut nodes = graph_nodes(store)?;
-    if let Some(parent) = &task.parent
-        && let Some(path) = graph::parent_cycle(&nodes, &task.id, parent)
-    {
-        return Err(EditError::Cycle { path });
+    let (cache, _) = store.cache_about(&[&task.id])?;
+    if let Some(parent) = &task.parent {
+        let chain = cache.parent_chain(parent).map_err(StoreError::from)?;
+        if let Some(path) = graph::parent_cycle(&chain, &task.id, parent) {
+            return Err(EditError::Cycle { path });
+        }
     }
+    // An epic now waits for its children: the walk starts from them too.
+    let mut starts = vec![task.id.to_string()];
+    if task.kind == Kind::Epic {
+        let children = cache.children(&task.id).map_err(StoreError::from)?;
+        starts.extend(children.into_iter().map(|c| c.id.to_string()));
+    }
+    let starts: Vec<&str> = starts.iter().map(String::as_str).collect();
+    let mut nodes = reachable(store, &cache, &starts)?;
     for n in nodes.iter_mut().filter(|n| n.id == task.id) {
         n.parent = task.parent.as_ref().map(|p| p.to_string());
         n.kind = task.kind;
@@ -326,19 +337,33 @@ fn check_graph_after(store: &Store, task: &Task) -> Result<(), EditError> {
     }
 }
 
-/// The graph, refusing when a task file does not parse (a cycle through it
-/// could not be seen).
-fn graph_nodes(store: &Store) -> Result<Vec<graph::Node>, EditError> {
-    let (cache, broken) = store.cache()?;
+/// The graph a wait cycle through `starts` could use, refusing when a task
+/// file on the way does not parse (a cycle through it could not be seen).
+fn reachable(
+    store: &Store,
+    cache: &crate::store::Cache,
+    starts: &[&str],
+) -> Result<Vec<graph::Node>, EditError> {
+    let (nodes, broken) = cache.wait_reach(starts).map_err(StoreError::from)?;
     if !broken.is_empty() {
+        let lines: Vec<(PathBuf, usize)> = (cache.broken().map_err(StoreError::from)?)
+            .into_iter()
+            .map(|b| (b.path, b.line))
+            .collect();
         return Err(EditError::BrokenGraph {
             files: broken
                 .iter()
-                .map(|b| format!("{}:{}", b.path.display(), b.line))
+                .map(|id| {
+                    let path = store.task_path(id);
+                    match lines.iter().find(|(p, _)| *p == path) {
+                        Some((_, line)) => format!("{}:{line}", path.display()),
+                        None => path.display().to_string(),
+                    }
+                })
                 .collect(),
         });
     }
-    Ok(cache.nodes().map_err(StoreError::from)?)
+    Ok(nodes)
 }
 
 /// Writes `after` if it differs from `before`, stamping `updated`, and
@@ -487,7 +512,8 @@ pub fn dep_add(store: &Store, id: &str, blocker: &str) -> Result<Changed, EditEr
             commit: None,
         });
     }
-    let nodes = graph_nodes(store)?;
+    let (cache, _) = store.cache_about(&[id, blocker])?;
+    let nodes = reachable(store, &cache, &[blocker])?;
     if let Some(path) = graph::cycle_if_added(&nodes, id, blocker) {
         return Err(EditError::Cycle { path });
     }

@@ -34,6 +34,7 @@ mod output;
 mod overnight;
 mod ownership;
 mod plan;
+mod point;
 mod progress;
 mod quickstart;
 mod receipts;

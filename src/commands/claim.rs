@@ -24,7 +24,7 @@ pub struct Args {
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let target = args.target.target(ctx, &store)?;
-    let cache = ctx.cache(&store)?;
+    let cache = ctx.cache_for(&store, &target)?;
     let who = args.worker.claimant(&store)?;
     let claimed = claim::claim(&store, &cache, &target, &who, args.steal, None)?;
     super::warn_skipped(ctx, &claimed.skipped);

@@ -580,6 +580,27 @@ impl Ctx {
         Ok(cache)
     }
 
+    /// The cache a claim of `target` needs: about the one task it names,
+    /// or over all of them for `--next`.
+    pub fn cache_for(
+        &mut self,
+        store: &Store,
+        target: &crate::work::claim::Target,
+    ) -> Result<Cache, CommandError> {
+        use crate::work::claim::Target;
+        match target {
+            Target::Id(id) | Target::Stacked(id) => self.cache_about(store, &[id]),
+            Target::Next { .. } => self.cache(store),
+        }
+    }
+
+    /// The cache for a command about `ids` only (see [`Store::cache_about`]).
+    pub fn cache_about(&mut self, store: &Store, ids: &[&str]) -> Result<Cache, CommandError> {
+        let (cache, broken) = store.cache_about(ids)?;
+        self.warn_broken(&broken);
+        Ok(cache)
+    }
+
     /// Checks that a task id given as a filter names an existing task.
     pub fn check_exists(&self, store: &Store, id: &str) -> Result<(), CommandError> {
         crate::task::id::validate_id(id).map_err(crate::store::StoreError::from)?;

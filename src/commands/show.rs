@@ -34,7 +34,7 @@ struct Shown<'a> {
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let mut task = store.read_task(&args.id)?;
-    let cache = ctx.cache(&store)?;
+    let cache = ctx.cache_about(&store, &[&task.id])?;
     let claims = crate::claims::read(&store.repo)?;
     let mut blockers = cache.blockers_of(&task.id).map_err(StoreError::from)?;
     super::blocked::merge_blockers(&claims, &mut blockers);

@@ -29,7 +29,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         Target::Id(id) if args.stack => Target::Stacked(id),
         t => t,
     };
-    let cache = ctx.cache(&store)?;
+    let cache = ctx.cache_for(&store, &target)?;
     let who = args.worker.claimant(&store)?;
     let started = worktree::start(&store, &cache, &target, &who)?;
     super::warn_skipped(ctx, &started.claim.skipped);

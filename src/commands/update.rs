@@ -83,9 +83,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     let store = ctx.store()?;
     let claimed = match args.claim {
         true => {
-            let cache = ctx.cache(&store)?;
-            let who = args.worker.claimant(&store)?;
             let target = crate::work::claim::Target::Id(args.id.clone());
+            let cache = ctx.cache_for(&store, &target)?;
+            let who = args.worker.claimant(&store)?;
             Some(crate::work::claim::claim(
                 &store, &cache, &target, &who, false, None,
             )?)

@@ -12,12 +12,18 @@
 //! missing, of another schema, or corrupt is rebuilt.
 //! The questions commands ask of it are in `cache/query.rs`.
 
+mod point;
 mod query;
+mod readiness;
+mod rows;
 mod schema;
 
+pub use rows::parse_file;
+
 use super::scan::{self, Scan};
-use crate::graph::{self, Blocker, Node};
-use crate::task::{self, Kind, Status, Task};
+use crate::graph::{Blocker, Node};
+use crate::task::{Status, Task};
+use rows::Changes;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -117,6 +123,30 @@ impl Cache {
         path: &Path,
         tasks_dir: &Path,
     ) -> Result<(Cache, Vec<BrokenFile>), CacheError> {
+        Cache::open_checked(path, tasks_dir, Cache::sync)
+    }
+
+    /// Opens the cache as [`Cache::open_synced`] does, bringing up to date
+    /// only what answers about `ids` read (see [`Cache::sync_about`]).
+    pub fn open_about(
+        path: &Path,
+        tasks_dir: &Path,
+        ids: &[&str],
+    ) -> Result<(Cache, Vec<BrokenFile>), CacheError> {
+        Cache::open_checked(path, tasks_dir, |cache| cache.sync_about(ids))
+    }
+
+    /// Opens the cache without checking it against the files, to record a
+    /// write (see [`Cache::note_written`]).
+    pub fn open_unchecked(path: &Path, tasks_dir: &Path) -> Result<Cache, CacheError> {
+        Cache::open(path, tasks_dir)
+    }
+
+    fn open_checked(
+        path: &Path,
+        tasks_dir: &Path,
+        check: impl Fn(&Cache) -> Result<Vec<BrokenFile>, CacheError>,
+    ) -> Result<(Cache, Vec<BrokenFile>), CacheError> {
         let cache = match Cache::open(path, tasks_dir) {
             Ok(cache) => cache,
             // Corrupt or unreadable: it is only a cache, start it over. Not
@@ -128,13 +158,13 @@ impl Cache {
             }
             Err(e) => return Err(e),
         };
-        match cache.sync() {
+        match check(&cache) {
             Ok(broken) => Ok((cache, broken)),
             Err(e @ CacheError::Sqlite { .. }) if !is_busy(&e) => {
                 drop(cache);
                 remove_db(path);
                 let cache = Cache::open(path, tasks_dir)?;
-                let broken = cache.sync()?;
+                let broken = check(&cache)?;
                 Ok((cache, broken))
             }
             Err(e) => Err(e),
@@ -200,7 +230,9 @@ impl Cache {
     /// that do not parse.
     pub fn sync(&self) -> Result<Vec<BrokenFile>, CacheError> {
         let scan = self.scan()?;
-        if !self.is_fresh(&scan)? {
+        if self.is_fresh(&scan)? {
+            point::record_dir(&self.conn, &scan).map_err(self.sql())?;
+        } else {
             match self.rebuild_from(&scan, false) {
                 // Readiness reads every stored row, the unchanged ones too.
                 Err(CacheError::BadRow { .. }) => self.rebuild_from(&scan, true)?,
@@ -321,7 +353,8 @@ impl Cache {
         if from_scratch {
             tx.execute_batch(
                 "DELETE FROM files; DELETE FROM broken; DELETE FROM tasks;
-                 DELETE FROM deps; DELETE FROM labels; DELETE FROM meta;",
+                 DELETE FROM deps; DELETE FROM parents; DELETE FROM labels;
+                 DELETE FROM meta;",
             )
             .map_err(sql)?;
         }
@@ -353,7 +386,7 @@ impl Cache {
 
         let mut racy: Vec<RacyFile> = Vec::new();
         let mut seen: HashSet<&str> = HashSet::with_capacity(scan.entries.len());
-        let mut changed = false;
+        let mut changes = Changes::default();
         let bulk = old.is_empty() && scan.entries.len() >= BULK_FILES;
         if bulk {
             tx.execute_batch(schema::DROP_SECONDARY_INDEXES)
@@ -364,90 +397,32 @@ impl Cache {
         entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         for entry in entries {
             seen.insert(entry.name.as_str());
-            let key = entry.fp.key();
-            let unchanged = matches!(old.get(&entry.name), Some(&(fp, _)) if fp == key)
+            let recorded = old.get(&entry.name).copied();
+            let unchanged = matches!(recorded, Some((fp, _)) if fp == entry.fp.key())
                 && old_racy.as_ref().is_some_and(|r| !r.contains(&entry.name));
-            if unchanged {
-                continue;
-            }
-            let full = self.tasks_dir.join(&entry.name);
-            // A link or an oversized file is a broken task file, not a
-            // reason to stop every command.
-            let (data, refused) =
-                match crate::atomic::read_regular(&full, crate::atomic::TASK_FILE_LIMIT) {
-                    Ok(data) => (data, None),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                        (Vec::new(), Some(e.to_string()))
-                    }
-                    Err(source) => return Err(CacheError::Io { path: full, source }),
-                };
-            let content = scan::content_hash(&data);
-            if is_racy(entry.fp.newest_ns(), scan.started_ns) {
-                racy.push(RacyFile {
-                    name: entry.name.clone(),
-                    content,
-                    newest_ns: entry.fp.newest_ns(),
-                });
-            }
-            if matches!(old.get(&entry.name), Some(&(_, c)) if c == content) {
-                // Same bytes (a touch, or a racy re-check): only the stat moved.
-                exec_cached(
+            if !unchanged {
+                rows::record_file(
                     &tx,
-                    "UPDATE files SET fp = ?2 WHERE name = ?1",
-                    params![entry.name, key],
-                )
-                .map_err(sql)?;
-                continue;
-            }
-            changed = true;
-            exec_cached(
-                &tx,
-                "INSERT OR REPLACE INTO files(name, fp, content) VALUES (?1, ?2, ?3)",
-                params![entry.name, key, content],
-            )
-            .map_err(sql)?;
-            let stem = &entry.name[..entry.name.len() - ".toml".len()];
-            // From an empty cache there is nothing to remove.
-            if !old.is_empty() {
-                remove_task_rows(&tx, stem).map_err(sql)?;
-                exec_cached(&tx, "DELETE FROM broken WHERE name = ?1", [&entry.name])
-                    .map_err(sql)?;
-            }
-            let parsed = match refused {
-                Some(why) => Err(task::ParseError {
-                    line: 1,
-                    message: why,
-                }),
-                None => parse_file(&data, stem),
-            };
-            match parsed {
-                Ok(task) => insert_task(&tx, &task).map_err(sql)?,
-                Err(err) => {
-                    tx.execute(
-                        "INSERT INTO broken(name, line, message) VALUES (?1, ?2, ?3)",
-                        params![entry.name, err.line as i64, err.message],
-                    )
-                    .map_err(sql)?;
-                }
+                    &self.tasks_dir,
+                    &entry.name,
+                    Some(entry.fp),
+                    recorded,
+                    scan.started_ns,
+                    &mut racy,
+                    &mut changes,
+                )?;
             }
         }
         for name in old.keys() {
             if !seen.contains(name.as_str()) {
-                changed = true;
-                let stem = &name[..name.len() - ".toml".len()];
-                tx.execute("DELETE FROM files WHERE name = ?1", [name])
-                    .map_err(sql)?;
-                tx.execute("DELETE FROM broken WHERE name = ?1", [name])
-                    .map_err(sql)?;
-                remove_task_rows(&tx, stem).map_err(sql)?;
+                rows::forget_file(&tx, name, &mut changes).map_err(sql)?;
             }
         }
-        if changed {
-            recompute_readiness(&tx, &self.path)?;
-        }
         if bulk {
+            readiness::recompute_all(&tx, &self.path)?;
             tx.execute_batch(schema::SECONDARY_INDEXES).map_err(sql)?;
+        } else {
+            readiness::update(&tx, &self.path, &changes)?;
         }
         tx.execute(
             "INSERT OR REPLACE INTO meta(key, value) VALUES ('aggregate', ?1), ('racy', ?2)",
@@ -457,6 +432,7 @@ impl Cache {
             ],
         )
         .map_err(sql)?;
+        point::record_dir(&tx, scan).map_err(sql)?;
         tx.commit().map_err(sql)
     }
 
@@ -539,185 +515,6 @@ fn remove_db(path: &Path) {
         p.push(suffix);
         let _ = std::fs::remove_file(PathBuf::from(p));
     }
-}
-
-/// Parses a task file's bytes and checks that its id matches its name.
-pub fn parse_file(data: &[u8], stem: &str) -> Result<Task, task::ParseError> {
-    let text = std::str::from_utf8(data).map_err(|e| task::ParseError {
-        line: 1 + data[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count(),
-        message: "not valid UTF-8".into(),
-    })?;
-    let task = task::parse_task(text)?;
-    if task.id != stem {
-        return Err(task::ParseError {
-            line: 1 + text
-                .lines()
-                .position(|l| l.trim_start().starts_with("id"))
-                .unwrap_or(0),
-            message: format!(
-                "id '{}' does not match the file name '{stem}.toml'",
-                task.id
-            ),
-        });
-    }
-    Ok(task)
-}
-
-/// Runs one statement through the statement cache: a rebuild runs the same
-/// few statements for every file, and parsing SQL each time shows up.
-fn exec_cached(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> rusqlite::Result<usize> {
-    conn.prepare_cached(sql)?.execute(params)
-}
-
-fn remove_task_rows(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<()> {
-    exec_cached(tx, "DELETE FROM tasks WHERE id = ?1", [id])?;
-    exec_cached(tx, "DELETE FROM deps WHERE id = ?1", [id])?;
-    exec_cached(tx, "DELETE FROM labels WHERE id = ?1", [id])?;
-    Ok(())
-}
-
-fn insert_task(tx: &rusqlite::Transaction, task: &Task) -> rusqlite::Result<()> {
-    let json = serde_json::to_string(task).expect("a task always serializes");
-    let node = Node::of(task);
-    // Ordered as instants, not as text: `...00.5Z` is after `...00Z`.
-    let created = crate::time::parse(&task.created)
-        .and_then(|t| t.timestamp_nanos_opt())
-        .unwrap_or(i64::MAX);
-    tx.prepare_cached(
-        "INSERT INTO tasks(id, status, priority, kind, parent, other_parents, created,
-                           held, template, pinned, non_work, defer_until, json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?
-    .execute(params![
-        task.id.as_str(),
-        task.status.as_str(),
-        task.priority,
-        task.kind.as_str(),
-        task.parent.as_ref().map(|p| p.as_str()),
-        serde_json::to_string(&node.other_parents).expect("ids serialize"),
-        created,
-        node.held,
-        node.template,
-        node.pinned,
-        task.is_non_work(),
-        task.deferred_until().map(|t| t.timestamp()),
-        json
-    ])?;
-    let mut dep = tx.prepare_cached("INSERT OR IGNORE INTO deps(id, dep) VALUES (?1, ?2)")?;
-    for d in &node.deps {
-        dep.execute(params![task.id.as_str(), d.as_str()])?;
-    }
-    let mut label = tx.prepare_cached("INSERT OR IGNORE INTO labels(id, label) VALUES (?1, ?2)")?;
-    for l in &task.labels {
-        label.execute(params![task.id.as_str(), l])?;
-    }
-    Ok(())
-}
-
-/// The graph of every stored task; `path` names the cache in errors.
-fn load_nodes(conn: &Connection, path: &Path) -> Result<Vec<Node>, CacheError> {
-    let sql = |source| CacheError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut deps: HashMap<String, Vec<String>> = HashMap::new();
-    let mut stmt = conn
-        .prepare_cached("SELECT id, dep FROM deps ORDER BY id, dep")
-        .map_err(sql)?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-        .map_err(sql)?;
-    for row in rows {
-        let (id, dep) = row.map_err(sql)?;
-        deps.entry(id).or_default().push(dep);
-    }
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, status, kind, parent, other_parents, held, template, pinned
-             FROM tasks ORDER BY id",
-        )
-        .map_err(sql)?;
-    let rows = stmt
-        .query_map([], |r| {
-            <(
-                String,
-                String,
-                String,
-                Option<String>,
-                String,
-                bool,
-                bool,
-                bool,
-            )>::try_from(r)
-        })
-        .map_err(sql)?;
-    let mut nodes = Vec::new();
-    for row in rows {
-        let (id, status, kind, parent, other_parents, held, template, pinned) = row.map_err(sql)?;
-        let bad = |column, message: String| CacheError::BadRow {
-            path: path.to_path_buf(),
-            id: id.clone(),
-            column,
-            source: message.into(),
-        };
-        nodes.push(Node {
-            deps: deps.remove(&id).unwrap_or_default(),
-            status: status.parse::<Status>().map_err(|m| bad("status", m))?,
-            kind: kind.parse::<Kind>().map_err(|m| bad("kind", m))?,
-            parent,
-            other_parents: serde_json::from_str(&other_parents)
-                .map_err(|e| bad("other_parents", e.to_string()))?,
-            held,
-            template,
-            pinned,
-            id,
-        });
-    }
-    Ok(nodes)
-}
-
-fn recompute_readiness(tx: &rusqlite::Transaction, path: &Path) -> Result<(), CacheError> {
-    let sql = |source| CacheError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    };
-    let nodes = load_nodes(tx, path)?;
-    let unreadable: HashSet<String> = {
-        let mut stmt = tx.prepare("SELECT name FROM broken").map_err(sql)?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(sql)?;
-        rows.map(|n| n.map(|n| n.trim_end_matches(".toml").to_string()))
-            .collect::<Result<_, _>>()
-            .map_err(sql)?
-    };
-    let old: HashMap<String, (bool, String)> = {
-        let mut stmt = tx
-            .prepare("SELECT id, ready, blocked_by FROM tasks")
-            .map_err(sql)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
-            .map_err(sql)?;
-        rows.collect::<Result<_, _>>().map_err(sql)?
-    };
-    let analysis = graph::analyze(&nodes, &unreadable);
-    let mut update = tx
-        .prepare_cached("UPDATE tasks SET ready = ?2, blocked_by = ?3 WHERE id = ?1")
-        .map_err(sql)?;
-    for (node, a) in nodes.iter().zip(analysis) {
-        let blocked_by = serde_json::to_string(&a.blockers).expect("blockers serialize");
-        if old.get(&node.id) != Some(&(a.ready, blocked_by.clone())) {
-            update
-                .execute(params![node.id, a.ready, blocked_by])
-                .map_err(sql)?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

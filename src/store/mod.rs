@@ -395,7 +395,24 @@ impl Store {
         task::id::validate_id(&task.id)?;
         let path = self.task_path(&task.id);
         let text = rendered_within_limit(task, &path)?;
-        atomic::write_atomic(&path, text.as_bytes()).map_err(io_err("writing", &path))
+        let dir_before = scan::dir_fingerprint(&self.tasks_dir()).ok().flatten();
+        atomic::write_atomic(&path, text.as_bytes()).map_err(io_err("writing", &path))?;
+        self.note_written(&task.id, dir_before);
+        Ok(())
+    }
+
+    /// Tells the cache about a task file this process wrote, so that the
+    /// next command need not look at every file to see it. A cache that
+    /// cannot be told is left as it was: it then finds the directory
+    /// changed and checks every file, which is slower, never wrong.
+    fn note_written(&self, id: &str, dir_before: Option<scan::Fingerprint>) {
+        if let Ok(cache) = Cache::open_unchecked(&self.cache_path(), &self.tasks_dir()) {
+            let _ = cache.note_written(&format!("{id}.toml"), dir_before);
+        }
+    }
+
+    fn cache_path(&self) -> PathBuf {
+        self.state_dir().join("index.db")
     }
 
     /// Creates a task's file; `Ok(false)` when the id is taken.
@@ -405,8 +422,12 @@ impl Store {
         std::fs::create_dir_all(&dir).map_err(io_err("creating", &dir))?;
         let path = self.task_path(&task.id);
         let text = rendered_within_limit(task, &path)?;
+        let dir_before = scan::dir_fingerprint(&dir).ok().flatten();
         match atomic::create_atomic(&path, text.as_bytes()) {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                self.note_written(&task.id, dir_before);
+                Ok(true)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
             Err(source) => Err(StoreError::Io {
                 what: "writing",
@@ -419,13 +440,24 @@ impl Store {
     /// The cache, brought up to date with the files, and the files that do
     /// not parse.
     pub fn cache(&self) -> Result<(Cache, Vec<BrokenFile>), StoreError> {
-        let (cache, broken) =
-            Cache::open_synced(&self.state_dir().join("index.db"), &self.tasks_dir())?;
+        let opened = Cache::open_synced(&self.cache_path(), &self.tasks_dir())?;
+        Ok(self.offering(opened))
+    }
+
+    /// The cache, with what answers about `ids` read brought up to date
+    /// (every file when the directory changed); for commands about a few
+    /// tasks. The broken files are those the cache knows of.
+    pub fn cache_about(&self, ids: &[&str]) -> Result<(Cache, Vec<BrokenFile>), StoreError> {
+        let opened = Cache::open_about(&self.cache_path(), &self.tasks_dir(), ids)?;
+        Ok(self.offering(opened))
+    }
+
+    fn offering(&self, (cache, broken): (Cache, Vec<BrokenFile>)) -> (Cache, Vec<BrokenFile>) {
         let offer = cache::Offer {
             all_types: self.config.beads.ready_all_types,
             ..cache::Offer::default()
         };
-        Ok((cache.offering(offer), broken))
+        (cache.offering(offer), broken)
     }
 
     /// Whether changes are recorded as commits (config and `--no-commit`).

@@ -1,6 +1,8 @@
 //! A fast look at `.batch/tasks/`: every task file's name and stat
 //! fingerprint, and one aggregate over all of them, so a reader can tell in
-//! one pass whether the cache still matches the files.
+//! one pass whether the cache still matches the files; and the stat data of
+//! the directory itself, which changes whenever a file in it is created,
+//! removed or replaced by a rename (but not when one is edited in place).
 
 use std::hash::{Hash, Hasher};
 use std::io;
@@ -18,7 +20,7 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
-    fn of(meta: &std::fs::Metadata) -> Fingerprint {
+    pub fn of(meta: &std::fs::Metadata) -> Fingerprint {
         Fingerprint {
             ino: meta.ino(),
             size: meta.len(),
@@ -52,6 +54,9 @@ pub struct Entry {
 pub struct Scan {
     pub entries: Vec<Entry>,
     pub aggregate: String,
+    /// The directory's own stat data, taken before it was listed (`None`
+    /// when it does not exist).
+    pub dir: Option<Fingerprint>,
     /// The wall clock (ns) just before the first file was listed: a file
     /// whose times are older than this (by the clock's margin) cannot
     /// change again without its stat data changing.
@@ -65,7 +70,12 @@ pub fn is_task_file(name: &str) -> bool {
 
 /// Lists and stats the task files in `dir`; an absent dir is empty.
 pub fn scan(dir: &Path) -> io::Result<Scan> {
-    let started_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+    let started_ns = now_ns();
+    let dir_fp = match std::fs::metadata(dir) {
+        Ok(meta) => Some(Fingerprint::of(&meta)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Scan::default()),
+        Err(e) => return Err(e),
+    };
     let read = match std::fs::read_dir(dir) {
         Ok(read) => read,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Scan::default()),
@@ -111,26 +121,94 @@ pub fn scan(dir: &Path) -> io::Result<Scan> {
     } else {
         stat_all(&dirents)?
     };
-    let aggregate = aggregate_of(&entries);
+    let mut aggregate = Aggregate::default();
+    for e in &entries {
+        aggregate.add(&e.name, e.fp.key());
+    }
     Ok(Scan {
         entries,
-        aggregate,
+        aggregate: aggregate.to_string(),
+        dir: dir_fp,
         started_ns,
     })
 }
 
-/// An order-independent digest of all (name, fingerprint) pairs.
-fn aggregate_of(entries: &[Entry]) -> String {
-    let (mut sum, mut mix) = (0u64, 0u64);
-    for e in entries {
-        let mut h = std::hash::DefaultHasher::new();
-        e.name.hash(&mut h);
-        e.fp.hash(&mut h);
-        let v = h.finish();
-        sum = sum.wrapping_add(v);
-        mix ^= v.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+/// The stat data of the directory `dir` (`None` when it does not exist).
+pub fn dir_fingerprint(dir: &Path) -> io::Result<Option<Fingerprint>> {
+    match std::fs::metadata(dir) {
+        Ok(meta) => Ok(Some(Fingerprint::of(&meta))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
-    format!("{}:{sum:016x}:{mix:016x}", entries.len())
+}
+
+/// The stat data of one task file (`None` when there is none). A link is
+/// taken as it is (not followed), as a scan lists it.
+pub fn file_fingerprint(path: &Path) -> io::Result<Option<Fingerprint>> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() || meta.file_type().is_symlink() => {
+            Ok(Some(Fingerprint::of(&meta)))
+        }
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The wall clock in ns since the epoch.
+pub fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+/// An order-independent digest of (name, fingerprint key) pairs, which one
+/// file's change updates without the others: the cache keeps it for the
+/// files it has recorded, so that after recording one file it still equals
+/// what a scan of unchanged files computes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Aggregate {
+    count: u64,
+    sum: u64,
+    mix: u64,
+}
+
+impl Aggregate {
+    fn value(name: &str, key: i64) -> u64 {
+        let mut h = std::hash::DefaultHasher::new();
+        name.hash(&mut h);
+        key.hash(&mut h);
+        h.finish()
+    }
+
+    pub fn add(&mut self, name: &str, key: i64) {
+        let v = Self::value(name, key);
+        self.count += 1;
+        self.sum = self.sum.wrapping_add(v);
+        self.mix ^= v.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+    }
+
+    pub fn remove(&mut self, name: &str, key: i64) {
+        let v = Self::value(name, key);
+        self.count = self.count.saturating_sub(1);
+        self.sum = self.sum.wrapping_sub(v);
+        self.mix ^= v.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+    }
+
+    pub fn parse(text: &str) -> Option<Aggregate> {
+        let mut parts = text.split(':');
+        let count = parts.next()?.parse().ok()?;
+        let sum = u64::from_str_radix(parts.next()?, 16).ok()?;
+        let mix = u64::from_str_radix(parts.next()?, 16).ok()?;
+        parts
+            .next()
+            .is_none()
+            .then_some(Aggregate { count, sum, mix })
+    }
+}
+
+impl std::fmt::Display for Aggregate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{:016x}:{:016x}", self.count, self.sum, self.mix)
+    }
 }
 
 /// A content hash, for files whose stat data cannot be trusted yet.
@@ -138,4 +216,27 @@ pub fn content_hash(data: &[u8]) -> i64 {
     let mut h = std::hash::DefaultHasher::new();
     data.hash(&mut h);
     h.finish() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_aggregate_updated_file_by_file_equals_one_computed_at_once() {
+        let mut whole = Aggregate::default();
+        for (name, key) in [("a.toml", 1), ("b.toml", 2), ("c.toml", 3)] {
+            whole.add(name, key);
+        }
+        let mut step = Aggregate::default();
+        for (name, key) in [("c.toml", 3), ("a.toml", 9), ("b.toml", 2)] {
+            step.add(name, key);
+        }
+        assert_ne!(step, whole, "a changed key changes the aggregate");
+        step.remove("a.toml", 9);
+        step.add("a.toml", 1);
+        assert_eq!(step, whole);
+        assert_eq!(Aggregate::parse(&whole.to_string()), Some(whole));
+        assert_eq!(Aggregate::parse("3:00:zz"), None);
+    }
 }

@@ -267,7 +267,7 @@ impl Cache {
 
     /// The graph of every readable task.
     pub fn nodes(&self) -> Result<Vec<Node>, CacheError> {
-        self.repairing(|cache| load_nodes(&cache.conn, &cache.path))
+        self.repairing(|cache| rows::load_nodes(&cache.conn, &cache.path))
     }
 
     /// How many readable tasks there are.

@@ -21,11 +21,13 @@ pub(super) const TABLES: &str = "
       non_work INTEGER NOT NULL, defer_until INTEGER, ready INTEGER NOT NULL DEFAULT 0,
       blocked_by TEXT NOT NULL DEFAULT '[]', json TEXT NOT NULL);
     CREATE TABLE deps(id TEXT NOT NULL, dep TEXT NOT NULL, PRIMARY KEY(id, dep));
+    CREATE TABLE parents(id TEXT NOT NULL, parent TEXT NOT NULL, PRIMARY KEY(id, parent));
     CREATE TABLE labels(id TEXT NOT NULL, label TEXT NOT NULL, PRIMARY KEY(id, label));";
 pub(super) const DROP_TABLES: &str = "
     DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS files;
     DROP TABLE IF EXISTS broken; DROP TABLE IF EXISTS tasks;
-    DROP TABLE IF EXISTS deps; DROP TABLE IF EXISTS labels;";
+    DROP TABLE IF EXISTS deps; DROP TABLE IF EXISTS parents;
+    DROP TABLE IF EXISTS labels;";
 /// The indexes that only queries need. A rebuild from nothing drops them and
 /// creates them at the end: one sort is much cheaper than 100k inserts in
 /// random order.
@@ -33,10 +35,13 @@ pub(super) const SECONDARY_INDEXES: &str = "
     CREATE INDEX tasks_ready ON tasks(ready, priority, created, id);
     CREATE INDEX tasks_order ON tasks(priority, created, id);
     CREATE INDEX tasks_parent ON tasks(parent);
-    CREATE INDEX labels_by_label ON labels(label, id);";
+    CREATE INDEX labels_by_label ON labels(label, id);
+    CREATE INDEX deps_by_dep ON deps(dep, id);
+    CREATE INDEX parents_by_parent ON parents(parent, id);";
 pub(super) const DROP_SECONDARY_INDEXES: &str = "
     DROP INDEX tasks_ready; DROP INDEX tasks_order;
-    DROP INDEX tasks_parent; DROP INDEX labels_by_label;";
+    DROP INDEX tasks_parent; DROP INDEX labels_by_label;
+    DROP INDEX deps_by_dep; DROP INDEX parents_by_parent;";
 
 /// The version of this binary's cache, for `PRAGMA user_version`.
 pub(super) fn version() -> i64 {

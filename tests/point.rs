@@ -210,3 +210,24 @@ fn writes_from_many_processes_at_once_keep_the_cache_exact() {
     assert_eq!(env.json::<Value>(&["list", "--all"]), before);
     assert_eq!(env.json::<Value>(&["ready"]), ready_before);
 }
+
+#[test]
+fn after_its_own_writes_and_queries_the_cache_still_trusts_the_directory() {
+    let env = TestEnv::new();
+    let a = env.create(&["aaaa"]);
+    settle(&env);
+    env.ok(&["update", &a, "--title", "bbbb"]);
+    assert!(
+        dir_trusted(&env),
+        "a write of its own keeps the directory trusted"
+    );
+    let b = env.create(&["cccc", "--dep", &a]);
+    assert!(dir_trusted(&env), "so does a create");
+    env.ok(&["ready", "--json"]);
+    assert!(dir_trusted(&env), "and a query that finds nothing changed");
+    assert_eq!(show(&env, &b)["blocked_by"][0]["id"], a.as_str());
+    env.ok(&["close", &a]);
+    assert!(dir_trusted(&env));
+    assert_eq!(show(&env, &b)["blocked_by"], Value::Array(vec![]));
+    assert_eq!(env.ready_ids(), vec![b]);
+}

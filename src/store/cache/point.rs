@@ -46,13 +46,19 @@ enum Need {
 /// that changes what is stored: a read that finds the cache fresh calls it
 /// too, and should not queue behind a writer for nothing.
 pub(super) fn record_dir(conn: &rusqlite::Connection, scan: &Scan) -> rusqlite::Result<()> {
+    let stored: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'dir'", [], |r| r.get(0))
+        .optional()?;
+    let now = scan.dir.map(|dir| dir.key().to_string());
+    // Trusted already (by an earlier scan, or a write of ours) and not
+    // changed since: still trusted, however recent the change it recorded.
+    if stored.is_some() && stored == now {
+        return Ok(());
+    }
     let wanted = scan
         .dir
         .filter(|dir| !is_racy(dir.newest_ns(), scan.started_ns))
         .map(|dir| dir.key().to_string());
-    let stored: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'dir'", [], |r| r.get(0))
-        .optional()?;
     if stored == wanted {
         return Ok(());
     }

@@ -316,6 +316,11 @@ impl Store {
         self.repo.path().join("batch")
     }
 
+    /// The query cache's database (see [`Store::cache`]).
+    pub fn cache_path(&self) -> PathBuf {
+        self.state_dir().join("index.db")
+    }
+
     /// Reads one task straight from its file.
     pub fn read_task(&self, id: &str) -> Result<Task, StoreError> {
         task::id::validate_id(id)?;
@@ -419,8 +424,7 @@ impl Store {
     /// The cache, brought up to date with the files, and the files that do
     /// not parse.
     pub fn cache(&self) -> Result<(Cache, Vec<BrokenFile>), StoreError> {
-        let (cache, broken) =
-            Cache::open_synced(&self.state_dir().join("index.db"), &self.tasks_dir())?;
+        let (cache, broken) = Cache::open_synced(&self.cache_path(), &self.tasks_dir())?;
         let offer = cache::Offer {
             all_types: self.config.beads.ready_all_types,
             ..cache::Offer::default()

@@ -63,17 +63,24 @@ struct Head {
     updated_at: Option<String>,
 }
 
-/// One issue line mapped, rendered and checked: what is written, and what
-/// the report says of it.
+/// One issue line mapped, rendered and checked: what is written.
 struct Mapped {
     id: String,
     /// The task file's bytes.
     data: Vec<u8>,
     /// With `--update` only: the task, to merge into the file there.
     task: Option<Task>,
+}
+
+/// Pass two over a run of lines: the tasks, and what the report says of
+/// them, summed as it goes.
+#[derive(Default)]
+struct Part {
+    tasks: Vec<Mapped>,
     warnings: Vec<Warning>,
     counts: Counts,
-    kept_fields: Vec<String>,
+    kept_fields: BTreeMap<String, usize>,
+    errors: Vec<(usize, String)>,
 }
 
 /// Reads `path` and imports every issue into `store`, all or nothing.
@@ -138,22 +145,30 @@ pub fn import(store: &Store, path: &Path, opts: &Options) -> Result<ImportReport
         HashMap::new()
     };
     let now = crate::time::now_text();
-    let mapped = crate::parallel::map(&unique, |(line, _, text)| {
-        map_line(*line, text, &known, &now, &old_times, opts.update)
-    });
-    let mut prepared = Vec::with_capacity(mapped.len());
-    for m in mapped {
-        match m {
-            Ok(m) => {
-                add_counts(&mut report.mapped, &m.counts);
-                for key in &m.kept_fields {
-                    *report.kept_fields.entry(key.clone()).or_default() += 1;
-                }
-                report.warnings.extend(m.warnings.iter().cloned());
-                prepared.push(m);
-            }
-            Err(e) => errors.extend(e),
+    let parts = crate::parallel::chunks(&unique, |lines| {
+        let mut part = Part::default();
+        for (line, _, text) in lines {
+            map_line(
+                *line,
+                text,
+                &known,
+                &now,
+                &old_times,
+                opts.update,
+                &mut part,
+            );
         }
+        part
+    });
+    let mut prepared = Vec::with_capacity(unique.len());
+    for part in parts {
+        add_counts(&mut report.mapped, &part.counts);
+        for (key, n) in part.kept_fields {
+            *report.kept_fields.entry(key).or_default() += n;
+        }
+        report.warnings.extend(part.warnings);
+        errors.extend(part.errors);
+        prepared.extend(part.tasks);
     }
     if !errors.is_empty() {
         return Err(lines_err(errors));
@@ -165,8 +180,7 @@ pub fn import(store: &Store, path: &Path, opts: &Options) -> Result<ImportReport
 }
 
 /// Pass two for one line: the issue parsed again, mapped, its `[extra]`
-/// kept, rendered as the task file and that file checked. Errors name the
-/// line (one that maps to an invalid file also returns the others found).
+/// kept, rendered as the task file and that file checked, into `part`.
 fn map_line(
     line: usize,
     text: &str,
@@ -174,16 +188,26 @@ fn map_line(
     now: &str,
     old_times: &HashMap<&str, (String, String)>,
     update: bool,
-) -> Result<Mapped, Vec<(usize, String)>> {
-    let raw: Value = serde_json::from_str(text).map_err(|e| vec![(line, e.to_string())])?;
-    let issue = Issue::deserialize(&raw).map_err(|e| vec![(line, e.to_string())])?;
-    let Value::Object(raw) = raw else {
-        return Err(vec![(line, "not a JSON object".into())]);
+    part: &mut Part,
+) {
+    let parsed =
+        serde_json::from_str::<Value>(text).and_then(|raw| Ok((Issue::deserialize(&raw)?, raw)));
+    let (issue, raw) = match parsed {
+        Ok((issue, Value::Object(raw))) => (issue, raw),
+        Ok(_) => return part.errors.push((line, "not a JSON object".into())),
+        Err(e) => return part.errors.push((line, e.to_string())),
     };
-    let mut counts = Counts::default();
     let mut messages = Vec::new();
-    let mut task = map::map_issue(&issue, known, now, &mut |m| messages.push(m), &mut counts)
-        .map_err(|e| vec![(line, format!("bad id: {e}"))])?;
+    let mut task = match map::map_issue(
+        &issue,
+        known,
+        now,
+        &mut |m| messages.push(m),
+        &mut part.counts,
+    ) {
+        Ok(task) => task,
+        Err(e) => return part.errors.push((line, format!("bad id: {e}"))),
+    };
     if let Some((created, updated)) = old_times.get(issue.id.as_str()) {
         task.created = created.clone();
         if raw.get("updated_at").is_none_or(Value::is_null) {
@@ -191,36 +215,31 @@ fn map_line(
         }
     }
     map::keep_extra(&mut task, &raw);
-    let kept_fields = task
-        .extra
-        .keys()
-        .filter(|key| *key != task::Extra::ORIGINAL && *key != task::Extra::MAPPED)
-        .cloned()
-        .collect();
-    let warnings = messages
-        .into_iter()
-        .map(|message| Warning {
+    for key in task.extra.keys() {
+        if key != task::Extra::ORIGINAL && key != task::Extra::MAPPED {
+            *part.kept_fields.entry(key.clone()).or_default() += 1;
+        }
+    }
+    part.warnings
+        .extend(messages.into_iter().map(|message| Warning {
             line,
             id: issue.id.clone(),
             message,
-        })
-        .collect();
+        }));
     let data = task::render_task(&task);
     // Whatever the mapping made must read back as a valid task file.
     if let Err(e) = task::parse_task(&data) {
-        return Err(vec![(line, format!("maps to an invalid task: {e}"))]);
+        part.errors
+            .push((line, format!("maps to an invalid task: {e}")));
     }
-    Ok(Mapped {
+    part.tasks.push(Mapped {
         id: task.id.to_string(),
         data: data.into_bytes(),
         task: update.then_some(task),
-        warnings,
-        counts,
-        kept_fields,
-    })
+    });
 }
 
-/// Adds one line's counts to the report's.
+/// Adds one part's counts to the report's.
 fn add_counts(total: &mut Counts, one: &Counts) {
     for (k, n) in &one.statuses {
         *total.statuses.entry(k.clone()).or_default() += n;

@@ -178,37 +178,27 @@ pub fn commit_paths(
     let _lock = lock_file(&repo.path().join("batch").join("commit.lock"))?;
     finish_killed_commit(repo, workdir)?;
 
-    let mut contents = Vec::with_capacity(paths.len());
-    for path in paths {
-        let full = workdir.join(path);
-        match std::fs::read(&full) {
-            Ok(data) => contents.push(Some(data)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => contents.push(None),
-            Err(source) => {
-                return Err(GitError::Io {
-                    what: "reading".into(),
-                    path: full,
-                    source,
-                });
-            }
-        }
-    }
-    let present: Vec<&[u8]> = contents.iter().flatten().map(Vec::as_slice).collect();
-    let mut oids = if present.len() >= PACK_FROM {
-        pack::write_blobs(repo, &present)?
+    let oids = if paths.len() >= PACK_FROM {
+        pack::write_files(repo, workdir, paths)?
     } else {
-        let mut oids = Vec::with_capacity(present.len());
-        for data in &present {
-            oids.push(repo.blob(data).map_err(git_err("writing a blob"))?);
+        let mut oids = Vec::with_capacity(paths.len());
+        for path in paths {
+            let full = workdir.join(path);
+            oids.push(match std::fs::read(&full) {
+                Ok(data) => Some(repo.blob(&data).map_err(git_err("writing a blob"))?),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(source) => {
+                    return Err(GitError::Io {
+                        what: "reading".into(),
+                        path: full,
+                        source,
+                    });
+                }
+            });
         }
         oids
-    }
-    .into_iter();
-    let blobs: Vec<(&str, Option<Oid>)> = paths
-        .iter()
-        .zip(&contents)
-        .map(|(path, data)| (path.as_str(), data.as_ref().and_then(|_| oids.next())))
-        .collect();
+    };
+    let blobs: Vec<(&str, Option<Oid>)> = paths.iter().map(String::as_str).zip(oids).collect();
 
     let (author, committer) = signature_from_env(repo)?;
     // The user's own git may hold the index for a moment: wait for it
@@ -408,7 +398,7 @@ fn restore_index(repo: &Repository, entries: &[(String, Option<git2::IndexEntry>
     let _ = index.write();
 }
 
-/// From this many blobs on, a commit writes them as one pack: thousands of
+/// From this many paths on, a commit writes their blobs as one pack: thousands of
 /// loose objects cost an open, write, rename and directory scan each.
 const PACK_FROM: usize = 256;
 

@@ -11,6 +11,7 @@
 use super::{GitError, git_err};
 use git2::{Oid, Repository};
 use std::io::Write;
+use std::path::Path;
 
 /// One object of the pack: its id, its entry's bytes (header and deflated
 /// data) and the CRC-32 of those bytes, which the index records.
@@ -20,16 +21,43 @@ struct Packed {
     crc: u32,
 }
 
-/// Writes `blobs` into the repository as one pack and returns their ids in
-/// the same order.
-pub(super) fn write_blobs(repo: &Repository, blobs: &[&[u8]]) -> Result<Vec<Oid>, GitError> {
-    let packed = crate::parallel::map(blobs, |b| pack_one(b))
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
-    let oids: Vec<Oid> = packed.iter().map(|p| p.oid).collect();
+/// Writes the files at `paths` (relative to `workdir`) into the repository
+/// as one pack; returns their ids in order, `None` for a path with no file.
+/// Each file is read, hashed and compressed on one of the cores and only its
+/// compressed entry is kept: the pack's memory is its size, not that of the
+/// files.
+pub(super) fn write_files(
+    repo: &Repository,
+    workdir: &Path,
+    paths: &[String],
+) -> Result<Vec<Option<Oid>>, GitError> {
+    let packed = crate::parallel::map(paths, |path| {
+        let full = workdir.join(path);
+        match std::fs::read(&full) {
+            Ok(data) => pack_one(&data).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(GitError::Io {
+                what: "reading".into(),
+                path: full,
+                source,
+            }),
+        }
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
+    write(repo, &packed.iter().flatten().collect::<Vec<_>>())?;
+    Ok(packed.iter().map(|p| p.as_ref().map(|p| p.oid)).collect())
+}
+
+/// Writes `packed` as one pack and its index.
+fn write(repo: &Repository, packed: &[&Packed]) -> Result<(), GitError> {
     // Two equal blobs are one object: an index lists each id once.
     let mut seen = std::collections::HashSet::with_capacity(packed.len());
-    let unique: Vec<&Packed> = packed.iter().filter(|p| seen.insert(p.oid)).collect();
+    let unique: Vec<&Packed> = packed
+        .iter()
+        .copied()
+        .filter(|p| seen.insert(p.oid))
+        .collect();
     let dir = repo.path().join("objects").join("pack");
     let io = |what: &'static str| {
         let dir = dir.clone();
@@ -67,6 +95,8 @@ pub(super) fn write_blobs(repo: &Repository, blobs: &[&[u8]]) -> Result<Vec<Oid>
     put(&pack_sum, &mut Sha1::new()).map_err(io("writing a pack into"))?;
     out.flush().map_err(io("writing a pack into"))?;
     drop(out);
+    // Read-only, as git leaves its packs.
+    read_only(pack.as_file()).map_err(io("writing a pack into"))?;
     pack.as_file()
         .sync_all()
         .map_err(io("writing a pack into"))?;
@@ -78,6 +108,7 @@ pub(super) fn write_blobs(repo: &Repository, blobs: &[&[u8]]) -> Result<Vec<Oid>
         .map_err(io("writing a pack index into"))?;
     idx.write_all(&idx_bytes)
         .map_err(io("writing a pack index into"))?;
+    read_only(idx.as_file()).map_err(io("writing a pack index into"))?;
     idx.as_file()
         .sync_all()
         .map_err(io("writing a pack index into"))?;
@@ -93,8 +124,12 @@ pub(super) fn write_blobs(repo: &Repository, blobs: &[&[u8]]) -> Result<Vec<Oid>
     crate::atomic::sync_dir(&dir).map_err(io("writing a pack into"))?;
     repo.odb()
         .and_then(|odb| odb.refresh())
-        .map_err(git_err("reading the new pack"))?;
-    Ok(oids)
+        .map_err(git_err("reading the new pack"))
+}
+
+fn read_only(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o444))
 }
 
 fn pack_one(data: &[u8]) -> Result<Packed, GitError> {
@@ -329,7 +364,15 @@ mod tests {
         let repo = Repository::init(dir.path()).unwrap();
         let big: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
         let blobs: Vec<&[u8]> = vec![b"one\n", b"", b"two\n", b"one\n", &big];
-        let oids = write_blobs(&repo, &blobs).unwrap();
+        let mut paths: Vec<String> = Vec::new();
+        for (i, data) in blobs.iter().enumerate() {
+            std::fs::write(dir.path().join(format!("f{i}")), data).unwrap();
+            paths.push(format!("f{i}"));
+        }
+        paths.insert(2, "missing".into());
+        let oids = write_files(&repo, dir.path(), &paths).unwrap();
+        assert_eq!(oids[2], None);
+        let oids: Vec<Oid> = oids.into_iter().flatten().collect();
         for (oid, data) in oids.iter().zip(&blobs) {
             assert_eq!(repo.find_blob(*oid).unwrap().content(), *data);
         }

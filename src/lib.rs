@@ -14,6 +14,7 @@ pub mod git;
 pub mod graph;
 pub mod guard;
 pub mod land;
+pub mod parallel;
 pub mod plan;
 pub mod report;
 pub mod run;

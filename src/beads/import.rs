@@ -3,9 +3,9 @@
 use super::map::{self, Counts, Issue};
 use super::{BeadsError, read};
 use crate::atomic;
-use crate::store::{Store, scan};
+use crate::store::{Cache, Store, scan};
 use crate::task::{self, Status, Task};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -57,7 +57,39 @@ pub struct ImportReport {
     pub warnings: Vec<Warning>,
 }
 
+/// What pass one keeps of an issue line: enough to pick one line per id.
+struct Head {
+    id: String,
+    updated_at: Option<String>,
+}
+
+/// One issue line mapped, rendered and checked: what is written.
+struct Mapped {
+    id: String,
+    /// The task file's bytes.
+    data: Vec<u8>,
+    /// With `--update` only: the task, to merge into the file there.
+    task: Option<Task>,
+}
+
+/// Pass two over a run of lines: the tasks, and what the report says of
+/// them, summed as it goes.
+#[derive(Default)]
+struct Part {
+    tasks: Vec<Mapped>,
+    warnings: Vec<Warning>,
+    counts: Counts,
+    kept_fields: BTreeMap<String, usize>,
+    errors: Vec<(usize, String)>,
+}
+
 /// Reads `path` and imports every issue into `store`, all or nothing.
+///
+/// The file is read in two passes over its lines, each on every core: the
+/// first checks every line and keeps only its id and `updated_at` (which
+/// line of an id wins, and which ids exist, must be known before any issue
+/// is mapped), the second parses the winning lines again and maps, renders
+/// and checks each. No pass holds the parsed objects of the whole file.
 pub fn import(store: &Store, path: &Path, opts: &Options) -> Result<ImportReport, BeadsError> {
     let bytes = std::fs::read(path).map_err(|source| BeadsError::Io {
         what: "reading",
@@ -69,20 +101,17 @@ pub fn import(store: &Store, path: &Path, opts: &Options) -> Result<ImportReport
         errors,
     };
     let read::Lines {
-        issues: objects,
+        issues: heads,
         skipped,
         mut errors,
-    } = read::read(&bytes);
-    let mut issues: Vec<(usize, Issue, serde_json::Map<String, serde_json::Value>)> = Vec::new();
-    for (line, obj) in objects {
-        match serde_json::from_value::<Issue>(serde_json::Value::Object(obj.clone())) {
-            Ok(issue) => match task::id::validate_id(&issue.id) {
-                Ok(()) => issues.push((line, issue, obj)),
-                Err(e) => errors.push((line, format!("bad id: {e}"))),
-            },
-            Err(e) => errors.push((line, e.to_string())),
-        }
-    }
+    } = read::read(&bytes, |obj| {
+        let issue = Issue::deserialize(obj).map_err(|e| e.to_string())?;
+        task::id::validate_id(&issue.id).map_err(|e| format!("bad id: {e}"))?;
+        Ok(Head {
+            id: issue.id,
+            updated_at: issue.updated_at,
+        })
+    });
     if !errors.is_empty() {
         return Err(lines_err(errors));
     }
@@ -91,7 +120,7 @@ pub fn import(store: &Store, path: &Path, opts: &Options) -> Result<ImportReport
         skipped,
         ..ImportReport::default()
     };
-    if issues.is_empty() {
+    if heads.is_empty() {
         report.warnings.push(Warning {
             line: 0,
             id: String::new(),
@@ -99,76 +128,151 @@ pub fn import(store: &Store, path: &Path, opts: &Options) -> Result<ImportReport
         });
         return Ok(report);
     }
-    let unique = newest_per_id(issues, &mut report.warnings);
-    let known: HashSet<&str> = unique.iter().map(|(_, i, _)| i.id.as_str()).collect();
+    let unique = newest_per_id(heads, &mut report.warnings);
+    let known: HashSet<&str> = unique.iter().map(|(_, h, _)| h.id.as_str()).collect();
+    // A task's creation time never changes (and an issue without
+    // `created_at` would otherwise get this import's time again; one
+    // without `updated_at` too).
+    let old_times: HashMap<&str, (String, String)> = if opts.update {
+        unique
+            .iter()
+            .filter_map(|(_, h, _)| {
+                let old = store.read_task(&h.id).ok()?;
+                Some((h.id.as_str(), (old.created, old.updated)))
+            })
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let now = crate::time::now_text();
-    let mut counts = Counts::default();
-    let mut tasks = Vec::with_capacity(unique.len());
-    for (line, issue, raw) in &unique {
-        let mut messages = Vec::new();
-        let mut task =
-            match map::map_issue(issue, &known, &now, &mut |m| messages.push(m), &mut counts) {
-                Ok(task) => task,
-                Err(e) => {
-                    errors.push((*line, format!("bad id: {e}")));
-                    continue;
-                }
-            };
-        // A task's creation time never changes (and an issue without
-        // `created_at` would otherwise get this import's time again; one
-        // without `updated_at` too).
-        if opts.update
-            && let Ok(old) = store.read_task(&task.id)
-        {
-            task.created = old.created;
-            if raw.get("updated_at").is_none_or(Value::is_null) {
-                task.updated = old.updated;
-            }
+    let parts = crate::parallel::chunks(&unique, |lines| {
+        let mut part = Part::default();
+        for (line, _, text) in lines {
+            map_line(
+                *line,
+                text,
+                &known,
+                &now,
+                &old_times,
+                opts.update,
+                &mut part,
+            );
         }
-        map::keep_extra(&mut task, raw);
-        for key in task.extra.keys() {
-            if key != task::Extra::ORIGINAL && key != task::Extra::MAPPED {
-                *report.kept_fields.entry(key.clone()).or_default() += 1;
-            }
+        part
+    });
+    let mut prepared = Vec::with_capacity(unique.len());
+    for part in parts {
+        add_counts(&mut report.mapped, &part.counts);
+        for (key, n) in part.kept_fields {
+            *report.kept_fields.entry(key).or_default() += n;
         }
-        report
-            .warnings
-            .extend(messages.into_iter().map(|message| Warning {
-                line: *line,
-                id: issue.id.clone(),
-                message,
-            }));
-        // Whatever the mapping made must read back as a valid task file.
-        if let Err(e) = task::parse_task(&task::render_task(&task)) {
-            errors.push((*line, format!("maps to an invalid task: {e}")));
-        }
-        tasks.push(task);
+        report.warnings.extend(part.warnings);
+        errors.extend(part.errors);
+        prepared.extend(part.tasks);
     }
     if !errors.is_empty() {
         return Err(lines_err(errors));
     }
-    report.mapped = counts;
-    write_tasks(store, path, tasks, opts, &mut report)?;
+    drop(unique);
+    drop(bytes);
+    write_tasks(store, path, prepared, opts, &mut report)?;
     Ok(report)
+}
+
+/// Pass two for one line: the issue parsed again, mapped, its `[extra]`
+/// kept, rendered as the task file and that file checked, into `part`.
+fn map_line(
+    line: usize,
+    text: &str,
+    known: &HashSet<&str>,
+    now: &str,
+    old_times: &HashMap<&str, (String, String)>,
+    update: bool,
+    part: &mut Part,
+) {
+    let parsed =
+        serde_json::from_str::<Value>(text).and_then(|raw| Ok((Issue::deserialize(&raw)?, raw)));
+    let (issue, raw) = match parsed {
+        Ok((issue, Value::Object(raw))) => (issue, raw),
+        Ok(_) => return part.errors.push((line, "not a JSON object".into())),
+        Err(e) => return part.errors.push((line, e.to_string())),
+    };
+    let mut messages = Vec::new();
+    let mut task = match map::map_issue(
+        &issue,
+        known,
+        now,
+        &mut |m| messages.push(m),
+        &mut part.counts,
+    ) {
+        Ok(task) => task,
+        Err(e) => return part.errors.push((line, format!("bad id: {e}"))),
+    };
+    if let Some((created, updated)) = old_times.get(issue.id.as_str()) {
+        task.created = created.clone();
+        if raw.get("updated_at").is_none_or(Value::is_null) {
+            task.updated = updated.clone();
+        }
+    }
+    map::keep_extra(&mut task, &raw);
+    for key in task.extra.keys() {
+        if key != task::Extra::ORIGINAL && key != task::Extra::MAPPED {
+            *part.kept_fields.entry(key.clone()).or_default() += 1;
+        }
+    }
+    part.warnings
+        .extend(messages.into_iter().map(|message| Warning {
+            line,
+            id: issue.id.clone(),
+            message,
+        }));
+    let data = task::render_task(&task);
+    // Whatever the mapping made must read back as a valid task file.
+    if let Err(e) = task::parse_task(&data) {
+        part.errors
+            .push((line, format!("maps to an invalid task: {e}")));
+    }
+    part.tasks.push(Mapped {
+        id: task.id.to_string(),
+        data: data.into_bytes(),
+        task: update.then_some(task),
+    });
+}
+
+/// Adds one part's counts to the report's.
+fn add_counts(total: &mut Counts, one: &Counts) {
+    for (k, n) in &one.statuses {
+        *total.statuses.entry(k.clone()).or_default() += n;
+    }
+    for (k, n) in &one.links {
+        *total.links.entry(k.clone()).or_default() += n;
+    }
+    total.epics += one.epics;
+    total.parents += one.parents;
+    total.deps += one.deps;
+    total.notes += one.notes;
+    total.external_blockers += one.external_blockers;
+    total.missing_blockers += one.missing_blockers;
 }
 
 /// One issue per id: of copies with the same id (a JSONL merged by hand or
 /// by git), the one updated last wins, the later line on a tie; a warning
 /// names both lines.
 fn newest_per_id<T>(
-    issues: Vec<(usize, Issue, T)>,
+    issues: Vec<(usize, T, Head)>,
     warnings: &mut Vec<Warning>,
-) -> Vec<(usize, Issue, T)> {
+) -> Vec<(usize, Head, T)> {
     let mut by_id: HashMap<String, usize> = HashMap::new();
-    let mut unique: Vec<(usize, Issue, T)> = Vec::with_capacity(issues.len());
-    for entry in issues {
+    let mut unique: Vec<(usize, Head, T)> = Vec::with_capacity(issues.len());
+    for (line, text, head) in issues {
+        let entry = (line, head, text);
         let Some(&at) = by_id.get(&entry.1.id) else {
             by_id.insert(entry.1.id.clone(), unique.len());
             unique.push(entry);
             continue;
         };
         let kept = &unique[at];
-        let when = |i: &Issue| map::instant(i.updated_at.as_deref());
+        let when = |h: &Head| map::instant(h.updated_at.as_deref());
         let (old_line, new_line) = (kept.0, entry.0);
         let newer = when(&entry.1) >= when(&kept.1);
         let (winner, why) = if newer {
@@ -203,7 +307,7 @@ fn newest_per_id<T>(
 fn write_tasks(
     store: &Store,
     path: &Path,
-    tasks: Vec<Task>,
+    tasks: Vec<Mapped>,
     opts: &Options,
     report: &mut ImportReport,
 ) -> Result<(), BeadsError> {
@@ -225,23 +329,22 @@ fn write_tasks(
     let mut updated: Vec<(String, Vec<u8>)> = Vec::new();
     let mut existing = Vec::new();
     let mut paths = Vec::new();
-    for t in tasks {
-        let name = format!("{}.toml", t.id);
-        let data = task::render_task(&t).into_bytes();
-        let file = store.task_path(&t.id);
+    for Mapped { id, data, task, .. } in tasks {
+        let name = format!("{id}.toml");
+        let file = store.task_path(&id);
         match std::fs::read(&file) {
             Ok(on_disk) if on_disk == data && !committed(&name) => {
                 report.resumed += 1;
                 report.added += 1;
-                paths.push(Store::task_rel(&t.id));
+                paths.push(Store::task_rel(&id));
             }
-            Ok(_) if !opts.update => existing.push(t.id.to_string()),
+            Ok(_) if !opts.update => existing.push(id),
             Ok(on_disk) => {
                 let old = String::from_utf8(on_disk)
                     .ok()
                     .and_then(|text| task::parse_task(&text).ok());
-                let Some(old) = old else {
-                    existing.push(t.id.to_string());
+                let (Some(old), Some(t)) = (old, task) else {
+                    existing.push(id);
                     continue;
                 };
                 let new = updated_task(&old, t);
@@ -253,10 +356,10 @@ fn write_tasks(
                 updated.push((name, task::render_task(&new).into_bytes()));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                paths.push(Store::task_rel(&t.id));
+                paths.push(Store::task_rel(&id));
                 added.push((name, data));
             }
-            Err(_) => existing.push(t.id.to_string()),
+            Err(_) => existing.push(id),
         }
     }
     if !existing.is_empty() {
@@ -310,16 +413,36 @@ fn write_tasks(
     } else {
         format!("batch: import {} tasks from beads ({name})", report.added)
     };
-    report.commit = store.commit(&paths, &message)?;
+    // The bytes are on disk now: the commit and the cache read them back
+    // from there, and the import's peak memory is not theirs plus these.
+    let written = added.len() + updated.len();
+    drop((added, updated));
     // The first query after an import would otherwise read and parse every
-    // file it wrote. Built after the commit, from a scan that starts after
-    // the last write, so the files are trusted by their stat data at once
-    // (not racy). Only a cache: when this fails the import still stands
-    // (a warning says so), and the next command builds it. The files'
-    // bytes go first: the rebuild reads them back, and the import's peak
-    // memory is the commit's, not this plus the cache's.
-    drop((added, updated, paths));
-    if let Err(e) = store.cache() {
+    // file it wrote. The cache is derived from the files alone, all written
+    // by now, so it is built on a second thread while the commit runs (each
+    // is mostly CPU of its own: compression and hashing, TOML and SQLite).
+    // Only a cache: when this fails the import still stands (a warning says
+    // so), and the next command builds it; a commit that fails leaves the
+    // files, and a cache that matches them, for the import run again.
+    let (db, dir) = (store.cache_path(), tasks_dir.clone());
+    let (commit, cache) = std::thread::scope(|s| {
+        let cache = s.spawn(move || {
+            // A file changed within the cache's clock margin (100 ms) of
+            // its scan is racy, re-read by the next command: the scan waits
+            // that out (the commit takes longer) when there are many.
+            if written >= SETTLE_FROM {
+                std::thread::sleep(SETTLE);
+            }
+            Cache::open_synced(&db, &dir).map(drop)
+        });
+        let commit = store.commit(&paths, &message);
+        let cache = cache
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (commit, cache)
+    });
+    report.commit = commit?;
+    if let Err(e) = cache {
         let mut why = e.to_string();
         let mut cause = std::error::Error::source(&e);
         while let Some(c) = cause {
@@ -334,6 +457,11 @@ fn write_tasks(
     }
     Ok(())
 }
+
+/// From this many files written on, the cache's scan waits [`SETTLE`].
+const SETTLE_FROM: usize = 1000;
+/// Longer than the cache's clock margin for racy files (100 ms).
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(150);
 
 /// An existing task updated from a newer beads snapshot: the file's
 /// fields win, but what only git-batch knows (the scope, the batch, the

@@ -8,6 +8,7 @@
 
 pub mod identity;
 pub mod merge_driver;
+mod pack;
 pub mod program;
 pub mod refs;
 pub mod remote;
@@ -177,37 +178,27 @@ pub fn commit_paths(
     let _lock = lock_file(&repo.path().join("batch").join("commit.lock"))?;
     finish_killed_commit(repo, workdir)?;
 
-    let mut contents = Vec::with_capacity(paths.len());
-    for path in paths {
-        let full = workdir.join(path);
-        match std::fs::read(&full) {
-            Ok(data) => contents.push(Some(data)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => contents.push(None),
-            Err(source) => {
-                return Err(GitError::Io {
-                    what: "reading".into(),
-                    path: full,
-                    source,
-                });
-            }
-        }
-    }
-    let present: Vec<&[u8]> = contents.iter().flatten().map(Vec::as_slice).collect();
-    let mut oids = if present.len() >= PACK_FROM {
-        write_blobs_packed(repo, &present)?
+    let oids = if paths.len() >= PACK_FROM {
+        pack::write_files(repo, workdir, paths)?
     } else {
-        let mut oids = Vec::with_capacity(present.len());
-        for data in &present {
-            oids.push(repo.blob(data).map_err(git_err("writing a blob"))?);
+        let mut oids = Vec::with_capacity(paths.len());
+        for path in paths {
+            let full = workdir.join(path);
+            oids.push(match std::fs::read(&full) {
+                Ok(data) => Some(repo.blob(&data).map_err(git_err("writing a blob"))?),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(source) => {
+                    return Err(GitError::Io {
+                        what: "reading".into(),
+                        path: full,
+                        source,
+                    });
+                }
+            });
         }
         oids
-    }
-    .into_iter();
-    let blobs: Vec<(&str, Option<Oid>)> = paths
-        .iter()
-        .zip(&contents)
-        .map(|(path, data)| (path.as_str(), data.as_ref().and_then(|_| oids.next())))
-        .collect();
+    };
+    let blobs: Vec<(&str, Option<Oid>)> = paths.iter().map(String::as_str).zip(oids).collect();
 
     let (author, committer) = signature_from_env(repo)?;
     // The user's own git may hold the index for a moment: wait for it
@@ -407,61 +398,9 @@ fn restore_index(repo: &Repository, entries: &[(String, Option<git2::IndexEntry>
     let _ = index.write();
 }
 
-/// From this many blobs on, a commit writes them as one pack: thousands of
+/// From this many paths on, a commit writes their blobs as one pack: thousands of
 /// loose objects cost an open, write, rename and directory scan each.
 const PACK_FROM: usize = 256;
-
-/// Writes `blobs` into a pack (through an in-memory object store on a second
-/// handle of the repository, dumped as one pack) and returns their ids.
-fn write_blobs_packed(repo: &Repository, blobs: &[&[u8]]) -> Result<Vec<Oid>, GitError> {
-    // An object store with nothing but the mempack: writes into the
-    // repository's own store would look for each object on disk first (a
-    // directory scan of the packs and a utime per object).
-    let scratch = Repository::from_odb(git2::Odb::new().map_err(git_err("preparing a pack"))?)
-        .map_err(git_err("preparing a pack"))?;
-    let odb = scratch.odb().map_err(git_err("preparing a pack"))?;
-    let mempack = odb
-        .add_new_mempack_backend(1000)
-        .map_err(git_err("preparing a pack"))?;
-    let mut oids = Vec::with_capacity(blobs.len());
-    for data in blobs {
-        oids.push(
-            odb.write(git2::ObjectType::Blob, data)
-                .map_err(git_err("writing a blob"))?,
-        );
-    }
-    // libgit2 dumps a mempack by walking its commits: hold the blobs in a
-    // throwaway tree and commit (never referenced, so gc drops them).
-    let mut tree = scratch
-        .treebuilder(None)
-        .map_err(git_err("preparing a pack"))?;
-    for oid in &oids {
-        tree.insert(oid.to_string(), *oid, git2::FileMode::Blob.into())
-            .map_err(git_err("preparing a pack"))?;
-    }
-    let tree = tree.write().map_err(git_err("preparing a pack"))?;
-    let tree = scratch
-        .find_tree(tree)
-        .map_err(git_err("preparing a pack"))?;
-    let sig = git2::Signature::new("git-batch", "git-batch@localhost", &git2::Time::new(0, 0))
-        .map_err(git_err("preparing a pack"))?;
-    scratch
-        .commit(None, &sig, &sig, "git-batch: pack of blobs", &tree, &[])
-        .map_err(git_err("preparing a pack"))?;
-    let mut buf = git2::Buf::new();
-    mempack
-        .dump(&scratch, &mut buf)
-        .map_err(git_err("building a pack"))?;
-    let main = repo.odb().map_err(git_err("opening the object store"))?;
-    let mut writer = main.packwriter().map_err(git_err("writing a pack"))?;
-    std::io::Write::write_all(&mut writer, &buf).map_err(|source| GitError::Io {
-        what: "writing a pack into".into(),
-        path: repo.path().join("objects/pack"),
-        source,
-    })?;
-    writer.commit().map_err(git_err("writing a pack"))?;
-    Ok(oids)
-}
 
 /// Moves ref `name` from `old` to `new`, where `old` of `None` means the ref
 /// must not exist yet. Fails with an error `is_race` accepts when the ref

@@ -316,6 +316,11 @@ impl Store {
         self.repo.path().join("batch")
     }
 
+    /// The query cache's database (see [`Store::cache`]).
+    pub fn cache_path(&self) -> PathBuf {
+        self.state_dir().join("index.db")
+    }
+
     /// Reads one task straight from its file.
     pub fn read_task(&self, id: &str) -> Result<Task, StoreError> {
         task::id::validate_id(id)?;
@@ -409,10 +414,6 @@ impl Store {
         if let Ok(cache) = Cache::open_unchecked(&self.cache_path(), &self.tasks_dir()) {
             let _ = cache.note_written(&format!("{id}.toml"), dir_before);
         }
-    }
-
-    fn cache_path(&self) -> PathBuf {
-        self.state_dir().join("index.db")
     }
 
     /// Creates a task's file; `Ok(false)` when the id is taken.

@@ -254,7 +254,7 @@ pub fn main() -> ExitCode {
     // 100k tasks each commit reads the 5 MB `.batch/tasks` tree, and that
     // hash was a tenth of a task commit. Written objects are still hashed.
     // A process-wide libgit2 setting, made before any repository is opened.
-    let _ = git2::opts::strict_hash_verification(false);
+    git2::opts::strict_hash_verification(false);
     let mut ctx = Ctx {
         ui: Ui::new(cli.global.json, cli.global.quiet, cli.global.color),
         no_commit: cli.global.no_commit,

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 const TASKS: usize = 4;
 const LAND_ROUNDS: u64 = 8;
 const IMPORT_ROUNDS: u64 = 6;
-const CLEANUP_ROUNDS: u64 = 4;
+/// One round for each worktree the kill meets half deleted, one after.
+const CLEANUP_ROUNDS: u64 = TASKS as u64 + 1;
 /// Files every worktree checks out, so that removing one takes a while.
 const BULK_FILES: usize = 1500;
 const TRACKER: &str = "beads/beads_rust-0.1.12.jsonl";
@@ -287,9 +288,10 @@ fn intact(wt: &Path) -> bool {
 }
 
 /// A landing killed while it removes the landed tasks' worktrees: the
-/// moment a worktree's files start to go is watched for, then the kill
-/// comes 0 to a few milliseconds later, so it meets worktrees half deleted
-/// (its own files, not a git child's). The next landing removes every one
+/// moment the first, second, ... worktree's files start to go is watched
+/// for, then the kill comes 0 to 2 ms later, so it meets a worktree half
+/// deleted (by git-batch itself, not by a git child that would finish it),
+/// and in the last round the refs' deletion. The next landing removes every one
 /// of them, with their branches, work refs and claims, and lands nothing
 /// twice.
 #[test]
@@ -311,15 +313,24 @@ fn a_landing_killed_while_it_removes_the_worktrees_is_finished_by_the_next_one()
             let tip = env.git(&["rev-parse", &format!("batch/{id}")]);
             env.git(&["update-ref", &format!("refs/batch/work/{id}"), tip.trim()]);
         }
+        // Round r kills once r worktrees are (partly) gone and the next
+        // one starts to go; the last round once every one is gone (the
+        // refs are deleted then).
+        let reached = || {
+            let started = wts.iter().filter(|w| !intact(w)).count();
+            let gone = wts.iter().filter(|w| !w.exists()).count();
+            match round as usize {
+                r if r < TASKS => started > r,
+                _ => gone == TASKS,
+            }
+        };
         let mut child = spawn_alone(env.batch_cmd(&["land", "--remote", "origin"]));
         let deadline = Instant::now() + Duration::from_secs(120);
-        while child.try_wait().unwrap().is_none() && wts.iter().all(|w| intact(w)) {
+        while child.try_wait().unwrap().is_none() && !reached() {
             assert!(Instant::now() < deadline, "round {round}: no cleanup seen");
             std::thread::sleep(Duration::from_micros(200));
         }
-        std::thread::sleep(Duration::from_micros(
-            Rng::new(round).next() % (1 + 3000 * round),
-        ));
+        std::thread::sleep(Duration::from_micros(Rng::new(round).next() % 2000));
         let killed = kill_and_reap(&mut child);
         let partly = wts.iter().filter(|w| w.exists() && !intact(w)).count();
         let whole = wts.iter().filter(|w| intact(w)).count();

@@ -145,7 +145,9 @@ fn remove_listed(repo: &Repository, root: &Path, landed: &[Landed]) -> Result<Ke
     let tips: HashMap<&str, Option<Oid>> = landed
         .iter()
         .map(|l| {
-            let now = repo.refname_to_id(&git::refs::worker_branch_ref(&l.id)).ok();
+            let now = repo
+                .refname_to_id(&git::refs::worker_branch_ref(&l.id))
+                .ok();
             (l.id.as_str(), now)
         })
         .collect();

@@ -15,13 +15,17 @@
 use crate::common::{TestEnv, data};
 use crate::land::{remote_file, sync, with_remote, work};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TASKS: usize = 4;
 const LAND_ROUNDS: u64 = 8;
 const IMPORT_ROUNDS: u64 = 6;
+/// One round for each worktree the kill meets half deleted, one after.
+const CLEANUP_ROUNDS: u64 = TASKS as u64 + 1;
+/// Files every worktree checks out, so that removing one takes a while.
+const BULK_FILES: usize = 1500;
 const TRACKER: &str = "beads/beads_rust-0.1.12.jsonl";
 
 /// xorshift64*: deterministic, so a failing round can be replayed.
@@ -64,15 +68,25 @@ fn time_run(mut cmd: Command) -> Duration {
 /// alone) after `after`, then waits for what it left running to end: the
 /// next command is to meet what a dead process left, not a live orphan
 /// still at work. False when it ended before the kill.
-fn kill_after(mut cmd: Command, after: Duration) -> bool {
-    let mut child = cmd
-        .process_group(0)
+fn kill_after(cmd: Command, after: Duration) -> bool {
+    let mut child = spawn_alone(cmd);
+    std::thread::sleep(after);
+    kill_and_reap(&mut child)
+}
+
+/// Starts `cmd` in a process group of its own, its output dropped.
+fn spawn_alone(mut cmd: Command) -> Child {
+    cmd.process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// SIGKILLs `child` (the process alone) unless it ended, then waits for what
+/// it left running to end. False when it ended before the kill.
+fn kill_and_reap(child: &mut Child) -> bool {
     let group = child.id().to_string();
-    std::thread::sleep(after);
     if child.try_wait().unwrap().is_none() {
         child.kill().unwrap();
     }
@@ -251,6 +265,96 @@ fn a_landing_killed_at_random_points_is_finished_by_the_next_one() {
         }
         assert_landed_once(&env, &bare, round, &ids);
     }
+}
+
+/// The worker worktrees (every linked one but the landing's).
+fn worker_worktrees(env: &TestEnv) -> Vec<PathBuf> {
+    env.git(&["worktree", "list", "--porcelain"])
+        .lines()
+        .filter_map(|l| l.strip_prefix("worktree "))
+        .map(PathBuf::from)
+        .filter(|p| {
+            p.canonicalize().ok() != env.repo.canonicalize().ok() && !p.ends_with("land-worktree")
+        })
+        .collect()
+}
+
+/// Whether every file a worker worktree checked out is still there (a few
+/// of them, looked at in the order no removal follows).
+fn intact(wt: &Path) -> bool {
+    [".git", "bulk/d0/f0", "bulk/d7/f1407", ".batch/config.toml"]
+        .iter()
+        .all(|f| wt.join(f).exists())
+}
+
+/// A landing killed while it removes the landed tasks' worktrees: the
+/// moment the first, second, ... worktree's files start to go is watched
+/// for, then the kill comes 0 to 2 ms later, so it meets a worktree half
+/// deleted (by git-batch itself, not by a git child that would finish it),
+/// and in the last round the refs' deletion. The next landing removes every one
+/// of them, with their branches, work refs and claims, and lands nothing
+/// twice.
+#[test]
+fn a_landing_killed_while_it_removes_the_worktrees_is_finished_by_the_next_one() {
+    let (env, bare) = with_remote();
+    for i in 0..BULK_FILES {
+        env.write(&format!("bulk/d{}/f{i}", i % 8), &format!("{i}\n"));
+    }
+    env.git(&["add", "-A"]);
+    env.git(&["commit", "-q", "-m", "bulk"]);
+    sync(&env);
+    let mut partly_seen = 0;
+    for round in 0..CLEANUP_ROUNDS {
+        let ids = finished_tasks(&env, round);
+        let wts = worker_worktrees(&env);
+        assert_eq!(wts.len(), TASKS, "{wts:?}");
+        assert!(wts.iter().all(|w| intact(w)));
+        for id in &ids {
+            let tip = env.git(&["rev-parse", &format!("batch/{id}")]);
+            env.git(&["update-ref", &format!("refs/batch/work/{id}"), tip.trim()]);
+        }
+        // Round r kills once r worktrees are (partly) gone and the next
+        // one starts to go; the last round once every one is gone (the
+        // refs are deleted then).
+        let reached = || {
+            let started = wts.iter().filter(|w| !intact(w)).count();
+            let gone = wts.iter().filter(|w| !w.exists()).count();
+            match round as usize {
+                r if r < TASKS => started > r,
+                _ => gone == TASKS,
+            }
+        };
+        let mut child = spawn_alone(env.batch_cmd(&["land", "--remote", "origin"]));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while child.try_wait().unwrap().is_none() && !reached() {
+            assert!(Instant::now() < deadline, "round {round}: no cleanup seen");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        std::thread::sleep(Duration::from_micros(Rng::new(round).next() % 2000));
+        let killed = kill_and_reap(&mut child);
+        let partly = wts.iter().filter(|w| w.exists() && !intact(w)).count();
+        let whole = wts.iter().filter(|w| intact(w)).count();
+        partly_seen += partly;
+        eprintln!(
+            "cleanup round {round}: {}: {whole} worktree(s) whole, {partly} partly deleted, {} gone, {} branch(es) left",
+            if killed { "killed" } else { "it had finished" },
+            TASKS - whole - partly,
+            worker_branches(&env),
+        );
+        let report: serde_json::Value = env.json(&["land", "--remote", "origin"]);
+        eprintln!("cleanup round {round}: then landed {}", report["landed"]);
+        assert_landed_once(&env, &bare, round, &ids);
+        for w in &wts {
+            assert!(!w.exists(), "round {round}: {} is left", w.display());
+        }
+        assert_eq!(
+            env.git(&["for-each-ref", "refs/batch/work/"]),
+            "",
+            "round {round}: work refs left"
+        );
+    }
+    // Else the rounds tested nothing this test is for.
+    assert!(partly_seen > 0, "no kill met a half-deleted worktree");
 }
 
 /// The tasks an import made, as commands see them: every id, the ready ids

@@ -22,6 +22,7 @@ mod guard;
 mod html;
 mod kill_loops;
 mod land;
+mod land_cleanup;
 mod land_preflight;
 mod land_then;
 mod layers;

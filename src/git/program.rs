@@ -32,6 +32,8 @@ pub struct Git {
     config: Vec<String>,
     args: Vec<OsString>,
     env: Vec<(&'static str, String)>,
+    /// What the process reads on stdin; none (closed) unless given.
+    input: Option<Vec<u8>>,
 }
 
 impl Git {
@@ -42,6 +44,7 @@ impl Git {
             config: Vec::new(),
             args: Vec::new(),
             env: Vec::new(),
+            input: None,
         }
     }
 
@@ -88,6 +91,12 @@ impl Git {
         self
     }
 
+    /// Gives the process `input` on its stdin (for `--stdin` commands).
+    pub fn input(mut self, input: Vec<u8>) -> Git {
+        self.input = Some(input);
+        self
+    }
+
     /// Marks the process as the landing's, which our own `pre-push` hook
     /// lets through (the landing checks every branch itself).
     pub fn landing(mut self) -> Git {
@@ -123,9 +132,31 @@ impl Git {
 
     /// Runs it and returns its output whatever the exit status.
     pub fn output(self) -> Result<Output, GitError> {
-        self.command().output().map_err(|source| GitError::Spawn {
+        let spawn_err = |source| GitError::Spawn {
             args: self.describe(),
             source,
+        };
+        let mut cmd = self.command();
+        let Some(input) = &self.input else {
+            return cmd.output().map_err(spawn_err);
+        };
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(spawn_err)?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        // Written from another thread: git may fill its output pipes
+        // before it has read all of its input.
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                use std::io::Write;
+                // A git that exits early (bad input) closes the pipe; its
+                // exit status says so.
+                let _ = stdin.write_all(input);
+            });
+            child.wait_with_output().map_err(spawn_err)
         })
     }
 

@@ -239,6 +239,11 @@ pub fn land(store: &Store, opts: &Options) -> Result<Report, LandError> {
     let lock_path = common.join("batch").join("land.lock");
     let _lock = try_lock(&lock_path)?;
     crate::git::stale::enter(&common);
+    if !opts.dry_run {
+        // What a landing killed in its cleanup left half removed; best
+        // effort, as the sweep (an error here must not stop landings).
+        let _ = work::remove::finish_interrupted(&store.repo, &store.root);
+    }
     let mut report = Report {
         dry_run: opts.dry_run,
         ..Report::default()

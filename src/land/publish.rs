@@ -94,20 +94,25 @@ pub(super) fn cleanup(
     // The landed tasks are closed at the new tip: the one release of
     // landed claims (also what a landing killed after its push left).
     release_landed(store, opts, tip, &report.left_out)?;
-    let _turn = program::worktree_turn(store.repo.commondir())?;
-    for id in &report.landed {
-        if let Some(path) = worktree::find_worktree(&store.repo, id)? {
-            let p = path.to_string_lossy().into_owned();
-            let _ = program::run(&store.root, &["worktree", "remove", "--force", &p]);
-        }
-        let _ = program::run(
-            &store.root,
-            &["branch", "-D", "--quiet", &work::branch_of(id)],
-        );
-        if let Ok(mut r) = store.repo.find_reference(&git::refs::work(id)) {
-            let _ = r.delete();
-        }
-    }
+    // All of them in one pass, recorded first (`work::remove`): one `git
+    // worktree remove` and `git branch -D` per task read every worktree
+    // each, quadratic in a landing of hundreds.
+    let from = store
+        .repo
+        .find_commit(tip)
+        .ok()
+        .and_then(|c| message::LandingMessage::parse(c.message().unwrap_or_default()))
+        .map(|m| m.from.into_iter().collect::<HashMap<_, _>>())
+        .unwrap_or_default();
+    let landed: Vec<work::remove::Landed> = report
+        .landed
+        .iter()
+        .map(|id| work::remove::Landed {
+            id: id.clone(),
+            tip: from.get(id).copied(),
+        })
+        .collect();
+    work::remove::remove_landed(&store.repo, &store.root, &landed)?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ pub mod finish;
 pub mod gates;
 pub mod live;
 pub mod receipt;
+pub mod remove;
 pub mod stack;
 pub mod worktree;
 

@@ -140,6 +140,9 @@ pub struct Options {
     pub stack: bool,
     /// The first wait after an exit 75; doubled each time after that.
     pub backoff: Duration,
+    /// Worktrees of only the task's scope and `.batch/` (see
+    /// [`crate::work::sparse`]).
+    pub sparse: bool,
 }
 
 /// Something that happened, for the progress display.

@@ -1,12 +1,14 @@
 //! A worker's life with one task: claiming it ([`claim`]), getting a
 //! worktree on its own branch ([`worktree`]), the receipt it writes while
-//! working ([`receipt`]), and finishing there ([`finish`]).
+//! working ([`receipt`]), and finishing there ([`finish`]); a worktree of
+//! only the task's scope when asked ([`sparse`]).
 
 pub mod claim;
 pub mod finish;
 pub mod gates;
 pub mod live;
 pub mod receipt;
+pub mod sparse;
 pub mod stack;
 pub mod worktree;
 

@@ -17,11 +17,12 @@ use crate::work::{WorkError, worktree};
 use git2::Oid;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
 mod facts;
+mod finisher;
 mod grow;
 mod outcome;
 mod shared;
@@ -46,9 +47,30 @@ struct Running {
     timed_out: bool,
     /// Killed by a second Ctrl-C or an abort: not the worker's failure.
     killed: bool,
+    /// Whether the pool or the worker's thread decides the attempt's end.
+    gate: finisher::Gate,
 }
 
-type Exit = (String, std::io::Result<ExitStatus>);
+impl Running {
+    /// Times out or kills the attempt, unless its worker already exited 0
+    /// and its thread is finishing it (that end stands).
+    fn take_back(&mut self) -> bool {
+        if !self.gate.cancel() {
+            return false;
+        }
+        worker::kill_group(self.pid);
+        true
+    }
+}
+
+/// A worker's end, from its thread: the task, how it exited, when that was
+/// seen, and the finish that thread did after an exit 0.
+type Exit = (
+    String,
+    std::io::Result<ExitStatus>,
+    Instant,
+    Option<finisher::Early>,
+);
 
 /// Why a run stopped before its end, and how to go on.
 #[derive(Debug, Clone)]
@@ -61,6 +83,8 @@ pub(super) struct Stop {
 pub(super) struct Pool<'a> {
     store: &'a Store,
     opts: &'a Options,
+    /// The same, for the workers' threads.
+    shared_opts: std::sync::Arc<Options>,
     dir: PathBuf,
     logs: PathBuf,
     running: Vec<Running>,
@@ -92,6 +116,7 @@ impl<'a> Pool<'a> {
         Pool {
             store,
             opts,
+            shared_opts: std::sync::Arc::new(opts.clone()),
             logs: worker::run_dir(&dir, &opts.name),
             dir,
             running: Vec::new(),
@@ -113,14 +138,7 @@ impl<'a> Pool<'a> {
     }
 
     fn claimant(&self) -> Claimant<'_> {
-        Claimant {
-            worker: self.opts.worker.clone(),
-            ttl: self.opts.ttl,
-            via: match &self.opts.remote {
-                Some(r) => Via::Remote(r),
-                None => Via::Local,
-            },
-        }
+        claimant(self.opts)
     }
 
     fn event(
@@ -288,12 +306,13 @@ impl<'a> Pool<'a> {
                     worktree: wt.clone(),
                     timed_out: false,
                     killed: false,
+                    gate: finisher::Gate::default(),
                 };
                 self.event(state, on_event, EventKind::Resumed, Some(&id), detail);
                 if killed > 0 {
                     worker::clear_git_locks(wt, &id);
                 }
-                self.finish(state, ran, Ok(status), on_event)?;
+                self.finish(state, ran, Ok(status), None, on_event)?;
                 continue;
             }
             if killed > 0
@@ -344,8 +363,7 @@ impl<'a> Pool<'a> {
                 self.stop(StopReason::Interrupted, "interrupted");
                 if n >= 2 {
                     for r in &mut self.running {
-                        r.killed = true;
-                        worker::kill_group(r.pid);
+                        r.killed |= r.take_back();
                     }
                     let detail = format!("killing {} running worker(s)", self.running.len());
                     self.event(state, on_event, EventKind::Stopping, None, detail);
@@ -370,11 +388,10 @@ impl<'a> Pool<'a> {
             }
             if let Some(hard) = self.opts.hard_deadline
                 && std::time::SystemTime::now() >= hard
-                && self.running.iter().any(|r| !r.killed)
+                && self.running.iter().any(|r| !r.killed && r.gate.is_open())
             {
                 for r in &mut self.running {
-                    r.killed = true;
-                    worker::kill_group(r.pid);
+                    r.killed |= r.take_back();
                 }
                 let detail = format!(
                     "hard deadline (--kill-after): killing {} running worker(s)",
@@ -570,7 +587,7 @@ impl<'a> Pool<'a> {
             } else {
                 Target::Id(id.clone())
             };
-            let wt = match worktree::start(self.store, &cache, &target, &who) {
+            let wt = match worktree::start(self.store, &cache, &target, &who, self.opts.sparse) {
                 Ok(s) => s,
                 Err(WorkError::Claim(e)) if e.is_lost_race() => continue,
                 Err(WorkError::Claim(claims::ClaimError::Waiting {
@@ -709,10 +726,21 @@ impl<'a> Pool<'a> {
         // Saved with the next change: the token saved before the spawn is
         // what finds this attempt's processes after a crash.
         let tx = self.tx.clone();
-        let task_id = id.to_string();
+        let gate = finisher::Gate::default();
+        let finisher = finisher::Finisher {
+            root: self.store.root.clone(),
+            opts: self.shared_opts.clone(),
+            gate: gate.clone(),
+            id: id.to_string(),
+            log: log.clone(),
+            worktree: wt.to_path_buf(),
+        };
         std::thread::spawn(move || {
             let status = child.wait();
-            let _ = tx.send((task_id, status));
+            let exited = Instant::now();
+            let code = status.as_ref().ok().and_then(|s| s.code());
+            let early = finisher.after_exit(code);
+            let _ = tx.send((finisher.id, status, exited, early));
         });
         self.started_here.insert(id.to_string());
         self.running.push(Running {
@@ -724,6 +752,7 @@ impl<'a> Pool<'a> {
             worktree: wt.to_path_buf(),
             timed_out: false,
             killed: false,
+            gate,
         });
         // The log is `<id>.<attempt>.log` in the run's logs_dir, said once.
         let detail = format!("attempt {attempt}");
@@ -741,14 +770,13 @@ impl<'a> Pool<'a> {
         let now = Instant::now();
         for r in &mut self.running {
             if !r.timed_out && !r.killed && now >= r.deadline {
-                r.timed_out = true;
-                worker::kill_group(r.pid);
+                r.timed_out = r.take_back();
             }
         }
         let nearest = self
             .running
             .iter()
-            .filter(|r| !r.timed_out && !r.killed)
+            .filter(|r| !r.timed_out && !r.killed && r.gate.is_open())
             .map(|r| r.deadline.saturating_duration_since(now))
             .min()
             .unwrap_or(Duration::MAX);
@@ -762,12 +790,11 @@ impl<'a> Pool<'a> {
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => unreachable!("the pool holds a sender"),
         };
-        while let Some((id, status)) = next {
+        while let Some((id, status, exited, early)) = next {
             if let Some(i) = self.running.iter().position(|r| r.id == id) {
                 let r = self.running.remove(i);
-                let exited = Instant::now();
-                let worker_ms = ms(exited - r.spawned);
-                self.finish(state, r, status, on_event)?;
+                let worker_ms = ms(exited.saturating_duration_since(r.spawned));
+                self.finish(state, r, status, early, on_event)?;
                 if let Some(t) = &mut state.get_mut(&id).timing {
                     t.worker_ms = worker_ms;
                     t.finish_ms = ms(exited.elapsed());
@@ -778,6 +805,18 @@ impl<'a> Pool<'a> {
             next = self.rx.try_recv().ok();
         }
         Ok(ended)
+    }
+}
+
+/// The run's claimant: its worker name, claim lifetime and remote.
+fn claimant(opts: &Options) -> Claimant<'_> {
+    Claimant {
+        worker: opts.worker.clone(),
+        ttl: opts.ttl,
+        via: match &opts.remote {
+            Some(r) => Via::Remote(r),
+            None => Via::Local,
+        },
     }
 }
 

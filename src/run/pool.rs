@@ -1,7 +1,9 @@
-//! The pool: starts tasks while slots are free, collects finished workers
-//! and hands them to [`outcome`] (done / retry / fail / pause); [`facts`]
-//! reads back what git knows of each task; [`shared`] lands and works with
-//! other clones through the remote.
+//! The pool: starts tasks while slots are free (each start in a thread of
+//! its own, [`starts`]), collects finished workers (finished in their own
+//! threads after an exit 0, [`finisher`]) and hands them to [`outcome`]
+//! (done / retry / fail / pause); [`facts`] reads back what git knows of
+//! each task; [`shared`] lands and works with other clones through the
+//! remote.
 
 use super::context::{self, Context};
 use super::state::{RunState, TaskState, Timing};
@@ -25,7 +27,9 @@ mod facts;
 mod finisher;
 mod grow;
 mod outcome;
+mod resume;
 mod shared;
+mod starts;
 
 pub(super) use shared::check_pushed;
 use shared::fetch_remote;
@@ -72,6 +76,12 @@ type Exit = (
     Option<finisher::Early>,
 );
 
+/// What the pool's threads report.
+enum Msg {
+    Exit(Exit),
+    Started(starts::Begun),
+}
+
 /// Why a run stopped before its end, and how to go on.
 #[derive(Debug, Clone)]
 pub(super) struct Stop {
@@ -88,8 +98,10 @@ pub(super) struct Pool<'a> {
     dir: PathBuf,
     logs: PathBuf,
     running: Vec<Running>,
-    tx: Sender<Exit>,
-    rx: Receiver<Exit>,
+    /// Chosen and starting in their own threads (see [`starts`]).
+    starting: Vec<String>,
+    tx: Sender<Msg>,
+    rx: Receiver<Msg>,
     paused_until: Option<Instant>,
     backoff: Duration,
     temp_failures: u32,
@@ -120,6 +132,7 @@ impl<'a> Pool<'a> {
             logs: worker::run_dir(&dir, &opts.name),
             dir,
             running: Vec::new(),
+            starting: Vec::new(),
             tx,
             rx,
             paused_until: None,
@@ -183,172 +196,6 @@ impl<'a> Pool<'a> {
         }
     }
 
-    /// Picks up where a dead run stopped: an attempt that ran to its end
-    /// meanwhile (its exit record says how) is finished as if the run had
-    /// seen it exit; what is still running is killed, and those attempts
-    /// are queued again (not counted).
-    pub fn resume(
-        &mut self,
-        state: &mut RunState,
-        on_event: &mut dyn FnMut(&Event),
-    ) -> Result<(), RunError> {
-        // Every task of the state, not only the order: a task taken out of
-        // the plan since may still have a worker of the dead run alive.
-        let in_order: HashSet<String> = state.order.iter().cloned().collect();
-        let set = claims::read(&self.store.repo).unwrap_or_default();
-        let mut ids = state.order.clone();
-        ids.extend(
-            state
-                .tasks
-                .keys()
-                .filter(|id| !in_order.contains(*id))
-                .cloned(),
-        );
-        if let Some(remote) = &self.opts.remote {
-            self.remote_main = fetch_remote(self.store, remote).ok();
-        }
-        for id in ids {
-            let in_order = in_order.contains(&id);
-            let entry = state.get_mut(&id);
-            if in_order
-                && self.opts.rerun_failed
-                && matches!(entry.state, TaskState::Failed | TaskState::Escalated)
-            {
-                entry.state = TaskState::Queued;
-                entry.attempts = 0;
-                entry.finished_at = None;
-                self.rerun.insert(id.clone());
-                // Every clone's readers see it queued again, answers kept.
-                crate::work::live::retry(self.store, std::slice::from_ref(&id), &self.claimant())?;
-                continue;
-            }
-            if in_order
-                && matches!(
-                    entry.state,
-                    TaskState::Done | TaskState::Failed | TaskState::Escalated
-                )
-                && set
-                    .live
-                    .get(&id)
-                    .is_some_and(|l| l.state == crate::claims::live::Outcome::Retry)
-            {
-                // A person queued it again since (`retry`, `answer --retry`,
-                // a rejected review): the shared state is the truth.
-                entry.state = TaskState::Queued;
-                entry.attempts = 0;
-                entry.finished_at = None;
-                let detail = "queued again by a person: runs again".to_string();
-                self.event(state, on_event, EventKind::Resumed, Some(&id), detail);
-                continue;
-            }
-            if in_order
-                && matches!(entry.state, TaskState::Failed | TaskState::Escalated)
-                && self
-                    .store
-                    .read_task(&id)
-                    .is_ok_and(|t| t.status == Status::Closed)
-            {
-                // A person closed it (an approval, a fix by hand): not this
-                // run's failure any more.
-                entry.state = TaskState::Elsewhere;
-                let detail = "closed by hand since: counted as finished".to_string();
-                self.event(state, on_event, EventKind::Resumed, Some(&id), detail);
-                continue;
-            }
-            if in_order
-                && matches!(entry.state, TaskState::Done | TaskState::Elsewhere)
-                && self.reopened(&id, &set)
-            {
-                // Landed, then reopened by a person: the file says open and
-                // no branch holds its work, so it runs again.
-                let entry = state.get_mut(&id);
-                entry.state = TaskState::Queued;
-                entry.finished_at = None;
-                let detail = "reopened since it landed: queued again".to_string();
-                self.event(state, on_event, EventKind::Resumed, Some(&id), detail);
-                continue;
-            }
-            let entry = state.get_mut(&id);
-            if entry.state != TaskState::Running {
-                continue;
-            }
-            let killed = entry
-                .token
-                .as_deref()
-                .map_or(0, |t| worker::kill_leftovers(t, entry.pid));
-            let wt = worktree::find_worktree(&self.store.repo, &id)
-                .ok()
-                .flatten();
-            if let Some(wt) = &wt {
-                worker::wait_until_idle(wt);
-            }
-            // Read after the kill: a worker that ended first wrote it; one
-            // the kill cut off reads as SIGKILL, and is queued again.
-            let ended = entry
-                .logs
-                .last()
-                .and_then(|l| worker::recorded_exit(l))
-                .filter(|s| {
-                    use std::os::unix::process::ExitStatusExt;
-                    !(killed > 0 && s.signal() == Some(libc::SIGKILL))
-                });
-            if let (Some(status), Some(wt), Some(log)) = (ended, &wt, entry.logs.last()) {
-                let detail = format!(
-                    "attempt of a stopped run ended meanwhile ({status}); log {}",
-                    crate::run::log_name(log)
-                );
-                let ran = Running {
-                    id: id.clone(),
-                    pid: entry.pid.unwrap_or(0),
-                    spawned: Instant::now(),
-                    deadline: Instant::now() + self.opts.timeout,
-                    log: log.clone(),
-                    worktree: wt.clone(),
-                    timed_out: false,
-                    killed: false,
-                    gate: finisher::Gate::default(),
-                };
-                self.event(state, on_event, EventKind::Resumed, Some(&id), detail);
-                if killed > 0 {
-                    worker::clear_git_locks(wt, &id);
-                }
-                self.finish(state, ran, Ok(status), None, on_event)?;
-                continue;
-            }
-            if killed > 0
-                && let Some(wt) = &wt
-            {
-                worker::clear_git_locks(wt, &id);
-            }
-            let entry = state.get_mut(&id);
-            entry.state = TaskState::Queued;
-            entry.pid = None;
-            let log = entry.logs.last().cloned();
-            let stopped = "the run that started the previous attempt stopped before it ended";
-            // The error that made that attempt a retry still matters to the next.
-            entry.last_error = Some(match entry.last_error.take() {
-                Some(earlier) if !earlier.starts_with(stopped) => {
-                    format!("{stopped}; the attempt before it failed:\n{earlier}")
-                }
-                Some(earlier) => earlier,
-                None => stopped.into(),
-            });
-            let detail = match (killed, log) {
-                (0, Some(log)) => format!(
-                    "attempt of a stopped run; log {}",
-                    crate::run::log_name(&log)
-                ),
-                (n, Some(log)) => format!(
-                    "attempt of a stopped run: {n} process(es) left running, killed; log {}",
-                    crate::run::log_name(&log)
-                ),
-                (_, None) => "attempt of a stopped run".into(),
-            };
-            self.event(state, on_event, EventKind::Resumed, Some(&id), detail);
-        }
-        self.save(state)
-    }
-
     pub fn drive(
         &mut self,
         state: &mut RunState,
@@ -406,8 +253,8 @@ impl<'a> Pool<'a> {
             let mut started = 0;
             if self.stopped.is_none()
                 && !paused
-                && self.running.len() < self.opts.jobs
-                && (now >= next_fill || self.running.is_empty())
+                && self.busy() < self.opts.jobs
+                && (now >= next_fill || self.busy() == 0)
             {
                 started = self.fill(state, on_event)?;
                 next_fill = now + RETRY_FILL;
@@ -415,7 +262,7 @@ impl<'a> Pool<'a> {
                     self.save(state)?;
                 }
             }
-            if self.running.is_empty() && started == 0 {
+            if self.busy() == 0 && started == 0 {
                 if self.stopped.is_some() {
                     break;
                 }
@@ -514,18 +361,20 @@ impl<'a> Pool<'a> {
     /// `--pause-after` nor `--max-tasks` would be passed by a new task
     /// (a retry of a task already started is not a new one).
     fn may_start(&self, state: &RunState, id: &str) -> bool {
-        if self.running.len() >= self.opts.jobs {
+        if self.busy() >= self.opts.jobs {
             return false;
         }
+        // The tasks starting count as started.
+        let (new_here, new_ever) = self.starting_new(state);
         if let Some(n) = self.opts.pause_after
             && !self.started_here.contains(id)
-            && self.started_here.len() >= n
+            && self.started_here.len() + new_here >= n
         {
             return false;
         }
         if self.opts.max_tasks > 0
             && !state.get(id).ever_started()
-            && state.started() >= self.opts.max_tasks
+            && state.started() + new_ever >= self.opts.max_tasks
         {
             return false;
         }
@@ -543,10 +392,12 @@ impl<'a> Pool<'a> {
         // Read once per fill, not per task.
         let set = claims::read(&self.store.repo).unwrap_or_default();
         for id in state.order.clone() {
-            if self.running.len() >= self.opts.jobs {
+            if self.busy() >= self.opts.jobs {
                 break;
             }
-            if state.get(&id).state != TaskState::Queued || self.running.iter().any(|r| r.id == id)
+            if state.get(&id).state != TaskState::Queued
+                || self.running.iter().any(|r| r.id == id)
+                || self.starting.contains(&id)
             {
                 continue;
             }
@@ -580,59 +431,7 @@ impl<'a> Pool<'a> {
             if task.status != Status::Open || task.kind == Kind::Epic || dep_failed || blocked {
                 continue;
             }
-            let begun = Instant::now();
-            let who = self.claimant();
-            let target = if self.opts.stack {
-                Target::Stacked(id.clone())
-            } else {
-                Target::Id(id.clone())
-            };
-            let wt = match worktree::start(self.store, &cache, &target, &who, self.opts.sparse) {
-                Ok(s) => s,
-                Err(WorkError::Claim(e)) if e.is_lost_race() => continue,
-                Err(WorkError::Claim(claims::ClaimError::Waiting {
-                    state: live,
-                    reason,
-                    ..
-                })) => {
-                    // Another run or clone ended it: where it stands now.
-                    use crate::claims::live::Outcome;
-                    let final_state = match live {
-                        Outcome::Escalated => TaskState::Escalated,
-                        Outcome::Done => TaskState::Elsewhere,
-                        _ => TaskState::Failed,
-                    };
-                    let why = format!(
-                        "{live} (live state){}",
-                        reason.map(|r| format!(": {r}")).unwrap_or_default()
-                    );
-                    state.get_mut(&id).last_error = Some(why.clone());
-                    self.record_final(state, &id, final_state, on_event, &why);
-                    continue;
-                }
-                Err(WorkError::NotOpen {
-                    status: Status::Closed,
-                    ..
-                }) => {
-                    let how = "landed by another clone";
-                    self.record_final(state, &id, TaskState::Elsewhere, on_event, how);
-                    continue;
-                }
-                Err(WorkError::NotOpen { .. } | WorkError::Blocked { .. }) => continue,
-                Err(
-                    e @ (WorkError::Scope { .. }
-                    | WorkError::Epic { .. }
-                    | WorkError::PathTaken { .. }),
-                ) => {
-                    // A problem of this task alone: it fails, the run goes on.
-                    let entry = state.get_mut(&id);
-                    entry.last_error = Some(e.to_string());
-                    self.record_final(state, &id, TaskState::Failed, on_event, &e.to_string());
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            self.launch(state, &id, &task, &wt.path, begun, on_event)?;
+            self.begin_start(&id, task);
             started += 1;
         }
         Ok(started)
@@ -740,7 +539,7 @@ impl<'a> Pool<'a> {
             let exited = Instant::now();
             let code = status.as_ref().ok().and_then(|s| s.code());
             let early = finisher.after_exit(code);
-            let _ = tx.send((finisher.id, status, exited, early));
+            let _ = tx.send(Msg::Exit((finisher.id, status, exited, early)));
         });
         self.started_here.insert(id.to_string());
         self.running.push(Running {
@@ -790,7 +589,16 @@ impl<'a> Pool<'a> {
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => unreachable!("the pool holds a sender"),
         };
-        while let Some((id, status, exited, early)) = next {
+        while let Some(msg) = next {
+            let (id, status, exited, early) = match msg {
+                Msg::Exit(exit) => exit,
+                Msg::Started(begun) => {
+                    // One that did not launch frees its slot at once.
+                    ended |= !self.started(state, begun, on_event)?;
+                    next = self.rx.try_recv().ok();
+                    continue;
+                }
+            };
             if let Some(i) = self.running.iter().position(|r| r.id == id) {
                 let r = self.running.remove(i);
                 let worker_ms = ms(exited.saturating_duration_since(r.spawned));

@@ -79,7 +79,7 @@ type Exit = (
 /// What the pool's threads report.
 enum Msg {
     Exit(Exit),
-    Started(starts::Begun),
+    Started(Box<starts::Begun>),
 }
 
 /// Why a run stopped before its end, and how to go on.
@@ -594,7 +594,7 @@ impl<'a> Pool<'a> {
                 Msg::Exit(exit) => exit,
                 Msg::Started(begun) => {
                     // One that did not launch frees its slot at once.
-                    ended |= !self.started(state, begun, on_event)?;
+                    ended |= !self.started(state, *begun, on_event)?;
                     next = self.rx.try_recv().ok();
                     continue;
                 }

@@ -40,12 +40,12 @@ impl Pool<'_> {
                     let (cache, _) = store.cache()?;
                     worktree::start(&store, &cache, &target, &claimant(&opts), opts.sparse)
                 });
-            let _ = tx.send(Msg::Started(Begun {
+            let _ = tx.send(Msg::Started(Box::new(Begun {
                 id,
                 task,
                 begun,
                 result,
-            }));
+            })));
         });
     }
 

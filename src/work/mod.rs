@@ -1,7 +1,6 @@
 //! A worker's life with one task: claiming it ([`claim`]), getting a
 //! worktree on its own branch ([`worktree`]), the receipt it writes while
-//! working ([`receipt`]), and finishing there ([`finish`]); a worktree of
-//! only the task's scope when asked ([`sparse`]).
+//! working ([`receipt`]), and finishing there ([`finish`]).
 
 pub mod claim;
 pub mod finish;
@@ -9,7 +8,6 @@ pub mod gates;
 pub mod live;
 pub mod receipt;
 pub mod remove;
-pub mod sparse;
 pub mod stack;
 pub mod worktree;
 

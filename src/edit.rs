@@ -5,7 +5,6 @@
 use crate::graph;
 use crate::store::{Store, StoreError};
 use crate::task::{self, Estimate, Kind, Note, Status, Task, TaskId, id};
-use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
@@ -323,7 +322,7 @@ fn check_graph_after(store: &Store, task: &Task) -> Result<(), EditError> {
         starts.extend(children.into_iter().map(|c| c.id.to_string()));
     }
     let starts: Vec<&str> = starts.iter().map(String::as_str).collect();
-    let mut nodes = reachable(store, &cache, &starts)?;
+    let mut nodes = reachable(&cache, &starts)?;
     for n in nodes.iter_mut().filter(|n| n.id == task.id) {
         n.parent = task.parent.as_ref().map(|p| p.to_string());
         n.kind = task.kind;
@@ -339,27 +338,13 @@ fn check_graph_after(store: &Store, task: &Task) -> Result<(), EditError> {
 
 /// The graph a wait cycle through `starts` could use, refusing when a task
 /// file on the way does not parse (a cycle through it could not be seen).
-fn reachable(
-    store: &Store,
-    cache: &crate::store::Cache,
-    starts: &[&str],
-) -> Result<Vec<graph::Node>, EditError> {
+fn reachable(cache: &crate::store::Cache, starts: &[&str]) -> Result<Vec<graph::Node>, EditError> {
     let (nodes, broken) = cache.wait_reach(starts).map_err(StoreError::from)?;
     if !broken.is_empty() {
-        let lines: Vec<(PathBuf, usize)> = (cache.broken().map_err(StoreError::from)?)
-            .into_iter()
-            .map(|b| (b.path, b.line))
-            .collect();
         return Err(EditError::BrokenGraph {
             files: broken
                 .iter()
-                .map(|id| {
-                    let path = store.task_path(id);
-                    match lines.iter().find(|(p, _)| *p == path) {
-                        Some((_, line)) => format!("{}:{line}", path.display()),
-                        None => path.display().to_string(),
-                    }
-                })
+                .map(|b| format!("{}:{}", b.path.display(), b.line))
                 .collect(),
         });
     }
@@ -513,7 +498,7 @@ pub fn dep_add(store: &Store, id: &str, blocker: &str) -> Result<Changed, EditEr
         });
     }
     let (cache, _) = store.cache_about(&[id, blocker])?;
-    let nodes = reachable(store, &cache, &[blocker])?;
+    let nodes = reachable(&cache, &[blocker])?;
     if let Some(path) = graph::cycle_if_added(&nodes, id, blocker) {
         return Err(EditError::Cycle { path });
     }

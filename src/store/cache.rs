@@ -403,6 +403,7 @@ impl Cache {
             if !unchanged {
                 rows::record_file(
                     &tx,
+                    &self.path,
                     &self.tasks_dir,
                     &entry.name,
                     Some(entry.fp),

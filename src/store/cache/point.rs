@@ -87,9 +87,9 @@ impl Cache {
 
     /// Every task a wait cycle through `starts` can pass (along wait edges:
     /// a task waits for its dependencies, an epic for its children), as the
-    /// graph's nodes, each file checked first; and the ids met whose files
-    /// do not parse (a cycle through them cannot be seen).
-    pub fn wait_reach(&self, starts: &[&str]) -> Result<(Vec<Node>, Vec<String>), CacheError> {
+    /// graph's nodes, each file checked first; and the files met that do
+    /// not parse (a cycle through them cannot be seen).
+    pub fn wait_reach(&self, starts: &[&str]) -> Result<(Vec<Node>, Vec<BrokenFile>), CacheError> {
         self.reach(starts, |cache, node, queue| {
             queue.extend(node.deps.iter().cloned());
             if node.kind == crate::task::Kind::Epic {
@@ -115,12 +115,12 @@ impl Cache {
     }
 
     /// The nodes met walking from `starts` along `next` (which names the
-    /// ids a node leads to), and the ids met whose files do not parse.
+    /// ids a node leads to), and the files met that do not parse.
     fn reach(
         &self,
         starts: &[&str],
         next: impl Fn(&Cache, &Node, &mut Vec<String>) -> Result<(), CacheError> + Copy,
-    ) -> Result<(Vec<Node>, Vec<String>), CacheError> {
+    ) -> Result<(Vec<Node>, Vec<BrokenFile>), CacheError> {
         let expand = move |cache: &Cache, id: &str, _: Need, queue: &mut Vec<(String, Need)>| {
             if let Some(node) = rows::load_node(&cache.conn, &cache.path, id)? {
                 let mut ids = Vec::new();
@@ -141,18 +141,21 @@ impl Cache {
                     .expect("a walk that checks nothing always ends")
             }
         };
-        let unreadable = rows::unreadable(&self.conn).map_err(self.sql())?;
         let mut nodes = Vec::new();
-        let mut broken = Vec::new();
         for id in met.keys() {
-            match rows::load_node(&self.conn, &self.path, id)? {
-                Some(node) => nodes.push(node),
-                None if unreadable.contains(id) => broken.push(id.clone()),
-                None => {}
-            }
+            nodes.extend(rows::load_node(&self.conn, &self.path, id)?);
         }
         nodes.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        broken.sort();
+        let broken = self
+            .broken()?
+            .into_iter()
+            .filter(|b| {
+                b.path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .is_some_and(|id| met.contains_key(id))
+            })
+            .collect();
         Ok((nodes, broken))
     }
 
@@ -358,6 +361,7 @@ impl Cache {
             racy.retain(|r| &r.name != name);
             rows::record_file(
                 &tx,
+                &self.path,
                 &self.tasks_dir,
                 name,
                 *fp,

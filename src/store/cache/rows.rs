@@ -43,6 +43,7 @@ pub(super) fn recorded(conn: &Connection, name: &str) -> rusqlite::Result<Option
 #[allow(clippy::too_many_arguments)]
 pub(super) fn record_file(
     tx: &rusqlite::Transaction,
+    db: &Path,
     tasks_dir: &Path,
     name: &str,
     fp: Option<Fingerprint>,
@@ -52,7 +53,7 @@ pub(super) fn record_file(
     changes: &mut Changes,
 ) -> Result<(), CacheError> {
     let sql = |source| CacheError::Sqlite {
-        path: tasks_dir.to_path_buf(),
+        path: db.to_path_buf(),
         source,
     };
     let stem = &name[..name.len() - ".toml".len()];

@@ -180,7 +180,7 @@ fn bash_completion(env: &TestEnv, script: &str) -> String {
 fn bash_completes_commands_flags_and_task_ids_also_under_git() {
     let env = TestEnv::new();
     let id = env.create(&["a task"]);
-    let other = env.create(&["another"]);
+    env.create(&["another"]);
     let out = bash_completion(
         &env,
         r#"
@@ -197,9 +197,12 @@ words=(git batch close ""); cword=3; unset __git_cmd_idx; COMPREPLY=(); _git_bat
         .replace("$ID", &id)
         .as_str(),
     );
-    // Listed as `list` lists them: same priority and time, so by id.
-    let mut ids = [id.as_str(), other.as_str()];
-    ids.sort();
+    // Listed as `list` lists them (by priority, creation time, id; the two
+    // creates may fall in different seconds, so the order is read, not
+    // assumed).
+    let listed: Vec<crate::common::TaskJson> = env.json(&["list"]);
+    let ids: Vec<&str> = listed.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
     let both = ids.join(" ");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(

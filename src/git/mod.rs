@@ -7,6 +7,7 @@
 //! the user's own staged and unstaged work stays exactly as it was.
 
 pub mod identity;
+mod index_file;
 pub mod merge_driver;
 mod pack;
 pub mod program;
@@ -210,8 +211,7 @@ pub fn commit_paths(
     // the two leaves the files staged on the old HEAD, which the command run
     // again commits. The other way round it left a commit whose files the
     // index lacked: staged deletions, for the user's next commit to take.
-    let before = index_entries(repo, &blobs)?;
-    let mut staged = false;
+    let mut staged = None;
     const ATTEMPTS: usize = 20;
     for attempt in 0..ATTEMPTS {
         let head = HeadState::read(repo)?;
@@ -225,7 +225,7 @@ pub fn commit_paths(
         };
         let new_tree = tree::replace_paths(repo, base_tree.as_ref(), &blobs)?;
         if base_tree.as_ref().map(|t| t.id()) == Some(new_tree) {
-            update_index(repo, workdir, &blobs)?;
+            stage(repo, workdir, &blobs)?;
             return Ok(None);
         }
         let tree = repo
@@ -242,9 +242,8 @@ pub fn commit_paths(
         let reflog = format!("commit: {}", message.lines().next().unwrap_or(""));
         // Once: the entries are the same on a retry, and each write of the
         // index is a moment a kill leaves `index.lock` behind.
-        if !staged {
-            update_index(repo, workdir, &blobs)?;
-            staged = true;
+        if staged.is_none() {
+            staged = Some(stage(repo, workdir, &blobs)?);
         }
         match compare_and_swap(repo, &head.refname, head.old, commit, &reflog) {
             Ok(_) => return Ok(Some(commit)),
@@ -254,7 +253,7 @@ pub fn commit_paths(
                 continue;
             }
             Err(source) => {
-                restore_index(repo, &before);
+                unstage(repo, staged);
                 return Err(GitError::Git {
                     what: format!("moving {}", head.refname),
                     source,
@@ -262,7 +261,7 @@ pub fn commit_paths(
             }
         }
     }
-    restore_index(repo, &before);
+    unstage(repo, staged);
     Err(GitError::HeadMoving { attempts: ATTEMPTS })
 }
 
@@ -366,6 +365,82 @@ fn finish_killed_commit(repo: &Repository, workdir: &Path) -> Result<(), GitErro
     index.write().map_err(git_err("writing the index"))?;
     drop(Pending(path));
     Ok(())
+}
+
+/// The index entries a commit replaced, to put back if it fails.
+enum Staged {
+    /// Through [`index_file::splice`].
+    Spliced(index_file::Entries),
+    /// Through libgit2, for an index the splice leaves to it.
+    Whole(Vec<(String, Option<git2::IndexEntry>)>),
+}
+
+/// Points the index entries of `blobs` at the committed content (with the
+/// files' stat data), keeping every other entry (the user's staged work) as
+/// it was; waits a little for another writer's `index.lock`.
+fn stage(
+    repo: &Repository,
+    workdir: &Path,
+    blobs: &[(&str, Option<Oid>)],
+) -> Result<Staged, GitError> {
+    let mut changes = Vec::with_capacity(blobs.len());
+    for (path, oid) in blobs {
+        let entry = match oid {
+            Some(oid) => Some(index_file::RawEntry::of(&tree::index_entry(
+                path,
+                *oid,
+                &stat(workdir, path)?,
+            ))),
+            None => None,
+        };
+        changes.push((path.as_bytes().to_vec(), entry));
+    }
+    let start = std::time::Instant::now();
+    for attempt in 0..50 {
+        match index_file::splice(repo.path(), &changes) {
+            Ok(index_file::Spliced::Done(before)) => return Ok(Staged::Spliced(before)),
+            Ok(index_file::Spliced::Unsupported) => {
+                let before = index_entries(repo, blobs)?;
+                update_index(repo, workdir, blobs)?;
+                return Ok(Staged::Whole(before));
+            }
+            Err(index_file::IndexError::Locked(_)) => {
+                std::thread::sleep(std::time::Duration::from_millis(2 + attempt));
+            }
+            Err(index_file::IndexError::Io { what, path, source }) => {
+                return Err(GitError::Io {
+                    what: what.into(),
+                    path,
+                    source,
+                });
+            }
+        }
+    }
+    Err(GitError::IndexLocked {
+        path: repo.path().join("index.lock"),
+        waited_secs: start.elapsed().as_secs(),
+    })
+}
+
+/// Puts back what [`stage`] replaced, after a commit that could not move
+/// the branch (best effort: it is already failing).
+fn unstage(repo: &Repository, staged: Option<Staged>) {
+    match staged {
+        Some(Staged::Spliced(before)) => {
+            let _ = index_file::splice(repo.path(), &before);
+        }
+        Some(Staged::Whole(before)) => restore_index(repo, &before),
+        None => {}
+    }
+}
+
+fn stat(workdir: &Path, path: &str) -> Result<std::fs::Metadata, GitError> {
+    let full = workdir.join(path);
+    std::fs::symlink_metadata(&full).map_err(|source| GitError::Io {
+        what: "reading".into(),
+        path: full.clone(),
+        source,
+    })
 }
 
 /// The index entries (stage 0) of `blobs`' paths as they are now.
@@ -521,14 +596,8 @@ fn update_index(
         for (path, oid) in blobs {
             match oid {
                 Some(oid) => {
-                    let full = workdir.join(path);
-                    let meta = std::fs::symlink_metadata(&full).map_err(|source| GitError::Io {
-                        what: "reading".into(),
-                        path: full.clone(),
-                        source,
-                    })?;
                     index
-                        .add(&tree::index_entry(path, *oid, &meta))
+                        .add(&tree::index_entry(path, *oid, &stat(workdir, path)?))
                         .map_err(git_err(format!("staging {path}")))?;
                 }
                 None => {

@@ -13,7 +13,7 @@ use git2::{Oid, Repository};
 // The pack's and the index's trailing checksums: libgit2 hashes only whole
 // objects. Not a defence against collisions: the object ids come from
 // libgit2's collision-detecting hash.
-use sha1_smol::Sha1;
+use sha1::{Digest, Sha1};
 use std::io::Write;
 use std::path::Path;
 
@@ -95,7 +95,7 @@ fn write(repo: &Repository, packed: &[&Packed]) -> Result<(), GitError> {
         put(&p.entry, &mut sum).map_err(io("writing a pack into"))?;
         at += p.entry.len() as u64;
     }
-    let pack_sum = sum.digest().bytes();
+    let pack_sum: [u8; 20] = sum.finalize().into();
     put(&pack_sum, &mut Sha1::new()).map_err(io("writing a pack into"))?;
     out.flush().map_err(io("writing a pack into"))?;
     drop(out);
@@ -232,7 +232,7 @@ fn index_of(objects: &[&Packed], offsets: &[u64], pack_sum: &[u8; 20]) -> Vec<u8
     out.extend_from_slice(pack_sum);
     let mut sum = Sha1::new();
     sum.update(&out);
-    let idx_sum = sum.digest().bytes();
+    let idx_sum: [u8; 20] = sum.finalize().into();
     out.extend_from_slice(&idx_sum);
     out
 }

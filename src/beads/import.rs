@@ -68,8 +68,9 @@ struct Mapped {
     id: String,
     /// The task file's bytes.
     data: Vec<u8>,
-    /// With `--update` only: the task, to merge into the file there.
-    task: Option<Task>,
+    /// With `--update` only: the task, to merge into the file there (boxed:
+    /// a `Task` is large, and an import holds 100k of these at once).
+    task: Option<Box<Task>>,
 }
 
 /// Pass two over a run of lines: the tasks, and what the report says of
@@ -160,7 +161,9 @@ pub fn import(store: &Store, path: &Path, opts: &Options) -> Result<ImportReport
         }
         part
     });
-    let mut prepared = Vec::with_capacity(unique.len());
+    // Each part's tasks stay in their own vector: one vector of them all
+    // would hold a second copy of every entry while it is filled.
+    let mut prepared = Vec::with_capacity(parts.len());
     for part in parts {
         add_counts(&mut report.mapped, &part.counts);
         for (key, n) in part.kept_fields {
@@ -168,7 +171,7 @@ pub fn import(store: &Store, path: &Path, opts: &Options) -> Result<ImportReport
         }
         report.warnings.extend(part.warnings);
         errors.extend(part.errors);
-        prepared.extend(part.tasks);
+        prepared.push(part.tasks);
     }
     if !errors.is_empty() {
         return Err(lines_err(errors));
@@ -235,7 +238,7 @@ fn map_line(
     part.tasks.push(Mapped {
         id: task.id.to_string(),
         data: data.into_bytes(),
-        task: update.then_some(task),
+        task: update.then(|| Box::new(task)),
     });
 }
 
@@ -307,7 +310,7 @@ fn newest_per_id<T>(
 fn write_tasks(
     store: &Store,
     path: &Path,
-    tasks: Vec<Mapped>,
+    tasks: Vec<Vec<Mapped>>,
     opts: &Options,
     report: &mut ImportReport,
 ) -> Result<(), BeadsError> {
@@ -329,7 +332,7 @@ fn write_tasks(
     let mut updated: Vec<(String, Vec<u8>)> = Vec::new();
     let mut existing = Vec::new();
     let mut paths = Vec::new();
-    for Mapped { id, data, task, .. } in tasks {
+    for Mapped { id, data, task, .. } in tasks.into_iter().flatten() {
         let name = format!("{id}.toml");
         let file = store.task_path(&id);
         match std::fs::read(&file) {
@@ -347,7 +350,7 @@ fn write_tasks(
                     existing.push(id);
                     continue;
                 };
-                let new = updated_task(&old, t);
+                let new = updated_task(&old, *t);
                 if new == old {
                     report.unchanged += 1;
                     continue;

@@ -31,8 +31,11 @@ use std::time::Duration;
 
 /// From this many files on, a rebuild from nothing drops the indexes first.
 const BULK_FILES: usize = 1000;
-/// SQLite's page cache during a rebuild (KiB).
-const REBUILD_CACHE_KIB: u32 = 128 * 1024;
+/// SQLite's page cache during a rebuild (KiB). 128 MiB made no difference
+/// to a cold rebuild of 100k tasks beyond the noise (4.2-4.6 s against
+/// 4.5-5.5 s, loaded machine) and added some 90 MiB to its peak, which an
+/// import pays beside its commit (docs/benchmarks.md).
+const REBUILD_CACHE_KIB: u32 = 32 * 1024;
 /// How far a file's timestamp may fall behind the wall clock read at the
 /// start of a scan: the kernel stamps files with its coarse clock, which
 /// lags the fine one by up to a tick (10 ms at 100 Hz); with room to spare.

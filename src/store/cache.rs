@@ -390,32 +390,43 @@ impl Cache {
         let mut racy: Vec<RacyFile> = Vec::new();
         let mut seen: HashSet<&str> = HashSet::with_capacity(scan.entries.len());
         let mut changes = Changes::default();
-        let bulk = old.is_empty() && scan.entries.len() >= BULK_FILES;
-        if bulk {
-            tx.execute_batch(schema::DROP_SECONDARY_INDEXES)
-                .map_err(sql)?;
-        }
         // In name order, each primary key insert is an append.
         let mut entries: Vec<&scan::Entry> = scan.entries.iter().collect();
         entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        let mut to_record = Vec::new();
         for entry in entries {
             seen.insert(entry.name.as_str());
             let recorded = old.get(&entry.name).copied();
             let unchanged = matches!(recorded, Some((fp, _)) if fp == entry.fp.key())
                 && old_racy.as_ref().is_some_and(|r| !r.contains(&entry.name));
             if !unchanged {
-                rows::record_file(
-                    &tx,
-                    &self.path,
-                    &self.tasks_dir,
-                    &entry.name,
-                    Some(entry.fp),
-                    recorded,
-                    scan.started_ns,
-                    &mut racy,
-                    &mut changes,
-                )?;
+                to_record.push((entry, recorded));
             }
+        }
+        // A rebuild from nothing, or a checkout that changed most files:
+        // each row kept in every secondary index as it is written, and
+        // readiness followed change by change, cost more than building the
+        // indexes and readiness once at the end (10k changed files: 0.44 s
+        // against 0.31 s for a rebuild from nothing, before this). The rows
+        // written here are found by primary key alone.
+        let bulk = to_record.len() >= BULK_FILES
+            && (old.is_empty() || to_record.len() * 4 >= scan.entries.len());
+        if bulk {
+            tx.execute_batch(schema::DROP_SECONDARY_INDEXES)
+                .map_err(sql)?;
+        }
+        for (entry, recorded) in to_record {
+            rows::record_file(
+                &tx,
+                &self.path,
+                &self.tasks_dir,
+                &entry.name,
+                Some(entry.fp),
+                recorded,
+                scan.started_ns,
+                &mut racy,
+                &mut changes,
+            )?;
         }
         for name in old.keys() {
             if !seen.contains(name.as_str()) {

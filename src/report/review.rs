@@ -14,7 +14,7 @@ use crate::land::message::LandingMessage;
 use crate::plan::{Plan, PlanError};
 use crate::store::{Store, StoreError};
 use crate::task::review::{GateResult, Verdict};
-use crate::work::worktree;
+use crate::work::stack::{Forks, WorkRange};
 use git2::{Commit, DiffFormat, Oid, Patch, Repository};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -200,10 +200,14 @@ pub fn review_plan(store: &Store, name: &str, patch: bool) -> Result<Review, Pla
             .unwrap_or(true)
     });
     let facts = Facts::read(store);
+    let ids = plan.ids();
+    // Where the work not landed left main, for every branch at once.
+    let tips: Vec<Oid> = ids.iter().filter_map(|id| facts.branch_tip(id)).collect();
+    let forks = Forks::of(repo, &tips, tip);
     let mut tasks = Vec::new();
-    for id in plan.ids() {
+    for id in ids {
         tasks.push(review_task(
-            store, &facts, &landings, tip, &id, None, patch,
+            store, &facts, &landings, &forks, &id, None, patch,
         )?);
     }
     queue_order(&mut tasks);
@@ -270,12 +274,14 @@ pub fn review_range(store: &Store, range: &str, patch: bool) -> Result<Review, P
         }
     }
     let facts = Facts::read(store);
+    // Every task here has its range: no fork is looked for.
+    let forks = Forks::of(repo, &[], to);
     let mut ids: Vec<String> = landings.ranges.keys().cloned().collect();
     ids.sort();
     let mut tasks = Vec::new();
     for id in &ids {
         let r = landings.ranges.get(id).copied();
-        tasks.push(review_task(store, &facts, &landings, to, id, r, patch)?);
+        tasks.push(review_task(store, &facts, &landings, &forks, id, r, patch)?);
     }
     for (id, commits) in groups {
         if ids.contains(&id) {
@@ -286,7 +292,9 @@ pub fn review_range(store: &Store, range: &str, patch: bool) -> Result<Review, P
             .find_commit(*commits.last().expect("a group has commits"))
             .map_err(git("reading a commit"))?;
         let r = oldest.parent_id(0).ok().map(|p| (p, newest));
-        tasks.push(review_task(store, &facts, &landings, to, &id, r, patch)?);
+        tasks.push(review_task(
+            store, &facts, &landings, &forks, &id, r, patch,
+        )?);
     }
     Ok(Review::new(range.to_string(), tasks))
 }
@@ -295,7 +303,7 @@ fn review_task(
     store: &Store,
     facts: &Facts<'_>,
     landings: &Landings,
-    main: Oid,
+    forks: &Forks,
     id: &str,
     range: Option<(Oid, Oid)>,
     patch: bool,
@@ -307,9 +315,8 @@ fn review_task(
             return landings.range_of(repo, id);
         }
         // Its own work: a stacked branch's starts at its recorded base.
-        let tip = worktree::branch_tip(repo, id)?;
-        let own =
-            crate::work::stack::WorkRange::in_set(repo, facts.claims(), id, tip, main).ok()?;
+        let tip = facts.branch_tip(id)?;
+        let own = WorkRange::in_set_with(repo, facts.claims(), id, tip, forks).ok()?;
         Some((own.start(), tip))
     });
     let mut review = TaskReview {
@@ -356,7 +363,7 @@ fn review_task(
     }
     // A worker still at it has receipt lines on disk not yet committed.
     if !matches!(line.state, LineState::Closed)
-        && let Ok(Some(wt)) = worktree::find_worktree(repo, id)
+        && let Some(wt) = facts.worktree(id)
         && let Ok(text) = crate::work::receipt::read(&wt.join(Store::receipt_rel(id)))
     {
         let on_disk: Vec<String> = text.lines().map(String::from).collect();

@@ -10,7 +10,9 @@ use crate::run::state::{RunState, TaskState};
 use crate::store::Store;
 use crate::task::review::{GateResult, Verdict, VerdictKind};
 use crate::task::{Status, Task};
+use crate::work::snapshot::{Checkouts, Tips};
 use serde::Serialize;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -245,6 +247,10 @@ pub struct Facts<'a> {
     now: chrono::DateTime<chrono::Utc>,
     /// The remote's main branch when it is ahead of this clone's.
     remote_main: Option<git2::Oid>,
+    /// Every task's branch tip and worktree, each read in one pass the
+    /// first time a task's is asked for (see `work::snapshot`).
+    tips: OnceCell<Tips>,
+    checkouts: OnceCell<Checkouts>,
 }
 
 impl<'a> Facts<'a> {
@@ -260,13 +266,31 @@ impl<'a> Facts<'a> {
             runs: crate::run::states(store).into_values().collect(),
             now: crate::time::now(),
             remote_main: super::remote_main_ahead(store),
+            tips: OnceCell::new(),
+            checkouts: OnceCell::new(),
         }
+    }
+
+    /// The tip of `id`'s work (see `work::worktree::branch_tip`).
+    pub fn branch_tip(&self, id: &str) -> Option<git2::Oid> {
+        self.tips
+            .get_or_init(|| Tips::read(&self.store.repo))
+            .tip(id)
+    }
+
+    /// The worktree that has `id`'s branch checked out (see
+    /// `work::worktree::find_worktree`); none when they cannot be listed.
+    pub fn worktree(&self, id: &str) -> Option<PathBuf> {
+        let repo = &self.store.repo;
+        self.checkouts
+            .get_or_init(|| Checkouts::read(repo).unwrap_or_default())
+            .worktree(repo, id)
     }
 
     /// The task on its worker branch: the local one, else the one another
     /// clone shared.
     pub fn on_branch(&self, id: &str) -> Option<Task> {
-        crate::work::worktree::branch_task(&self.store.repo, id)
+        crate::store::at_commit::task_at(&self.store.repo, Some(self.branch_tip(id)?), id)
     }
 
     /// The gates and verdict of `id`'s work: in its live state while it
@@ -292,13 +316,12 @@ impl<'a> Facts<'a> {
     /// branch's.
     pub fn receipt(&self, id: &str) -> Vec<String> {
         let repo = &self.store.repo;
-        if let Ok(Some(wt)) = crate::work::worktree::find_worktree(repo, id)
+        if let Some(wt) = self.worktree(id)
             && let Ok(text) = crate::work::receipt::read(&wt.join(Store::receipt_rel(id)))
         {
             return text.lines().map(String::from).collect();
         }
-        let tip =
-            crate::work::worktree::branch_tip(repo, id).or_else(|| self.store.main_tip().ok());
+        let tip = self.branch_tip(id).or_else(|| self.store.main_tip().ok());
         tip.map(|t| crate::store::at_commit::receipt_lines_at(repo, t, id))
             .unwrap_or_default()
     }

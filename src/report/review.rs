@@ -12,6 +12,7 @@ use super::status::{Facts, LineState};
 use crate::git::{GitError, git_err};
 use crate::land::message::LandingMessage;
 use crate::plan::{Plan, PlanError};
+use crate::store::at_commit::Dirs;
 use crate::store::{Store, StoreError};
 use crate::task::review::{GateResult, Verdict};
 use crate::work::stack::{Forks, WorkRange};
@@ -135,6 +136,7 @@ impl Landings {
             ranges: HashMap::new(),
             by_trailer: HashMap::new(),
         };
+        let dirs = Dirs::new(repo);
         let mut next = Some(tip);
         while let Some(oid) = next {
             let Ok(commit) = repo.find_commit(oid) else {
@@ -145,7 +147,7 @@ impl Landings {
             }
             let message = commit.message().unwrap_or_default();
             if let Some(landing) = LandingMessage::parse(message) {
-                out.read_landing(repo, oid, landing);
+                out.read_landing(&dirs, oid, landing);
             } else if let Some(id) = crate::guard::check::task_trailer(message) {
                 out.by_trailer.entry(id).or_default().push(oid);
             }
@@ -154,10 +156,11 @@ impl Landings {
         out
     }
 
-    fn read_landing(&mut self, repo: &Repository, oid: Oid, landing: LandingMessage) {
+    fn read_landing(&mut self, dirs: &Dirs<'_>, oid: Oid, landing: LandingMessage) {
         let mut prev = Some(landing.base);
         for id in landing.landed {
-            let to = crate::store::at_commit::task_at(repo, Some(oid), &id)
+            let to = dirs
+                .task_at(Some(oid), &id)
                 .and_then(|t| t.landed)
                 .and_then(|l| Oid::from_str(&l).ok());
             if let (Some(from), Some(to)) = (prev, to) {
@@ -356,7 +359,7 @@ fn review_task(
     review.gates = judged.gates;
     review.verdict = judged.verdict;
     if let Some((from, to)) = range {
-        review.receipt = receipt_lines(repo, Some(from), to, id);
+        review.receipt = receipt_lines(facts.dirs(), Some(from), to, id);
         let (files, text) = diff_files(repo, from, to, patch).map_err(git("diffing the work"))?;
         review.files = files;
         review.patch = text;
@@ -376,8 +379,8 @@ fn review_task(
 }
 
 /// The lines the receipt of `id` gained between `from` and `to`.
-fn receipt_lines(repo: &Repository, from: Option<Oid>, to: Oid, id: &str) -> Vec<String> {
-    let at = |c: Oid| crate::store::at_commit::receipt_lines_at(repo, c, id);
+fn receipt_lines(dirs: &Dirs<'_>, from: Option<Oid>, to: Oid, id: &str) -> Vec<String> {
+    let at = |c: Oid| dirs.receipt_lines_at(c, id);
     let old = from.map(at).unwrap_or_default();
     let new = at(to);
     if new.starts_with(&old) {
@@ -401,7 +404,9 @@ fn diff_files(
 ) -> Result<(Vec<FileChange>, Option<String>), git2::Error> {
     let a = repo.find_commit(from)?.tree()?;
     let b = repo.find_commit(to)?.tree()?;
-    let mut diff = repo.diff_tree_to_tree(Some(&a), Some(&b), None)?;
+    let Some(mut diff) = diff_outside_batch(repo, &a, &b)? else {
+        return Ok((Vec::new(), patch.then(String::new)));
+    };
     diff.find_similar(None)?;
     let ours = |p: &str| !p.starts_with(".batch/");
     let mut files = Vec::new();
@@ -453,6 +458,48 @@ fn diff_files(
         true
     })?;
     Ok((files, Some(text)))
+}
+
+/// The diff of `a..b` without descending into `.batch/` when both have it
+/// as a directory (its tasks and receipts trees, as large as the plan,
+/// were most of a review's reading); `None` when nothing else is at the
+/// top. A rename or copy can pair a file outside `.batch/` with one in it
+/// only through an added or deleted file: then the whole diff is taken, so
+/// that what is found similar is as before.
+fn diff_outside_batch<'r>(
+    repo: &'r Repository,
+    a: &git2::Tree<'_>,
+    b: &git2::Tree<'_>,
+) -> Result<Option<git2::Diff<'r>>, git2::Error> {
+    let whole = || repo.diff_tree_to_tree(Some(a), Some(b), None).map(Some);
+    let is_dir = |t: &git2::Tree<'_>| {
+        t.get_name(crate::store::BATCH_DIR)
+            .is_some_and(|e| e.kind() == Some(git2::ObjectType::Tree))
+    };
+    if !(is_dir(a) && is_dir(b)) {
+        return whole();
+    }
+    let mut names: Vec<Vec<u8>> = a
+        .iter()
+        .chain(b.iter())
+        .map(|e| e.name_bytes().to_vec())
+        .collect();
+    names.retain(|n| n != crate::store::BATCH_DIR.as_bytes());
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let mut opts = git2::DiffOptions::new();
+    opts.disable_pathspec_match(true);
+    for n in names {
+        opts.pathspec(n);
+    }
+    let diff = repo.diff_tree_to_tree(Some(a), Some(b), Some(&mut opts))?;
+    let pairs = diff
+        .deltas()
+        .any(|d| matches!(d.status(), git2::Delta::Added | git2::Delta::Deleted));
+    if pairs { whole() } else { Ok(Some(diff)) }
 }
 
 fn short(oid: Oid) -> String {

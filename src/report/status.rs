@@ -8,6 +8,7 @@ use crate::claims::{self, ClaimSet};
 use crate::plan::{Plan, PlanStatus};
 use crate::run::state::{RunState, TaskState};
 use crate::store::Store;
+use crate::store::at_commit::Dirs;
 use crate::task::review::{GateResult, Verdict, VerdictKind};
 use crate::task::{Status, Task};
 use crate::work::snapshot::{Checkouts, Tips};
@@ -251,6 +252,8 @@ pub struct Facts<'a> {
     /// first time a task's is asked for (see `work::snapshot`).
     tips: OnceCell<Tips>,
     checkouts: OnceCell<Checkouts>,
+    /// Task files and receipts at commits, the trees many tasks share kept.
+    dirs: Dirs<'a>,
 }
 
 impl<'a> Facts<'a> {
@@ -268,7 +271,13 @@ impl<'a> Facts<'a> {
             remote_main: super::remote_main_ahead(store),
             tips: OnceCell::new(),
             checkouts: OnceCell::new(),
+            dirs: Dirs::new(&store.repo),
         }
+    }
+
+    /// Task files and receipts at commits (see `store::at_commit::Dirs`).
+    pub fn dirs(&self) -> &Dirs<'a> {
+        &self.dirs
     }
 
     /// The tip of `id`'s work (see `work::worktree::branch_tip`).
@@ -290,7 +299,7 @@ impl<'a> Facts<'a> {
     /// The task on its worker branch: the local one, else the one another
     /// clone shared.
     pub fn on_branch(&self, id: &str) -> Option<Task> {
-        crate::store::at_commit::task_at(&self.store.repo, Some(self.branch_tip(id)?), id)
+        self.dirs.task_at(Some(self.branch_tip(id)?), id)
     }
 
     /// The gates and verdict of `id`'s work: in its live state while it
@@ -315,14 +324,13 @@ impl<'a> Facts<'a> {
     /// file, else its branch's (or shared work's) tip, else the main
     /// branch's.
     pub fn receipt(&self, id: &str) -> Vec<String> {
-        let repo = &self.store.repo;
         if let Some(wt) = self.worktree(id)
             && let Ok(text) = crate::work::receipt::read(&wt.join(Store::receipt_rel(id)))
         {
             return text.lines().map(String::from).collect();
         }
         let tip = self.branch_tip(id).or_else(|| self.store.main_tip().ok());
-        tip.map(|t| crate::store::at_commit::receipt_lines_at(repo, t, id))
+        tip.map(|t| self.dirs.receipt_lines_at(t, id))
             .unwrap_or_default()
     }
 
@@ -335,10 +343,13 @@ impl<'a> Facts<'a> {
         // A landing another clone made (fetched, not pulled yet) counts.
         let landed_elsewhere = self
             .remote_main
-            .and_then(|tip| crate::store::at_commit::task_at(&self.store.repo, Some(tip), id))
+            .and_then(|tip| self.dirs.task_at(Some(tip), id))
             .filter(|t| t.status == Status::Closed);
         let main = landed_elsewhere.or_else(|| self.store.read_task(id).ok());
-        let branch = self.on_branch(id);
+        // The task on its branch is read only when neither the file nor
+        // the live state says (a tree as large as the plan per branch).
+        let on_branch = OnceCell::new();
+        let branch = || on_branch.get_or_init(|| self.on_branch(id)).as_ref();
         let run = self
             .run_entries(id)
             .max_by_key(|e| (e.started_at.clone(), e.logs.len()));
@@ -346,7 +357,7 @@ impl<'a> Facts<'a> {
             id: id.to_string(),
             title: main
                 .as_ref()
-                .or(branch.as_ref())
+                .or_else(branch)
                 .map(|t| t.title.clone())
                 .unwrap_or_default(),
             state: LineState::Queued,
@@ -377,7 +388,6 @@ impl<'a> Facts<'a> {
         };
         let failure_log = |t: &Task| t.failure.as_ref().and_then(|f| f.log.clone());
         let main_status = main.as_ref().map(|t| t.status);
-        let branch_status = branch.as_ref().map(|t| t.status);
         let live = self
             .claims
             .live
@@ -400,13 +410,14 @@ impl<'a> Facts<'a> {
             if let Some(c) = self.claims.claims.get(id) {
                 line.worker = Some(c.worker.clone());
             }
-        } else if let Some(s @ (Status::Done | Status::Failed | Status::Escalated)) = branch_status
+        } else if let Some(s @ (Status::Done | Status::Failed | Status::Escalated)) =
+            branch().map(|t| t.status)
         {
             line.state = LineState::of(s);
             if s != Status::Done {
-                line.reason = branch.as_ref().and_then(note);
+                line.reason = branch().and_then(note);
                 if line.log.is_none() {
-                    line.log = branch.as_ref().and_then(failure_log).map(PathBuf::from);
+                    line.log = branch().and_then(failure_log).map(PathBuf::from);
                 }
             }
         } else if let Some(s @ (Status::Failed | Status::Escalated)) = main_status {

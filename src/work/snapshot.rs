@@ -12,6 +12,7 @@
 use super::{WorkError, branch_of};
 use crate::git::{self, git_err};
 use git2::{Oid, Repository};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -141,6 +142,8 @@ pub fn find(repo: &Repository, id: &str) -> Result<Option<PathBuf>, WorkError> {
 pub struct Checkouts {
     /// By branch ref, the working trees that have it, in lookup order.
     by_branch: HashMap<String, Vec<Checkout>>,
+    /// The answers given, by task: a linked worktree is opened once.
+    found: RefCell<HashMap<String, Option<PathBuf>>>,
 }
 
 impl Checkouts {
@@ -150,12 +153,22 @@ impl Checkouts {
             by_branch.entry(branch.to_string()).or_default().push(at);
             false
         })?;
-        Ok(Checkouts { by_branch })
+        Ok(Checkouts {
+            by_branch,
+            found: RefCell::default(),
+        })
     }
 
     /// As [`find`] would have answered when this was read.
     pub fn worktree(&self, repo: &Repository, id: &str) -> Option<PathBuf> {
-        let found = self.by_branch.get(&git::refs::branch(&branch_of(id)))?;
-        found.iter().find_map(|at| at.dir(repo)).flatten()
+        if let Some(known) = self.found.borrow().get(id) {
+            return known.clone();
+        }
+        let dir = self
+            .by_branch
+            .get(&git::refs::branch(&branch_of(id)))
+            .and_then(|all| all.iter().find_map(|at| at.dir(repo)).flatten());
+        self.found.borrow_mut().insert(id.to_string(), dir.clone());
+        dir
     }
 }

@@ -332,8 +332,8 @@ fn review_task(
         receipt: Vec::new(),
         files: Vec::new(),
         patch: None,
-        priority: store
-            .read_task(id)
+        priority: facts
+            .task_file(id)
             .map_or(crate::task::DEFAULT_PRIORITY, |t| t.priority),
         score: None,
         security: 0,
@@ -366,13 +366,10 @@ fn review_task(
     }
     // A worker still at it has receipt lines on disk not yet committed.
     if !matches!(line.state, LineState::Closed)
-        && let Some(wt) = facts.worktree(id)
-        && let Ok(text) = crate::work::receipt::read(&wt.join(Store::receipt_rel(id)))
+        && let Some(on_disk) = facts.worktree_receipt(id)
+        && on_disk.len() > review.receipt.len()
     {
-        let on_disk: Vec<String> = text.lines().map(String::from).collect();
-        if on_disk.len() > review.receipt.len() {
-            review.receipt = on_disk;
-        }
+        review.receipt = on_disk;
     }
     review.counts = crate::work::receipt::counts(review.receipt.iter().map(String::as_str));
     Ok(review)

@@ -13,8 +13,8 @@ use crate::task::review::{GateResult, Verdict, VerdictKind};
 use crate::task::{Status, Task};
 use crate::work::snapshot::{Checkouts, Tips};
 use serde::Serialize;
-use std::cell::OnceCell;
-use std::collections::BTreeMap;
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 /// Where one task of a batch stands, each task in exactly one.
@@ -254,6 +254,10 @@ pub struct Facts<'a> {
     checkouts: OnceCell<Checkouts>,
     /// Task files and receipts at commits, the trees many tasks share kept.
     dirs: Dirs<'a>,
+    /// Each task file as read the first time it was asked for (a review
+    /// asks up to four times per task), and each worktree's receipt.
+    files: RefCell<HashMap<String, Option<Task>>>,
+    on_disk: RefCell<HashMap<String, Option<Vec<String>>>>,
 }
 
 impl<'a> Facts<'a> {
@@ -272,6 +276,8 @@ impl<'a> Facts<'a> {
             tips: OnceCell::new(),
             checkouts: OnceCell::new(),
             dirs: Dirs::new(&store.repo),
+            files: RefCell::default(),
+            on_disk: RefCell::default(),
         }
     }
 
@@ -311,8 +317,7 @@ impl<'a> Facts<'a> {
                 verdict: l.verdict.clone(),
             };
         }
-        self.store
-            .read_task(id)
+        self.task_file(id)
             .map(|t| Judgement {
                 gates: t.review.gates,
                 verdict: t.review.verdict,
@@ -320,14 +325,39 @@ impl<'a> Facts<'a> {
             .unwrap_or_default()
     }
 
+    /// Task `id` as its file in this working tree has it (none when it
+    /// cannot be read), read once.
+    pub fn task_file(&self, id: &str) -> Option<Task> {
+        if let Some(known) = self.files.borrow().get(id) {
+            return known.clone();
+        }
+        let task = self.store.read_task(id).ok();
+        self.files.borrow_mut().insert(id.to_string(), task.clone());
+        task
+    }
+
+    /// The lines of the receipt in `id`'s worktree, when it has one and the
+    /// file reads, read once.
+    pub fn worktree_receipt(&self, id: &str) -> Option<Vec<String>> {
+        if let Some(known) = self.on_disk.borrow().get(id) {
+            return known.clone();
+        }
+        let lines = self.worktree(id).and_then(|wt| {
+            let text = crate::work::receipt::read(&wt.join(Store::receipt_rel(id))).ok()?;
+            Some(text.lines().map(String::from).collect::<Vec<_>>())
+        });
+        self.on_disk
+            .borrow_mut()
+            .insert(id.to_string(), lines.clone());
+        lines
+    }
+
     /// The lines of `id`'s receipt where it is freshest: its worktree's
     /// file, else its branch's (or shared work's) tip, else the main
     /// branch's.
     pub fn receipt(&self, id: &str) -> Vec<String> {
-        if let Some(wt) = self.worktree(id)
-            && let Ok(text) = crate::work::receipt::read(&wt.join(Store::receipt_rel(id)))
-        {
-            return text.lines().map(String::from).collect();
+        if let Some(lines) = self.worktree_receipt(id) {
+            return lines;
         }
         let tip = self.branch_tip(id).or_else(|| self.store.main_tip().ok());
         tip.map(|t| self.dirs.receipt_lines_at(t, id))
@@ -345,7 +375,7 @@ impl<'a> Facts<'a> {
             .remote_main
             .and_then(|tip| self.dirs.task_at(Some(tip), id))
             .filter(|t| t.status == Status::Closed);
-        let main = landed_elsewhere.or_else(|| self.store.read_task(id).ok());
+        let main = landed_elsewhere.or_else(|| self.task_file(id));
         // The task on its branch is read only when neither the file nor
         // the live state says (a tree as large as the plan per branch).
         let on_branch = OnceCell::new();

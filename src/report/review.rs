@@ -8,6 +8,7 @@
 //! `landed(N-1)..landed(N)` (`base..landed(1)` for the first). Work that
 //! has not landed is its worker branch since it left the main branch.
 
+use super::changes::Trees;
 use super::status::{Facts, LineState};
 use crate::git::{GitError, git_err};
 use crate::land::message::LandingMessage;
@@ -117,6 +118,22 @@ impl Review {
     }
 }
 
+/// What the review of every task reads alike: where the branches fork,
+/// and the older trees of the diffs, parsed once.
+struct Shared<'r> {
+    forks: Forks,
+    trees: Trees<'r>,
+}
+
+impl<'r> Shared<'r> {
+    fn new(repo: &'r Repository, forks: Forks) -> Shared<'r> {
+        Shared {
+            forks,
+            trees: Trees::new(repo),
+        }
+    }
+}
+
 fn git(what: &'static str) -> impl FnOnce(git2::Error) -> PlanError {
     move |e| PlanError::Store(StoreError::Git(git_err(what)(e)))
 }
@@ -206,11 +223,11 @@ pub fn review_plan(store: &Store, name: &str, patch: bool) -> Result<Review, Pla
     let ids = plan.ids();
     // Where the work not landed left main, for every branch at once.
     let tips: Vec<Oid> = ids.iter().filter_map(|id| facts.branch_tip(id)).collect();
-    let forks = Forks::of(repo, &tips, tip);
+    let shared = Shared::new(repo, Forks::of(repo, &tips, tip));
     let mut tasks = Vec::new();
     for id in ids {
         tasks.push(review_task(
-            store, &facts, &landings, &forks, &id, None, patch,
+            store, &facts, &landings, &shared, &id, None, patch,
         )?);
     }
     queue_order(&mut tasks);
@@ -278,13 +295,15 @@ pub fn review_range(store: &Store, range: &str, patch: bool) -> Result<Review, P
     }
     let facts = Facts::read(store);
     // Every task here has its range: no fork is looked for.
-    let forks = Forks::of(repo, &[], to);
+    let shared = Shared::new(repo, Forks::of(repo, &[], to));
     let mut ids: Vec<String> = landings.ranges.keys().cloned().collect();
     ids.sort();
     let mut tasks = Vec::new();
     for id in &ids {
         let r = landings.ranges.get(id).copied();
-        tasks.push(review_task(store, &facts, &landings, &forks, id, r, patch)?);
+        tasks.push(review_task(
+            store, &facts, &landings, &shared, id, r, patch,
+        )?);
     }
     for (id, commits) in groups {
         if ids.contains(&id) {
@@ -296,7 +315,7 @@ pub fn review_range(store: &Store, range: &str, patch: bool) -> Result<Review, P
             .map_err(git("reading a commit"))?;
         let r = oldest.parent_id(0).ok().map(|p| (p, newest));
         tasks.push(review_task(
-            store, &facts, &landings, &forks, &id, r, patch,
+            store, &facts, &landings, &shared, &id, r, patch,
         )?);
     }
     Ok(Review::new(range.to_string(), tasks))
@@ -306,7 +325,7 @@ fn review_task(
     store: &Store,
     facts: &Facts<'_>,
     landings: &Landings,
-    forks: &Forks,
+    shared: &Shared<'_>,
     id: &str,
     range: Option<(Oid, Oid)>,
     patch: bool,
@@ -319,7 +338,7 @@ fn review_task(
         }
         // Its own work: a stacked branch's starts at its recorded base.
         let tip = facts.branch_tip(id)?;
-        let own = WorkRange::in_set_with(repo, facts.claims(), id, tip, forks).ok()?;
+        let own = WorkRange::in_set_with(repo, facts.claims(), id, tip, &shared.forks).ok()?;
         Some((own.start(), tip))
     });
     let mut review = TaskReview {
@@ -360,7 +379,8 @@ fn review_task(
     review.verdict = judged.verdict;
     if let Some((from, to)) = range {
         review.receipt = receipt_lines(facts.dirs(), Some(from), to, id);
-        let (files, text) = diff_files(repo, from, to, patch).map_err(git("diffing the work"))?;
+        let (files, text) =
+            diff_files(repo, &shared.trees, from, to, patch).map_err(git("diffing the work"))?;
         review.files = files;
         review.patch = text;
     }
@@ -395,12 +415,18 @@ fn receipt_lines(dirs: &Dirs<'_>, from: Option<Oid>, to: Oid, id: &str) -> Vec<S
 /// and the patch when asked.
 fn diff_files(
     repo: &Repository,
+    trees: &Trees<'_>,
     from: Oid,
     to: Oid,
     patch: bool,
 ) -> Result<(Vec<FileChange>, Option<String>), git2::Error> {
     let a = repo.find_commit(from)?.tree()?;
     let b = repo.find_commit(to)?.tree()?;
+    // Without the patch, work that only modified files is counted blob by
+    // blob against the fork's tree parsed once (see `report::changes`).
+    if !patch && let Some(files) = trees.modified_only(a.id(), b.id()) {
+        return Ok((files, None));
+    }
     let Some(mut diff) = diff_outside_batch(repo, &a, &b)? else {
         return Ok((Vec::new(), patch.then(String::new)));
     };

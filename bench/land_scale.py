@@ -41,8 +41,9 @@ echo "landed by the bench" >> "$f"
 """
 
 
-def prepare(site, size, env, binary, jobs):
-    """The repository at site/repo with `size` tasks done on their branches."""
+def plan_of_files(site, size, env, binary, prefix):
+    """site/repo: `size` files `src/fNNNN.txt` and a task for each, the
+    plan `bench` (`split --scope-from-items`). Returns the repository."""
     repo = os.path.join(site, "repo")
     os.makedirs(repo)
     run(["git", "init", "-q", "-b", "main"], repo, env)
@@ -52,7 +53,7 @@ def prepare(site, size, env, binary, jobs):
             f.write(f"file {i}\n")
     run(["git", "add", "-A"], repo, env)
     run(["git", "commit", "-q", "-m", "files"], repo, env)
-    run([binary, "init", "--prefix", "ls"], repo, env)
+    run([binary, "init", "--prefix", prefix], repo, env)
     items = run(["git", "ls-files", "src"], repo, env).splitlines()
     run(
         [binary, "split", "--scope-from-items", "--title", "Touch {first}", "--plan", "bench"],
@@ -60,6 +61,12 @@ def prepare(site, size, env, binary, jobs):
         env,
         stdin="\n".join(items) + "\n",
     )
+    return repo
+
+
+def prepare(site, size, env, binary, jobs):
+    """The repository at site/repo with `size` tasks done on their branches."""
+    repo = plan_of_files(site, size, env, binary, "ls")
     worker = os.path.join(site, "worker.sh")
     with open(worker, "w") as f:
         f.write(WORKER)

@@ -39,6 +39,7 @@ mod point;
 mod progress;
 mod quickstart;
 mod receipts;
+mod review;
 mod run;
 mod run_flow;
 mod run_limits;

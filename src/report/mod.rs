@@ -3,6 +3,7 @@
 //! `status` (a plan's or every plan's dashboard), `review` (what each task
 //! changed and said, for a reviewer) and `prime` (how an agent works here).
 
+pub mod changes;
 pub mod history;
 pub mod html;
 pub mod metrics;

@@ -8,13 +8,15 @@
 //! `landed(N-1)..landed(N)` (`base..landed(1)` for the first). Work that
 //! has not landed is its worker branch since it left the main branch.
 
+use super::changes::Trees;
 use super::status::{Facts, LineState};
 use crate::git::{GitError, git_err};
 use crate::land::message::LandingMessage;
 use crate::plan::{Plan, PlanError};
+use crate::store::at_commit::Dirs;
 use crate::store::{Store, StoreError};
 use crate::task::review::{GateResult, Verdict};
-use crate::work::worktree;
+use crate::work::stack::{Forks, WorkRange};
 use git2::{Commit, DiffFormat, Oid, Patch, Repository};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -116,6 +118,22 @@ impl Review {
     }
 }
 
+/// What the review of every task reads alike: where the branches fork,
+/// and the older trees of the diffs, parsed once.
+struct Shared<'r> {
+    forks: Forks,
+    trees: Trees<'r>,
+}
+
+impl<'r> Shared<'r> {
+    fn new(repo: &'r Repository, forks: Forks) -> Shared<'r> {
+        Shared {
+            forks,
+            trees: Trees::new(repo),
+        }
+    }
+}
+
 fn git(what: &'static str) -> impl FnOnce(git2::Error) -> PlanError {
     move |e| PlanError::Store(StoreError::Git(git_err(what)(e)))
 }
@@ -135,6 +153,7 @@ impl Landings {
             ranges: HashMap::new(),
             by_trailer: HashMap::new(),
         };
+        let dirs = Dirs::new(repo);
         let mut next = Some(tip);
         while let Some(oid) = next {
             let Ok(commit) = repo.find_commit(oid) else {
@@ -145,7 +164,7 @@ impl Landings {
             }
             let message = commit.message().unwrap_or_default();
             if let Some(landing) = LandingMessage::parse(message) {
-                out.read_landing(repo, oid, landing);
+                out.read_landing(&dirs, oid, landing);
             } else if let Some(id) = crate::guard::check::task_trailer(message) {
                 out.by_trailer.entry(id).or_default().push(oid);
             }
@@ -154,10 +173,11 @@ impl Landings {
         out
     }
 
-    fn read_landing(&mut self, repo: &Repository, oid: Oid, landing: LandingMessage) {
+    fn read_landing(&mut self, dirs: &Dirs<'_>, oid: Oid, landing: LandingMessage) {
         let mut prev = Some(landing.base);
         for id in landing.landed {
-            let to = crate::store::at_commit::task_at(repo, Some(oid), &id)
+            let to = dirs
+                .task_at(Some(oid), &id)
                 .and_then(|t| t.landed)
                 .and_then(|l| Oid::from_str(&l).ok());
             if let (Some(from), Some(to)) = (prev, to) {
@@ -200,10 +220,14 @@ pub fn review_plan(store: &Store, name: &str, patch: bool) -> Result<Review, Pla
             .unwrap_or(true)
     });
     let facts = Facts::read(store);
+    let ids = plan.ids();
+    // Where the work not landed left main, for every branch at once.
+    let tips: Vec<Oid> = ids.iter().filter_map(|id| facts.branch_tip(id)).collect();
+    let shared = Shared::new(repo, Forks::of(repo, &tips, tip));
     let mut tasks = Vec::new();
-    for id in plan.ids() {
+    for id in ids {
         tasks.push(review_task(
-            store, &facts, &landings, tip, &id, None, patch,
+            store, &facts, &landings, &shared, &id, None, patch,
         )?);
     }
     queue_order(&mut tasks);
@@ -270,12 +294,16 @@ pub fn review_range(store: &Store, range: &str, patch: bool) -> Result<Review, P
         }
     }
     let facts = Facts::read(store);
+    // Every task here has its range: no fork is looked for.
+    let shared = Shared::new(repo, Forks::of(repo, &[], to));
     let mut ids: Vec<String> = landings.ranges.keys().cloned().collect();
     ids.sort();
     let mut tasks = Vec::new();
     for id in &ids {
         let r = landings.ranges.get(id).copied();
-        tasks.push(review_task(store, &facts, &landings, to, id, r, patch)?);
+        tasks.push(review_task(
+            store, &facts, &landings, &shared, id, r, patch,
+        )?);
     }
     for (id, commits) in groups {
         if ids.contains(&id) {
@@ -286,7 +314,9 @@ pub fn review_range(store: &Store, range: &str, patch: bool) -> Result<Review, P
             .find_commit(*commits.last().expect("a group has commits"))
             .map_err(git("reading a commit"))?;
         let r = oldest.parent_id(0).ok().map(|p| (p, newest));
-        tasks.push(review_task(store, &facts, &landings, to, &id, r, patch)?);
+        tasks.push(review_task(
+            store, &facts, &landings, &shared, &id, r, patch,
+        )?);
     }
     Ok(Review::new(range.to_string(), tasks))
 }
@@ -295,7 +325,7 @@ fn review_task(
     store: &Store,
     facts: &Facts<'_>,
     landings: &Landings,
-    main: Oid,
+    shared: &Shared<'_>,
     id: &str,
     range: Option<(Oid, Oid)>,
     patch: bool,
@@ -307,9 +337,8 @@ fn review_task(
             return landings.range_of(repo, id);
         }
         // Its own work: a stacked branch's starts at its recorded base.
-        let tip = worktree::branch_tip(repo, id)?;
-        let own =
-            crate::work::stack::WorkRange::in_set(repo, facts.claims(), id, tip, main).ok()?;
+        let tip = facts.branch_tip(id)?;
+        let own = WorkRange::in_set_with(repo, facts.claims(), id, tip, &shared.forks).ok()?;
         Some((own.start(), tip))
     });
     let mut review = TaskReview {
@@ -322,8 +351,8 @@ fn review_task(
         receipt: Vec::new(),
         files: Vec::new(),
         patch: None,
-        priority: store
-            .read_task(id)
+        priority: facts
+            .task_file(id)
             .map_or(crate::task::DEFAULT_PRIORITY, |t| t.priority),
         score: None,
         security: 0,
@@ -349,28 +378,26 @@ fn review_task(
     review.gates = judged.gates;
     review.verdict = judged.verdict;
     if let Some((from, to)) = range {
-        review.receipt = receipt_lines(repo, Some(from), to, id);
-        let (files, text) = diff_files(repo, from, to, patch).map_err(git("diffing the work"))?;
+        review.receipt = receipt_lines(facts.dirs(), Some(from), to, id);
+        let (files, text) =
+            diff_files(repo, &shared.trees, from, to, patch).map_err(git("diffing the work"))?;
         review.files = files;
         review.patch = text;
     }
     // A worker still at it has receipt lines on disk not yet committed.
     if !matches!(line.state, LineState::Closed)
-        && let Ok(Some(wt)) = worktree::find_worktree(repo, id)
-        && let Ok(text) = crate::work::receipt::read(&wt.join(Store::receipt_rel(id)))
+        && let Some(on_disk) = facts.worktree_receipt(id)
+        && on_disk.len() > review.receipt.len()
     {
-        let on_disk: Vec<String> = text.lines().map(String::from).collect();
-        if on_disk.len() > review.receipt.len() {
-            review.receipt = on_disk;
-        }
+        review.receipt = on_disk;
     }
     review.counts = crate::work::receipt::counts(review.receipt.iter().map(String::as_str));
     Ok(review)
 }
 
 /// The lines the receipt of `id` gained between `from` and `to`.
-fn receipt_lines(repo: &Repository, from: Option<Oid>, to: Oid, id: &str) -> Vec<String> {
-    let at = |c: Oid| crate::store::at_commit::receipt_lines_at(repo, c, id);
+fn receipt_lines(dirs: &Dirs<'_>, from: Option<Oid>, to: Oid, id: &str) -> Vec<String> {
+    let at = |c: Oid| dirs.receipt_lines_at(c, id);
     let old = from.map(at).unwrap_or_default();
     let new = at(to);
     if new.starts_with(&old) {
@@ -388,13 +415,21 @@ fn receipt_lines(repo: &Repository, from: Option<Oid>, to: Oid, id: &str) -> Vec
 /// and the patch when asked.
 fn diff_files(
     repo: &Repository,
+    trees: &Trees<'_>,
     from: Oid,
     to: Oid,
     patch: bool,
 ) -> Result<(Vec<FileChange>, Option<String>), git2::Error> {
     let a = repo.find_commit(from)?.tree()?;
     let b = repo.find_commit(to)?.tree()?;
-    let mut diff = repo.diff_tree_to_tree(Some(&a), Some(&b), None)?;
+    // Without the patch, work that only modified files is counted blob by
+    // blob against the fork's tree parsed once (see `report::changes`).
+    if !patch && let Some(files) = trees.modified_only(a.id(), b.id()) {
+        return Ok((files, None));
+    }
+    let Some(mut diff) = diff_outside_batch(repo, &a, &b)? else {
+        return Ok((Vec::new(), patch.then(String::new)));
+    };
     diff.find_similar(None)?;
     let ours = |p: &str| !p.starts_with(".batch/");
     let mut files = Vec::new();
@@ -446,6 +481,48 @@ fn diff_files(
         true
     })?;
     Ok((files, Some(text)))
+}
+
+/// The diff of `a..b` without descending into `.batch/` when both have it
+/// as a directory (its tasks and receipts trees, as large as the plan,
+/// were most of a review's reading); `None` when nothing else is at the
+/// top. A rename or copy can pair a file outside `.batch/` with one in it
+/// only through an added or deleted file: then the whole diff is taken, so
+/// that what is found similar is as before.
+fn diff_outside_batch<'r>(
+    repo: &'r Repository,
+    a: &git2::Tree<'_>,
+    b: &git2::Tree<'_>,
+) -> Result<Option<git2::Diff<'r>>, git2::Error> {
+    let whole = || repo.diff_tree_to_tree(Some(a), Some(b), None).map(Some);
+    let is_dir = |t: &git2::Tree<'_>| {
+        t.get_name(crate::store::BATCH_DIR)
+            .is_some_and(|e| e.kind() == Some(git2::ObjectType::Tree))
+    };
+    if !(is_dir(a) && is_dir(b)) {
+        return whole();
+    }
+    let mut names: Vec<Vec<u8>> = a
+        .iter()
+        .chain(b.iter())
+        .map(|e| e.name_bytes().to_vec())
+        .collect();
+    names.retain(|n| n != crate::store::BATCH_DIR.as_bytes());
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let mut opts = git2::DiffOptions::new();
+    opts.disable_pathspec_match(true);
+    for n in names {
+        opts.pathspec(n);
+    }
+    let diff = repo.diff_tree_to_tree(Some(a), Some(b), Some(&mut opts))?;
+    let pairs = diff
+        .deltas()
+        .any(|d| matches!(d.status(), git2::Delta::Added | git2::Delta::Deleted));
+    if pairs { whole() } else { Ok(Some(diff)) }
 }
 
 fn short(oid: Oid) -> String {

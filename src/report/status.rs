@@ -8,10 +8,13 @@ use crate::claims::{self, ClaimSet};
 use crate::plan::{Plan, PlanStatus};
 use crate::run::state::{RunState, TaskState};
 use crate::store::Store;
+use crate::store::at_commit::Dirs;
 use crate::task::review::{GateResult, Verdict, VerdictKind};
 use crate::task::{Status, Task};
+use crate::work::snapshot::{Checkouts, Tips};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 /// Where one task of a batch stands, each task in exactly one.
@@ -245,6 +248,16 @@ pub struct Facts<'a> {
     now: chrono::DateTime<chrono::Utc>,
     /// The remote's main branch when it is ahead of this clone's.
     remote_main: Option<git2::Oid>,
+    /// Every task's branch tip and worktree, each read in one pass the
+    /// first time a task's is asked for (see `work::snapshot`).
+    tips: OnceCell<Tips>,
+    checkouts: OnceCell<Checkouts>,
+    /// Task files and receipts at commits, the trees many tasks share kept.
+    dirs: Dirs<'a>,
+    /// Each task file as read the first time it was asked for (a review
+    /// asks up to four times per task), and each worktree's receipt.
+    files: RefCell<HashMap<String, Option<Task>>>,
+    on_disk: RefCell<HashMap<String, Option<Vec<String>>>>,
 }
 
 impl<'a> Facts<'a> {
@@ -260,13 +273,39 @@ impl<'a> Facts<'a> {
             runs: crate::run::states(store).into_values().collect(),
             now: crate::time::now(),
             remote_main: super::remote_main_ahead(store),
+            tips: OnceCell::new(),
+            checkouts: OnceCell::new(),
+            dirs: Dirs::new(&store.repo),
+            files: RefCell::default(),
+            on_disk: RefCell::default(),
         }
+    }
+
+    /// Task files and receipts at commits (see `store::at_commit::Dirs`).
+    pub fn dirs(&self) -> &Dirs<'a> {
+        &self.dirs
+    }
+
+    /// The tip of `id`'s work (see `work::worktree::branch_tip`).
+    pub fn branch_tip(&self, id: &str) -> Option<git2::Oid> {
+        self.tips
+            .get_or_init(|| Tips::read(&self.store.repo))
+            .tip(id)
+    }
+
+    /// The worktree that has `id`'s branch checked out (see
+    /// `work::worktree::find_worktree`); none when they cannot be listed.
+    pub fn worktree(&self, id: &str) -> Option<PathBuf> {
+        let repo = &self.store.repo;
+        self.checkouts
+            .get_or_init(|| Checkouts::read(repo).unwrap_or_default())
+            .worktree(repo, id)
     }
 
     /// The task on its worker branch: the local one, else the one another
     /// clone shared.
     pub fn on_branch(&self, id: &str) -> Option<Task> {
-        crate::work::worktree::branch_task(&self.store.repo, id)
+        self.dirs.task_at(Some(self.branch_tip(id)?), id)
     }
 
     /// The gates and verdict of `id`'s work: in its live state while it
@@ -278,8 +317,7 @@ impl<'a> Facts<'a> {
                 verdict: l.verdict.clone(),
             };
         }
-        self.store
-            .read_task(id)
+        self.task_file(id)
             .map(|t| Judgement {
                 gates: t.review.gates,
                 verdict: t.review.verdict,
@@ -287,19 +325,42 @@ impl<'a> Facts<'a> {
             .unwrap_or_default()
     }
 
+    /// Task `id` as its file in this working tree has it (none when it
+    /// cannot be read), read once.
+    pub fn task_file(&self, id: &str) -> Option<Task> {
+        if let Some(known) = self.files.borrow().get(id) {
+            return known.clone();
+        }
+        let task = self.store.read_task(id).ok();
+        self.files.borrow_mut().insert(id.to_string(), task.clone());
+        task
+    }
+
+    /// The lines of the receipt in `id`'s worktree, when it has one and the
+    /// file reads, read once.
+    pub fn worktree_receipt(&self, id: &str) -> Option<Vec<String>> {
+        if let Some(known) = self.on_disk.borrow().get(id) {
+            return known.clone();
+        }
+        let lines = self.worktree(id).and_then(|wt| {
+            let text = crate::work::receipt::read(&wt.join(Store::receipt_rel(id))).ok()?;
+            Some(text.lines().map(String::from).collect::<Vec<_>>())
+        });
+        self.on_disk
+            .borrow_mut()
+            .insert(id.to_string(), lines.clone());
+        lines
+    }
+
     /// The lines of `id`'s receipt where it is freshest: its worktree's
     /// file, else its branch's (or shared work's) tip, else the main
     /// branch's.
     pub fn receipt(&self, id: &str) -> Vec<String> {
-        let repo = &self.store.repo;
-        if let Ok(Some(wt)) = crate::work::worktree::find_worktree(repo, id)
-            && let Ok(text) = crate::work::receipt::read(&wt.join(Store::receipt_rel(id)))
-        {
-            return text.lines().map(String::from).collect();
+        if let Some(lines) = self.worktree_receipt(id) {
+            return lines;
         }
-        let tip =
-            crate::work::worktree::branch_tip(repo, id).or_else(|| self.store.main_tip().ok());
-        tip.map(|t| crate::store::at_commit::receipt_lines_at(repo, t, id))
+        let tip = self.branch_tip(id).or_else(|| self.store.main_tip().ok());
+        tip.map(|t| self.dirs.receipt_lines_at(t, id))
             .unwrap_or_default()
     }
 
@@ -312,10 +373,13 @@ impl<'a> Facts<'a> {
         // A landing another clone made (fetched, not pulled yet) counts.
         let landed_elsewhere = self
             .remote_main
-            .and_then(|tip| crate::store::at_commit::task_at(&self.store.repo, Some(tip), id))
+            .and_then(|tip| self.dirs.task_at(Some(tip), id))
             .filter(|t| t.status == Status::Closed);
-        let main = landed_elsewhere.or_else(|| self.store.read_task(id).ok());
-        let branch = self.on_branch(id);
+        let main = landed_elsewhere.or_else(|| self.task_file(id));
+        // The task on its branch is read only when neither the file nor
+        // the live state says (a tree as large as the plan per branch).
+        let on_branch = OnceCell::new();
+        let branch = || on_branch.get_or_init(|| self.on_branch(id)).as_ref();
         let run = self
             .run_entries(id)
             .max_by_key(|e| (e.started_at.clone(), e.logs.len()));
@@ -323,7 +387,7 @@ impl<'a> Facts<'a> {
             id: id.to_string(),
             title: main
                 .as_ref()
-                .or(branch.as_ref())
+                .or_else(branch)
                 .map(|t| t.title.clone())
                 .unwrap_or_default(),
             state: LineState::Queued,
@@ -354,7 +418,6 @@ impl<'a> Facts<'a> {
         };
         let failure_log = |t: &Task| t.failure.as_ref().and_then(|f| f.log.clone());
         let main_status = main.as_ref().map(|t| t.status);
-        let branch_status = branch.as_ref().map(|t| t.status);
         let live = self
             .claims
             .live
@@ -377,13 +440,14 @@ impl<'a> Facts<'a> {
             if let Some(c) = self.claims.claims.get(id) {
                 line.worker = Some(c.worker.clone());
             }
-        } else if let Some(s @ (Status::Done | Status::Failed | Status::Escalated)) = branch_status
+        } else if let Some(s @ (Status::Done | Status::Failed | Status::Escalated)) =
+            branch().map(|t| t.status)
         {
             line.state = LineState::of(s);
             if s != Status::Done {
-                line.reason = branch.as_ref().and_then(note);
+                line.reason = branch().and_then(note);
                 if line.log.is_none() {
-                    line.log = branch.as_ref().and_then(failure_log).map(PathBuf::from);
+                    line.log = branch().and_then(failure_log).map(PathBuf::from);
                 }
             }
         } else if let Some(s @ (Status::Failed | Status::Escalated)) = main_status {

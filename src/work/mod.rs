@@ -8,6 +8,7 @@ pub mod gates;
 pub mod live;
 pub mod receipt;
 pub mod remove;
+pub mod snapshot;
 pub mod stack;
 pub mod worktree;
 

@@ -12,6 +12,7 @@
 use crate::claims::{ClaimSet, StackBase, live::Outcome};
 use crate::graph::Blocker;
 use git2::{Oid, Repository};
+use std::collections::{HashMap, HashSet};
 
 /// The base a task held up by `blockers` can start from: every blocker is
 /// a dependency that is done on its branch (its live state records the
@@ -59,10 +60,7 @@ impl WorkRange {
         main: Oid,
     ) -> Result<WorkRange, git2::Error> {
         let fork = repo.merge_base(tip, main)?;
-        let stack = recorded
-            .and_then(|s| Oid::from_str(&s.commit).ok())
-            .filter(|&s| s == tip || repo.graph_descendant_of(tip, s).unwrap_or(false));
-        Ok(WorkRange { fork, stack, tip })
+        Ok(WorkRange::with_fork(repo, recorded, tip, fork))
     }
 
     /// `id`'s range, its stack base as `set` records it.
@@ -74,6 +72,26 @@ impl WorkRange {
         main: Oid,
     ) -> Result<WorkRange, git2::Error> {
         WorkRange::of(repo, set.stack_of(id), tip, main)
+    }
+
+    /// As [`WorkRange::in_set`], the fork taken from `forks` (computed
+    /// against the same `main`).
+    pub fn in_set_with(
+        repo: &Repository,
+        set: &ClaimSet,
+        id: &str,
+        tip: Oid,
+        forks: &Forks,
+    ) -> Result<WorkRange, git2::Error> {
+        let fork = forks.fork(repo, tip)?;
+        Ok(WorkRange::with_fork(repo, set.stack_of(id), tip, fork))
+    }
+
+    fn with_fork(repo: &Repository, recorded: Option<&StackBase>, tip: Oid, fork: Oid) -> Self {
+        let stack = recorded
+            .and_then(|s| Oid::from_str(&s.commit).ok())
+            .filter(|&s| s == tip || repo.graph_descendant_of(tip, s).unwrap_or(false));
+        WorkRange { fork, stack, tip }
     }
 
     /// The commit the task's own changes are measured from: its stack
@@ -104,5 +122,86 @@ impl WorkRange {
         let mut out = vec![self.tip.to_string()];
         out.extend(self.hidden().iter().map(|h| format!("^{h}")));
         out
+    }
+}
+
+/// Where many tips meet one main branch, found in one walk: a merge base
+/// per tip asked libgit2 to walk the main branch's history down to it
+/// again for every tip (hundreds of loose commits read per task).
+///
+/// One walk over every tip with `main` hidden yields the commits that are
+/// no tip's main history; the parents of a tip's own commits that the walk
+/// did not yield are its boundary, all reachable from `main`. When a tip
+/// has one boundary commit, every common ancestor of the tip and `main` is
+/// an ancestor of it: it is the merge base. A tip `main` contains is its own
+/// merge base. Any other tip (a merge of two forks, or a walk that failed)
+/// is left to `merge_base`, as before.
+#[derive(Debug)]
+pub struct Forks {
+    main: Oid,
+    by_tip: HashMap<Oid, Oid>,
+}
+
+impl Forks {
+    pub fn of(repo: &Repository, tips: &[Oid], main: Oid) -> Forks {
+        let mut out = Forks {
+            main,
+            by_tip: HashMap::new(),
+        };
+        let Ok(own) = Self::own_commits(repo, tips, main) else {
+            return out;
+        };
+        for &tip in tips {
+            if !own.contains_key(&tip) {
+                // Not yielded: `main` has it.
+                out.by_tip.insert(tip, tip);
+                continue;
+            }
+            let mut boundary = HashSet::new();
+            let mut seen = HashSet::new();
+            let mut next = vec![tip];
+            while let Some(c) = next.pop() {
+                if !seen.insert(c) {
+                    continue;
+                }
+                match own.get(&c) {
+                    Some(parents) => next.extend(parents),
+                    None => {
+                        boundary.insert(c);
+                    }
+                }
+            }
+            if let [fork] = boundary.into_iter().collect::<Vec<_>>()[..] {
+                out.by_tip.insert(tip, fork);
+            }
+        }
+        out
+    }
+
+    /// The parents of every commit reachable from `tips` and not from `main`.
+    fn own_commits(
+        repo: &Repository,
+        tips: &[Oid],
+        main: Oid,
+    ) -> Result<HashMap<Oid, Vec<Oid>>, git2::Error> {
+        let mut walk = repo.revwalk()?;
+        for &t in tips {
+            walk.push(t)?;
+        }
+        walk.hide(main)?;
+        let mut own = HashMap::new();
+        for oid in walk {
+            let oid = oid?;
+            own.insert(oid, repo.find_commit(oid)?.parent_ids().collect());
+        }
+        Ok(own)
+    }
+
+    /// The merge base of `tip` and the main branch.
+    pub fn fork(&self, repo: &Repository, tip: Oid) -> Result<Oid, git2::Error> {
+        match self.by_tip.get(&tip) {
+            Some(&fork) => Ok(fork),
+            None => repo.merge_base(tip, self.main),
+        }
     }
 }

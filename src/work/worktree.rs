@@ -37,32 +37,7 @@ pub struct Started {
 /// skipped: it is not the one asked for, whose worktree was complete before
 /// its worker started.
 pub fn find_worktree(repo: &Repository, id: &str) -> Result<Option<PathBuf>, WorkError> {
-    let want = branch_of(id);
-    let existing = |p: &Path| Some(p.to_path_buf()).filter(|p| p.exists());
-    // The common case: a worker asking from its own worktree.
-    if git::current_branch(repo).as_deref() == Some(want.as_str()) {
-        return Ok(repo.workdir().and_then(existing));
-    }
-    // Each working tree's HEAD file (gitrepository-layout), read directly:
-    // opening every worktree as a repository, config and all, made this
-    // twice as slow as `git worktree list` with a hundred worktrees.
-    let head = format!("ref: {}", git::refs::branch(&want));
-    let checks_out = |git_dir: &Path| {
-        std::fs::read_to_string(git_dir.join("HEAD")).is_ok_and(|t| t.trim_end() == head)
-    };
-    let common = repo.commondir();
-    if checks_out(common) {
-        return Ok(main_worktree_top(repo).as_deref().and_then(existing));
-    }
-    let names = repo.worktrees().map_err(git_err("listing the worktrees"))?;
-    for name in names.iter().flatten().flatten() {
-        if checks_out(&common.join("worktrees").join(name))
-            && let Ok(wt) = repo.find_worktree(name)
-        {
-            return Ok(existing(wt.path()));
-        }
-    }
-    Ok(None)
+    super::snapshot::find(repo, id)
 }
 
 /// The task of the worktree `store` is in (its branch is `batch/<id>`).

@@ -53,3 +53,39 @@ fn many_tasks_at_j8_each_finish_exactly_once() {
 fn a_run_at_j8_killed_at_random_moments_resumes_without_redoing_work() {
     kill_loop(3, 8, &[], |_, _| {});
 }
+
+/// A task of the plan held by another worker: its start (in a thread of its
+/// own) comes back refused, and the run goes idle instead of starting it
+/// again and again: it lands what it finished and ends, the held task left
+/// queued. (With the starts begun anew at once, the run never ended: the
+/// deadlock of two clones with `--land` in `live`, made certain.)
+#[test]
+fn a_task_held_elsewhere_does_not_keep_the_run_from_landing_and_ending() {
+    let (env, _bare) = project(2);
+    let ids = split_plan(&env, &env.repo, "p", &[]);
+    env.ok(&["claim", &ids[1], "--worker", "someone"]);
+    let child = env
+        .batch_cmd(&[
+            "--json", "run", "--plan", "p", "--land", "-j", "2", "--exec", "true",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let limit = std::time::Duration::from_secs(60);
+    let out = crate::common::output_within(child, limit).unwrap_or_else(|o| {
+        panic!(
+            "still running after {limit:?}:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let s = summary(&out);
+    assert_eq!((s.done, s.queued), (1, 1), "{s:?}: {err}");
+    assert_eq!(s.landed, [ids[0].clone()], "{err}");
+    let landed = env.git(&["show", &format!("main:.batch/tasks/{}.toml", ids[0])]);
+    assert!(landed.contains("status = \"closed\""), "{landed}");
+    let held: Vec<serde_json::Value> = env.json(&["claims"]);
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["task"], ids[1].as_str(), "{held:?}");
+}

@@ -17,7 +17,7 @@ use crate::task::{Kind, Status};
 use crate::work::claim::{Claimant, Target};
 use crate::work::{WorkError, worktree};
 use git2::Oid;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
@@ -100,6 +100,13 @@ pub(super) struct Pool<'a> {
     running: Vec<Running>,
     /// Chosen and starting in their own threads (see [`starts`]).
     starting: Vec<String>,
+    /// Starts that came back without a launch (held by another worker or
+    /// clone, not open or blocked after all), and when they may be begun
+    /// again: until then `fill` passes them over, so a run whose only
+    /// queued tasks are held elsewhere goes idle (lands what it finished,
+    /// waits for the other clones, or ends) instead of starting them again
+    /// and again, as the starts on the pool's thread did.
+    refused: HashMap<String, Instant>,
     tx: Sender<Msg>,
     rx: Receiver<Msg>,
     paused_until: Option<Instant>,
@@ -133,6 +140,7 @@ impl<'a> Pool<'a> {
             dir,
             running: Vec::new(),
             starting: Vec::new(),
+            refused: HashMap::new(),
             tx,
             rx,
             paused_until: None,
@@ -275,8 +283,9 @@ impl<'a> Pool<'a> {
                 }
                 let all_final = state.order.iter().all(|id| state.get(id).state.is_final());
                 // Landed work can bring more (dependents, tasks found by
-                // its workers): the loop looks again.
+                // its workers, claims released): the loop looks again.
                 if self.opts.land && self.land(state, on_event)? {
+                    self.refused.clear();
                     continue;
                 }
                 let held = !all_final
@@ -403,6 +412,13 @@ impl<'a> Pool<'a> {
             }
             if let Some((final_state, how)) = self.finished_already(&id, &set) {
                 self.record_final(state, &id, final_state, on_event, how);
+                continue;
+            }
+            if self
+                .refused
+                .get(&id)
+                .is_some_and(|until| Instant::now() < *until)
+            {
                 continue;
             }
             if !self.may_start(state, &id) {

@@ -63,7 +63,8 @@ impl Pool<'_> {
         let id = b.id;
         let wt = match b.result {
             Ok(s) => s,
-            Err(WorkError::Claim(e)) if e.is_lost_race() => return Ok(false),
+            // Still queued, not startable now: tried again after a while.
+            Err(WorkError::Claim(e)) if e.is_lost_race() => return Ok(self.refuse(&id)),
             Err(WorkError::Claim(claims::ClaimError::Waiting {
                 state: live,
                 reason,
@@ -92,7 +93,9 @@ impl Pool<'_> {
                 self.record_final(state, &id, TaskState::Elsewhere, on_event, how);
                 return Ok(false);
             }
-            Err(WorkError::NotOpen { .. } | WorkError::Blocked { .. }) => return Ok(false),
+            Err(WorkError::NotOpen { .. } | WorkError::Blocked { .. }) => {
+                return Ok(self.refuse(&id));
+            }
             Err(
                 e
                 @ (WorkError::Scope { .. } | WorkError::Epic { .. } | WorkError::PathTaken { .. }),
@@ -111,10 +114,19 @@ impl Pool<'_> {
                 .hard_deadline
                 .is_some_and(|t| std::time::SystemTime::now() >= t);
         if kill_all {
-            return Ok(false);
+            return Ok(self.refuse(&id));
         }
+        self.refused.remove(&id);
         self.launch(state, &id, &b.task, &wt.path, b.begun, on_event)?;
         Ok(true)
+    }
+
+    /// A start that found its task not startable now (still queued): not
+    /// begun again before [`RETRY_FILL`] has passed; false, not launched.
+    fn refuse(&mut self, id: &str) -> bool {
+        let until = Instant::now() + RETRY_FILL;
+        self.refused.insert(id.to_string(), until);
+        false
     }
 
     /// Workers running and tasks starting: what `-j` counts.

@@ -515,3 +515,47 @@ fn a_clean_sparse_worktree_is_abandoned_without_force() {
     env.ok(&["abandon", &id, "--worker", "w1"]);
     assert!(!s.path.exists());
 }
+
+/// Every worktree is added with `--no-checkout` and checked out after the
+/// worktree turn: a start killed in between leaves a worktree with no index
+/// and no files and the marker of a whole-tree checkout (an empty one); the
+/// next start of the task finishes that checkout (all of the tree, nothing
+/// reads as deleted) and removes the marker.
+#[test]
+fn a_start_killed_before_its_checkout_is_finished_by_the_next() {
+    let env = TestEnv::new();
+    env.write("src/a.rs", "a\n");
+    env.write("src/b.rs", "b\n");
+    env.git(&["add", "src"]);
+    env.git(&["commit", "-q", "-m", "code"]);
+    let id = env.create(&["a", "--scope", "src/a.rs"]);
+    let s = start(&env, &id, "w1");
+    let marker = env.repo.join(format!(".git/batch/sparse/{id}.pending"));
+    assert!(!marker.exists(), "the marker outlived the checkout");
+    // The state `git worktree add --no-checkout` leaves, marker written.
+    let dot_git = std::fs::read_to_string(s.path.join(".git")).unwrap();
+    let git_dir = s
+        .path
+        .join(dot_git.trim_end().strip_prefix("gitdir: ").unwrap());
+    std::fs::remove_file(git_dir.join("index")).unwrap();
+    for entry in std::fs::read_dir(&s.path).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n != ".git") {
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).unwrap();
+            } else {
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
+    }
+    std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
+    std::fs::write(&marker, "").unwrap();
+
+    let again = start(&env, &id, "w1");
+    assert_eq!(again.path, s.path);
+    for present in ["src/a.rs", "src/b.rs", "README.md", ".batch/config.toml"] {
+        assert!(s.path.join(present).exists(), "{present} missing");
+    }
+    assert_eq!(env.git_in(&s.path, &["status", "--porcelain"]), "");
+    assert!(!marker.exists(), "the marker outlived the checkout");
+}

@@ -8,9 +8,14 @@
 //!
 //! Nothing the scope guard decides comes from here: the scope is the task's
 //! at the main tip (the claim), what a commit changes is the commit's, and a
-//! skipped file stays out of `git add --all` and so out of every commit. A
-//! crash between the worktree's creation and its checkout is finished by the
-//! next start from a marker written before the worktree exists.
+//! skipped file stays out of `git add --all` and so out of every commit.
+//!
+//! Every worker worktree, sparse or not, is added with `--no-checkout` under
+//! the worktree turn and checked out here after it ([`checkout`]: the whole
+//! tree when there are no patterns), so parallel starts do not wait for each
+//! other's checkouts. A crash between the worktree's creation and its
+//! checkout is finished by the next start from a marker written before the
+//! worktree exists.
 
 use super::WorkError;
 use crate::git::program::Git;
@@ -74,7 +79,8 @@ fn marker(common_dir: &Path, id: &str) -> PathBuf {
         .join(format!("{id}.pending"))
 }
 
-/// Records that `id`'s worktree is about to be made sparse with `patterns`.
+/// Records that `id`'s worktree is about to be made, to be checked out
+/// with `patterns` (none: the whole tree).
 pub fn begin(common_dir: &Path, id: &str, patterns: &[String]) -> Result<(), WorkError> {
     let path = marker(common_dir, id);
     let io = |what| {
@@ -84,27 +90,33 @@ pub fn begin(common_dir: &Path, id: &str, patterns: &[String]) -> Result<(), Wor
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io("creating"))?;
     }
-    let text = patterns.join("\n") + "\n";
+    let text: String = patterns.iter().map(|p| format!("{p}\n")).collect();
     crate::atomic::write_atomic(&path, text.as_bytes()).map_err(io("writing"))
 }
 
-/// Forgets a pending sparse checkout of `id` that never got its worktree.
+/// Forgets a pending checkout of `id` that never got its worktree.
 pub fn cancel(common_dir: &Path, id: &str) {
     let _ = std::fs::remove_file(marker(common_dir, id));
 }
 
 /// The patterns of `id`'s checkout when one was begun and not finished (the
 /// process making it died): the worktree's files cannot be trusted yet.
+/// No patterns: the whole tree.
 pub fn pending(common_dir: &Path, id: &str) -> Option<Vec<String>> {
     let text = std::fs::read_to_string(marker(common_dir, id)).ok()?;
-    Some(text.lines().map(String::from).collect())
+    Some(
+        text.lines()
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect(),
+    )
 }
 
-/// Checks out `patterns` in the worktree at `path` (made with
-/// `--no-checkout`, or left half-done by a crash: the files there are
-/// overwritten, nothing of a worker's is there yet), then removes the
-/// marker. The sparse setting is given to this one git command only: the
-/// skip-worktree bits it leaves in the index are what the worktree's
+/// Checks out `patterns` (none: the whole tree) in the worktree at `path`
+/// (made with `--no-checkout`, or left half-done by a crash: the files
+/// there are overwritten, nothing of a worker's is there yet), then removes
+/// the marker. The sparse setting is given to this one git command only:
+/// the skip-worktree bits it leaves in the index are what the worktree's
 /// later commands go by, and the repository's config is not touched.
 pub fn checkout(
     common_dir: &Path,
@@ -112,21 +124,26 @@ pub fn checkout(
     path: &Path,
     patterns: &[String],
 ) -> Result<(), WorkError> {
-    let git_dir = worktree_git_dir(path)?;
-    let file = git_dir.join("info").join("sparse-checkout");
     let io = |what, p: &Path| {
         let path = p.to_path_buf();
         move |source| WorkError::Io { what, path, source }
     };
-    let info = git_dir.join("info");
-    std::fs::create_dir_all(&info).map_err(io("creating", &info))?;
-    let text = patterns.join("\n") + "\n";
-    crate::atomic::write_atomic(&file, text.as_bytes()).map_err(io("writing", &file))?;
-    Git::new(path)
-        .config("core.sparseCheckout", "true")
-        .config("core.sparseCheckoutCone", "false")
-        .args(["read-tree", "--reset", "-u", "HEAD"])
-        .ok()?;
+    let read_tree = ["read-tree", "--reset", "-u", "HEAD"];
+    if patterns.is_empty() {
+        Git::new(path).args(read_tree).ok()?;
+    } else {
+        let git_dir = worktree_git_dir(path)?;
+        let info = git_dir.join("info");
+        let file = info.join("sparse-checkout");
+        std::fs::create_dir_all(&info).map_err(io("creating", &info))?;
+        let text = patterns.join("\n") + "\n";
+        crate::atomic::write_atomic(&file, text.as_bytes()).map_err(io("writing", &file))?;
+        Git::new(path)
+            .config("core.sparseCheckout", "true")
+            .config("core.sparseCheckoutCone", "false")
+            .args(read_tree)
+            .ok()?;
+    }
     let done = marker(common_dir, id);
     std::fs::remove_file(&done).map_err(io("removing", &done))
 }

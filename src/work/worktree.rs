@@ -238,9 +238,10 @@ pub fn start(
 
 /// Adds the worktree, its new branch from the main branch's tip or from
 /// the `stack` base; true when it checked out a branch kept from before.
-/// With `sparse` patterns only those are checked out, after the worktree
-/// turn is given back (the turn guards git's admin files, which are
-/// complete by then).
+/// The checkout (of the whole tree, or with `sparse` patterns only those)
+/// runs after the worktree turn is given back: the turn guards git's admin
+/// files, which are complete by then, and the checkout is most of a new
+/// worktree's time, so starts in parallel would wait for each other's.
 fn add_worktree(
     store: &Store,
     id: &str,
@@ -271,10 +272,7 @@ fn add_worktree(
         Some(s) => s.commit.clone(),
         None => main_tip(store)?.to_string(),
     };
-    let mut args = vec!["worktree", "add", "--quiet"];
-    if sparse.is_some() {
-        args.push("--no-checkout");
-    }
+    let mut args = vec!["worktree", "add", "--quiet", "--no-checkout"];
     if branch_exists {
         // A kept branch (after `fail`): continue its work, not a new one.
         args.extend([path_text.as_str(), &branch]);
@@ -282,22 +280,18 @@ fn add_worktree(
         args.extend(["-b", &branch, &path_text, &tip]);
     }
     let common = store.repo.commondir();
-    match sparse {
-        Some(patterns) => sparse::begin(common, id, patterns)?,
-        // One left by an abandoned half-made worktree is not this one's.
-        None => sparse::cancel(common, id),
-    }
+    // Written over one an abandoned half-made worktree left.
+    let patterns = sparse.unwrap_or_default();
+    sparse::begin(common, id, patterns)?;
     let turn = program::worktree_turn(common)?;
     if let Err(e) = program::ok(&store.root, &args) {
-        if sparse.is_some() && !path.exists() {
+        if !path.exists() {
             sparse::cancel(common, id);
         }
         return Err(e.into());
     }
     drop(turn);
-    if let Some(patterns) = sparse {
-        sparse::checkout(common, id, path, patterns)?;
-    }
+    sparse::checkout(common, id, path, patterns)?;
     Ok(branch_exists)
 }
 

@@ -6,8 +6,8 @@ For each -j it copies one prepared repository (1000 files, `.batch/` with
 its hooks, 100 tasks made by `split --scope-from-items --plan bench`),
 times the whole `git batch run --plan bench --exec true -j N`, and reads
 the run's state file, where each task records the milliseconds of its
-last attempt: `start` (claim, `git worktree add`, context file, state
-saved), `worker` (spawn to exit of `sh -c true`) and `finish` (`done`:
+last attempt: `start` (claim, `git worktree add`, its checkout, context
+file, state saved), `worker` (spawn to exit of `sh -c true`) and `finish` (`done`:
 scope check, `git add`, `git commit` with the hooks; state saved). With
 `GIT_TRACE2_EVENT` it also records every git process the run starts, so
 the time per task splits into git's checkout, commit, hooks and the rest,
@@ -233,7 +233,7 @@ def main():
     print("Where a task's time goes (from `GIT_TRACE2_EVENT`: each git process the run started, "
           "and the hooks those ran; git-batch itself is the rest of the whole run's time; at -j 8 the "
           "git processes overlap, so their sum can pass the whole run's time per task):\n")
-    print("| build | -j | `git worktree add` (checkout) | `git read-tree` (sparse checkout) "
+    print("| build | -j | `git worktree add` | `git read-tree` (checkout after the add) "
           "| `git commit` (without hooks) | hooks (`git-batch hook`) | `git add` | other git | git-batch itself |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, jobs, walls, s, w, f, g in rows:

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """The overhead of `git batch run` itself: 100 trivial tasks (`--exec true`)
-on a repository of 1000 files, at -j 1 and -j 8.
+on a repository of 1000 files, at -j 1 and -j 8, for one build or two.
 
 For each -j it copies one prepared repository (1000 files, `.batch/` with
 its hooks, 100 tasks made by `split --scope-from-items --plan bench`),
 times the whole `git batch run --plan bench --exec true -j N`, and reads
 the run's state file, where each task records the milliseconds of its
-last attempt: `start` (claim, `git worktree add`, context file, state
-saved), `worker` (spawn to exit of `sh -c true`) and `finish` (`done`:
+last attempt: `start` (claim, `git worktree add`, its checkout, context
+file, state saved), `worker` (spawn to exit of `sh -c true`) and `finish` (`done`:
 scope check, `git add`, `git commit` with the hooks; state saved). With
 `GIT_TRACE2_EVENT` it also records every git process the run starts, so
 the time per task splits into git's checkout, commit, hooks and the rest,
@@ -16,9 +16,13 @@ back to back, are timed too. Results print as Markdown for docs/benchmarks.md.
 
     cargo build --release
     python3 bench/run_overhead.py --runs 3
+    # two builds side by side, taking turns, and this one with --sparse too:
+    python3 bench/run_overhead.py --before /path/to/main/git-batch --sparse --tasks 300
 
-Options: --bin PATH (default target/release/git-batch), --tasks N (100),
---files N (1000), --jobs LIST (1,8), --runs N (3), --work DIR (kept).
+Options: --bin PATH (default target/release/git-batch), --before PATH (another
+build, measured in turns with --bin), --sparse (--bin once more with
+`run --sparse`; --sparse-only: only so), --tasks N (100), --files N (1000), --jobs LIST (1,8),
+--runs N (3), --work DIR (kept).
 """
 
 import argparse
@@ -27,6 +31,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -105,7 +110,12 @@ def git_time(trace):
                 hooks[sid] = hooks.get(sid, 0.0) + e["t_rel"] * 1000
     out = {}
     for sid, ms in took.items():
-        a = [x for x in argv.get(sid, ["git", "?"])[1:] if not x.startswith("-")]
+        a, skip = [], False
+        for x in argv.get(sid, ["git", "?"])[1:]:
+            # `-c key=value` settings come before the subcommand.
+            if not skip and not x.startswith("-"):
+                a.append(x)
+            skip = x == "-c"
         name = " ".join(a[:2]) if a and a[0] == "worktree" else (a[0] if a else "?")
         out[name] = out.get(name, 0.0) + ms - hooks.get(sid, 0.0)
         if sid in hooks:
@@ -116,6 +126,12 @@ def git_time(trace):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", default=os.path.join(HERE, "..", "target", "release", "git-batch"))
+    parser.add_argument("--before", default=None,
+                        help="another build (e.g. main's) measured side by side, taking turns")
+    parser.add_argument("--sparse", action="store_true",
+                        help="also measure --bin with `run --sparse`")
+    parser.add_argument("--sparse-only", action="store_true",
+                        help="with --sparse: measure --bin only with `run --sparse`")
     parser.add_argument("--tasks", type=int, default=100)
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--jobs", default="1,8")
@@ -129,6 +145,16 @@ def main():
     env = fixed_env(home, os.path.dirname(binary))
     template = os.path.join(work, "template")
     prepare(template, args.files, args.tasks, env, binary)
+    # (label, binary, extra run flags): each measured at each -j, in turns.
+    builds = []
+    if args.before:
+        builds.append(("before", os.path.abspath(args.before), []))
+    builds.append(("after" if args.before else "this build", binary, []))
+    if args.sparse:
+        label = builds[-1][0] + ", `--sparse`"
+        if args.sparse_only:
+            builds.pop()
+        builds.append((label, binary, ["--sparse"]))
 
     def plain_adds(repo, tag, n=10):
         """Bare `git worktree add`s of the same tree, back to back as the run
@@ -146,22 +172,26 @@ def main():
 
     adds = []
     jobs_list = [int(j) for j in args.jobs.split(",")]
-    seen = {j: {"walls": [], "starts": [], "workers": [], "finishes": [], "git": {}} for j in jobs_list}
-    # Runs of each -j take turns, and each starts after the disk has settled:
-    # deleting the last run's 100k files leaves the file system busy for a
-    # while, and whatever ran next was up to twice as slow.
+    keys = [(b, jobs) for b in range(len(builds)) for jobs in jobs_list]
+    seen = {k: {"walls": [], "starts": [], "workers": [], "finishes": [], "git": {}} for k in keys}
+    # Runs of each build and -j take turns, and each starts after the disk
+    # has settled: deleting the last run's files leaves the file system busy
+    # for a while, and whatever ran next was up to twice as slow.
     for r in range(args.runs):
-        for jobs in jobs_list:
-            got = seen[jobs]
+        for b, jobs in keys:
+            label, bin_path, extra = builds[b]
+            got = seen[(b, jobs)]
             settle()
-            repo = os.path.join(work, f"repo-j{jobs}-{r}", "repo")
+            repo = os.path.join(work, f"repo-b{b}-j{jobs}-{r}", "repo")
             shutil.copytree(template, repo, symlinks=True)
             settle()
-            trace = os.path.join(work, f"trace-j{jobs}-{r}.json")
-            run_env = dict(env, GIT_TRACE2_EVENT=trace)
+            trace = os.path.join(work, f"trace-b{b}-j{jobs}-{r}.json")
+            run_env = dict(fixed_env(home, os.path.dirname(bin_path)), GIT_TRACE2_EVENT=trace)
             start = time.perf_counter()
-            run([binary, "-q", "run", "--plan", "bench", "--exec", "true", "-j", str(jobs)], repo, run_env)
+            run([bin_path, "-q", "run", "--plan", "bench", "--exec", "true", "-j", str(jobs)] + extra,
+                repo, run_env)
             got["walls"].append(time.perf_counter() - start)
+            print(f"run {r + 1}/{args.runs}, {label}, -j {jobs}: {got['walls'][-1]:.2f} s", file=sys.stderr)
             for k, v in git_time(trace).items():
                 got["git"][k] = got["git"].get(k, 0.0) + v
             with open(os.path.join(repo, ".git", "batch", "runs", "bench.json")) as f:
@@ -169,8 +199,9 @@ def main():
             done = [t for t in state["tasks"].values() if t["state"] == "done"]
             if len(done) != args.tasks:
                 raise SystemExit(f"only {len(done)} of {args.tasks} tasks done in {repo}")
-            settle()
-            adds += plain_adds(repo, f"{jobs}-{r}")
+            if b == 0:
+                settle()
+                adds += plain_adds(repo, f"{jobs}-{r}")
             got["starts"] += [t["timing"]["start_ms"] for t in done]
             got["workers"] += [t["timing"]["worker_ms"] for t in done]
             got["finishes"] += [t["timing"]["finish_ms"] for t in done]
@@ -179,36 +210,45 @@ def main():
                 shutil.rmtree(os.path.join(os.path.dirname(repo), "repo.worktrees"), ignore_errors=True)
                 os.remove(trace)
     rows = []
-    for jobs in jobs_list:
-        got = seen[jobs]
+    for b, jobs in keys:
+        got = seen[(b, jobs)]
         per_task = {k: v / (args.runs * args.tasks) for k, v in got["git"].items()}
-        rows.append((jobs, got["walls"], statistics.mean(got["starts"]), statistics.mean(got["workers"]),
-                     statistics.mean(got["finishes"]), per_task))
+        rows.append((builds[b][0], jobs, got["walls"], statistics.mean(got["starts"]),
+                     statistics.mean(got["workers"]), statistics.mean(got["finishes"]), per_task))
 
-    print(f"{args.tasks} tasks (`--exec true`), {args.files}-file repository, {args.runs} runs per -j; "
+    print(f"{args.tasks} tasks (`--exec true`), {args.files}-file repository, {args.runs} runs per build and -j; "
           f"10 bare `git worktree add`s of the same tree, back to back, in the same repositories after each run: "
           f"{statistics.mean(adds):.1f} ms each (mean)\n")
-    print("Per task, the mean over all runs; the whole run is the median.\n")
-    print("| -j | whole run | per task | start (claim + worktree) | finish (`done` + commit) "
-          "| worker (`true`, spawn to exit seen) |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for jobs, walls, s, w, f, _ in rows:
+    print("Per task, the mean over all runs; the whole run is the median. "
+          "The last column compares with the first row's per task.\n")
+    print("| build | -j | whole run | per task | start (claim + worktree) | finish (`done` + commit) "
+          "| worker (`true`, spawn to exit seen) | speed-up |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    first = statistics.median(rows[0][2])
+    for label, jobs, walls, s, w, f, _ in rows:
         wall = statistics.median(walls)
-        print(f"| {jobs} | {wall:.2f} s | {wall * 1000 / args.tasks:.1f} ms | {s:.1f} ms | {f:.1f} ms | {w:.1f} ms |")
+        print(f"| {label} | {jobs} | {wall:.2f} s | {wall * 1000 / args.tasks:.1f} ms | {s:.1f} ms | {f:.1f} ms "
+              f"| {w:.1f} ms | {first / wall:.2f}x |")
     print()
     print("Where a task's time goes (from `GIT_TRACE2_EVENT`: each git process the run started, "
-          "and the hooks those ran; git-batch itself is the rest of the whole run's time):\n")
-    print("| -j | `git worktree add` (checkout) | `git commit` (without hooks) | hooks (`git-batch hook`) "
-          "| `git add` | other git | git-batch itself |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for jobs, walls, s, w, f, g in rows:
+          "and the hooks those ran; git-batch itself is the rest of the whole run's time; at -j 8 the "
+          "git processes overlap, so their sum can pass the whole run's time per task):\n")
+    print("| build | -j | `git worktree add` | `git read-tree` (checkout after the add) "
+          "| `git commit` (without hooks) | hooks (`git-batch hook`) | `git add` | other git | git-batch itself |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, jobs, walls, s, w, f, g in rows:
         per_task = statistics.mean(walls) * 1000 / args.tasks
         # At -j 1 the worker's own time is part of the wall time; at -j N it
         # overlaps the pool's work.
         rest = per_task - sum(g.values()) - (w if jobs == 1 else 0)
-        other = sum(v for k, v in g.items() if k not in ("worktree add", "commit", "hooks", "add"))
-        print(f"| {jobs} | {g.get('worktree add', 0):.1f} ms | {g.get('commit', 0):.1f} ms "
-              f"| {g.get('hooks', 0):.1f} ms | {g.get('add', 0):.1f} ms | {other:.1f} ms | {rest:.1f} ms |")
+        named = ("worktree add", "read-tree", "commit", "hooks", "add")
+        other = sum(v for k, v in g.items() if k not in named)
+        # At -j N the git processes overlap each other and git-batch's own
+        # work: the rest is no longer git-batch's share.
+        own = f"{rest:.1f} ms" if jobs == 1 else "-"
+        print(f"| {label} | {jobs} | {g.get('worktree add', 0):.1f} ms | {g.get('read-tree', 0):.1f} ms "
+              f"| {g.get('commit', 0):.1f} ms | {g.get('hooks', 0):.1f} ms | {g.get('add', 0):.1f} ms "
+              f"| {other:.1f} ms | {own} |")
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
 

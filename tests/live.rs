@@ -234,16 +234,22 @@ fn a_clone_joining_a_plan_runs_nothing_twice() {
         let first = run(&env.repo);
         std::thread::sleep(std::time::Duration::from_millis(500));
         let second = run(&b);
-        let outs = [
-            first.wait_with_output().unwrap(),
-            second.wait_with_output().unwrap(),
+        // Bounded: two runs that each wait for the other (a done task kept
+        // unlanded while the other clone holds the one left) never end.
+        let limit = std::time::Duration::from_secs(120);
+        let ended = [
+            crate::common::output_within(first, limit),
+            crate::common::output_within(second, limit),
         ];
+        let in_time = ended.iter().all(Result::is_ok);
+        let outs = ended.map(|o| o.unwrap_or_else(|o| o));
         let starts = std::fs::read_to_string(&log).unwrap_or_default();
         let diag = format!(
             "round {round}:\n{starts}\n{}\n{}",
             String::from_utf8_lossy(&outs[0].stderr),
             String::from_utf8_lossy(&outs[1].stderr)
         );
+        assert!(in_time, "a run still running after {limit:?}: {diag}");
         for id in &ids {
             assert_eq!(
                 starts.lines().filter(|l| l == id).count(),

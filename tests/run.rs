@@ -589,7 +589,7 @@ pub fn strs(v: &serde_json::Value) -> Vec<&str> {
 }
 
 /// The worktree of `id` in the clone at `dir`.
-fn worktree_of(env: &TestEnv, dir: &Path, id: &str) -> PathBuf {
+pub fn worktree_of(env: &TestEnv, dir: &Path, id: &str) -> PathBuf {
     let list = env.git_in(dir, &["worktree", "list", "--porcelain"]);
     let path = list
         .lines()

@@ -159,18 +159,27 @@ fn next(seed: &mut u64) -> u64 {
 /// has one `done` commit.
 #[test]
 fn a_run_killed_at_random_moments_resumes_without_redoing_work() {
-    const ROUNDS: u64 = 4;
+    kill_loop(4, 3, &[], |_, _| {});
+}
+
+/// [`a_run_killed_at_random_moments_resumes_without_redoing_work`]'s rounds
+/// at `-j jobs` with `extra` run flags; `check` looks at each task at the
+/// end.
+pub fn kill_loop(rounds: u64, jobs: u32, extra: &[&str], check: impl Fn(&TestEnv, &str)) {
     const TASKS: usize = 6;
-    for round in 0..ROUNDS {
+    let jobs = jobs.to_string();
+    for round in 0..rounds {
         let mut seed = 0x9E37_79B9_7F4A_7C15 ^ (round + 1);
         let (env, _bare) = project(TASKS);
         let ids = split_plan(&env, &env.repo, "p", &[]);
         let state = env.dir.path().join("state");
-        let args = ["--plan", "p", "-j", "3"];
+        let mut args = vec!["--plan", "p", "-j", &jobs];
+        args.extend_from_slice(extra);
+        let args = args.as_slice();
         let mut kills = Vec::new();
         for _ in 0..2 {
             let delay = Duration::from_millis(next(&mut seed) % 900);
-            let mut child = run_cmd(&env, &state, "random", &args).spawn().unwrap();
+            let mut child = run_cmd(&env, &state, "random", args).spawn().unwrap();
             std::thread::sleep(delay);
             let ended = child.try_wait().unwrap().is_some();
             child.kill().unwrap();
@@ -184,7 +193,7 @@ fn a_run_killed_at_random_moments_resumes_without_redoing_work() {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
-        let out = run_cmd(&env, &state, "random", &args).output().unwrap();
+        let out = run_cmd(&env, &state, "random", args).output().unwrap();
         let diag = format!(
             "round {round}, kills {kills:?}\n{}\n{}\n{}\n{}",
             String::from_utf8_lossy(&out.stderr),
@@ -224,6 +233,7 @@ fn a_run_killed_at_random_moments_resumes_without_redoing_work() {
                 .filter(|s| s.starts_with("batch: done"))
                 .count();
             assert_eq!(done, 1, "{id}: {subjects:?} {diag}");
+            check(&env, id);
         }
         // A commit cut off by a kill may be left dangling; nothing broken.
         assert_eq!(env.git(&["fsck", "--no-progress", "--no-dangling"]), "");

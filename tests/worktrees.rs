@@ -422,3 +422,140 @@ fn a_failure_is_a_record_and_a_later_note_is_not_its_reason() {
     assert_eq!(task["file_status"], "open");
     assert!(task.get("failure").is_none(), "{task}");
 }
+
+/// `start --sparse`: the worktree holds the task's scope and `.batch/`, git
+/// sees nothing missing, the scope guard (hook and `done`) still refuses
+/// what is outside, and done work lands as usual.
+#[test]
+fn a_sparse_worktree_holds_the_scope_and_the_guard_still_holds() {
+    let env = TestEnv::new();
+    env.write("src/parser/mod.rs", "old\n");
+    env.write("src/lexer.rs", "old\n");
+    env.write("docs/guide.md", "guide\n");
+    env.git(&["add", "src", "docs"]);
+    env.git(&["commit", "-q", "-m", "code"]);
+    let id = env.create(&["parser", "--scope", "src/parser/**"]);
+    let s: StartedJson = env.json(&["start", &id, "--worker", "w1", "--sparse"]);
+    let task_file = format!(".batch/tasks/{id}.toml");
+    for present in ["src/parser/mod.rs", ".batch/config.toml", &task_file] {
+        assert!(s.path.join(present).exists(), "{present} missing");
+    }
+    for absent in ["src/lexer.rs", "docs/guide.md", "README.md"] {
+        assert!(!s.path.join(absent).exists(), "{absent} checked out");
+    }
+    // Nothing reads as deleted, to git or to git-batch.
+    assert_eq!(env.git_in(&s.path, &["status", "--porcelain"]), "");
+    assert_eq!(env.ok_in(&s.path, &["current"]).trim(), id);
+
+    // The hook refuses an out-of-scope file, as in a full worktree.
+    std::fs::create_dir_all(s.path.join("docs")).unwrap();
+    std::fs::write(s.path.join("docs/new.md"), "sneaky\n").unwrap();
+    std::fs::write(s.path.join("src/parser/mod.rs"), "new\n").unwrap();
+    env.git_in(&s.path, &["add", "-A"]);
+    let mut commit = std::process::Command::new("git");
+    crate::common::fixed_env(&mut commit, &env.home());
+    let out = commit
+        .current_dir(&s.path)
+        .args(["commit", "-q", "-m", "work"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the hook let docs/new.md through");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("  docs/new.md"), "{err}");
+    // So does `done`, from the scope at the main tip.
+    let err = String::from_utf8_lossy(
+        &env.batch_cmd_in(&s.path, &["done"])
+            .output()
+            .unwrap()
+            .stderr,
+    )
+    .into_owned();
+    assert!(err.contains("outside its scope (src/parser/**)"), "{err}");
+    assert!(
+        err.contains("  docs/new.md") && !err.contains("lexer"),
+        "{err}"
+    );
+
+    // In scope: done commits only the task's changes, nothing of the
+    // files that were never checked out.
+    env.git_in(&s.path, &["rm", "-q", "--cached", "docs/new.md"]);
+    std::fs::remove_file(s.path.join("docs/new.md")).unwrap();
+    env.ok_in(&s.path, &["done", "-m", "parser: done"]);
+    let files = env.git_in(&s.path, &["show", "--name-status", "--format=", "HEAD"]);
+    assert_eq!(
+        files,
+        format!("M\t{task_file}\nM\tsrc/parser/mod.rs\n"),
+        "{files}"
+    );
+    env.ok(&["land"]);
+    assert_eq!(env.read("src/parser/mod.rs"), "new\n");
+    assert_eq!(env.read("src/lexer.rs"), "old\n");
+    assert_eq!(env.read("docs/guide.md"), "guide\n");
+}
+
+/// `workers.sparse` makes `start` sparse without the flag; a clean sparse
+/// worktree is clean to `abandon` too (no `--force`).
+#[test]
+fn a_clean_sparse_worktree_is_abandoned_without_force() {
+    let env = TestEnv::new();
+    env.write("src/a.rs", "a\n");
+    env.write("src/b.rs", "b\n");
+    let config = env.read(".batch/config.toml");
+    assert!(config.contains("[workers]\n"), "{config}");
+    env.write(
+        ".batch/config.toml",
+        &config.replace("[workers]\n", "[workers]\nsparse = true\n"),
+    );
+    env.git(&["add", "-A"]);
+    env.git(&["commit", "-q", "-m", "code, sparse worktrees"]);
+    let id = env.create(&["a", "--scope", "src/a.rs"]);
+    let s = start(&env, &id, "w1");
+    assert!(s.path.join("src/a.rs").exists());
+    assert!(!s.path.join("src/b.rs").exists());
+    env.ok(&["abandon", &id, "--worker", "w1"]);
+    assert!(!s.path.exists());
+}
+
+/// Every worktree is added with `--no-checkout` and checked out after the
+/// worktree turn: a start killed in between leaves a worktree with no index
+/// and no files and the marker of a whole-tree checkout (an empty one); the
+/// next start of the task finishes that checkout (all of the tree, nothing
+/// reads as deleted) and removes the marker.
+#[test]
+fn a_start_killed_before_its_checkout_is_finished_by_the_next() {
+    let env = TestEnv::new();
+    env.write("src/a.rs", "a\n");
+    env.write("src/b.rs", "b\n");
+    env.git(&["add", "src"]);
+    env.git(&["commit", "-q", "-m", "code"]);
+    let id = env.create(&["a", "--scope", "src/a.rs"]);
+    let s = start(&env, &id, "w1");
+    let marker = env.repo.join(format!(".git/batch/sparse/{id}.pending"));
+    assert!(!marker.exists(), "the marker outlived the checkout");
+    // The state `git worktree add --no-checkout` leaves, marker written.
+    let dot_git = std::fs::read_to_string(s.path.join(".git")).unwrap();
+    let git_dir = s
+        .path
+        .join(dot_git.trim_end().strip_prefix("gitdir: ").unwrap());
+    std::fs::remove_file(git_dir.join("index")).unwrap();
+    for entry in std::fs::read_dir(&s.path).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n != ".git") {
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).unwrap();
+            } else {
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
+    }
+    std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
+    std::fs::write(&marker, "").unwrap();
+
+    let again = start(&env, &id, "w1");
+    assert_eq!(again.path, s.path);
+    for present in ["src/a.rs", "src/b.rs", "README.md", ".batch/config.toml"] {
+        assert!(s.path.join(present).exists(), "{present} missing");
+    }
+    assert_eq!(env.git_in(&s.path, &["status", "--porcelain"]), "");
+    assert!(!marker.exists(), "the marker outlived the checkout");
+}

@@ -139,6 +139,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         gates: Vec::new(),
         stack: false,
         backoff: Duration::from_secs(1),
+        sparse: false,
     };
     ctx.ui.status(format!(
         "demo: running {} workers (`git batch run --plan book -j {} --land --test '{}'`)",

@@ -133,6 +133,11 @@ pub struct Args {
     /// The first pause after an exit 75 (doubled each time).
     #[arg(long, value_name = "DURATION", default_value = "1s")]
     pub backoff: String,
+    /// Check out only each task's scope and `.batch/` in its worktree
+    /// (default: workers.sparse): much faster in a large tree; a worker that
+    /// needs the other files runs `git sparse-checkout disable` first.
+    #[arg(long)]
+    pub sparse: bool,
     #[command(flatten)]
     pub worker: WorkerArgs,
 }
@@ -278,6 +283,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
         rerun_failed: args.rerun_failed,
         stack: args.stack,
         backoff: duration("--backoff", &args.backoff)?,
+        sparse: args.sparse || store.config.workers.sparse,
     };
     let summary = if args.events {
         run_with_events(ctx, &store, &opts)?

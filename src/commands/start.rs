@@ -21,6 +21,10 @@ pub struct Args {
     /// contains the others); `land` then lands them in order.
     #[arg(long, conflicts_with = "next")]
     pub stack: bool,
+    /// Check out only the task's scope and `.batch/` (default:
+    /// workers.sparse); `git sparse-checkout disable` there brings the rest.
+    #[arg(long)]
+    pub sparse: bool,
 }
 
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
@@ -31,7 +35,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<(), CommandError> {
     };
     let cache = ctx.cache_for(&store, &target)?;
     let who = args.worker.claimant(&store)?;
-    let started = worktree::start(&store, &cache, &target, &who)?;
+    let started = worktree::start(
+        &store,
+        &cache,
+        &target,
+        &who,
+        args.sparse || store.config.workers.sparse,
+    )?;
     super::warn_skipped(ctx, &started.claim.skipped);
     if ctx.ui.json {
         ctx.ui.json_value(&started)?;

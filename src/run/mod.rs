@@ -4,7 +4,9 @@
 //! after a crash, and one plan shared by several clones through a remote.
 //!
 //! One thread decides; one small thread per worker waits for its exit and
-//! reports it on a channel, so a finished worker is seen at once. Every
+//! reports it on a channel, so a finished worker is seen at once, and
+//! finishes it when it exited 0; a task's start (claim, worktree) runs in a
+//! thread of its own too (see `pool`'s `starts` and `finisher`). Every
 //! worker runs in its own process group: a timeout kills all it started,
 //! and a Ctrl-C at the terminal reaches only the run (first: start nothing
 //! new; second: kill the running ones). The state file under the common
@@ -140,6 +142,9 @@ pub struct Options {
     pub stack: bool,
     /// The first wait after an exit 75; doubled each time after that.
     pub backoff: Duration,
+    /// Worktrees of only the task's scope and `.batch/` (see
+    /// [`crate::work::sparse`]).
+    pub sparse: bool,
 }
 
 /// Something that happened, for the progress display.

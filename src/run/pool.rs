@@ -1,7 +1,9 @@
-//! The pool: starts tasks while slots are free, collects finished workers
-//! and hands them to [`outcome`] (done / retry / fail / pause); [`facts`]
-//! reads back what git knows of each task; [`shared`] lands and works with
-//! other clones through the remote.
+//! The pool: starts tasks while slots are free (each start in a thread of
+//! its own, [`starts`]), collects finished workers (finished in their own
+//! threads after an exit 0, [`finisher`]) and hands them to [`outcome`]
+//! (done / retry / fail / pause); [`facts`] reads back what git knows of
+//! each task; [`shared`] lands and works with other clones through the
+//! remote.
 
 use super::context::{self, Context};
 use super::state::{RunState, TaskState, Timing};
@@ -15,16 +17,19 @@ use crate::task::{Kind, Status};
 use crate::work::claim::{Claimant, Target};
 use crate::work::{WorkError, worktree};
 use git2::Oid;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
 mod facts;
+mod finisher;
 mod grow;
 mod outcome;
+mod resume;
 mod shared;
+mod starts;
 
 pub(super) use shared::check_pushed;
 use shared::fetch_remote;
@@ -46,9 +51,36 @@ struct Running {
     timed_out: bool,
     /// Killed by a second Ctrl-C or an abort: not the worker's failure.
     killed: bool,
+    /// Whether the pool or the worker's thread decides the attempt's end.
+    gate: finisher::Gate,
 }
 
-type Exit = (String, std::io::Result<ExitStatus>);
+impl Running {
+    /// Times out or kills the attempt, unless its worker already exited 0
+    /// and its thread is finishing it (that end stands).
+    fn take_back(&mut self) -> bool {
+        if !self.gate.cancel() {
+            return false;
+        }
+        worker::kill_group(self.pid);
+        true
+    }
+}
+
+/// A worker's end, from its thread: the task, how it exited, when that was
+/// seen, and the finish that thread did after an exit 0.
+type Exit = (
+    String,
+    std::io::Result<ExitStatus>,
+    Instant,
+    Option<finisher::Early>,
+);
+
+/// What the pool's threads report.
+enum Msg {
+    Exit(Exit),
+    Started(Box<starts::Begun>),
+}
 
 /// Why a run stopped before its end, and how to go on.
 #[derive(Debug, Clone)]
@@ -61,11 +93,22 @@ pub(super) struct Stop {
 pub(super) struct Pool<'a> {
     store: &'a Store,
     opts: &'a Options,
+    /// The same, for the workers' threads.
+    shared_opts: std::sync::Arc<Options>,
     dir: PathBuf,
     logs: PathBuf,
     running: Vec<Running>,
-    tx: Sender<Exit>,
-    rx: Receiver<Exit>,
+    /// Chosen and starting in their own threads (see [`starts`]).
+    starting: Vec<String>,
+    /// Starts that came back without a launch (held by another worker or
+    /// clone, not open or blocked after all), and when they may be begun
+    /// again: until then `fill` passes them over, so a run whose only
+    /// queued tasks are held elsewhere goes idle (lands what it finished,
+    /// waits for the other clones, or ends) instead of starting them again
+    /// and again, as the starts on the pool's thread did.
+    refused: HashMap<String, Instant>,
+    tx: Sender<Msg>,
+    rx: Receiver<Msg>,
     paused_until: Option<Instant>,
     backoff: Duration,
     temp_failures: u32,
@@ -92,9 +135,12 @@ impl<'a> Pool<'a> {
         Pool {
             store,
             opts,
+            shared_opts: std::sync::Arc::new(opts.clone()),
             logs: worker::run_dir(&dir, &opts.name),
             dir,
             running: Vec::new(),
+            starting: Vec::new(),
+            refused: HashMap::new(),
             tx,
             rx,
             paused_until: None,
@@ -113,14 +159,7 @@ impl<'a> Pool<'a> {
     }
 
     fn claimant(&self) -> Claimant<'_> {
-        Claimant {
-            worker: self.opts.worker.clone(),
-            ttl: self.opts.ttl,
-            via: match &self.opts.remote {
-                Some(r) => Via::Remote(r),
-                None => Via::Local,
-            },
-        }
+        claimant(self.opts)
     }
 
     fn event(
@@ -165,171 +204,6 @@ impl<'a> Pool<'a> {
         }
     }
 
-    /// Picks up where a dead run stopped: an attempt that ran to its end
-    /// meanwhile (its exit record says how) is finished as if the run had
-    /// seen it exit; what is still running is killed, and those attempts
-    /// are queued again (not counted).
-    pub fn resume(
-        &mut self,
-        state: &mut RunState,
-        on_event: &mut dyn FnMut(&Event),
-    ) -> Result<(), RunError> {
-        // Every task of the state, not only the order: a task taken out of
-        // the plan since may still have a worker of the dead run alive.
-        let in_order: HashSet<String> = state.order.iter().cloned().collect();
-        let set = claims::read(&self.store.repo).unwrap_or_default();
-        let mut ids = state.order.clone();
-        ids.extend(
-            state
-                .tasks
-                .keys()
-                .filter(|id| !in_order.contains(*id))
-                .cloned(),
-        );
-        if let Some(remote) = &self.opts.remote {
-            self.remote_main = fetch_remote(self.store, remote).ok();
-        }
-        for id in ids {
-            let in_order = in_order.contains(&id);
-            let entry = state.get_mut(&id);
-            if in_order
-                && self.opts.rerun_failed
-                && matches!(entry.state, TaskState::Failed | TaskState::Escalated)
-            {
-                entry.state = TaskState::Queued;
-                entry.attempts = 0;
-                entry.finished_at = None;
-                self.rerun.insert(id.clone());
-                // Every clone's readers see it queued again, answers kept.
-                crate::work::live::retry(self.store, std::slice::from_ref(&id), &self.claimant())?;
-                continue;
-            }
-            if in_order
-                && matches!(
-                    entry.state,
-                    TaskState::Done | TaskState::Failed | TaskState::Escalated
-                )
-                && set
-                    .live
-                    .get(&id)
-                    .is_some_and(|l| l.state == crate::claims::live::Outcome::Retry)
-            {
-                // A person queued it again since (`retry`, `answer --retry`,
-                // a rejected review): the shared state is the truth.
-                entry.state = TaskState::Queued;
-                entry.attempts = 0;
-                entry.finished_at = None;
-                let detail = "queued again by a person: runs again".to_string();
-                self.event(state, on_event, EventKind::Resumed, Some(&id), detail);
-                continue;
-            }
-            if in_order
-                && matches!(entry.state, TaskState::Failed | TaskState::Escalated)
-                && self
-                    .store
-                    .read_task(&id)
-                    .is_ok_and(|t| t.status == Status::Closed)
-            {
-                // A person closed it (an approval, a fix by hand): not this
-                // run's failure any more.
-                entry.state = TaskState::Elsewhere;
-                let detail = "closed by hand since: counted as finished".to_string();
-                self.event(state, on_event, EventKind::Resumed, Some(&id), detail);
-                continue;
-            }
-            if in_order
-                && matches!(entry.state, TaskState::Done | TaskState::Elsewhere)
-                && self.reopened(&id, &set)
-            {
-                // Landed, then reopened by a person: the file says open and
-                // no branch holds its work, so it runs again.
-                let entry = state.get_mut(&id);
-                entry.state = TaskState::Queued;
-                entry.finished_at = None;
-                let detail = "reopened since it landed: queued again".to_string();
-                self.event(state, on_event, EventKind::Resumed, Some(&id), detail);
-                continue;
-            }
-            let entry = state.get_mut(&id);
-            if entry.state != TaskState::Running {
-                continue;
-            }
-            let killed = entry
-                .token
-                .as_deref()
-                .map_or(0, |t| worker::kill_leftovers(t, entry.pid));
-            let wt = worktree::find_worktree(&self.store.repo, &id)
-                .ok()
-                .flatten();
-            if let Some(wt) = &wt {
-                worker::wait_until_idle(wt);
-            }
-            // Read after the kill: a worker that ended first wrote it; one
-            // the kill cut off reads as SIGKILL, and is queued again.
-            let ended = entry
-                .logs
-                .last()
-                .and_then(|l| worker::recorded_exit(l))
-                .filter(|s| {
-                    use std::os::unix::process::ExitStatusExt;
-                    !(killed > 0 && s.signal() == Some(libc::SIGKILL))
-                });
-            if let (Some(status), Some(wt), Some(log)) = (ended, &wt, entry.logs.last()) {
-                let detail = format!(
-                    "attempt of a stopped run ended meanwhile ({status}); log {}",
-                    crate::run::log_name(log)
-                );
-                let ran = Running {
-                    id: id.clone(),
-                    pid: entry.pid.unwrap_or(0),
-                    spawned: Instant::now(),
-                    deadline: Instant::now() + self.opts.timeout,
-                    log: log.clone(),
-                    worktree: wt.clone(),
-                    timed_out: false,
-                    killed: false,
-                };
-                self.event(state, on_event, EventKind::Resumed, Some(&id), detail);
-                if killed > 0 {
-                    worker::clear_git_locks(wt, &id);
-                }
-                self.finish(state, ran, Ok(status), on_event)?;
-                continue;
-            }
-            if killed > 0
-                && let Some(wt) = &wt
-            {
-                worker::clear_git_locks(wt, &id);
-            }
-            let entry = state.get_mut(&id);
-            entry.state = TaskState::Queued;
-            entry.pid = None;
-            let log = entry.logs.last().cloned();
-            let stopped = "the run that started the previous attempt stopped before it ended";
-            // The error that made that attempt a retry still matters to the next.
-            entry.last_error = Some(match entry.last_error.take() {
-                Some(earlier) if !earlier.starts_with(stopped) => {
-                    format!("{stopped}; the attempt before it failed:\n{earlier}")
-                }
-                Some(earlier) => earlier,
-                None => stopped.into(),
-            });
-            let detail = match (killed, log) {
-                (0, Some(log)) => format!(
-                    "attempt of a stopped run; log {}",
-                    crate::run::log_name(&log)
-                ),
-                (n, Some(log)) => format!(
-                    "attempt of a stopped run: {n} process(es) left running, killed; log {}",
-                    crate::run::log_name(&log)
-                ),
-                (_, None) => "attempt of a stopped run".into(),
-            };
-            self.event(state, on_event, EventKind::Resumed, Some(&id), detail);
-        }
-        self.save(state)
-    }
-
     pub fn drive(
         &mut self,
         state: &mut RunState,
@@ -344,8 +218,7 @@ impl<'a> Pool<'a> {
                 self.stop(StopReason::Interrupted, "interrupted");
                 if n >= 2 {
                     for r in &mut self.running {
-                        r.killed = true;
-                        worker::kill_group(r.pid);
+                        r.killed |= r.take_back();
                     }
                     let detail = format!("killing {} running worker(s)", self.running.len());
                     self.event(state, on_event, EventKind::Stopping, None, detail);
@@ -370,11 +243,10 @@ impl<'a> Pool<'a> {
             }
             if let Some(hard) = self.opts.hard_deadline
                 && std::time::SystemTime::now() >= hard
-                && self.running.iter().any(|r| !r.killed)
+                && self.running.iter().any(|r| !r.killed && r.gate.is_open())
             {
                 for r in &mut self.running {
-                    r.killed = true;
-                    worker::kill_group(r.pid);
+                    r.killed |= r.take_back();
                 }
                 let detail = format!(
                     "hard deadline (--kill-after): killing {} running worker(s)",
@@ -389,8 +261,8 @@ impl<'a> Pool<'a> {
             let mut started = 0;
             if self.stopped.is_none()
                 && !paused
-                && self.running.len() < self.opts.jobs
-                && (now >= next_fill || self.running.is_empty())
+                && self.busy() < self.opts.jobs
+                && (now >= next_fill || self.busy() == 0)
             {
                 started = self.fill(state, on_event)?;
                 next_fill = now + RETRY_FILL;
@@ -398,7 +270,7 @@ impl<'a> Pool<'a> {
                     self.save(state)?;
                 }
             }
-            if self.running.is_empty() && started == 0 {
+            if self.busy() == 0 && started == 0 {
                 if self.stopped.is_some() {
                     break;
                 }
@@ -411,8 +283,9 @@ impl<'a> Pool<'a> {
                 }
                 let all_final = state.order.iter().all(|id| state.get(id).state.is_final());
                 // Landed work can bring more (dependents, tasks found by
-                // its workers): the loop looks again.
+                // its workers, claims released): the loop looks again.
                 if self.opts.land && self.land(state, on_event)? {
+                    self.refused.clear();
                     continue;
                 }
                 let held = !all_final
@@ -497,18 +370,20 @@ impl<'a> Pool<'a> {
     /// `--pause-after` nor `--max-tasks` would be passed by a new task
     /// (a retry of a task already started is not a new one).
     fn may_start(&self, state: &RunState, id: &str) -> bool {
-        if self.running.len() >= self.opts.jobs {
+        if self.busy() >= self.opts.jobs {
             return false;
         }
+        // The tasks starting count as started.
+        let (new_here, new_ever) = self.starting_new(state);
         if let Some(n) = self.opts.pause_after
             && !self.started_here.contains(id)
-            && self.started_here.len() >= n
+            && self.started_here.len() + new_here >= n
         {
             return false;
         }
         if self.opts.max_tasks > 0
             && !state.get(id).ever_started()
-            && state.started() >= self.opts.max_tasks
+            && state.started() + new_ever >= self.opts.max_tasks
         {
             return false;
         }
@@ -526,15 +401,24 @@ impl<'a> Pool<'a> {
         // Read once per fill, not per task.
         let set = claims::read(&self.store.repo).unwrap_or_default();
         for id in state.order.clone() {
-            if self.running.len() >= self.opts.jobs {
+            if self.busy() >= self.opts.jobs {
                 break;
             }
-            if state.get(&id).state != TaskState::Queued || self.running.iter().any(|r| r.id == id)
+            if state.get(&id).state != TaskState::Queued
+                || self.running.iter().any(|r| r.id == id)
+                || self.starting.contains(&id)
             {
                 continue;
             }
             if let Some((final_state, how)) = self.finished_already(&id, &set) {
                 self.record_final(state, &id, final_state, on_event, how);
+                continue;
+            }
+            if self
+                .refused
+                .get(&id)
+                .is_some_and(|until| Instant::now() < *until)
+            {
                 continue;
             }
             if !self.may_start(state, &id) {
@@ -563,59 +447,7 @@ impl<'a> Pool<'a> {
             if task.status != Status::Open || task.kind == Kind::Epic || dep_failed || blocked {
                 continue;
             }
-            let begun = Instant::now();
-            let who = self.claimant();
-            let target = if self.opts.stack {
-                Target::Stacked(id.clone())
-            } else {
-                Target::Id(id.clone())
-            };
-            let wt = match worktree::start(self.store, &cache, &target, &who) {
-                Ok(s) => s,
-                Err(WorkError::Claim(e)) if e.is_lost_race() => continue,
-                Err(WorkError::Claim(claims::ClaimError::Waiting {
-                    state: live,
-                    reason,
-                    ..
-                })) => {
-                    // Another run or clone ended it: where it stands now.
-                    use crate::claims::live::Outcome;
-                    let final_state = match live {
-                        Outcome::Escalated => TaskState::Escalated,
-                        Outcome::Done => TaskState::Elsewhere,
-                        _ => TaskState::Failed,
-                    };
-                    let why = format!(
-                        "{live} (live state){}",
-                        reason.map(|r| format!(": {r}")).unwrap_or_default()
-                    );
-                    state.get_mut(&id).last_error = Some(why.clone());
-                    self.record_final(state, &id, final_state, on_event, &why);
-                    continue;
-                }
-                Err(WorkError::NotOpen {
-                    status: Status::Closed,
-                    ..
-                }) => {
-                    let how = "landed by another clone";
-                    self.record_final(state, &id, TaskState::Elsewhere, on_event, how);
-                    continue;
-                }
-                Err(WorkError::NotOpen { .. } | WorkError::Blocked { .. }) => continue,
-                Err(
-                    e @ (WorkError::Scope { .. }
-                    | WorkError::Epic { .. }
-                    | WorkError::PathTaken { .. }),
-                ) => {
-                    // A problem of this task alone: it fails, the run goes on.
-                    let entry = state.get_mut(&id);
-                    entry.last_error = Some(e.to_string());
-                    self.record_final(state, &id, TaskState::Failed, on_event, &e.to_string());
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            self.launch(state, &id, &task, &wt.path, begun, on_event)?;
+            self.begin_start(&id, task);
             started += 1;
         }
         Ok(started)
@@ -709,10 +541,21 @@ impl<'a> Pool<'a> {
         // Saved with the next change: the token saved before the spawn is
         // what finds this attempt's processes after a crash.
         let tx = self.tx.clone();
-        let task_id = id.to_string();
+        let gate = finisher::Gate::default();
+        let finisher = finisher::Finisher {
+            root: self.store.root.clone(),
+            opts: self.shared_opts.clone(),
+            gate: gate.clone(),
+            id: id.to_string(),
+            log: log.clone(),
+            worktree: wt.to_path_buf(),
+        };
         std::thread::spawn(move || {
             let status = child.wait();
-            let _ = tx.send((task_id, status));
+            let exited = Instant::now();
+            let code = status.as_ref().ok().and_then(|s| s.code());
+            let early = finisher.after_exit(code);
+            let _ = tx.send(Msg::Exit((finisher.id, status, exited, early)));
         });
         self.started_here.insert(id.to_string());
         self.running.push(Running {
@@ -724,6 +567,7 @@ impl<'a> Pool<'a> {
             worktree: wt.to_path_buf(),
             timed_out: false,
             killed: false,
+            gate,
         });
         // The log is `<id>.<attempt>.log` in the run's logs_dir, said once.
         let detail = format!("attempt {attempt}");
@@ -741,14 +585,13 @@ impl<'a> Pool<'a> {
         let now = Instant::now();
         for r in &mut self.running {
             if !r.timed_out && !r.killed && now >= r.deadline {
-                r.timed_out = true;
-                worker::kill_group(r.pid);
+                r.timed_out = r.take_back();
             }
         }
         let nearest = self
             .running
             .iter()
-            .filter(|r| !r.timed_out && !r.killed)
+            .filter(|r| !r.timed_out && !r.killed && r.gate.is_open())
             .map(|r| r.deadline.saturating_duration_since(now))
             .min()
             .unwrap_or(Duration::MAX);
@@ -762,12 +605,20 @@ impl<'a> Pool<'a> {
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => unreachable!("the pool holds a sender"),
         };
-        while let Some((id, status)) = next {
+        while let Some(msg) = next {
+            let (id, status, exited, early) = match msg {
+                Msg::Exit(exit) => exit,
+                Msg::Started(begun) => {
+                    // One that did not launch frees its slot at once.
+                    ended |= !self.started(state, *begun, on_event)?;
+                    next = self.rx.try_recv().ok();
+                    continue;
+                }
+            };
             if let Some(i) = self.running.iter().position(|r| r.id == id) {
                 let r = self.running.remove(i);
-                let exited = Instant::now();
-                let worker_ms = ms(exited - r.spawned);
-                self.finish(state, r, status, on_event)?;
+                let worker_ms = ms(exited.saturating_duration_since(r.spawned));
+                self.finish(state, r, status, early, on_event)?;
                 if let Some(t) = &mut state.get_mut(&id).timing {
                     t.worker_ms = worker_ms;
                     t.finish_ms = ms(exited.elapsed());
@@ -778,6 +629,18 @@ impl<'a> Pool<'a> {
             next = self.rx.try_recv().ok();
         }
         Ok(ended)
+    }
+}
+
+/// The run's claimant: its worker name, claim lifetime and remote.
+fn claimant(opts: &Options) -> Claimant<'_> {
+    Claimant {
+        worker: opts.worker.clone(),
+        ttl: opts.ttl,
+        via: match &opts.remote {
+            Some(r) => Via::Remote(r),
+            None => Via::Local,
+        },
     }
 }
 

@@ -180,6 +180,12 @@ pub struct WorkerDefaults {
     /// file; the landing then finds clashes as merge conflicts instead.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unscoped_in_parallel: bool,
+    /// Worker worktrees check out only their task's scope and `.batch/`
+    /// (`run --sparse`, `start --sparse`): much faster to make in a large
+    /// tree, but a worker whose tests or tools need the other files must
+    /// run `git sparse-checkout disable` first. Off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sparse: bool,
     /// Keys this version does not know, kept so they can be reported.
     #[serde(flatten, skip_serializing)]
     pub unknown: BTreeMap<String, toml::Value>,
@@ -210,6 +216,7 @@ impl Default for WorkerDefaults {
             claim_ttl: default_ttl(),
             worktree_dir: default_worktree_dir(),
             unscoped_in_parallel: false,
+            sparse: false,
             unknown: BTreeMap::new(),
         }
     }

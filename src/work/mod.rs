@@ -1,6 +1,7 @@
 //! A worker's life with one task: claiming it ([`claim`]), getting a
 //! worktree on its own branch ([`worktree`]), the receipt it writes while
-//! working ([`receipt`]), and finishing there ([`finish`]).
+//! working ([`receipt`]), and finishing there ([`finish`]); a worktree of
+//! only the task's scope when asked ([`sparse`]).
 
 pub mod claim;
 pub mod finish;
@@ -9,6 +10,7 @@ pub mod live;
 pub mod receipt;
 pub mod remove;
 pub mod snapshot;
+pub mod sparse;
 pub mod stack;
 pub mod worktree;
 

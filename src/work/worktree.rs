@@ -3,7 +3,7 @@
 //! [`super::finish`]); `abandon` removes a worktree and branch only when asked.
 
 use super::claim::{self, Claimant, Claimed, Target};
-use super::{WorkError, branch_of, task_of_branch};
+use super::{WorkError, branch_of, sparse, task_of_branch};
 use crate::git::{self, git_err, program};
 use crate::scope::Scope;
 use crate::store::{Cache, Store, at_commit};
@@ -126,12 +126,15 @@ fn normalize(path: &Path) -> PathBuf {
 }
 
 /// Claims a task (or the next one) and gives it a worktree; for a task the
-/// worker already holds with a worktree, returns that one.
+/// worker already holds with a worktree, returns that one. With `sparse`
+/// only the task's scope and `.batch/` are checked out (see
+/// [`super::sparse`]).
 pub fn start(
     store: &Store,
     cache: &Cache,
     target: &Target,
     who: &Claimant<'_>,
+    sparse: bool,
 ) -> Result<Started, WorkError> {
     crate::git::stale::enter(store.repo.commondir());
     // The worktree has the task only when its file is committed where the
@@ -156,11 +159,24 @@ pub fn start(
     let branch = branch_of(&id);
     let scope = claimed.claim.scope.clone();
     // Only a branch that existed before can hold an earlier end.
+    let common = store.repo.commondir();
     let (path, resumed, kept_branch) = match find_worktree(&store.repo, &id)? {
-        Some(path) => (path, true, true),
+        Some(path) => {
+            if let Some(patterns) = sparse::pending(common, &id) {
+                // Made by a process that died before its checkout ended.
+                sparse::checkout(common, &id, &path, &patterns)?;
+            }
+            (path, true, true)
+        }
         None => {
             let path = worktree_path(store, &id);
-            match add_worktree(store, &id, &path, claimed.claim.stack.as_ref()) {
+            let patterns = if sparse {
+                sparse::patterns(&scope)
+            } else {
+                None
+            };
+            let stack = claimed.claim.stack.as_ref();
+            match add_worktree(store, &id, &path, stack, patterns.as_deref()) {
                 Ok(kept) => (path, false, kept),
                 Err(e) => {
                     // Nothing half-done: a claim without its worktree is let go.
@@ -197,11 +213,16 @@ pub fn start(
 
 /// Adds the worktree, its new branch from the main branch's tip or from
 /// the `stack` base; true when it checked out a branch kept from before.
+/// The checkout (of the whole tree, or with `sparse` patterns only those)
+/// runs after the worktree turn is given back: the turn guards git's admin
+/// files, which are complete by then, and the checkout is most of a new
+/// worktree's time, so starts in parallel would wait for each other's.
 fn add_worktree(
     store: &Store,
     id: &str,
     path: &Path,
     stack: Option<&crate::claims::StackBase>,
+    sparse: Option<&[String]>,
 ) -> Result<bool, WorkError> {
     if path.exists() {
         return Err(WorkError::PathTaken {
@@ -226,16 +247,26 @@ fn add_worktree(
         Some(s) => s.commit.clone(),
         None => main_tip(store)?.to_string(),
     };
-    let args: Vec<&str> = if branch_exists {
+    let mut args = vec!["worktree", "add", "--quiet", "--no-checkout"];
+    if branch_exists {
         // A kept branch (after `fail`): continue its work, not a new one.
-        vec!["worktree", "add", "--quiet", &path_text, &branch]
+        args.extend([path_text.as_str(), &branch]);
     } else {
-        vec![
-            "worktree", "add", "--quiet", "-b", &branch, &path_text, &tip,
-        ]
-    };
-    let _turn = program::worktree_turn(store.repo.commondir())?;
-    program::ok(&store.root, &args)?;
+        args.extend(["-b", &branch, &path_text, &tip]);
+    }
+    let common = store.repo.commondir();
+    // Written over one an abandoned half-made worktree left.
+    let patterns = sparse.unwrap_or_default();
+    sparse::begin(common, id, patterns)?;
+    let turn = program::worktree_turn(common)?;
+    if let Err(e) = program::ok(&store.root, &args) {
+        if !path.exists() {
+            sparse::cancel(common, id);
+        }
+        return Err(e.into());
+    }
+    drop(turn);
+    sparse::checkout(common, id, path, patterns)?;
     Ok(branch_exists)
 }
 
@@ -272,7 +303,11 @@ fn changed_files(repo: &Repository, base: Oid) -> Result<Vec<String>, WorkError>
     let statuses = repo
         .statuses(Some(&mut opts))
         .map_err(git_err("reading the worktree status"))?;
+    let skipped = sparse::skipped(repo);
     for entry in statuses.iter() {
+        if sparse::only_skipped(&skipped, &entry) {
+            continue;
+        }
         if let Ok(p) = entry.path() {
             // A temp file a killed write left behind is nobody's change.
             if !is_leftover_temp(p) {
@@ -490,11 +525,14 @@ pub fn abandon(
             let wt = Repository::open(path).map_err(git_err("opening the worktree"))?;
             let mut opts = StatusOptions::new();
             opts.include_untracked(true).include_ignored(false);
+            let skipped = sparse::skipped(&wt);
             let dirty = wt
                 .statuses(Some(&mut opts))
                 .map_err(git_err("reading the worktree status"))?
                 .iter()
-                .any(|e| e.status() != git2::Status::CURRENT);
+                .any(|e| {
+                    e.status() != git2::Status::CURRENT && !sparse::only_skipped(&skipped, &e)
+                });
             if dirty {
                 return Err(WorkError::Dirty {
                     id: id.to_string(),

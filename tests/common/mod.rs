@@ -305,6 +305,45 @@ pub fn assert_ok(out: &Output) {
     );
 }
 
+/// Waits at most `limit` for `child` (stdout and stderr piped) and collects
+/// its output: `Err` with what it wrote when it was still running then and
+/// was killed, so a test of something that could hang fails instead.
+pub fn output_within(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+) -> Result<Output, Output> {
+    use std::io::Read;
+    // Read as it runs: a full pipe must not stop the child.
+    let reader = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = reader(child.stdout.take().map(|p| Box::new(p) as _));
+    let err = reader(child.stderr.take().map(|p| Box::new(p) as _));
+    let until = std::time::Instant::now() + limit;
+    let (status, in_time) = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break (status, true);
+        }
+        if std::time::Instant::now() >= until {
+            let _ = child.kill();
+            break (child.wait().unwrap(), false);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let output = Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    };
+    if in_time { Ok(output) } else { Err(output) }
+}
+
 pub fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")

@@ -10,6 +10,7 @@ impl Pool<'_> {
         state: &mut RunState,
         r: Running,
         status: std::io::Result<ExitStatus>,
+        early: Option<finisher::Early>,
         on_event: &mut dyn FnMut(&Event),
     ) -> Result<(), RunError> {
         let id = r.id.clone();
@@ -23,8 +24,12 @@ impl Pool<'_> {
             e.last_error = Some("the previous attempt was stopped by the run's user".into());
             return Ok(());
         }
-        // The worker may have ended the task itself (fail/escalate/done).
-        let on_branch = self.branch_status(&id);
+        // The worker may have ended the task itself (fail/escalate/done);
+        // a worker that exited 0 was looked at by its own thread already.
+        let on_branch = match &early {
+            Some(e) => e.on_branch,
+            None => self.branch_status(&id),
+        };
         if let Some(s @ (Status::Escalated | Status::Failed)) = on_branch {
             self.ended_by_worker(state, &id, s, on_event);
             return Ok(());
@@ -46,7 +51,17 @@ impl Pool<'_> {
         } else {
             match (&status, code) {
                 (Err(e), _) => Some(format!("could not wait for the worker: {e}")),
-                (_, Some(0)) => self.validate_and_finish(&id, &r, on_branch),
+                (_, Some(0)) => match early.and_then(|e| e.failure) {
+                    Some(failure) => failure,
+                    None => finisher::validate_and_finish(
+                        self.store,
+                        self.opts,
+                        &id,
+                        &r.log,
+                        &r.worktree,
+                        on_branch,
+                    ),
+                },
                 (_, Some(c)) => Some(format!("exited with {c}")),
                 (Ok(s), None) => Some(format!("killed by {s}")),
             }
@@ -193,107 +208,6 @@ impl Pool<'_> {
         }
         self.share(state, id, on_event);
         self.record_final(state, id, TaskState::Failed, on_event, &why);
-    }
-
-    /// After exit 0: `--validate`, then `done` (the scope check). The
-    /// reason it failed, or None.
-    pub(super) fn validate_and_finish(
-        &self,
-        id: &str,
-        r: &Running,
-        on_branch: Option<Status>,
-    ) -> Option<String> {
-        if let Some(cmd) = &self.opts.validate {
-            let log = std::fs::File::options().append(true).open(&r.log);
-            let (out, err) = match log.and_then(|f| Ok((f.try_clone()?, f))) {
-                Ok((a, b)) => (Stdio::from(a), Stdio::from(b)),
-                Err(_) => (Stdio::null(), Stdio::null()),
-            };
-            let status = Command::new("sh")
-                .args(["-c", cmd])
-                .current_dir(&r.worktree)
-                .env("PATH", crate::git::program::path_with_self())
-                .env("BATCH_TASK", id)
-                .env("BATCH_WORKTREE", &r.worktree)
-                .stdin(Stdio::null())
-                .stdout(out)
-                .stderr(err)
-                .status();
-            match status {
-                Ok(s) if s.success() => {}
-                Ok(s) => return Some(format!("validation `{cmd}` failed ({s})")),
-                Err(e) => return Some(format!("validation `{cmd}` could not run: {e}")),
-            }
-        }
-        // Gates judge the work as the worker left it, before `done`: a
-        // blocking one that fails makes this a failed attempt.
-        let gates = if self.opts.gates.is_empty() {
-            Vec::new()
-        } else {
-            let logs = r.log.parent().unwrap_or(&r.worktree);
-            let stem = r
-                .log
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix("log"))
-                .unwrap_or("")
-                .to_string();
-            crate::work::gates::run_in(id, &r.worktree, &self.opts.gates, logs, &stem)
-        };
-        if let Some(why) = crate::work::gates::blocking_failure(&gates) {
-            return Some(why);
-        }
-        let finished = self.finish_on_branch(id, on_branch);
-        if finished.is_none() && !gates.is_empty() {
-            let recorded =
-                crate::work::live::record_gates(self.store, id, &self.claimant(), &gates);
-            if let Err(e) = recorded {
-                return Some(format!("could not record its gates: {e}"));
-            }
-        }
-        finished
-    }
-
-    /// `done` on the branch (the scope check), or, when the worker ran it
-    /// itself, the same check and the live state it records. The reason it
-    /// failed, or None.
-    fn finish_on_branch(&self, id: &str, on_branch: Option<Status>) -> Option<String> {
-        if on_branch == Some(Status::Done) {
-            // The worker ran `git batch done` itself, or set the status by
-            // hand and committed with the hooks skipped: its branch gets the
-            // scope check of `done` all the same.
-            let check = worktree::worktree_store(self.store, id)
-                .and_then(|wt| worktree::scope_violations(self.store, &wt, id));
-            return match check {
-                Ok(c) if c.outside.is_empty() => {
-                    let ending = crate::work::live::Ending {
-                        commit: worktree::branch_tip(&self.store.repo, id).map(|o| o.to_string()),
-                        attempts: 1,
-                        ..Default::default()
-                    };
-                    let recorded = crate::work::live::record(
-                        self.store,
-                        id,
-                        &self.claimant(),
-                        crate::claims::live::Outcome::Done,
-                        &ending,
-                    );
-                    recorded
-                        .err()
-                        .map(|e| format!("could not record it done: {e}"))
-                }
-                Ok(c) => Some(format!(
-                    "`done` refused: changes outside its scope ({}): {}",
-                    c.globs.join(" "),
-                    c.outside.join(", ")
-                )),
-                Err(e) => Some(format!("`done` refused: {e}")),
-            };
-        }
-        match worktree::done(self.store, id, &self.claimant(), None) {
-            Ok(_) => None,
-            Err(e) => Some(format!("`done` refused: {e}")),
-        }
     }
 
     pub(super) fn record_final(

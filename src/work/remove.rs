@@ -18,6 +18,7 @@
 //! it names by force, half-deleted worktrees too. A branch no longer at the
 //! tip that landed has new work: it, its worktree and work ref are kept.
 
+use super::snapshot::head_branch;
 use super::{WorkError, branch_of};
 use crate::git::{self, GitError, git_err, program};
 use git2::{Oid, Repository};
@@ -258,12 +259,6 @@ fn holders<'a>(
         });
     }
     Ok(found)
-}
-
-/// The branch a git dir's HEAD names (`ref: refs/heads/...`).
-fn head_branch(git_dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
-    Some(text.trim_end().strip_prefix("ref: ")?.to_string())
 }
 
 /// The branch a rebase or bisect in this git dir works on.

@@ -98,12 +98,8 @@ pub fn each_checkout(
     {
         return Ok(());
     }
-    let head = |git_dir: &Path| {
-        let text = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
-        text.trim_end().strip_prefix("ref: ").map(String::from)
-    };
     let common = repo.commondir();
-    if let Some(branch) = head(common)
+    if let Some(branch) = head_branch(common)
         && visit(
             &branch,
             Checkout::Dir(super::worktree::main_worktree_top(repo)),
@@ -113,13 +109,20 @@ pub fn each_checkout(
     }
     let names = repo.worktrees().map_err(git_err("listing the worktrees"))?;
     for name in names.iter().flatten().flatten() {
-        if let Some(branch) = head(&common.join("worktrees").join(name))
+        if let Some(branch) = head_branch(&common.join("worktrees").join(name))
             && visit(&branch, Checkout::Linked(name.to_string()))
         {
             return Ok(());
         }
     }
     Ok(())
+}
+
+/// The branch a git dir's HEAD names (`ref: refs/heads/...`), read as a
+/// file; `None` when detached or unreadable.
+pub(super) fn head_branch(git_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
+    Some(text.trim_end().strip_prefix("ref: ")?.to_string())
 }
 
 /// The worktree of `id` found by [`each_checkout`]: the first that has
